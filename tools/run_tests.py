@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Run every test tier and print one summary line per tier, then the total.
+
+  static    ansible-lint (production), yamllint, ansible-playbook --syntax-check on
+            every playbook, ruff (lint + format), role READMEs in step, collection build
+  unit      pytest tests/unit (the nclab lab command)
+  molecule  every molecule scenario on one shared lab (testinfra verifiers)
+
+Usage: run_tests.py [--tier static,unit,molecule] [--keep-lab]
+Exit status is non-zero if any check of any tier failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+TIERS = ("static", "unit", "molecule")
+
+
+class Tier:
+    def __init__(self, name: str):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+        self.notes: list[str] = []
+        self.info = ""
+        self.t0 = time.monotonic()
+        self.took = 0.0
+
+    def check(self, what: str, cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+        print(f"\n=== {self.name}: {what}\n$ {' '.join(cmd)}", flush=True)
+        proc = subprocess.run(cmd, cwd=ROOT, check=False, text=True, **kwargs)
+        if proc.returncode == 0:
+            self.passed += 1
+        else:
+            self.failed += 1
+            self.notes.append(f"{what} (exit {proc.returncode})")
+        return proc
+
+    def line(self) -> str:
+        extra = f"  [failed: {'; '.join(self.notes)}]" if self.notes else ""
+        info = f" ({self.info})" if self.info else ""
+        return f"{self.name}: {self.passed} passed, {self.failed} failed in {self.took:.0f}s{info}{extra}"
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e["PATH"] = f"{VENV_BIN}:{e.get('PATH', '/usr/bin:/bin')}"
+    e.setdefault("ANSIBLE_FORCE_COLOR", "0")
+    e["PY_COLORS"] = "0"
+    e["NO_COLOR"] = "1"
+    return e
+
+
+def playbooks() -> list[str]:
+    return ["site.yml", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "playbooks").glob("*.yml"))]
+
+
+def static(t: Tier) -> None:
+    e = env()
+    t.check("ansible-lint (production profile)", ["ansible-lint", "--profile", "production"], env=e)
+    t.check("yamllint", ["yamllint", "--strict", "."], env=e)
+    for pb in playbooks():
+        t.check(f"syntax-check {pb}", ["ansible-playbook", "-i", "localhost,", "--syntax-check", pb], env=e)
+    t.check("ruff check", ["ruff", "check", "."], env=e)
+    t.check("ruff format --check", ["ruff", "format", "--check", "."], env=e)
+    t.check("role READMEs in step with argument_specs", [str(VENV_BIN / "python"), "tools/role_docs.py", "--check"],
+            env=e)
+    with tempfile.TemporaryDirectory() as out:
+        proc = t.check("ansible-galaxy collection build",
+                       ["ansible-galaxy", "collection", "build", "--force", "--output-path", out], env=e)
+        if proc.returncode == 0:
+            tarball = next(Path(out).glob("*.tar.gz"))
+            names = subprocess.run(["tar", "-tzf", str(tarball)], capture_output=True, text=True,
+                                   check=True).stdout.split()
+            roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+            missing = [r for r in roles if f"roles/{r}/tasks/main.yml" not in names]
+            t.check("collection tarball holds every role",
+                    [sys.executable, "-c", f"import sys; sys.exit({1 if missing else 0})"])
+            if missing:
+                print(f"missing from {tarball.name}: {missing}")
+
+
+def unit(t: Tier) -> None:
+    proc = t.check("pytest tests/unit", ["pytest", "-q", "-p", "no:cacheprovider", "tests/unit"], env=env())
+    if proc.returncode == 5:
+        t.notes.append("no tests collected")
+
+
+def molecule(t: Tier, keep_lab: bool) -> None:
+    cmd = ["molecule", "test", "--all", "--exclude", "default"]
+    if keep_lab:
+        cmd += ["--destroy", "never"]
+    log = ROOT / "build" / "molecule.log"
+    log.parent.mkdir(exist_ok=True)
+    print(f"\n=== molecule: {' '.join(cmd)} (log: {log})", flush=True)
+    with log.open("w") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            fh.write(line)
+        rc = proc.wait()
+    text = log.read_text()
+    tests_passed = sum(int(n) for n in re.findall(r"=+ (\d+) passed", text))
+    tests_failed = sum(int(n) for n in re.findall(r"(\d+) failed", text))
+    scenarios = re.findall(r"^(\S+)\s+: actions=\d+\s+successful=\d+.*failed=(\d+)", text, re.M)
+    t.passed += tests_passed
+    t.failed += tests_failed
+    bad = [name for name, failed in scenarios if failed != "0"]
+    if rc != 0 or bad:
+        t.failed += 1
+        t.notes.append(f"molecule exit {rc}" + (f", scenarios {', '.join(bad)}" if bad else ""))
+    if tests_passed == 0:
+        t.failed += 1
+        t.notes.append("no testinfra test ran")
+    t.info = f"{len(scenarios) - len(bad)}/{len(scenarios)} scenarios ok, {tests_passed} testinfra tests passed"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tier", default=",".join(TIERS), help="comma-separated subset of " + ", ".join(TIERS))
+    ap.add_argument("--keep-lab", action="store_true", help="leave the lab running after the molecule tier")
+    args = ap.parse_args()
+    chosen = [x.strip() for x in args.tier.split(",") if x.strip()]
+    unknown = [x for x in chosen if x not in TIERS]
+    if unknown:
+        print(f"run_tests: unknown tier(s) {', '.join(unknown)} (--tier); known: {', '.join(TIERS)}", file=sys.stderr)
+        return 2
+    results = []
+    for name in chosen:
+        t = Tier(name)
+        if name == "static":
+            static(t)
+        elif name == "unit":
+            unit(t)
+        else:
+            molecule(t, args.keep_lab)
+        t.took = time.monotonic() - t.t0
+        results.append(t)
+    print("\n==== summary")
+    for t in results:
+        print(t.line())
+    passed, failed = sum(t.passed for t in results), sum(t.failed for t in results)
+    print(f"total: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
