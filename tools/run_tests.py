@@ -73,19 +73,26 @@ def static(t: Tier) -> None:
         t.check(f"syntax-check {pb}", ["ansible-playbook", "-i", "localhost,", "--syntax-check", pb], env=e)
     t.check("ruff check", ["ruff", "check", "."], env=e)
     t.check("ruff format --check", ["ruff", "format", "--check", "."], env=e)
-    t.check("role READMEs in step with argument_specs", [str(VENV_BIN / "python"), "tools/role_docs.py", "--check"],
-            env=e)
+    t.check(
+        "role READMEs in step with argument_specs", [str(VENV_BIN / "python"), "tools/role_docs.py", "--check"], env=e
+    )
     with tempfile.TemporaryDirectory() as out:
-        proc = t.check("ansible-galaxy collection build",
-                       ["ansible-galaxy", "collection", "build", "--force", "--output-path", out], env=e)
+        proc = t.check(
+            "ansible-galaxy collection build",
+            ["ansible-galaxy", "collection", "build", "--force", "--output-path", out],
+            env=e,
+        )
         if proc.returncode == 0:
             tarball = next(Path(out).glob("*.tar.gz"))
-            names = subprocess.run(["tar", "-tzf", str(tarball)], capture_output=True, text=True,
-                                   check=True).stdout.split()
+            names = subprocess.run(
+                ["tar", "-tzf", str(tarball)], capture_output=True, text=True, check=True
+            ).stdout.split()
             roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
             missing = [r for r in roles if f"roles/{r}/tasks/main.yml" not in names]
-            t.check("collection tarball holds every role",
-                    [sys.executable, "-c", f"import sys; sys.exit({1 if missing else 0})"])
+            t.check(
+                "collection tarball holds every role",
+                [sys.executable, "-c", f"import sys; sys.exit({1 if missing else 0})"],
+            )
             if missing:
                 print(f"missing from {tarball.name}: {missing}")
 
@@ -96,7 +103,17 @@ def unit(t: Tier) -> None:
         t.notes.append("no tests collected")
 
 
+def lab_running() -> bool:
+    proc = subprocess.run([str(VENV_BIN / "nclab"), "status"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and " running " in proc.stdout and "STOPPED" not in proc.stdout
+
+
 def molecule(t: Tier, keep_lab: bool) -> None:
+    if not lab_running():
+        # Molecule remembers "created" across runs; the lab may have gone since
+        # (nclab down, a reboot). Forget it, so the default scenario boots the lab.
+        subprocess.run(["molecule", "reset", "-s", "default"], cwd=ROOT, env=env(), check=False,
+                       capture_output=True)
     cmd = ["molecule", "test", "--all", "--exclude", "default"]
     if keep_lab:
         cmd += ["--destroy", "never"]

@@ -1,24 +1,13 @@
 """The lab VMs: boot through GRUB from disk, data network, packages the roles assume."""
 
 import ipaddress
+import os
+import subprocess
 from pathlib import Path
 
-import yaml
+from nclab.image import role_packages
 
-REPO = Path(__file__).resolve().parents[3]
 testinfra_hosts = ["netchannel"]
-
-
-def _inventory() -> dict:
-    return yaml.safe_load((REPO / "inventory" / "lab" / "hosts.yml").read_text())
-
-
-def _lab_hosts() -> dict:
-    return _inventory()["all"]["children"]["netchannel"]["hosts"]
-
-
-def _vars(host) -> dict:
-    return _lab_hosts()[host.backend.get_hostname()]
 
 
 def test_booted_through_grub_from_own_disk(host):
@@ -39,24 +28,25 @@ def test_runs_the_pinned_debian_kernel(host):
     assert release.endswith("-amd64"), release
 
 
-def test_has_its_data_address(host):
-    v = _vars(host)
+def test_has_its_data_address(host, hostvars):
+    v = hostvars
     iface = host.interface(v["netchannel_data_interface"])
     assert iface.exists
     assert v["netchannel_data_ip"] in iface.addresses
     assert ipaddress.ip_address(v["netchannel_data_ip"]) in ipaddress.ip_network("198.18.0.0/15")
 
 
-def test_data_nic_is_multiqueue(host):
-    v = _vars(host)
+def test_data_nic_is_multiqueue(host, hostvars):
+    v = hostvars
     queues = host.check_output(f"ls /sys/class/net/{v['netchannel_data_interface']}/queues | grep -c rx-")
     assert int(queues) >= 2
 
 
-def test_reaches_every_other_lab_host_on_data_network(host):
+def test_reaches_every_other_lab_host_on_data_network(host, hostvars, lab_hosts):
     me = host.backend.get_hostname()
-    v = _vars(host)
-    for name, peer in _lab_hosts().items():
+    v = hostvars
+    assert len(lab_hosts) >= 2, "a lab of one VM has no data network to test"
+    for name, peer in lab_hosts.items():
         if name == me:
             continue
         cmd = host.run(f"ping -q -n -c 2 -W 3 -I {v['netchannel_data_interface']} {peer['netchannel_data_ip']}")
@@ -64,11 +54,8 @@ def test_reaches_every_other_lab_host_on_data_network(host):
 
 
 def test_has_packages_the_roles_assume(host):
-    wanted: list[str] = []
-    for defaults in sorted((REPO / "roles").glob("*/defaults/main.yml")):
-        for name, value in (yaml.safe_load(defaults.read_text()) or {}).items():
-            if name.endswith("_packages") and not name.startswith("__"):
-                wanted.extend(value)
+    # The same list the image recipe installs: every roles/*/defaults *_packages variable.
+    wanted = role_packages()
     assert wanted, "no role declares packages; the test would prove nothing"
     missing = [p for p in wanted if not host.package(p).is_installed]
     assert not missing, f"missing packages: {missing}"
@@ -78,3 +65,30 @@ def test_management_network_cannot_reach_outside(host):
     # QEMU's user network runs with restrict=on: the guest has no route out.
     cmd = host.run("ip route get 1.1.1.1")
     assert cmd.rc != 0, cmd.stdout
+
+
+def test_survives_a_guest_reboot(lab_hosts):
+    """The kernel roles reboot VMs: one must come back through GRUB with its data address."""
+    names = sorted(lab_hosts)
+    target, other = names[-1], names[0]
+    boot_id = _ansible(target, "cat /proc/sys/kernel/random/boot_id")
+    _ansible(target, "reboot_timeout=600", module="ansible.builtin.reboot")
+    assert _ansible(target, "cat /proc/sys/kernel/random/boot_id") != boot_id
+    assert _ansible(target, "cat /proc/cmdline").startswith("BOOT_IMAGE=/boot/vmlinuz-")
+    if other != target:
+        ip = lab_hosts[target]["netchannel_data_ip"]
+        _ansible(other, f"ping -q -n -c 2 -W 3 {ip}")
+
+
+def _ansible(host: str, args: str, module: str = "ansible.builtin.command") -> str:
+    repo = Path(__file__).resolve().parents[3]
+    proc = subprocess.run(
+        ["ansible", host, "-i", str(repo / "inventory/lab/hosts.yml"), "-m", module, "-a", args, "-o"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        check=False,
+        env={**os.environ, "ANSIBLE_STRATEGY": "linear"},
+    )
+    assert proc.returncode == 0, f"ansible {host} -m {module} -a {args!r}: {proc.stdout}{proc.stderr}"
+    return proc.stdout.split("(stdout) ", 1)[-1].strip()

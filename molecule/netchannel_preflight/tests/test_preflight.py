@@ -8,6 +8,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 testinfra_hosts = ["netchannel"]
+
+
 DEFAULTS = yaml.safe_load((REPO / "roles/netchannel_preflight/defaults/main.yml").read_text())
 
 
@@ -50,7 +52,7 @@ def test_bad_address_is_named():
     assert "netchannel_preflight_data_ip='300.1.1.1'" in proc.output
 
 
-def test_unreachable_peer_is_named(tmp_path):
+def test_unreachable_peer_is_named(tmp_path, lab_hosts):
     # A peer in the inventory whose data address no lab VM holds (inside the lab's own segment).
     ghost = tmp_path / "ghost.yml"
     ghost.write_text("others:\n  hosts:\n    ghost:\n      netchannel_data_ip: 198.18.0.250\n")
@@ -61,7 +63,8 @@ def test_unreachable_peer_is_named(tmp_path):
     )
     assert proc.returncode != 0
     # Only the ghost is named: nclab2 (198.18.0.2) answered.
-    assert "nclab1: no answer over ens4 from 198.18.0.250\"" in proc.output
+    iface = lab_hosts["nclab1"]["netchannel_data_interface"]
+    assert f'nclab1: no answer over {iface} from 198.18.0.250"' in proc.output
 
 
 def test_peer_without_address_is_named(tmp_path):

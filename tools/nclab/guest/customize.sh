@@ -37,9 +37,16 @@ CONF
 printf '%s\n' virtio_pci virtio_blk ext4 > "$root/etc/initramfs-tools/modules"
 echo qemu_fw_cfg > "$root/etc/modules-load.d/nclab.conf"
 
-chroot "$root" systemctl enable nclab-config.service nclab-firstboot.service systemd-networkd.service
-# Boot speed: nothing runs that the lab and the roles do not need.
+chroot "$root" systemctl enable nclab-config.service nclab-firstboot.service
+chroot "$root" systemctl set-default multi-user.target
+# Boot speed: nothing runs that the lab and the roles do not need (nclab-config
+# sets the addresses itself, so no network daemon either).
 chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
-	e2scrub_reap.service fstrim.timer systemd-networkd-wait-online.service \
-	getty@tty1.service systemd-timesyncd.service man-db.timer 2>/dev/null || true
+	e2scrub_reap.service fstrim.timer systemd-networkd.service systemd-networkd.socket \
+	systemd-networkd-wait-online.service getty@tty1.service getty-static.service \
+	systemd-timesyncd.service man-db.timer dev-hugepages.mount dev-mqueue.mount \
+	sys-kernel-tracing.mount sys-fs-fuse-connections.mount sys-kernel-config.mount \
+	modprobe@fuse.service modprobe@efi_pstore.service modprobe@loop.service \
+	modprobe@dm_mod.service modprobe@drm.service modprobe@configfs.service \
+	systemd-pstore.service systemd-journal-flush.service 2>/dev/null || true
 chroot "$root" update-initramfs -u -k all

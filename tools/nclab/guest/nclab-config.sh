@@ -35,23 +35,36 @@ fi
 	done
 } > /etc/hosts
 
-mkdir -p /run/systemd/network
-cat > /run/systemd/network/10-nclab-mgmt.network <<NET
-[Match]
-MACAddress=$mgmt_mac
-[Network]
-Address=$mgmt_ip
-LinkLocalAddressing=no
-IPv6AcceptRA=no
-NET
-cat > /run/systemd/network/20-nclab-data.network <<NET
-[Match]
-MACAddress=$data_mac
-[Network]
-Address=$data_ip
-LinkLocalAddressing=no
-IPv6AcceptRA=no
-NET
+# Addresses are set here rather than by a network daemon: under software
+# emulation every service costs seconds of boot. Interfaces are found by MAC.
+modprobe virtio_net 2>/dev/null || true
+iface_of() {
+	for dev in /sys/class/net/*; do
+		if [ "$(cat "$dev/address")" = "$1" ]; then
+			basename "$dev"
+			return 0
+		fi
+	done
+	return 1
+}
+configure() {
+	mac=$1 addr=$2 tries=0
+	until dev=$(iface_of "$mac"); do
+		tries=$((tries + 1))
+		if [ "$tries" -gt 100 ]; then
+			echo "nclab-config: no interface with MAC $mac" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	sysctl -q -w "net.ipv6.conf.$dev.disable_ipv6=1" || true
+	ip addr flush dev "$dev"
+	ip addr add "$addr" dev "$dev"
+	ip link set dev "$dev" up
+}
+ip link set dev lo up
+configure "$mgmt_mac" "$mgmt_ip"
+configure "$data_mac" "$data_ip"
 
 if [ -n "$ssh_key" ]; then
 	install -d -m 700 /root/.ssh
