@@ -7,16 +7,13 @@ test and pytest would report nothing wrong. A lab that is down must fail instead
 from pathlib import Path
 
 import pytest
-import yaml
+from nclab.inventory import read_lab_hosts
 
 INVENTORY = Path(__file__).resolve().parents[1] / "inventory" / "lab" / "hosts.yml"
 
 
 def lab_hosts() -> dict:
-    if not INVENTORY.exists():
-        return {}
-    data = yaml.safe_load(INVENTORY.read_text()) or {}
-    return data.get("all", {}).get("children", {}).get("netchannel", {}).get("hosts") or {}
+    return read_lab_hosts(INVENTORY)
 
 
 def pytest_sessionstart(session):

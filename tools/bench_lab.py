@@ -86,6 +86,7 @@ def main() -> int:
             "ANSIBLE_STRATEGY": "mitogen_linear",
             "ANSIBLE_STRATEGY_PLUGINS": str(ROOT / ".venv" / "mitogen-strategy"),
         }
+        subprocess.run(["molecule", "reset", "-s", "default"], cwd=ROOT, env=env, capture_output=True, check=False)
         took, _ = timed(["molecule", "test", "-s", "lab"], env)
         figure("molecule test -s lab (boot, converge, verify, destroy)", f"{took:.0f} s")
     took, proc = timed([py, "-m", "nclab", "up"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -23,20 +24,32 @@ VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
 DEB_PACKAGES = [
     # the lab
-    "qemu-system-x86",
-    "qemu-utils",
-    "mmdebstrap",
-    "fdisk",
-    "e2fsprogs",
-    "busybox-static",
-    "cpio",
-    "openssh-client",
-    "iproute2",
-    "git",
-    # the module tier
-    "build-essential",
-    "sparse",
-]
+    "qemu-system-x86", "qemu-utils", "mmdebstrap", "fdisk", "e2fsprogs", "busybox-static", "cpio",
+    "openssh-client", "iproute2", "git", "python3-apt",
+    # the module tier (the kernel image/headers of the lab's ABI come from kernel_abi_debs())
+    "build-essential", "sparse", "clang", "libclang-rt-14-dev", "linux-source-6.1", "perl",
+    # the kernel roles' build on the controller
+    "bc", "bison", "flex", "libelf-dev", "libssl-dev", "dwarves", "rsync", "kmod", "debhelper", "patch", "zstd",
+]  # fmt: skip
+
+
+def kernel_abi_debs() -> list[str]:
+    """Headers and image of the newest Debian 6.1 kernel ABI apt knows: the lab guests run it,
+    the module is built against it and its in-VM tests boot it."""
+
+    def known() -> list[str]:
+        out = subprocess.run(
+            ["apt-cache", "pkgnames", "linux-headers-6.1.0-"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return sorted({n.split("-")[3] for n in out if re.fullmatch(r"linux-headers-6\.1\.0-\d+-amd64", n)}, key=int)
+
+    abis = known()
+    if not abis:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        abis = known()
+    if not abis:
+        sys.exit("[bootstrap] error: apt knows no linux-headers-6.1.0-NN-amd64 package")
+    return [f"linux-headers-6.1.0-{abis[-1]}-amd64", f"linux-image-6.1.0-{abis[-1]}-amd64"]
 
 
 def log(msg: str) -> None:
@@ -55,7 +68,7 @@ def missing_debs(packages: list[str]) -> list[str]:
 
 
 def ensure_debs() -> None:
-    todo = missing_debs(DEB_PACKAGES)
+    todo = missing_debs(DEB_PACKAGES + kernel_abi_debs())
     if not todo:
         log("Debian packages: all present")
         return

@@ -60,6 +60,8 @@ def build_inventory(hosts: list[dict], key: Path, control_dir: Path, data_prefix
     )
     return {
         "all": {
+            # The controller builds the kernel; its system Python has python3-apt for the apt module.
+            "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}},
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(key),
@@ -83,6 +85,14 @@ def build_inventory(hosts: list[dict], key: Path, control_dir: Path, data_prefix
 def down_inventory() -> dict:
     """What the lab inventory holds while the lab is down: no hosts (site.yml then says so)."""
     return {"all": {"vars": {"netchannel_lab": True}, "children": {"netchannel": {"hosts": {}}}}}
+
+
+def read_lab_hosts(path: Path) -> dict:
+    """Inventory variables of every host in group netchannel of an inventory file ({} if none)."""
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    return data.get("all", {}).get("children", {}).get("netchannel", {}).get("hosts") or {}
 
 
 def write_inventory(path: Path, inventory: dict) -> None:

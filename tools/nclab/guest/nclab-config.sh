@@ -3,11 +3,21 @@
 # opt/nclab/config that `nclab up` passes in (key=value lines). Runs before
 # the network and sshd, so the image itself holds no per-VM data.
 set -eu
-CFG=/sys/firmware/qemu_fw_cfg/by_name/opt/nclab/config/raw
+FWCFG=/sys/firmware/qemu_fw_cfg/by_name/opt/nclab/config/raw
+SAVED=/etc/nclab/config
 modprobe qemu_fw_cfg 2>/dev/null || true
-if [ ! -r "$CFG" ]; then
-	echo "nclab-config: no $CFG, leaving the VM unconfigured" >&2
-	exit 0
+if [ -r "$FWCFG" ]; then
+	CFG=$FWCFG
+	mkdir -p /etc/nclab
+	cp "$FWCFG" "$SAVED.tmp" && mv "$SAVED.tmp" "$SAVED"
+elif [ -r "$SAVED" ]; then
+	# A kernel without fw_cfg support (say, a small test kernel): keep the
+	# identity this VM had on its last boot that could read it.
+	echo "nclab-config: no $FWCFG in this kernel, using $SAVED" >&2
+	CFG=$SAVED
+else
+	echo "nclab-config: neither $FWCFG nor $SAVED: the VM stays unconfigured" >&2
+	exit 1
 fi
 
 hostname= mgmt_mac= mgmt_ip= data_mac= data_ip= ssh_key= hosts=

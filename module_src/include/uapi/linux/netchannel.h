@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * netchannel.h - user-space interface of the NetChannel virtual sockets.
+ *
+ * Applications open a NetChannel socket with
+ *	socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK);
+ * (SOCK_DGRAM is accepted too and behaves identically: a reliable,
+ * ordered byte stream) and then use it like a TCP socket.
+ */
+#ifndef _UAPI_LINUX_NETCHANNEL_H
+#define _UAPI_LINUX_NETCHANNEL_H
+
+#ifndef IPPROTO_VIRTUAL_SOCK
+#define IPPROTO_VIRTUAL_SOCK	19
+#endif
+#ifndef SOL_VIRTUAL_SOCK
+#define SOL_VIRTUAL_SOCK	19
+#endif
+
+/* Sockets with SO_PRIORITY >= this use the latency channel class. */
+#define NETCHANNEL_LATENCY_PRIORITY	6
+
+/* /proc/net/<name>: per-peer channel state and per-CPU counters. */
+#define NETCHANNEL_PROC_NAME		"netchannel"
+
+/* sysctl directory and entries: /proc/sys/net/netchannel/<entry> */
+#define NETCHANNEL_SYSCTL_DIR		"net/netchannel"
+#define NETCHANNEL_SYSCTL_CONNECT_TIMEOUT_MS	"connect_timeout_ms"
+#define NETCHANNEL_SYSCTL_CHAN_WAIT_MS		"chan_wait_ms"
+#define NETCHANNEL_SYSCTL_RETRY_MIN_MS		"retry_min_ms"
+#define NETCHANNEL_SYSCTL_RETRY_MAX_MS		"retry_max_ms"
+#define NETCHANNEL_SYSCTL_LATENCY_PRIORITY	"latency_priority"
+#define NETCHANNEL_SYSCTL_DEFAULT_WINDOW	"default_window"
+#define NETCHANNEL_SYSCTL_DEBUG			"debug"
+/* write 1: drop every outbound channel now (tests the recovery path) */
+#define NETCHANNEL_SYSCTL_RESET_CHANNELS	"reset_channels"
+
+#endif /* _UAPI_LINUX_NETCHANNEL_H */

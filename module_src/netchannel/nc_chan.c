@@ -1,0 +1,873 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_chan.c - NetChannel channels: long-lived kernel TCP connections
+ * between hosts that carry the framed virtual-socket traffic.
+ *
+ * Each host opens, for every peer in the host table (itself included),
+ * "bulk" + "lat" outbound channels and only ever sends on those.  It
+ * receives on the channels its peers opened to its listener.  So both
+ * directions of a peer pair are independent, and a host whose peers are
+ * not up yet simply keeps retrying with exponential backoff.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/seq_file.h>
+#include <linux/sched/signal.h>
+#include <net/tcp.h>
+
+#include "nc_impl.h"
+
+#define NC_RXBUF_SIZE		(64 * 1024)
+#define NC_RX_BUDGET		(512 * 1024)
+#define NC_TX_BUDGET		(1024 * 1024)
+#define NC_LISTEN_BACKLOG	128
+
+struct nc_peer *nc_peers;
+u32 nc_npeers;
+
+static struct socket *nc_lsock;
+static struct work_struct nc_accept_work;
+static void (*nc_lsock_saved_data_ready)(struct sock *sk);
+static LIST_HEAD(nc_rx_list);
+static DEFINE_SPINLOCK(nc_rx_lock);
+static u64 nc_rx_next_id = 1;
+static bool nc_rx_stopping;
+
+static const char *const nc_ch_state_names[] = {
+	[NC_CH_IDLE]		= "idle",
+	[NC_CH_CONNECTING]	= "connecting",
+	[NC_CH_UP]		= "up",
+	[NC_CH_BACKOFF]		= "backoff",
+	[NC_CH_STOPPED]		= "stopped",
+};
+
+static void nc_sin(struct sockaddr_in *sin, u32 ip, u16 port)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(ip);
+	sin->sin_port = htons(port);
+}
+
+struct nc_peer *nc_peer_find(u32 ip)
+{
+	u32 i;
+
+	/* The whole of 127.0.0.0/8 reaches the local host. */
+	if ((ip >> 24) == 127)
+		ip = nc_cfg.local_ip;
+	for (i = 0; i < nc_npeers; i++)
+		if (nc_peers[i].ip == ip)
+			return &nc_peers[i];
+	return NULL;
+}
+
+struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
+				  u16 lport, u16 rport)
+{
+	u32 h = ((u32)lport << 16 | rport) * 0x9e3779b1u;
+
+	h ^= h >> 15;
+	if (latency && nc_cfg.lat)
+		return &peer->chans[nc_cfg.bulk + h % nc_cfg.lat];
+	return &peer->chans[h % nc_cfg.bulk];
+}
+
+struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
+{
+	struct nc_txframe *f;
+
+	f = kmalloc(struct_size(f, buf, NC_HDR_LEN + h->len), gfp);
+	if (!f)
+		return NULL;
+	f->owner = NULL;
+	f->len = NC_HDR_LEN + h->len;
+	f->sent = 0;
+	nc_hdr_encode(h, f->buf);
+	return f;
+}
+
+/*
+ * Queue a frame; with gen != NULL only if the channel is still that
+ * incarnation.  On error the caller still owns f.
+ */
+int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f)
+{
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_UP || (gen && ch->gen != *gen)) {
+		spin_unlock(&ch->lock);
+		return -ECONNRESET;
+	}
+	list_add_tail(&f->list, &ch->txq);
+	ch->txq_len++;
+	spin_unlock(&ch->lock);
+	queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
+	return 0;
+}
+
+int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags,
+		 u16 sport, u16 dport, u32 conn_id, u32 credit)
+{
+	struct nc_hdr h = {
+		.type = type, .flags = flags, .sport = sport, .dport = dport,
+		.conn_id = conn_id, .len = 0, .credit = credit,
+	};
+	struct nc_txframe *f = nc_txframe_alloc(&h, GFP_KERNEL);
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	err = nc_chan_xmit(ch, gen, f);
+	if (err)
+		kfree(f);
+	return err;
+}
+
+/* Wait until the channel is up; returns 0 and its generation. */
+int nc_chan_wait_up(struct nc_chan *ch, u32 *gen, long timeout)
+{
+	long ret;
+
+	ret = wait_event_interruptible_timeout(ch->up_wait,
+					       READ_ONCE(ch->state) == NC_CH_UP,
+					       timeout);
+	if (ret < 0)
+		return (int)ret;
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_UP) {
+		spin_unlock(&ch->lock);
+		return -EHOSTUNREACH;
+	}
+	*gen = ch->gen;
+	spin_unlock(&ch->lock);
+	return 0;
+}
+
+/* ---- outbound channel: transmit ---- */
+
+static void nc_chan_tx_work(struct work_struct *work)
+{
+	struct nc_chan *ch = container_of(work, struct nc_chan, tx_work);
+	struct socket *sock;
+	u32 gen, budget = 0;
+
+	spin_lock(&ch->lock);
+	sock = ch->sock;
+	gen = ch->gen;
+	if (ch->state != NC_CH_UP || !sock) {
+		spin_unlock(&ch->lock);
+		return;
+	}
+	spin_unlock(&ch->lock);
+
+	while (budget < NC_TX_BUDGET) {
+		struct msghdr msg = { };
+		struct nc_txframe *f;
+		struct kvec kv;
+		bool more, done;
+		int n;
+
+		spin_lock(&ch->lock);
+		if (ch->gen != gen || list_empty(&ch->txq)) {
+			spin_unlock(&ch->lock);
+			return;
+		}
+		f = list_first_entry(&ch->txq, struct nc_txframe, list);
+		more = !list_is_singular(&ch->txq);
+		spin_unlock(&ch->lock);
+
+		kv.iov_base = f->buf + f->sent;
+		kv.iov_len = f->len - f->sent;
+		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+		n = kernel_sendmsg(sock, &msg, &kv, 1, kv.iov_len);
+		if (n == -EAGAIN)
+			return;		/* write_space requeues us */
+		if (n <= 0) {
+			ch->last_err = n;
+			queue_work(nc_ctl_wq, &ch->down_work);
+			return;
+		}
+		budget += n;
+		ch->bytes += n;
+		NC_ADD(tx_bytes, n);
+
+		spin_lock(&ch->lock);
+		if (ch->gen != gen) {
+			spin_unlock(&ch->lock);
+			return;
+		}
+		f->sent += n;
+		done = f->sent == f->len;
+		if (done) {
+			list_del(&f->list);
+			ch->txq_len--;
+		}
+		spin_unlock(&ch->lock);
+		if (done) {
+			ch->frames++;
+			NC_INC(tx_frames);
+			nc_txframe_done(f);
+		}
+	}
+	queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
+}
+
+static void nc_chan_state_change(struct sock *sk)
+{
+	struct nc_chan *ch;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	ch = sk->sk_user_data;
+	if (ch && sk->sk_state != TCP_ESTABLISHED)
+		queue_work(nc_ctl_wq, &ch->down_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void nc_chan_write_space(struct sock *sk)
+{
+	struct nc_chan *ch;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	ch = sk->sk_user_data;
+	if (ch)
+		queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void nc_chan_restore_callbacks(struct nc_chan *ch, struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data == ch) {
+		sk->sk_user_data = NULL;
+		sk->sk_state_change = ch->saved_state_change;
+		sk->sk_write_space = ch->saved_write_space;
+	}
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void nc_txq_free(struct list_head *q)
+{
+	struct nc_txframe *f, *tmp;
+
+	list_for_each_entry_safe(f, tmp, q, list) {
+		list_del(&f->list);
+		nc_txframe_done(f);
+	}
+}
+
+static u32 nc_next_backoff(struct nc_chan *ch)
+{
+	u32 lo = max(READ_ONCE(nc_tun.retry_min_ms), 1);
+	u32 hi = max_t(u32, READ_ONCE(nc_tun.retry_max_ms), lo);
+
+	ch->backoff_ms = ch->backoff_ms ? min(ch->backoff_ms * 2, hi) : lo;
+	return ch->backoff_ms;
+}
+
+/* ---- outbound channel: connect with retry ---- */
+
+static void nc_chan_conn_work(struct work_struct *work)
+{
+	struct nc_chan *ch = container_of(to_delayed_work(work), struct nc_chan,
+					  conn_work);
+	struct nc_hdr hello = {
+		.type = NC_T_HELLO,
+		.flags = ch->latency ? NC_F_LATENCY : 0,
+		.sport = (u16)ch->idx,
+		.dport = ch->latency,
+		.conn_id = nc_cfg.local_ip,
+	};
+	struct sockaddr_in sin;
+	struct nc_txframe *hf;
+	struct socket *sock;
+	struct sock *sk;
+	int err;
+
+	spin_lock(&ch->lock);
+	if (ch->state == NC_CH_STOPPED || ch->state == NC_CH_UP) {
+		spin_unlock(&ch->lock);
+		return;
+	}
+	ch->state = NC_CH_CONNECTING;
+	spin_unlock(&ch->lock);
+
+	hf = nc_txframe_alloc(&hello, GFP_KERNEL);
+	err = hf ? 0 : -ENOMEM;
+	if (!err)
+		err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM,
+				       IPPROTO_TCP, &sock);
+	if (err)
+		goto retry;
+	sk = sock->sk;
+	tcp_sock_set_nodelay(sk);
+	tcp_sock_set_syncnt(sk, 2);
+	nc_sin(&sin, nc_cfg.local_ip, 0);
+	err = kernel_bind(sock, (struct sockaddr *)&sin, sizeof(sin));
+	if (!err) {
+		nc_sin(&sin, ch->peer->ip, nc_cfg.port);
+		err = kernel_connect(sock, (struct sockaddr *)&sin, sizeof(sin),
+				     0);
+	}
+	if (err) {
+		sock_release(sock);
+		goto retry;
+	}
+
+	write_lock_bh(&sk->sk_callback_lock);
+	ch->saved_state_change = sk->sk_state_change;
+	ch->saved_write_space = sk->sk_write_space;
+	sk->sk_user_data = ch;
+	sk->sk_state_change = nc_chan_state_change;
+	sk->sk_write_space = nc_chan_write_space;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	spin_lock(&ch->lock);
+	if (ch->state == NC_CH_STOPPED) {
+		spin_unlock(&ch->lock);
+		nc_chan_restore_callbacks(ch, sock);
+		sock_release(sock);
+		kfree(hf);
+		return;
+	}
+	ch->sock = sock;
+	ch->state = NC_CH_UP;
+	ch->gen++;
+	ch->backoff_ms = 0;
+	ch->connects++;
+	list_add(&hf->list, &ch->txq);
+	ch->txq_len++;
+	spin_unlock(&ch->lock);
+
+	NC_INC(chan_up);
+	nc_dbg("channel %pI4h/%u up\n", &ch->peer->ip, ch->idx);
+	wake_up_all(&ch->up_wait);
+	queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
+	/* The connection may have died before our callback was installed. */
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED)
+		queue_work(nc_ctl_wq, &ch->down_work);
+	return;
+
+retry:
+	kfree(hf);
+	ch->fails++;
+	ch->last_err = err;
+	NC_INC(chan_connect_fail);
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_STOPPED) {
+		ch->state = NC_CH_BACKOFF;
+		queue_delayed_work(nc_ctl_wq, &ch->conn_work,
+				   msecs_to_jiffies(nc_next_backoff(ch)));
+	}
+	spin_unlock(&ch->lock);
+}
+
+/*
+ * The channel's TCP connection failed: drop it, fail the connections
+ * that were using it, and reconnect.
+ */
+static void nc_chan_down_work(struct work_struct *work)
+{
+	struct nc_chan *ch = container_of(work, struct nc_chan, down_work);
+	struct socket *sock;
+	LIST_HEAD(dropped);
+	u32 old_gen;
+
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_UP) {
+		spin_unlock(&ch->lock);
+		return;
+	}
+	ch->state = NC_CH_BACKOFF;
+	sock = ch->sock;
+	ch->sock = NULL;
+	old_gen = ch->gen++;
+	list_splice_init(&ch->txq, &dropped);
+	ch->txq_len = 0;
+	spin_unlock(&ch->lock);
+
+	nc_chan_restore_callbacks(ch, sock);
+	cancel_work_sync(&ch->tx_work);
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	sock_release(sock);
+	nc_txq_free(&dropped);
+	NC_INC(chan_down);
+	pr_info("netchannel: channel %pI4h/%u down, reconnecting\n",
+		&ch->peer->ip, ch->idx);
+	nc_conns_chan_down(ch, old_gen);
+
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_STOPPED)
+		queue_delayed_work(nc_ctl_wq, &ch->conn_work,
+				   msecs_to_jiffies(nc_next_backoff(ch)));
+	spin_unlock(&ch->lock);
+}
+
+/* Force every established outbound channel down (sysctl reset_channels). */
+void nc_chan_reset_all(void)
+{
+	u32 i, j;
+
+	for (i = 0; i < nc_npeers; i++)
+		for (j = 0; j < nc_peers[i].nchans; j++)
+			queue_work(nc_ctl_wq, &nc_peers[i].chans[j].down_work);
+}
+
+static void nc_chan_stop(struct nc_chan *ch)
+{
+	struct socket *sock;
+	LIST_HEAD(dropped);
+
+	spin_lock(&ch->lock);
+	ch->state = NC_CH_STOPPED;
+	spin_unlock(&ch->lock);
+	wake_up_all(&ch->up_wait);
+	cancel_delayed_work_sync(&ch->conn_work);
+	cancel_work_sync(&ch->down_work);
+
+	spin_lock(&ch->lock);
+	sock = ch->sock;
+	ch->sock = NULL;
+	ch->gen++;
+	list_splice_init(&ch->txq, &dropped);
+	ch->txq_len = 0;
+	spin_unlock(&ch->lock);
+	if (sock)
+		nc_chan_restore_callbacks(ch, sock);
+	cancel_work_sync(&ch->tx_work);
+	if (sock) {
+		kernel_sock_shutdown(sock, SHUT_RDWR);
+		sock_release(sock);
+	}
+	nc_txq_free(&dropped);
+}
+
+/* ---- inbound channels ---- */
+
+static void nc_rx_queue_teardown(struct nc_rxchan *rc)
+{
+	spin_lock(&nc_rx_lock);
+	if (!rc->teardown_queued) {
+		rc->teardown_queued = true;
+		queue_work(nc_ctl_wq, &rc->teardown_work);
+	}
+	spin_unlock(&nc_rx_lock);
+}
+
+static void nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
+{
+	rc->hello = true;
+	rc->hello_idx = h->sport;
+	rc->hello_latency = h->flags & NC_F_LATENCY;
+	if (h->conn_id != rc->peer_ip)
+		nc_dbg("channel from %pI4h announces %pI4h\n", &rc->peer_ip,
+		       &h->conn_id);
+	if (rc->hello_latency)
+		WRITE_ONCE(rc->wq, nc_lat_wq);
+}
+
+/* Feed received bytes to the parser; -EPROTO/-ENOMEM are fatal. */
+static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
+{
+	struct nc_event ev;
+	size_t used;
+
+	for (;;) {
+		used = nc_parser_feed(&rc->parser, buf, len, &ev);
+		buf += used;
+		len -= used;
+		switch (ev.type) {
+		case NC_EV_NEED_MORE:
+			return 0;
+		case NC_EV_ERROR:
+			pr_warn_ratelimited("netchannel: bad frame from %pI4h: %s, dropping channel\n",
+					    &rc->peer_ip, nc_wire_strerror(ev.err));
+			NC_INC(proto_errors);
+			return -EPROTO;
+		case NC_EV_HDR:
+			rc->cur = *ev.hdr;
+			rc->cur_fill = 0;
+			if (rc->cur.type != NC_T_DATA)
+				break;
+			rc->cur_chunk = kvmalloc(struct_size(rc->cur_chunk,
+							     data, rc->cur.len),
+						 GFP_KERNEL);
+			if (!rc->cur_chunk)
+				return -ENOMEM;
+			rc->cur_chunk->len = rc->cur.len;
+			rc->cur_chunk->off = 0;
+			break;
+		case NC_EV_DATA:
+			memcpy(rc->cur_chunk->data + rc->cur_fill, ev.data,
+			       ev.len);
+			rc->cur_fill += ev.len;
+			break;
+		case NC_EV_END:
+			rc->frames++;
+			NC_INC(rx_frames);
+			if (rc->cur.type == NC_T_HELLO) {
+				nc_rx_hello(rc, &rc->cur);
+				break;
+			}
+			nc_rx_frame(rc, &rc->cur, rc->cur_chunk);
+			rc->cur_chunk = NULL;
+			break;
+		}
+	}
+}
+
+static void nc_rx_work(struct work_struct *work)
+{
+	struct nc_rxchan *rc = container_of(work, struct nc_rxchan, rx_work);
+	u32 budget = 0;
+	int n, err = 0;
+
+	mutex_lock(&rc->rx_mutex);
+	while (!READ_ONCE(rc->dying)) {
+		u32 left = nc_parser_payload_left(&rc->parser);
+		struct msghdr msg = { };
+		struct kvec kv = {
+			.iov_base = rc->rxbuf, .iov_len = NC_RXBUF_SIZE,
+		};
+		bool direct = left && rc->cur_chunk;
+
+		if (budget >= NC_RX_BUDGET) {
+			queue_work_on(rc->cpu, READ_ONCE(rc->wq), &rc->rx_work);
+			break;
+		}
+		if (direct) {
+			/* payload goes straight into the socket's chunk */
+			kv.iov_base = rc->cur_chunk->data + rc->cur_fill;
+			kv.iov_len = left;
+		}
+		n = kernel_recvmsg(rc->sock, &msg, &kv, 1, kv.iov_len,
+				   MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			err = n ? n : -ECONNRESET;
+			break;
+		}
+		budget += n;
+		rc->bytes += n;
+		NC_ADD(rx_bytes, n);
+		if (direct) {
+			rc->cur_fill += nc_parser_advance(&rc->parser, n);
+			err = nc_rx_consume(rc, NULL, 0);	/* reports END */
+		} else {
+			err = nc_rx_consume(rc, rc->rxbuf, n);
+		}
+		if (err)
+			break;
+	}
+	mutex_unlock(&rc->rx_mutex);
+	if (err) {
+		nc_dbg("inbound channel %llu from %pI4h closed (%d)\n", rc->id,
+		       &rc->peer_ip, err);
+		WRITE_ONCE(rc->dying, true);
+		nc_rx_queue_teardown(rc);
+	}
+}
+
+static void nc_rx_data_ready(struct sock *sk)
+{
+	struct nc_rxchan *rc;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	rc = sk->sk_user_data;
+	if (rc && !READ_ONCE(rc->dying))
+		queue_work_on(rc->cpu, READ_ONCE(rc->wq), &rc->rx_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void nc_rx_teardown_work(struct work_struct *work)
+{
+	struct nc_rxchan *rc = container_of(work, struct nc_rxchan,
+					    teardown_work);
+	struct sock *sk = rc->sock->sk;
+
+	WRITE_ONCE(rc->dying, true);
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = rc->saved_data_ready;
+	sk->sk_state_change = rc->saved_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+	cancel_work_sync(&rc->rx_work);
+	kernel_sock_shutdown(rc->sock, SHUT_RDWR);
+	sock_release(rc->sock);
+
+	spin_lock(&nc_rx_lock);
+	list_del(&rc->list);
+	spin_unlock(&nc_rx_lock);
+	nc_conns_rxchan_down(rc->id);
+	kvfree(rc->cur_chunk);
+	kfree(rc->rxbuf);
+	kfree(rc);
+}
+
+static int nc_rx_add(struct socket *sock)
+{
+	struct nc_peer *peer;
+	struct sockaddr_in sin;
+	struct nc_rxchan *rc;
+	struct sock *sk = sock->sk;
+	u32 ip;
+	int err;
+
+	err = kernel_getpeername(sock, (struct sockaddr *)&sin);
+	if (err < 0)
+		return err;
+	ip = ntohl(sin.sin_addr.s_addr);
+	peer = nc_peer_find(ip);
+	if (!peer) {
+		pr_warn_ratelimited("netchannel: channel from %pI4h refused: not in the host table\n",
+				    &ip);
+		return -EPERM;
+	}
+	ip = peer->ip;	/* 127.0.0.0/8 is the local host */
+	rc = kzalloc(sizeof(*rc), GFP_KERNEL);
+	if (!rc)
+		return -ENOMEM;
+	rc->rxbuf = kmalloc(NC_RXBUF_SIZE, GFP_KERNEL);
+	if (!rc->rxbuf) {
+		kfree(rc);
+		return -ENOMEM;
+	}
+	rc->sock = sock;
+	rc->peer_ip = ip;
+	rc->wq = nc_bulk_wq;
+	mutex_init(&rc->rx_mutex);
+	INIT_WORK(&rc->rx_work, nc_rx_work);
+	INIT_WORK(&rc->teardown_work, nc_rx_teardown_work);
+	nc_parser_init(&rc->parser);
+	tcp_sock_set_nodelay(sk);
+
+	spin_lock(&nc_rx_lock);
+	if (nc_rx_stopping) {
+		spin_unlock(&nc_rx_lock);
+		kfree(rc->rxbuf);
+		kfree(rc);
+		return -ESHUTDOWN;
+	}
+	rc->id = nc_rx_next_id++;
+	rc->cpu = nc_pick_cpu((u32)rc->id);
+	list_add_tail(&rc->list, &nc_rx_list);
+	spin_unlock(&nc_rx_lock);
+
+	write_lock_bh(&sk->sk_callback_lock);
+	rc->saved_data_ready = sk->sk_data_ready;
+	rc->saved_state_change = sk->sk_state_change;
+	sk->sk_user_data = rc;
+	sk->sk_data_ready = nc_rx_data_ready;
+	sk->sk_state_change = nc_rx_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	nc_dbg("inbound channel %llu from %pI4h\n", rc->id, &ip);
+	queue_work_on(rc->cpu, rc->wq, &rc->rx_work);
+	return 0;
+}
+
+static void nc_accept_work_fn(struct work_struct *work)
+{
+	struct socket *ns;
+
+	for (;;) {
+		if (kernel_accept(nc_lsock, &ns, O_NONBLOCK))
+			return;
+		if (nc_rx_add(ns))
+			sock_release(ns);
+	}
+}
+
+static void nc_listen_data_ready(struct sock *sk)
+{
+	read_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_user_data)
+		queue_work(nc_ctl_wq, &nc_accept_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static int nc_listen_start(void)
+{
+	struct sockaddr_in sin;
+	struct sock *sk;
+	int err;
+
+	INIT_WORK(&nc_accept_work, nc_accept_work_fn);
+	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &nc_lsock);
+	if (err)
+		return err;
+	sk = nc_lsock->sk;
+	sock_set_reuseaddr(sk);
+	tcp_sock_set_nodelay(sk);
+	nc_sin(&sin, nc_cfg.local_ip, nc_cfg.port);
+	err = kernel_bind(nc_lsock, (struct sockaddr *)&sin, sizeof(sin));
+	if (err) {
+		pr_err("netchannel: cannot bind channel listener to %pI4h:%u: %d\n",
+		       &nc_cfg.local_ip, nc_cfg.port, err);
+		goto fail;
+	}
+	write_lock_bh(&sk->sk_callback_lock);
+	nc_lsock_saved_data_ready = sk->sk_data_ready;
+	sk->sk_user_data = nc_lsock;
+	sk->sk_data_ready = nc_listen_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	err = kernel_listen(nc_lsock, NC_LISTEN_BACKLOG);
+	if (err) {
+		pr_err("netchannel: listen on %pI4h:%u failed: %d\n",
+		       &nc_cfg.local_ip, nc_cfg.port, err);
+		goto fail;
+	}
+	return 0;
+fail:
+	sock_release(nc_lsock);
+	nc_lsock = NULL;
+	return err;
+}
+
+static void nc_listen_stop(void)
+{
+	struct sock *sk = nc_lsock->sk;
+	struct nc_rxchan *rc;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = nc_lsock_saved_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	cancel_work_sync(&nc_accept_work);
+	kernel_sock_shutdown(nc_lsock, SHUT_RDWR);
+	sock_release(nc_lsock);
+	nc_lsock = NULL;
+
+	/* Tear down every inbound channel; teardown removes it from the list. */
+	spin_lock(&nc_rx_lock);
+	nc_rx_stopping = true;
+	list_for_each_entry(rc, &nc_rx_list, list) {
+		if (!rc->teardown_queued) {
+			rc->teardown_queued = true;
+			queue_work(nc_ctl_wq, &rc->teardown_work);
+		}
+	}
+	spin_unlock(&nc_rx_lock);
+	flush_workqueue(nc_ctl_wq);
+	WARN_ON(!list_empty(&nc_rx_list));
+}
+
+/* ---- setup ---- */
+
+static void nc_chan_setup(struct nc_chan *ch, struct nc_peer *peer, u32 idx,
+			  u32 cpu_seq)
+{
+	ch->peer = peer;
+	ch->idx = idx;
+	ch->latency = idx >= nc_cfg.bulk;
+	ch->wq = ch->latency ? nc_lat_wq : nc_bulk_wq;
+	ch->cpu = nc_pick_cpu(cpu_seq);
+	spin_lock_init(&ch->lock);
+	INIT_LIST_HEAD(&ch->txq);
+	INIT_WORK(&ch->tx_work, nc_chan_tx_work);
+	INIT_WORK(&ch->down_work, nc_chan_down_work);
+	INIT_DELAYED_WORK(&ch->conn_work, nc_chan_conn_work);
+	init_waitqueue_head(&ch->up_wait);
+	ch->state = NC_CH_IDLE;
+}
+
+static void nc_peers_free(void)
+{
+	u32 i;
+
+	if (!nc_peers)
+		return;
+	for (i = 0; i < nc_npeers; i++)
+		kfree(nc_peers[i].chans);
+	kfree(nc_peers);
+	nc_peers = NULL;
+	nc_npeers = 0;
+}
+
+int nc_chan_init(void)
+{
+	u32 i, j, n = nc_cfg.npeers + 1, nch = nc_cfg.bulk + nc_cfg.lat;
+	int err;
+
+	nc_rx_stopping = false;
+	nc_peers = kcalloc(n, sizeof(*nc_peers), GFP_KERNEL);
+	if (!nc_peers)
+		return -ENOMEM;
+	nc_npeers = n;
+	for (i = 0; i < n; i++) {
+		struct nc_peer *p = &nc_peers[i];
+
+		p->ip = i ? nc_cfg.peers[i - 1] : nc_cfg.local_ip;
+		p->nchans = nch;
+		p->chans = kcalloc(nch, sizeof(*p->chans), GFP_KERNEL);
+		if (!p->chans) {
+			nc_peers_free();
+			return -ENOMEM;
+		}
+		for (j = 0; j < nch; j++)
+			nc_chan_setup(&p->chans[j], p, j, i * nch + j);
+	}
+
+	err = nc_listen_start();
+	if (err) {
+		nc_peers_free();
+		return err;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nch; j++)
+			queue_delayed_work(nc_ctl_wq, &nc_peers[i].chans[j].conn_work,
+					   0);
+	return 0;
+}
+
+void nc_chan_exit(void)
+{
+	u32 i, j;
+
+	for (i = 0; i < nc_npeers; i++)
+		for (j = 0; j < nc_peers[i].nchans; j++)
+			nc_chan_stop(&nc_peers[i].chans[j]);
+	nc_listen_stop();
+	nc_peers_free();
+}
+
+void nc_chan_seq_show(struct seq_file *m)
+{
+	struct nc_rxchan *rc;
+	u32 i, j;
+
+	for (i = 0; i < nc_npeers; i++) {
+		struct nc_peer *p = &nc_peers[i];
+
+		seq_printf(m, "peer %pI4h%s\n", &p->ip, i ? "" : " (self)");
+		for (j = 0; j < p->nchans; j++) {
+			struct nc_chan *ch = &p->chans[j];
+			int st;
+			u32 q;
+
+			spin_lock(&ch->lock);
+			st = ch->state;
+			q = ch->txq_len;
+			spin_unlock(&ch->lock);
+			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d\n",
+				   j, ch->latency ? "latency" : "bulk",
+				   nc_ch_state_names[st],
+				   ch->cpu == WORK_CPU_UNBOUND ? -1 : ch->cpu,
+				   ch->frames, ch->bytes, q, ch->connects,
+				   ch->fails, ch->last_err);
+		}
+	}
+	spin_lock(&nc_rx_lock);
+	list_for_each_entry(rc, &nc_rx_list, list)
+		seq_printf(m, "rx id %llu from %pI4h chan %u %s frames %llu bytes %llu%s\n",
+			   rc->id, &rc->peer_ip, rc->hello_idx,
+			   rc->hello_latency ? "latency" : "bulk", rc->frames,
+			   rc->bytes, rc->dying ? " dying" : "");
+	spin_unlock(&nc_rx_lock);
+}

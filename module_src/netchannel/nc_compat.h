@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nc_compat.h - the only place where the pure-logic files (nc_wire.c,
+ * nc_credit.c, nc_hostcfg.c, nc_demux.c) learn whether they are built
+ * into the kernel module or into the user-space unit tests.
+ *
+ * The pure-logic files must not include any other kernel or libc header.
+ */
+#ifndef _NC_COMPAT_H
+#define _NC_COMPAT_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/string.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#else
+#include <stddef.h>
+#include <stdbool.h>
+#include <string.h>
+#include <errno.h>
+#include <stdio.h>
+
+/* compiler-provided fixed-width types, same as the kernel's */
+typedef __UINT8_TYPE__ u8;
+typedef __UINT16_TYPE__ u16;
+typedef __UINT32_TYPE__ u32;
+typedef __UINT64_TYPE__ u64;
+typedef __INT32_TYPE__ s32;
+typedef __INT64_TYPE__ s64;
+
+#ifndef EPROTO
+#define EPROTO 71
+#endif
+#endif /* __KERNEL__ */
+
+/* Byte-order helpers on unaligned byte buffers, identical in both worlds. */
+static inline void nc_put_be16(u8 *p, u16 v)
+{
+	p[0] = (u8)((v >> 8) & 0xff);
+	p[1] = (u8)(v & 0xff);
+}
+
+static inline void nc_put_be32(u8 *p, u32 v)
+{
+	p[0] = (u8)((v >> 24) & 0xff);
+	p[1] = (u8)((v >> 16) & 0xff);
+	p[2] = (u8)((v >> 8) & 0xff);
+	p[3] = (u8)(v & 0xff);
+}
+
+static inline u16 nc_get_be16(const u8 *p)
+{
+	return (u16)((u16)p[0] << 8 | p[1]);
+}
+
+static inline u32 nc_get_be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+/* Wrap-aware comparison of 32-bit sequence-like counters. */
+static inline bool nc_seq_before(u32 a, u32 b)
+{
+	return (s32)(a - b) < 0;
+}
+
+#endif /* _NC_COMPAT_H */

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_credit.c - credit accounting for one virtual connection.
+ * Pure logic shared by the kernel module and the unit tests.
+ */
+#include "nc_credit.h"
+
+/* Clamp a requested buffer size (e.g. sk_rcvbuf) to a legal window. */
+u32 nc_win_clamp(u64 bytes)
+{
+	if (bytes < NC_WIN_MIN)
+		return NC_WIN_MIN;
+	if (bytes > NC_WIN_MAX)
+		return NC_WIN_MAX;
+	return (u32)bytes;
+}
+
+void nc_txc_init(struct nc_tx_credit *c, u32 isn, u32 lim)
+{
+	c->nxt = isn;
+	c->lim = lim;
+	/* A limit behind isn or absurdly far ahead grants nothing. */
+	if ((u32)(lim - isn) > NC_WIN_MAX)
+		c->lim = isn;
+}
+
+u32 nc_txc_avail(const struct nc_tx_credit *c)
+{
+	s32 d = (s32)(c->lim - c->nxt);
+
+	return d > 0 ? (u32)d : 0;
+}
+
+/* Account n bytes as sent.  -EINVAL if the window does not allow it. */
+int nc_txc_consume(struct nc_tx_credit *c, u32 n)
+{
+	if (n > nc_txc_avail(c))
+		return -EINVAL;
+	c->nxt += n;
+	return 0;
+}
+
+/*
+ * Apply a credit update from the peer.  Credits for a connection travel
+ * on one ordered channel, so a limit never moves backwards; a limit that
+ * is behind the current one, or more than NC_WIN_MAX beyond what was
+ * already sent, is a protocol violation (-EPROTO).
+ * Returns 1 if the window grew, 0 if unchanged.
+ */
+int nc_txc_update(struct nc_tx_credit *c, u32 new_lim)
+{
+	if (nc_seq_before(new_lim, c->lim))
+		return -EPROTO;
+	if ((u32)(new_lim - c->nxt) > NC_WIN_MAX)
+		return -EPROTO;
+	if (new_lim == c->lim)
+		return 0;
+	c->lim = new_lim;
+	return 1;
+}
+
+void nc_rxc_init(struct nc_rx_credit *c, u32 isn, u32 win)
+{
+	c->win = nc_win_clamp(win);
+	c->nxt = isn;
+	c->consumed = isn;
+	c->lim = isn + c->win;
+}
+
+/* Bytes received but not yet consumed by the application. */
+u32 nc_rxc_buffered(const struct nc_rx_credit *c)
+{
+	return c->nxt - c->consumed;
+}
+
+/* Bytes the peer may still send under the advertised limit. */
+u32 nc_rxc_room(const struct nc_rx_credit *c)
+{
+	s32 d = (s32)(c->lim - c->nxt);
+
+	return d > 0 ? (u32)d : 0;
+}
+
+/* Account n received bytes.  -EPROTO if the peer overran its credit. */
+int nc_rxc_receive(struct nc_rx_credit *c, u32 n)
+{
+	if (n > nc_rxc_room(c))
+		return -EPROTO;
+	c->nxt += n;
+	return 0;
+}
+
+/*
+ * Account n bytes consumed by the application.  Returns 1 when enough
+ * window has opened that a CREDIT frame should be sent (then call
+ * nc_rxc_grant()), 0 otherwise, -EINVAL if n exceeds what is buffered.
+ */
+int nc_rxc_consume(struct nc_rx_credit *c, u32 n)
+{
+	u32 thresh = c->win / 4 ? c->win / 4 : 1;
+
+	if (n > nc_rxc_buffered(c))
+		return -EINVAL;
+	c->consumed += n;
+	return (u32)(c->consumed + c->win - c->lim) >= thresh;
+}
+
+/* Move the advertised limit to consumed + win and return it. */
+u32 nc_rxc_grant(struct nc_rx_credit *c)
+{
+	c->lim = c->consumed + c->win;
+	return c->lim;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nc_credit.h - per-connection credit-based flow control.
+ *
+ * Each direction of a virtual connection has a byte counter starting at
+ * an initial sequence (0 on the wire today) and running modulo 2^32.
+ * The receiver advertises an absolute limit ("credit"); the sender may
+ * only send bytes whose offset is below that limit.  The receiver grows
+ * the limit as its application consumes data, so a connection never has
+ * more unread bytes in flight than its receive window.  Because frames
+ * for a connection can therefore always be queued at the receiver without
+ * waiting, a slow reader never blocks the channel it shares with others.
+ */
+#ifndef _NC_CREDIT_H
+#define _NC_CREDIT_H
+
+#include "nc_compat.h"
+
+#define NC_WIN_MIN		4096u
+#define NC_WIN_MAX		0x40000000u	/* 1 GiB */
+
+struct nc_tx_credit {
+	u32 nxt;	/* offset of the next byte to send */
+	u32 lim;	/* peer allows bytes below this offset */
+};
+
+struct nc_rx_credit {
+	u32 nxt;	/* offset of the next byte expected from the peer */
+	u32 consumed;	/* bytes handed to the application */
+	u32 lim;	/* limit last advertised to the peer */
+	u32 win;	/* receive window in bytes */
+};
+
+u32 nc_win_clamp(u64 bytes);
+
+void nc_txc_init(struct nc_tx_credit *c, u32 isn, u32 lim);
+u32 nc_txc_avail(const struct nc_tx_credit *c);
+int nc_txc_consume(struct nc_tx_credit *c, u32 n);
+int nc_txc_update(struct nc_tx_credit *c, u32 new_lim);
+
+void nc_rxc_init(struct nc_rx_credit *c, u32 isn, u32 win);
+u32 nc_rxc_buffered(const struct nc_rx_credit *c);
+u32 nc_rxc_room(const struct nc_rx_credit *c);
+int nc_rxc_receive(struct nc_rx_credit *c, u32 n);
+int nc_rxc_consume(struct nc_rx_credit *c, u32 n);
+u32 nc_rxc_grant(struct nc_rx_credit *c);
+
+#endif /* _NC_CREDIT_H */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nc_demux.h - demultiplexing table (peer, local port, remote port) ->
+ * connection, and the virtual port space.  No locking here: the caller
+ * serialises access (the module uses one spinlock).
+ *
+ * Listening sockets are stored with peer 0 and remote port 0.
+ */
+#ifndef _NC_DEMUX_H
+#define _NC_DEMUX_H
+
+#include "nc_compat.h"
+
+struct nc_dkey {
+	u32 peer;	/* peer IPv4, host byte order; 0 for listeners */
+	u16 lport;
+	u16 rport;
+};
+
+struct nc_dnode {
+	struct nc_dnode *next;
+	struct nc_dkey key;
+	bool hashed;
+};
+
+struct nc_demux {
+	struct nc_dnode **buckets;
+	u32 mask;
+	u32 count;
+	u32 seed;
+};
+
+int nc_demux_init(struct nc_demux *d, struct nc_dnode **buckets, u32 nbuckets,
+		  u32 seed);
+u32 nc_dkey_hash(const struct nc_dkey *k, u32 seed);
+int nc_demux_insert(struct nc_demux *d, struct nc_dnode *n);
+struct nc_dnode *nc_demux_lookup(const struct nc_demux *d,
+				 const struct nc_dkey *k);
+int nc_demux_remove(struct nc_demux *d, struct nc_dnode *n);
+/*
+ * Iterate: start with *bucket = 0 and prev = NULL; returns the next node
+ * or NULL at the end.  Removing the returned node before the next call
+ * is allowed only via nc_demux_remove() and then passing prev = NULL to
+ * restart the current bucket.
+ */
+struct nc_dnode *nc_demux_next(const struct nc_demux *d, u32 *bucket,
+			       struct nc_dnode *prev);
+
+/* Virtual port space: one bit per port. */
+#define NC_PORT_EPH_LO	32768
+#define NC_PORT_EPH_HI	60999
+
+struct nc_portmap {
+	u64 bits[65536 / 64];
+	u32 used;
+};
+
+void nc_ports_init(struct nc_portmap *pm);
+int nc_ports_reserve(struct nc_portmap *pm, u16 port);
+/* Allocate a free port in [lo, hi] starting the search at hint. */
+int nc_ports_alloc(struct nc_portmap *pm, u16 lo, u16 hi, u32 hint);
+int nc_ports_release(struct nc_portmap *pm, u16 port);
+bool nc_ports_in_use(const struct nc_portmap *pm, u16 port);
+
+#endif /* _NC_DEMUX_H */

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nc_impl.h - kernel-side internals of the NetChannel module.
+ */
+#ifndef _NC_IMPL_H
+#define _NC_IMPL_H
+
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/wait.h>
+#include <linux/percpu.h>
+#include <linux/mutex.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
+#include <linux/netchannel.h>
+
+#include "nc_wire.h"
+#include "nc_credit.h"
+#include "nc_hostcfg.h"
+#include "nc_demux.h"
+
+/* ---- global counters (per CPU, summed in /proc) ---- */
+struct nc_stats {
+	u64 tx_frames;
+	u64 tx_bytes;
+	u64 rx_frames;
+	u64 rx_bytes;
+	u64 conn_opened;
+	u64 conn_accepted;
+	u64 conn_refused;
+	u64 conn_reset;
+	u64 credit_sent;
+	u64 chan_up;
+	u64 chan_down;
+	u64 chan_connect_fail;
+	u64 proto_errors;
+	u64 unknown_conn;
+};
+
+DECLARE_PER_CPU(struct nc_stats, nc_stats);
+#define NC_INC(f)	this_cpu_inc(nc_stats.f)
+#define NC_ADD(f, n)	this_cpu_add(nc_stats.f, (n))
+
+/* ---- tunables (sysctl) ---- */
+struct nc_tunables {
+	int connect_timeout_ms;
+	int chan_wait_ms;
+	int retry_min_ms;
+	int retry_max_ms;
+	int latency_priority;
+	int default_window;
+	int debug;
+};
+
+extern struct nc_tunables nc_tun;
+extern struct nc_hostcfg nc_cfg;
+
+#define nc_dbg(fmt, ...)						\
+	do {								\
+		if (READ_ONCE(nc_tun.debug))				\
+			pr_info("netchannel: " fmt, ##__VA_ARGS__);	\
+	} while (0)
+
+/* ---- outbound channels ---- */
+enum nc_chan_state {
+	NC_CH_IDLE = 0,
+	NC_CH_CONNECTING,
+	NC_CH_UP,
+	NC_CH_BACKOFF,
+	NC_CH_STOPPED,
+};
+
+/*
+ * Largest DATA payload we send: keeps a frame (and the receiver's chunk)
+ * within a 64 KiB allocation.  The wire allows up to NC_MAX_PAYLOAD.
+ */
+#define NC_TX_MAX_PAYLOAD	(65536u - 256u)
+
+struct nc_txframe {
+	struct list_head list;
+	struct sock *owner;		/* DATA: holds a reference; else NULL */
+	u32 len;
+	u32 sent;
+	u8 buf[];
+};
+
+struct nc_peer;
+
+struct nc_chan {
+	struct nc_peer *peer;
+	u32 idx;			/* index within the peer */
+	bool latency;
+	int cpu;			/* preferred CPU or WORK_CPU_UNBOUND */
+	struct workqueue_struct *wq;
+
+	spinlock_t lock;		/* protects the fields below */
+	struct socket *sock;
+	int state;
+	u32 gen;			/* bumped on every up/down */
+	struct list_head txq;
+	u32 txq_len;
+	u32 backoff_ms;
+
+	struct work_struct tx_work;
+	struct work_struct down_work;
+	struct delayed_work conn_work;
+	wait_queue_head_t up_wait;
+
+	void (*saved_state_change)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+
+	/* statistics, written by the channel's own works */
+	u64 frames;
+	u64 bytes;
+	u32 connects;
+	u32 fails;
+	int last_err;
+};
+
+struct nc_peer {
+	u32 ip;				/* host byte order */
+	u32 nchans;			/* bulk + lat */
+	struct nc_chan *chans;		/* [0, bulk) bulk, [bulk, n) latency */
+};
+
+/* A received DATA payload, queued on a socket until read. */
+struct nc_chunk {
+	struct list_head list;
+	u32 len;
+	u32 off;
+	u8 data[];
+};
+
+/* ---- inbound channels (accepted from peers) ---- */
+struct nc_rxchan {
+	struct list_head list;
+	struct socket *sock;
+	u32 peer_ip;			/* host byte order */
+	u64 id;
+	struct mutex rx_mutex;		/* serialises rx_work runs */
+	struct work_struct rx_work;
+	struct work_struct teardown_work;
+	struct workqueue_struct *wq;	/* changes to latency wq on HELLO */
+	int cpu;
+	bool dying;
+	bool teardown_queued;		/* under nc_rx_lock */
+
+	struct nc_parser parser;
+	struct nc_hdr cur;		/* header of the frame being read */
+	struct nc_chunk *cur_chunk;	/* DATA payload being assembled */
+	u32 cur_fill;
+	u8 *rxbuf;
+
+	bool hello;
+	u32 hello_idx;
+	bool hello_latency;
+
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
+
+	u64 frames;
+	u64 bytes;
+};
+
+/* nc_main.c */
+extern struct workqueue_struct *nc_bulk_wq;
+extern struct workqueue_struct *nc_lat_wq;
+extern struct workqueue_struct *nc_ctl_wq;
+int nc_pick_cpu(u32 n);
+
+/* nc_chan.c */
+extern struct nc_peer *nc_peers;
+extern u32 nc_npeers;
+int nc_chan_init(void);
+void nc_chan_exit(void);
+struct nc_peer *nc_peer_find(u32 ip);
+struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
+				  u16 lport, u16 rport);
+void nc_chan_reset_all(void);
+int nc_chan_wait_up(struct nc_chan *ch, u32 *gen, long timeout);
+int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
+struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
+int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,
+		 u16 dport, u32 conn_id, u32 credit);
+void nc_chan_seq_show(struct seq_file *m);
+
+/* nc_sock.c */
+int nc_sock_init(void);
+void nc_sock_exit(void);
+void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
+		 struct nc_chunk *chunk);
+void nc_conns_chan_down(struct nc_chan *ch, u32 gen);
+void nc_txframe_done(struct nc_txframe *f);
+void nc_conns_rxchan_down(u64 rxchan_id);
+void nc_sock_seq_show(struct seq_file *m);
+
+#endif /* _NC_IMPL_H */

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_main.c - NetChannel module: load/unload, configuration, sysctls,
+ * /proc/net/netchannel and counters.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/init.h>
+#include <linux/slab.h>
+#include <linux/cpumask.h>
+#include <linux/sysctl.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <net/net_namespace.h>
+
+#include "nc_impl.h"
+
+#ifdef NC_HAVE_GENERATED_HOSTS
+#include "nc_hosts.h"		/* rendered by the Ansible role */
+#else
+#include "nc_hosts_default.h"	/* loopback only */
+#endif
+
+static char *hosts;
+module_param(hosts, charp, 0444);
+MODULE_PARM_DESC(hosts,
+		 "host table override, e.g. local=198.18.0.1;peers=198.18.0.2;bulk=4;lat=2;port=9000;cpus=0-1");
+
+DEFINE_PER_CPU(struct nc_stats, nc_stats);
+
+struct nc_tunables nc_tun = {
+	.connect_timeout_ms	= 10000,
+	.chan_wait_ms		= 3000,
+	.retry_min_ms		= 100,
+	.retry_max_ms		= 5000,
+	.latency_priority	= NETCHANNEL_LATENCY_PRIORITY,
+	.default_window		= 4 << 20,
+	.debug			= 0,
+};
+
+struct nc_hostcfg nc_cfg;
+struct workqueue_struct *nc_bulk_wq;
+struct workqueue_struct *nc_lat_wq;
+struct workqueue_struct *nc_ctl_wq;
+
+static struct ctl_table_header *nc_sysctl_hdr;
+static struct proc_dir_entry *nc_proc;
+
+static int nc_zero;
+static int nc_one = 1;
+static int nc_ms_max = 3600 * 1000;
+static int nc_prio_max = 7;
+static int nc_win_min = NC_WIN_MIN;
+static int nc_win_max = NC_WIN_MAX;
+
+static int nc_reset_trigger;
+
+static int nc_reset_channels_handler(struct ctl_table *table, int write,
+				     void *buffer, size_t *lenp, loff_t *ppos)
+{
+	struct ctl_table t = *table;
+	int val = 0, err;
+
+	t.data = &val;
+	err = proc_dointvec_minmax(&t, write, buffer, lenp, ppos);
+	if (!err && write && val == 1) {
+		pr_info("netchannel: resetting all outbound channels on request\n");
+		nc_chan_reset_all();
+	}
+	return err;
+}
+
+static struct ctl_table nc_sysctl_table[] = {
+	{
+		.procname	= NETCHANNEL_SYSCTL_CONNECT_TIMEOUT_MS,
+		.data		= &nc_tun.connect_timeout_ms,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_ms_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_CHAN_WAIT_MS,
+		.data		= &nc_tun.chan_wait_ms,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_ms_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_RETRY_MIN_MS,
+		.data		= &nc_tun.retry_min_ms,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_ms_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_RETRY_MAX_MS,
+		.data		= &nc_tun.retry_max_ms,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_ms_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_LATENCY_PRIORITY,
+		.data		= &nc_tun.latency_priority,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_prio_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_DEFAULT_WINDOW,
+		.data		= &nc_tun.default_window,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_win_min,
+		.extra2		= &nc_win_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_DEBUG,
+		.data		= &nc_tun.debug,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_one,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_RESET_CHANNELS,
+		.data		= &nc_reset_trigger,
+		.maxlen		= sizeof(int),
+		.mode		= 0200,
+		.proc_handler	= nc_reset_channels_handler,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_one,
+	},
+	{ }
+};
+
+/* The n-th CPU (cyclically) of the configured list, if online. */
+int nc_pick_cpu(u32 n)
+{
+	u32 i, k;
+
+	if (!nc_cfg.ncpus)
+		return WORK_CPU_UNBOUND;
+	k = n % nc_cfg.ncpus;
+	for (i = 0; i < NC_MAX_CPUS; i++) {
+		if (!nc_hostcfg_cpu_isset(&nc_cfg, i))
+			continue;
+		if (k--)
+			continue;
+		return i < nr_cpu_ids && cpu_online(i) ? (int)i :
+		       WORK_CPU_UNBOUND;
+	}
+	return WORK_CPU_UNBOUND;
+}
+
+#define NC_STAT(name) { #name, offsetof(struct nc_stats, name) }
+static const struct {
+	const char *name;
+	size_t off;
+} nc_stat_fields[] = {
+	NC_STAT(tx_frames), NC_STAT(tx_bytes), NC_STAT(rx_frames),
+	NC_STAT(rx_bytes), NC_STAT(conn_opened), NC_STAT(conn_accepted),
+	NC_STAT(conn_refused), NC_STAT(conn_reset), NC_STAT(credit_sent),
+	NC_STAT(chan_up), NC_STAT(chan_down), NC_STAT(chan_connect_fail),
+	NC_STAT(proto_errors), NC_STAT(unknown_conn),
+};
+
+static int nc_proc_show(struct seq_file *m, void *v)
+{
+	unsigned int i;
+	int cpu;
+
+	seq_printf(m, "netchannel wire_version %u local %pI4h port %u bulk %u lat %u peers %u\n",
+		   NC_WIRE_VERSION, &nc_cfg.local_ip, nc_cfg.port, nc_cfg.bulk,
+		   nc_cfg.lat, nc_cfg.npeers);
+	nc_chan_seq_show(m);
+	nc_sock_seq_show(m);
+	seq_puts(m, "counter");
+	for_each_possible_cpu(cpu)
+		seq_printf(m, " cpu%d", cpu);
+	seq_puts(m, " total\n");
+	for (i = 0; i < ARRAY_SIZE(nc_stat_fields); i++) {
+		u64 total = 0;
+
+		seq_printf(m, "%s", nc_stat_fields[i].name);
+		for_each_possible_cpu(cpu) {
+			const u8 *base = (const u8 *)per_cpu_ptr(&nc_stats, cpu);
+			u64 val = *(const u64 *)(base + nc_stat_fields[i].off);
+
+			seq_printf(m, " %llu", val);
+			total += val;
+		}
+		seq_printf(m, " %llu\n", total);
+	}
+	return 0;
+}
+
+static void nc_destroy_wqs(void)
+{
+	if (nc_ctl_wq)
+		destroy_workqueue(nc_ctl_wq);
+	if (nc_lat_wq)
+		destroy_workqueue(nc_lat_wq);
+	if (nc_bulk_wq)
+		destroy_workqueue(nc_bulk_wq);
+	nc_ctl_wq = NULL;
+	nc_lat_wq = NULL;
+	nc_bulk_wq = NULL;
+}
+
+static int __init nc_init(void)
+{
+	const char *cfgstr = hosts && *hosts ? hosts : NC_HOSTS_CONFIG;
+	struct nc_cfg_error cerr;
+	int err;
+
+	err = nc_hostcfg_parse(cfgstr, &nc_cfg, &cerr);
+	if (err) {
+		pr_err("netchannel: bad host table (%s) at offset %d, token '%s': %s\n",
+		       hosts && *hosts ? "hosts= parameter" : "nc_hosts.h",
+		       cerr.pos, cerr.token, cerr.msg);
+		return err;
+	}
+
+	nc_bulk_wq = alloc_workqueue("nc_bulk", 0, 0);
+	nc_lat_wq = alloc_workqueue("nc_lat", WQ_HIGHPRI, 0);
+	nc_ctl_wq = alloc_workqueue("nc_ctl", WQ_UNBOUND, 0);
+	if (!nc_bulk_wq || !nc_lat_wq || !nc_ctl_wq) {
+		err = -ENOMEM;
+		goto fail_wq;
+	}
+
+	nc_sysctl_hdr = register_net_sysctl(&init_net, NETCHANNEL_SYSCTL_DIR,
+					    nc_sysctl_table);
+	if (!nc_sysctl_hdr) {
+		err = -ENOMEM;
+		goto fail_wq;
+	}
+
+	nc_proc = proc_create_single(NETCHANNEL_PROC_NAME, 0444,
+				     init_net.proc_net, nc_proc_show);
+	if (!nc_proc) {
+		err = -ENOMEM;
+		goto fail_sysctl;
+	}
+
+	err = nc_sock_init();
+	if (err)
+		goto fail_proc;
+
+	err = nc_chan_init();
+	if (err)
+		goto fail_sock;
+
+	pr_info("netchannel: loaded, local %pI4h port %u, %u peer(s) + self, %u bulk + %u latency channels each\n",
+		&nc_cfg.local_ip, nc_cfg.port, nc_cfg.npeers, nc_cfg.bulk,
+		nc_cfg.lat);
+	return 0;
+
+fail_sock:
+	nc_sock_exit();
+fail_proc:
+	proc_remove(nc_proc);
+	nc_proc = NULL;
+fail_sysctl:
+	unregister_net_sysctl_table(nc_sysctl_hdr);
+	nc_sysctl_hdr = NULL;
+fail_wq:
+	nc_destroy_wqs();
+	return err;
+}
+
+static void __exit nc_exit(void)
+{
+	nc_chan_exit();
+	nc_sock_exit();
+	proc_remove(nc_proc);
+	unregister_net_sysctl_table(nc_sysctl_hdr);
+	nc_destroy_wqs();
+	pr_info("netchannel: unloaded\n");
+}
+
+module_init(nc_init);
+module_exit(nc_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("NetChannel virtual sockets multiplexed over per-peer kernel TCP channels");
+MODULE_AUTHOR("NetChannel, deployed");
+/* socket(AF_INET, SOCK_STREAM or SOCK_DGRAM, IPPROTO_VIRTUAL_SOCK) autoloads */
+MODULE_ALIAS_NET_PF_PROTO_TYPE(PF_INET, IPPROTO_VIRTUAL_SOCK, 1);
+MODULE_ALIAS_NET_PF_PROTO_TYPE(PF_INET, IPPROTO_VIRTUAL_SOCK, 2);

@@ -1,0 +1,1326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_sock.c - NetChannel virtual sockets: socket(AF_INET, SOCK_STREAM, 19).
+ *
+ * A virtual connection is identified by (peer, local port, remote port)
+ * plus a connection id chosen by the connecting side.  All of its frames
+ * in one direction travel on one outbound channel, chosen from the ports,
+ * so TCP's ordering on that channel gives the stream its order.
+ *
+ * Locking: lock_sock() serialises system calls on a socket; nsk->lock (a
+ * spinlock, never held while copying to or from user space) protects the
+ * state shared with the channel receive workers; nc_tbl_lock protects the
+ * demux table and the port map and nests outside nsk->lock.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/poll.h>
+#include <linux/random.h>
+#include <linux/seq_file.h>
+#include <linux/sched/signal.h>
+#include <linux/termios.h>
+#include <linux/sockios.h>
+#include <net/sock.h>
+#include <net/inet_common.h>
+#include <net/protocol.h>
+#include <net/ip.h>
+#include <net/tcp_states.h>
+
+#include "nc_impl.h"
+
+#define NC_TBL_BUCKETS		4096
+
+struct nc_sock {
+	struct inet_sock inet;		/* must be first */
+	spinlock_t lock;		/* see the comment at the top */
+	struct nc_dnode node;		/* demux table entry */
+	struct nc_peer *peer;
+	struct nc_chan *txch;
+	u32 txgen;
+	u64 rxchan_id;
+	u32 conn_id;
+	u16 lport;
+	u16 rport;
+	bool port_reserved;
+	bool latency;
+	bool peer_fin;
+	bool fin_sent;
+	struct nc_tx_credit txc;
+	struct nc_rx_credit rxc;
+	struct list_head rxq;		/* struct nc_chunk */
+	u32 rxq_bytes;
+	atomic_t tx_queued;		/* bytes in channel queues, unsent */
+	/* listeners */
+	struct list_head acceptq;
+	u32 acceptq_len;
+	struct list_head accept_node;
+};
+
+static DEFINE_SPINLOCK(nc_tbl_lock);
+static struct nc_demux nc_tbl;
+static struct nc_dnode *nc_tbl_buckets[NC_TBL_BUCKETS];
+static struct nc_portmap nc_ports;
+
+static inline struct nc_sock *nc_sk(const struct sock *sk)
+{
+	return (struct nc_sock *)sk;
+}
+
+static inline struct sock *nc_to_sk(struct nc_sock *nsk)
+{
+	return &nsk->inet.sk;
+}
+
+static void nc_wake(struct sock *sk, __poll_t mask)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	rcu_read_unlock();
+}
+
+#define NC_WAKE_ALL	(EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | \
+			 EPOLLERR | EPOLLHUP | EPOLLRDHUP)
+
+/* Wait on the socket with lock_sock() dropped; returns the condition. */
+#define nc_wait(sk, timeo, cond)					\
+	({								\
+		DEFINE_WAIT_FUNC(__wait, woken_wake_function);		\
+		struct sock *__nc_sk = (sk);				\
+		int __ret;						\
+		add_wait_queue(sk_sleep(__nc_sk), &__wait);		\
+		__ret = sk_wait_event(__nc_sk, timeo, cond, &__wait);	\
+		remove_wait_queue(sk_sleep(__nc_sk), &__wait);		\
+		__ret;							\
+	})
+
+/* ---- table helpers ---- */
+
+static int nc_hash(struct nc_sock *nsk)
+{
+	int err;
+
+	spin_lock(&nc_tbl_lock);
+	err = nc_demux_insert(&nc_tbl, &nsk->node);
+	if (!err)
+		sock_hold(nc_to_sk(nsk));
+	spin_unlock(&nc_tbl_lock);
+	return err == -EEXIST ? -EADDRINUSE : err;
+}
+
+static void nc_unhash(struct nc_sock *nsk)
+{
+	int err;
+
+	spin_lock(&nc_tbl_lock);
+	err = nc_demux_remove(&nc_tbl, &nsk->node);
+	spin_unlock(&nc_tbl_lock);
+	if (!err)
+		sock_put(nc_to_sk(nsk));
+}
+
+static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
+{
+	struct nc_dkey k = { .peer = peer, .lport = lport, .rport = rport };
+	struct nc_dnode *n;
+	struct nc_sock *nsk = NULL;
+
+	spin_lock(&nc_tbl_lock);
+	n = nc_demux_lookup(&nc_tbl, &k);
+	if (n) {
+		nsk = container_of(n, struct nc_sock, node);
+		sock_hold(nc_to_sk(nsk));
+	}
+	spin_unlock(&nc_tbl_lock);
+	return nsk;
+}
+
+static int nc_port_get(struct nc_sock *nsk, u16 port)
+{
+	int ret;
+
+	spin_lock(&nc_tbl_lock);
+	if (port)
+		ret = nc_ports_reserve(&nc_ports, port);
+	else
+		ret = nc_ports_alloc(&nc_ports, NC_PORT_EPH_LO, NC_PORT_EPH_HI,
+				     get_random_u32());
+	spin_unlock(&nc_tbl_lock);
+	if (ret < 0)
+		return ret == -EADDRNOTAVAIL ? -EADDRNOTAVAIL : -EADDRINUSE;
+	if (!port)
+		port = (u16)ret;
+	nsk->lport = port;
+	nsk->port_reserved = true;
+	nsk->inet.inet_num = port;
+	nsk->inet.inet_sport = htons(port);
+	return 0;
+}
+
+static void nc_port_put(struct nc_sock *nsk)
+{
+	if (!nsk->port_reserved)
+		return;
+	spin_lock(&nc_tbl_lock);
+	nc_ports_release(&nc_ports, nsk->lport);
+	spin_unlock(&nc_tbl_lock);
+	nsk->port_reserved = false;
+}
+
+/* Drop all queued data; returns the number of unread bytes dropped. */
+static u32 nc_rxq_purge(struct nc_sock *nsk)
+{
+	struct nc_chunk *c, *tmp;
+	LIST_HEAD(q);
+	u32 bytes;
+
+	spin_lock(&nsk->lock);
+	list_splice_init(&nsk->rxq, &q);
+	bytes = nsk->rxq_bytes;
+	WRITE_ONCE(nsk->rxq_bytes, 0);
+	spin_unlock(&nsk->lock);
+	list_for_each_entry_safe(c, tmp, &q, list)
+		kvfree(c);
+	return bytes;
+}
+
+static int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
+{
+	return nc_send_ctrl(nsk->txch, &nsk->txgen, type,
+			    nsk->latency ? NC_F_LATENCY : 0, nsk->lport,
+			    nsk->rport, nsk->conn_id, credit);
+}
+
+/*
+ * Fail a connection (reset received, protocol violation, channel lost):
+ * set the error, move to CLOSE, leave the table and wake everybody.
+ */
+static void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	int old;
+
+	spin_lock(&nsk->lock);
+	old = sk->sk_state;
+	if (old != TCP_ESTABLISHED && old != TCP_SYN_SENT) {
+		spin_unlock(&nsk->lock);
+		return;
+	}
+	WRITE_ONCE(sk->sk_err, err);
+	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	spin_unlock(&nsk->lock);
+	if (send_reset)
+		nc_send(nsk, NC_T_RESET, 0);
+	nc_unhash(nsk);
+	NC_INC(conn_reset);
+	nc_wake(sk, NC_WAKE_ALL);
+}
+
+/* Repeatedly find and fail the first hashed connection matching pred. */
+static void nc_conns_fail_matching(bool (*pred)(struct nc_sock *, const void *),
+				   const void *arg, int err)
+{
+	for (;;) {
+		struct nc_sock *victim = NULL;
+		struct nc_dnode *n;
+		u32 b = 0;
+
+		spin_lock(&nc_tbl_lock);
+		for (n = nc_demux_next(&nc_tbl, &b, NULL); n;
+		     n = nc_demux_next(&nc_tbl, &b, n)) {
+			struct nc_sock *nsk = container_of(n, struct nc_sock,
+							   node);
+
+			if (n->key.peer && pred(nsk, arg)) {
+				victim = nsk;
+				sock_hold(nc_to_sk(victim));
+				break;
+			}
+		}
+		spin_unlock(&nc_tbl_lock);
+		if (!victim)
+			return;
+		if (nc_to_sk(victim)->sk_state == TCP_SYN_SENT)
+			nc_conn_fail(victim, EHOSTUNREACH, false);
+		else
+			nc_conn_fail(victim, err, false);
+		/* a socket in another state must still leave the table */
+		nc_unhash(victim);
+		sock_put(nc_to_sk(victim));
+	}
+}
+
+struct nc_chan_match {
+	struct nc_chan *ch;
+	u32 gen;
+};
+
+static bool nc_match_chan(struct nc_sock *nsk, const void *arg)
+{
+	const struct nc_chan_match *m = arg;
+
+	return nsk->txch == m->ch && nsk->txgen == m->gen;
+}
+
+static bool nc_match_rxchan(struct nc_sock *nsk, const void *arg)
+{
+	return nsk->rxchan_id == *(const u64 *)arg;
+}
+
+void nc_conns_chan_down(struct nc_chan *ch, u32 gen)
+{
+	struct nc_chan_match m = { .ch = ch, .gen = gen };
+
+	nc_conns_fail_matching(nc_match_chan, &m, ECONNRESET);
+}
+
+void nc_conns_rxchan_down(u64 rxchan_id)
+{
+	nc_conns_fail_matching(nc_match_rxchan, &rxchan_id, ECONNRESET);
+}
+
+/* ---- receive path (called from channel workers) ---- */
+
+static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
+{
+	struct nc_peer *peer = nc_peer_find(rc->peer_ip);
+	struct nc_chan *ch;
+
+	if (!peer)
+		return;
+	ch = nc_peer_pick_chan(peer, h->flags & NC_F_LATENCY, h->dport,
+			       h->sport);
+	nc_send_ctrl(ch, NULL, NC_T_RESET, h->flags & NC_F_LATENCY, h->dport,
+		     h->sport, h->conn_id, 0);
+}
+
+/*
+ * Receive window of a new connection: SO_RCVBUF if the application set
+ * it, otherwise the default_window sysctl (like TCP's autotuned maximum).
+ */
+static u32 nc_sock_window(const struct sock *sk)
+{
+	if (sk->sk_userlocks & SOCK_RCVBUF_LOCK)
+		return nc_win_clamp(READ_ONCE(sk->sk_rcvbuf));
+	return nc_win_clamp(READ_ONCE(nc_tun.default_window));
+}
+
+/* Send-side queue limit: SO_SNDBUF if set, else default_window. */
+static u32 nc_sock_sndlim(const struct sock *sk)
+{
+	if (sk->sk_userlocks & SOCK_SNDBUF_LOCK)
+		return nc_win_clamp(READ_ONCE(sk->sk_sndbuf));
+	return nc_win_clamp(READ_ONCE(nc_tun.default_window));
+}
+
+static bool nc_tx_room(struct nc_sock *nsk)
+{
+	return (u32)atomic_read(&nsk->tx_queued) <
+	       nc_sock_sndlim(nc_to_sk(nsk));
+}
+
+/* A frame left the channel queue (sent or dropped): release it. */
+void nc_txframe_done(struct nc_txframe *f)
+{
+	struct sock *sk = f->owner;
+
+	if (sk) {
+		atomic_sub((int)f->len, &nc_sk(sk)->tx_queued);
+		nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
+		sock_put(sk);
+	}
+	kfree(f);
+}
+
+static void nc_sock_setup(struct nc_sock *nsk)
+{
+	spin_lock_init(&nsk->lock);
+	INIT_LIST_HEAD(&nsk->rxq);
+	INIT_LIST_HEAD(&nsk->acceptq);
+	INIT_LIST_HEAD(&nsk->accept_node);
+}
+
+/* Release a child that never reached accept(). */
+static void nc_child_destroy(struct nc_sock *child)
+{
+	struct sock *sk = nc_to_sk(child);
+
+	nc_conn_fail(child, ECONNRESET, true);
+	nc_unhash(child);
+	nc_rxq_purge(child);
+	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	sock_orphan(sk);
+	sock_put(sk);
+}
+
+static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
+{
+	bool latency = h->flags & NC_F_LATENCY;
+	struct nc_sock *lnsk, *nsk, *old;
+	struct nc_peer *peer;
+	struct sock *lsk, *sk;
+	u32 gen, limit;
+	bool queued = false;
+
+	peer = nc_peer_find(rc->peer_ip);
+	if (!peer)
+		return;
+	old = nc_lookup(rc->peer_ip, h->dport, h->sport);
+	if (old) {
+		/*
+		 * A retransmitted CONNECT is impossible; a new one for a
+		 * tuple still in use is refused.
+		 */
+		if (old->conn_id != h->conn_id)
+			nc_reply_reset(rc, h);
+		sock_put(nc_to_sk(old));
+		return;
+	}
+	lnsk = nc_lookup(0, h->dport, 0);
+	if (!lnsk) {
+		NC_INC(conn_refused);
+		nc_reply_reset(rc, h);
+		return;
+	}
+	lsk = nc_to_sk(lnsk);
+
+	sk = sk_alloc(sock_net(lsk), PF_INET, GFP_KERNEL, lsk->sk_prot, 0);
+	if (!sk)
+		goto refuse;
+	sock_init_data(NULL, sk);
+	sk->sk_type = lsk->sk_type;
+	sk->sk_protocol = lsk->sk_protocol;
+	sk->sk_destruct = inet_sock_destruct;
+	sk->sk_rcvbuf = READ_ONCE(lsk->sk_rcvbuf);
+	sk->sk_userlocks = lsk->sk_userlocks;
+	sk->sk_sndbuf = READ_ONCE(lsk->sk_sndbuf);
+	sk->sk_priority = READ_ONCE(lsk->sk_priority);
+	nsk = nc_sk(sk);
+	nc_sock_setup(nsk);
+	nsk->inet.uc_ttl = -1;
+	nsk->inet.inet_daddr = htonl(rc->peer_ip);
+	nsk->inet.inet_dport = htons(h->sport);
+	nsk->inet.inet_rcv_saddr = htonl(nc_cfg.local_ip);
+	nsk->inet.inet_saddr = htonl(nc_cfg.local_ip);
+	nsk->inet.inet_num = h->dport;
+	nsk->inet.inet_sport = htons(h->dport);
+	nsk->peer = peer;
+	nsk->lport = h->dport;
+	nsk->rport = h->sport;
+	nsk->conn_id = h->conn_id;
+	nsk->latency = latency;
+	nsk->rxchan_id = rc->id;
+	nsk->txch = nc_peer_pick_chan(peer, latency, nsk->lport, nsk->rport);
+	nc_txc_init(&nsk->txc, 0, h->credit);
+	nc_rxc_init(&nsk->rxc, 0, nc_sock_window(sk));
+	nsk->node.key.peer = rc->peer_ip;
+	nsk->node.key.lport = nsk->lport;
+	nsk->node.key.rport = nsk->rport;
+	sk->sk_state = TCP_ESTABLISHED;
+
+	if (nc_chan_wait_up(nsk->txch, &gen, 0) || nc_hash(nsk)) {
+		sk->sk_state = TCP_CLOSE;
+		sock_orphan(sk);
+		sock_put(sk);
+		goto refuse;
+	}
+	nsk->txgen = gen;
+	/* ACCEPT must precede any DATA the application sends. */
+	if (nc_send(nsk, NC_T_ACCEPT, nsk->rxc.lim)) {
+		nc_child_destroy(nsk);
+		sock_put(lsk);
+		return;
+	}
+
+	spin_lock(&lnsk->lock);
+	limit = max_t(u32, READ_ONCE(lsk->sk_max_ack_backlog), 1) * 2 + 64;
+	if (lsk->sk_state == TCP_LISTEN && lnsk->acceptq_len < limit) {
+		list_add_tail(&nsk->accept_node, &lnsk->acceptq);
+		lnsk->acceptq_len++;
+		queued = true;
+	}
+	spin_unlock(&lnsk->lock);
+	if (queued) {
+		NC_INC(conn_accepted);
+		nc_wake(lsk, EPOLLIN | EPOLLRDNORM);
+	} else {
+		NC_INC(conn_refused);
+		nc_child_destroy(nsk);
+	}
+	sock_put(lsk);
+	return;
+
+refuse:
+	NC_INC(conn_refused);
+	nc_reply_reset(rc, h);
+	sock_put(lsk);
+}
+
+static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	bool grant = false, violation = false, queued = false;
+	u32 credit = 0;
+
+	spin_lock(&nsk->lock);
+	if (sk->sk_state != TCP_ESTABLISHED) {
+		spin_unlock(&nsk->lock);
+		kvfree(c);
+		return;
+	}
+	if (nc_rxc_receive(&nsk->rxc, c->len)) {
+		violation = true;
+	} else if (sk->sk_shutdown & RCV_SHUTDOWN) {
+		/* Reader is gone: discard, but keep the sender moving. */
+		if (nc_rxc_consume(&nsk->rxc, c->len) == 1) {
+			credit = nc_rxc_grant(&nsk->rxc);
+			grant = true;
+		}
+	} else {
+		list_add_tail(&c->list, &nsk->rxq);
+		WRITE_ONCE(nsk->rxq_bytes, nsk->rxq_bytes + c->len);
+		queued = true;
+	}
+	spin_unlock(&nsk->lock);
+
+	if (queued) {
+		nc_wake(sk, EPOLLIN | EPOLLRDNORM);
+		return;
+	}
+	kvfree(c);
+	if (violation) {
+		pr_warn_ratelimited("netchannel: peer overran its credit on port %u\n",
+				    nsk->lport);
+		NC_INC(proto_errors);
+		nc_conn_fail(nsk, ECONNRESET, true);
+	} else if (grant && !nc_send(nsk, NC_T_CREDIT, credit)) {
+		NC_INC(credit_sent);
+	}
+}
+
+void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
+		 struct nc_chunk *chunk)
+{
+	struct nc_sock *nsk;
+	struct sock *sk;
+	int r;
+
+	if (h->type == NC_T_CONNECT) {
+		nc_rx_connect(rc, h);
+		return;
+	}
+	nsk = nc_lookup(rc->peer_ip, h->dport, h->sport);
+	if (!nsk || nsk->conn_id != h->conn_id) {
+		NC_INC(unknown_conn);
+		if (h->type == NC_T_DATA)
+			nc_reply_reset(rc, h);
+		kvfree(chunk);
+		if (nsk)
+			sock_put(nc_to_sk(nsk));
+		return;
+	}
+	sk = nc_to_sk(nsk);
+
+	switch (h->type) {
+	case NC_T_DATA:
+		nc_rx_data(nsk, chunk);
+		chunk = NULL;
+		break;
+	case NC_T_ACCEPT:
+		spin_lock(&nsk->lock);
+		if (sk->sk_state == TCP_SYN_SENT) {
+			nc_txc_init(&nsk->txc, 0, h->credit);
+			nsk->rxchan_id = rc->id;
+			WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
+		}
+		spin_unlock(&nsk->lock);
+		NC_INC(conn_opened);
+		nc_wake(sk, NC_WAKE_ALL);
+		break;
+	case NC_T_RESET:
+		nc_conn_fail(nsk, sk->sk_state == TCP_SYN_SENT ?
+			     ECONNREFUSED : ECONNRESET, false);
+		break;
+	case NC_T_CLOSE:
+		spin_lock(&nsk->lock);
+		nsk->peer_fin = true;
+		spin_unlock(&nsk->lock);
+		nc_wake(sk, EPOLLIN | EPOLLRDNORM | EPOLLRDHUP);
+		break;
+	case NC_T_CREDIT:
+		spin_lock(&nsk->lock);
+		r = nc_txc_update(&nsk->txc, h->credit);
+		spin_unlock(&nsk->lock);
+		if (r < 0) {
+			NC_INC(proto_errors);
+			nc_conn_fail(nsk, ECONNRESET, true);
+		} else if (r > 0) {
+			nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
+		}
+		break;
+	default:
+		break;
+	}
+	kvfree(chunk);
+	sock_put(sk);
+}
+
+/* ---- socket operations ---- */
+
+static int nc_sk_init(struct sock *sk)
+{
+	nc_sock_setup(nc_sk(sk));
+	return 0;
+}
+
+static bool nc_addr_is_local(__be32 addr)
+{
+	u32 ip = ntohl(addr);
+
+	return addr == htonl(INADDR_ANY) || ip == nc_cfg.local_ip ||
+	       (ip >> 24) == 127;
+}
+
+static int nc_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	u16 port;
+	int err;
+
+	if (addr_len < (int)sizeof(*sin))
+		return -EINVAL;
+	if (sin->sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	if (!nc_addr_is_local(sin->sin_addr.s_addr))
+		return -EADDRNOTAVAIL;
+	port = ntohs(sin->sin_port);
+	if (port && inet_port_requires_bind_service(sock_net(sk), port) &&
+	    !ns_capable(sock_net(sk)->user_ns, CAP_NET_BIND_SERVICE))
+		return -EACCES;
+
+	lock_sock(sk);
+	err = -EINVAL;
+	if (sk->sk_state != TCP_CLOSE || nsk->port_reserved)
+		goto out;
+	err = nc_port_get(nsk, port);
+	if (err)
+		goto out;
+	nsk->inet.inet_rcv_saddr = sin->sin_addr.s_addr;
+	nsk->inet.inet_saddr = sin->sin_addr.s_addr;
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int nc_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	int err = 0;
+
+	lock_sock(sk);
+	if (sock->state != SS_UNCONNECTED) {
+		err = -EINVAL;
+		goto out;
+	}
+	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+	if (sk->sk_state == TCP_LISTEN)
+		goto out;
+	if (sk->sk_state != TCP_CLOSE || nsk->peer) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (!nsk->port_reserved) {
+		err = nc_port_get(nsk, 0);
+		if (err)
+			goto out;
+	}
+	nsk->node.key.peer = 0;
+	nsk->node.key.lport = nsk->lport;
+	nsk->node.key.rport = 0;
+	err = nc_hash(nsk);
+	if (err)
+		goto out;
+	WRITE_ONCE(sk->sk_state, TCP_LISTEN);
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int nc_accept(struct socket *sock, struct socket *newsock, int flags,
+		     bool kern)
+{
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk), *child = NULL;
+	long timeo;
+	int err = 0;
+
+	lock_sock(sk);
+	timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	for (;;) {
+		if (sk->sk_state != TCP_LISTEN) {
+			err = -EINVAL;
+			break;
+		}
+		spin_lock(&nsk->lock);
+		if (!list_empty(&nsk->acceptq)) {
+			child = list_first_entry(&nsk->acceptq, struct nc_sock,
+						 accept_node);
+			list_del_init(&child->accept_node);
+			nsk->acceptq_len--;
+		}
+		spin_unlock(&nsk->lock);
+		if (child)
+			break;
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+		nc_wait(sk, &timeo, !list_empty_careful(&nsk->acceptq) ||
+			READ_ONCE(sk->sk_state) != TCP_LISTEN);
+	}
+	release_sock(sk);
+	if (!child)
+		return err;
+
+	lock_sock(nc_to_sk(child));
+	sock_graft(nc_to_sk(child), newsock);
+	newsock->state = SS_CONNECTED;
+	release_sock(nc_to_sk(child));
+	return 0;
+}
+
+static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
+		      int addr_len, int flags)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	struct nc_peer *peer;
+	long timeo, ctimeo;
+	u16 rport;
+	u32 gen;
+	int err;
+
+	if (addr_len < (int)sizeof(*sin))
+		return -EINVAL;
+	if (sin->sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+
+	lock_sock(sk);
+	switch (sock->state) {
+	case SS_CONNECTED:
+		err = -EISCONN;
+		goto out;
+	case SS_CONNECTING:
+		if (sk->sk_state == TCP_SYN_SENT) {
+			err = -EALREADY;
+			if (flags & O_NONBLOCK)
+				goto out;
+			goto wait;
+		}
+		goto result;
+	case SS_UNCONNECTED:
+		break;
+	default:
+		err = -EINVAL;
+		goto out;
+	}
+	err = -EISCONN;
+	if (sk->sk_state != TCP_CLOSE || nsk->peer)
+		goto out;
+
+	rport = ntohs(sin->sin_port);
+	err = -EADDRNOTAVAIL;
+	if (!rport)
+		goto out;
+	peer = nc_peer_find(ntohl(sin->sin_addr.s_addr));
+	err = -ENETUNREACH;	/* not a NetChannel peer */
+	if (!peer)
+		goto out;
+	if (!nsk->port_reserved) {
+		err = nc_port_get(nsk, 0);
+		if (err)
+			goto out;
+	}
+	nsk->latency = sk->sk_priority >= READ_ONCE(nc_tun.latency_priority);
+	nsk->rport = rport;
+	nsk->txch = nc_peer_pick_chan(peer, nsk->latency, nsk->lport, rport);
+	err = nc_chan_wait_up(nsk->txch, &gen,
+			      msecs_to_jiffies(READ_ONCE(nc_tun.chan_wait_ms)));
+	if (err) {
+		if (err != -ERESTARTSYS)
+			err = -EHOSTUNREACH;	/* channel to the peer is down */
+		goto out;
+	}
+	nsk->peer = peer;
+	nsk->txgen = gen;
+	nsk->conn_id = get_random_u32();
+	nsk->peer_fin = false;
+	nsk->fin_sent = false;
+	nc_rxc_init(&nsk->rxc, 0, nc_sock_window(sk));
+	nc_txc_init(&nsk->txc, 0, 0);
+	nsk->node.key.peer = peer->ip;
+	nsk->node.key.lport = nsk->lport;
+	nsk->node.key.rport = rport;
+	nsk->inet.inet_daddr = sin->sin_addr.s_addr;
+	nsk->inet.inet_dport = sin->sin_port;
+	if (!nsk->inet.inet_rcv_saddr) {
+		nsk->inet.inet_saddr = htonl(nc_cfg.local_ip);
+		nsk->inet.inet_rcv_saddr = htonl(nc_cfg.local_ip);
+	}
+	WRITE_ONCE(sk->sk_err, 0);
+	WRITE_ONCE(sk->sk_state, TCP_SYN_SENT);
+	err = nc_hash(nsk);
+	if (err)
+		goto undo;
+	err = nc_send(nsk, NC_T_CONNECT, nsk->rxc.lim);
+	if (err) {
+		nc_unhash(nsk);
+		err = -EHOSTUNREACH;
+		goto undo;
+	}
+	sock->state = SS_CONNECTING;
+	if (flags & O_NONBLOCK) {
+		err = -EINPROGRESS;
+		goto out;
+	}
+
+wait:
+	timeo = sock_sndtimeo(sk, flags & O_NONBLOCK);
+	ctimeo = msecs_to_jiffies(READ_ONCE(nc_tun.connect_timeout_ms));
+	if (ctimeo < timeo)
+		timeo = ctimeo;
+	while (READ_ONCE(sk->sk_state) == TCP_SYN_SENT) {
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			goto out;
+		}
+		if (!timeo) {
+			/* give up: tell the peer and fail */
+			spin_lock(&nsk->lock);
+			if (sk->sk_state == TCP_SYN_SENT)
+				WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+			spin_unlock(&nsk->lock);
+			nc_send(nsk, NC_T_RESET, 0);
+			nc_unhash(nsk);
+			WRITE_ONCE(sk->sk_err, ETIMEDOUT);
+			break;
+		}
+		nc_wait(sk, &timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT);
+	}
+result:
+	if (sk->sk_state == TCP_ESTABLISHED) {
+		sock->state = SS_CONNECTED;
+		err = 0;
+	} else {
+		err = sock_error(sk) ? : -ECONNREFUSED;
+		sock->state = SS_UNCONNECTED;
+		nsk->peer = NULL;
+	}
+	goto out;
+undo:
+	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	nsk->peer = NULL;
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	size_t copied = 0;
+	long timeo;
+	int err = 0;
+
+	if (msg->msg_flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	lock_sock(sk);
+	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	if (sk->sk_state == TCP_SYN_SENT)
+		nc_wait(sk, &timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT);
+
+	while (copied < len) {
+		struct nc_txframe *f;
+		struct nc_hdr h = { };
+		u32 avail, n;
+		int state;
+		bool shut;
+
+		spin_lock(&nsk->lock);
+		state = sk->sk_state;
+		shut = sk->sk_shutdown & SEND_SHUTDOWN;
+		avail = nc_txc_avail(&nsk->txc);
+		spin_unlock(&nsk->lock);
+
+		if (READ_ONCE(sk->sk_err)) {
+			err = sock_error(sk);
+			break;
+		}
+		if (shut || state != TCP_ESTABLISHED) {
+			err = nsk->peer || shut ? -EPIPE : -ENOTCONN;
+			break;
+		}
+		if (!avail || !nc_tx_room(nsk)) {
+			if (!timeo) {
+				err = -EAGAIN;
+				break;
+			}
+			if (signal_pending(current)) {
+				err = sock_intr_errno(timeo);
+				break;
+			}
+			nc_wait(sk, &timeo,
+				(nc_txc_avail(&nsk->txc) && nc_tx_room(nsk)) ||
+				READ_ONCE(sk->sk_err) ||
+				READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+				(READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN));
+			continue;
+		}
+		n = (u32)min_t(size_t, len - copied, avail);
+		n = min_t(u32, n, NC_TX_MAX_PAYLOAD);
+		h.type = NC_T_DATA;
+		h.flags = nsk->latency ? NC_F_LATENCY : 0;
+		h.sport = nsk->lport;
+		h.dport = nsk->rport;
+		h.conn_id = nsk->conn_id;
+		h.len = n;
+		f = nc_txframe_alloc(&h, sk->sk_allocation);
+		if (!f) {
+			err = -ENOMEM;
+			break;
+		}
+		if (copy_from_iter(f->buf + NC_HDR_LEN, n, &msg->msg_iter) != n) {
+			kfree(f);
+			err = -EFAULT;
+			break;
+		}
+		spin_lock(&nsk->lock);
+		nc_txc_consume(&nsk->txc, n);
+		spin_unlock(&nsk->lock);
+		sock_hold(sk);
+		f->owner = sk;
+		atomic_add((int)f->len, &nsk->tx_queued);
+		err = nc_chan_xmit(nsk->txch, &nsk->txgen, f);
+		if (err) {
+			nc_txframe_done(f);
+			nc_conn_fail(nsk, ECONNRESET, false);
+			err = -ECONNRESET;
+			break;
+		}
+		copied += n;
+	}
+	release_sock(sk);
+	if (copied)
+		return (int)copied;
+	if (err == -EPIPE)
+		return sk_stream_error(sk, msg->msg_flags, err);
+	return err;
+}
+
+static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+		      int flags)
+{
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	bool peek = flags & MSG_PEEK;
+	size_t copied = 0, target, peek_off = 0;
+	long timeo;
+	int err = 0;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	target = (flags & MSG_WAITALL) ? len : 1;
+
+	while (copied < len) {
+		struct nc_chunk *c = NULL, *it;
+		bool fin, grant = false, done = false;
+		u32 off = 0, n, credit = 0;
+		size_t skip = peek_off;
+		int state;
+
+		spin_lock(&nsk->lock);
+		list_for_each_entry(it, &nsk->rxq, list) {
+			u32 avail = it->len - it->off;
+
+			if (skip < avail) {
+				c = it;
+				off = it->off + (u32)skip;
+				break;
+			}
+			skip -= avail;
+		}
+		fin = nsk->peer_fin;
+		state = sk->sk_state;
+		spin_unlock(&nsk->lock);
+
+		if (c) {
+			n = (u32)min_t(size_t, c->len - off, len - copied);
+			if (copy_to_iter(c->data + off, n, &msg->msg_iter) != n) {
+				err = -EFAULT;
+				break;
+			}
+			copied += n;
+			if (peek) {
+				peek_off += n;
+				continue;
+			}
+			spin_lock(&nsk->lock);
+			c->off += n;
+			WRITE_ONCE(nsk->rxq_bytes, nsk->rxq_bytes - n);
+			if (c->off == c->len) {
+				list_del(&c->list);
+				done = true;
+			}
+			if (nc_rxc_consume(&nsk->rxc, n) == 1 &&
+			    sk->sk_state == TCP_ESTABLISHED) {
+				credit = nc_rxc_grant(&nsk->rxc);
+				grant = true;
+			}
+			spin_unlock(&nsk->lock);
+			if (done)
+				kvfree(c);
+			if (grant && !nc_send(nsk, NC_T_CREDIT, credit))
+				NC_INC(credit_sent);
+			continue;
+		}
+		if (copied >= target)
+			break;
+		if (READ_ONCE(sk->sk_err)) {
+			err = sock_error(sk);
+			break;
+		}
+		if (fin || (sk->sk_shutdown & RCV_SHUTDOWN))
+			break;
+		if (state != TCP_ESTABLISHED) {
+			if (!nsk->peer)
+				err = -ENOTCONN;
+			break;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+		nc_wait(sk, &timeo,
+			READ_ONCE(nsk->rxq_bytes) > peek_off ||
+			READ_ONCE(nsk->peer_fin) || READ_ONCE(sk->sk_err) ||
+			READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+			(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN));
+	}
+out:
+	release_sock(sk);
+	return copied ? (int)copied : err;
+}
+
+static __poll_t nc_poll(struct file *file, struct socket *sock,
+			poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	__poll_t mask = 0;
+	int state;
+	u8 shut;
+
+	sock_poll_wait(file, sock, wait);
+	state = READ_ONCE(sk->sk_state);
+	if (state == TCP_LISTEN)
+		return list_empty_careful(&nsk->acceptq) ? 0 :
+		       EPOLLIN | EPOLLRDNORM;
+
+	shut = READ_ONCE(sk->sk_shutdown);
+	if (READ_ONCE(sk->sk_err))
+		mask |= EPOLLERR;
+	if (shut == SHUTDOWN_MASK || state == TCP_CLOSE)
+		mask |= EPOLLHUP;
+	if (READ_ONCE(nsk->rxq_bytes))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(nsk->peer_fin) || (shut & RCV_SHUTDOWN))
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	if (state == TCP_ESTABLISHED) {
+		if (!(shut & SEND_SHUTDOWN) && nc_txc_avail(&nsk->txc) &&
+		    nc_tx_room(nsk))
+			mask |= EPOLLOUT | EPOLLWRNORM;
+	} else if (state != TCP_SYN_SENT) {
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	}
+	return mask;
+}
+
+static int nc_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+	struct nc_sock *nsk = nc_sk(sk);
+	bool send_fin = false;
+	int err = 0;
+
+	how++;	/* SHUT_RD -> RCV_SHUTDOWN, SHUT_WR -> SEND_SHUTDOWN */
+	if ((how & ~SHUTDOWN_MASK) || !how)
+		return -EINVAL;
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN && (how & RCV_SHUTDOWN)) {
+		/* like TCP: wakes accept() and stops listening */
+		spin_lock(&nsk->lock);
+		WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+		spin_unlock(&nsk->lock);
+		nc_unhash(nsk);
+		nc_wake(sk, NC_WAKE_ALL);
+		goto out;
+	}
+	if (sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_SYN_SENT &&
+	    !nsk->peer) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	spin_lock(&nsk->lock);
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
+	if ((how & SEND_SHUTDOWN) && !nsk->fin_sent &&
+	    sk->sk_state == TCP_ESTABLISHED) {
+		nsk->fin_sent = true;
+		send_fin = true;
+	}
+	spin_unlock(&nsk->lock);
+	if (send_fin)
+		nc_send(nsk, NC_T_CLOSE, 0);
+	if (how & RCV_SHUTDOWN) {
+		u32 dropped = nc_rxq_purge(nsk), credit = 0;
+		bool grant = false;
+
+		/* dropped data counts as consumed: keep the sender moving */
+		spin_lock(&nsk->lock);
+		if (dropped && nc_rxc_consume(&nsk->rxc, dropped) == 1 &&
+		    sk->sk_state == TCP_ESTABLISHED) {
+			credit = nc_rxc_grant(&nsk->rxc);
+			grant = true;
+		}
+		spin_unlock(&nsk->lock);
+		if (grant && !nc_send(nsk, NC_T_CREDIT, credit))
+			NC_INC(credit_sent);
+	}
+	nc_wake(sk, NC_WAKE_ALL);
+out:
+	release_sock(sk);
+	return err;
+}
+
+static void nc_close(struct sock *sk, long timeout)
+{
+	struct nc_sock *nsk = nc_sk(sk), *child, *tmp;
+	LIST_HEAD(children);
+	int state;
+
+	lock_sock(sk);
+	spin_lock(&nsk->lock);
+	state = sk->sk_state;
+	if (state == TCP_LISTEN) {
+		list_splice_init(&nsk->acceptq, &children);
+		nsk->acceptq_len = 0;
+	}
+	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	spin_unlock(&nsk->lock);
+
+	if (state == TCP_SYN_SENT) {
+		nc_send(nsk, NC_T_RESET, 0);
+	} else if (state == TCP_ESTABLISHED) {
+		/* unread data: abort like TCP does; otherwise a clean FIN */
+		if (READ_ONCE(nsk->rxq_bytes))
+			nc_send(nsk, NC_T_RESET, 0);
+		else if (!nsk->fin_sent)
+			nc_send(nsk, NC_T_CLOSE, 0);
+	}
+	nc_unhash(nsk);
+	nc_port_put(nsk);
+	nc_rxq_purge(nsk);
+	list_for_each_entry_safe(child, tmp, &children, accept_node) {
+		list_del_init(&child->accept_node);
+		nc_child_destroy(child);
+	}
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	sock_orphan(sk);
+	release_sock(sk);
+	sock_put(sk);
+}
+
+static int nc_setsockopt(struct socket *sock, int level, int optname,
+			 sockptr_t optval, unsigned int optlen)
+{
+	if (level == SOL_TCP) {
+		switch (optname) {
+		case TCP_NODELAY:
+		case TCP_CORK:
+		case TCP_QUICKACK:
+		case TCP_KEEPIDLE:
+		case TCP_KEEPINTVL:
+		case TCP_KEEPCNT:
+		case TCP_USER_TIMEOUT:
+		case TCP_CONGESTION:
+		case TCP_MAXSEG:
+		case TCP_NOTSENT_LOWAT:
+			/* accepted so TCP programs work; the channels decide */
+			return 0;
+		}
+		return -ENOPROTOOPT;
+	}
+	if (level == SOL_IP && optname == IP_TOS)
+		return 0;
+	return -ENOPROTOOPT;
+}
+
+static int nc_getsockopt(struct socket *sock, int level, int optname,
+			 char __user *optval, int __user *optlen)
+{
+	int len, val;
+
+	if (level != SOL_TCP)
+		return -ENOPROTOOPT;
+	switch (optname) {
+	case TCP_NODELAY:
+		val = 1;
+		break;
+	case TCP_MAXSEG:
+		val = NC_MAX_PAYLOAD;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	len = min_t(int, len, sizeof(val));
+	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
+static int nc_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
+{
+	struct nc_sock *nsk = nc_sk(sock->sk);
+	int val;
+
+	switch (cmd) {
+	case SIOCINQ:
+		val = (int)READ_ONCE(nsk->rxq_bytes);
+		break;
+	case SIOCOUTQ:
+		val = 0;
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+	return put_user(val, (int __user *)arg);
+}
+
+static const struct proto_ops nc_proto_ops = {
+	.family		= PF_INET,
+	.owner		= THIS_MODULE,
+	.release	= inet_release,
+	.bind		= nc_bind,
+	.connect	= nc_connect,
+	.socketpair	= sock_no_socketpair,
+	.accept		= nc_accept,
+	.getname	= inet_getname,
+	.poll		= nc_poll,
+	.ioctl		= nc_ioctl,
+	.listen		= nc_listen,
+	.shutdown	= nc_shutdown,
+	.setsockopt	= nc_setsockopt,
+	.getsockopt	= nc_getsockopt,
+	.sendmsg	= nc_sendmsg,
+	.recvmsg	= nc_recvmsg,
+	.mmap		= sock_no_mmap,
+	.sendpage	= sock_no_sendpage,
+};
+
+static struct proto nc_prot = {
+	.name		= "NETCHANNEL",
+	.owner		= THIS_MODULE,
+	.close		= nc_close,
+	.init		= nc_sk_init,
+	.obj_size	= sizeof(struct nc_sock),
+};
+
+static struct inet_protosw nc_protosw_stream = {
+	.type		= SOCK_STREAM,
+	.protocol	= IPPROTO_VIRTUAL_SOCK,
+	.prot		= &nc_prot,
+	.ops		= &nc_proto_ops,
+	.flags		= 0,
+};
+
+static struct inet_protosw nc_protosw_dgram = {
+	.type		= SOCK_DGRAM,
+	.protocol	= IPPROTO_VIRTUAL_SOCK,
+	.prot		= &nc_prot,
+	.ops		= &nc_proto_ops,
+	.flags		= 0,
+};
+
+static bool nc_proto_registered, nc_stream_registered, nc_dgram_registered;
+
+int nc_sock_init(void)
+{
+	int err;
+
+	nc_demux_init(&nc_tbl, nc_tbl_buckets, NC_TBL_BUCKETS,
+		      get_random_u32());
+	nc_ports_init(&nc_ports);
+	err = proto_register(&nc_prot, 1);
+	if (err)
+		return err;
+	nc_proto_registered = true;
+	inet_register_protosw(&nc_protosw_stream);
+	nc_stream_registered = true;
+	inet_register_protosw(&nc_protosw_dgram);
+	nc_dgram_registered = true;
+	return 0;
+}
+
+void nc_sock_exit(void)
+{
+	if (nc_dgram_registered)
+		inet_unregister_protosw(&nc_protosw_dgram);
+	if (nc_stream_registered)
+		inet_unregister_protosw(&nc_protosw_stream);
+	if (nc_proto_registered)
+		proto_unregister(&nc_prot);
+	nc_dgram_registered = false;
+	nc_stream_registered = false;
+	nc_proto_registered = false;
+	WARN_ON(nc_tbl.count);
+}
+
+void nc_sock_seq_show(struct seq_file *m)
+{
+	u32 count, ports;
+
+	spin_lock(&nc_tbl_lock);
+	count = nc_tbl.count;
+	ports = nc_ports.used;
+	spin_unlock(&nc_tbl_lock);
+	seq_printf(m, "sockets hashed %u ports_in_use %u\n", count, ports);
+}

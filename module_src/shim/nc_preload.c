@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_preload.so - run unmodified programs over NetChannel.
+ *
+ *   LD_PRELOAD=/path/nc_preload.so program ...
+ *
+ * AF_INET stream sockets (protocol 0 or IPPROTO_TCP) become
+ * socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK); SOCK_NONBLOCK and
+ * SOCK_CLOEXEC are kept.  AF_INET6, AF_UNIX, datagram and raw sockets are
+ * left alone.
+ *
+ * Environment:
+ *   NC_PRELOAD_PORTS=p1,p2,...   only sockets that bind() or connect() to
+ *                                one of these ports move to NetChannel
+ *   NC_PRELOAD_ADDRS=a1,a2,...   only sockets that connect() to one of
+ *                                these IPv4 addresses (or bind to them)
+ *   NC_PRELOAD_STRICT=1          fail instead of falling back to TCP when
+ *                                the NetChannel socket cannot be created
+ *   NC_PRELOAD_DEBUG=1           log decisions to stderr
+ *
+ * With a filter set, a socket starts as TCP and is swapped for a
+ * NetChannel socket (same descriptor number, same O_NONBLOCK/FD_CLOEXEC,
+ * common options copied) at bind()/connect() time when it matches.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_VIRTUAL_SOCK
+#define IPPROTO_VIRTUAL_SOCK 19
+#endif
+
+#define MAX_FILTER 64
+
+static int (*real_socket)(int, int, int);
+static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+
+static unsigned short ports[MAX_FILTER];
+static int nports;
+static in_addr_t addrs[MAX_FILTER];
+static int naddrs;
+static int strict, debug;
+
+static void dbg(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!debug)
+		return;
+	va_start(ap, fmt);
+	fputs("nc_preload: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+__attribute__((constructor)) static void nc_preload_init(void)
+{
+	const char *p = getenv("NC_PRELOAD_PORTS");
+	const char *a = getenv("NC_PRELOAD_ADDRS");
+	char buf[1024], *tok, *save;
+
+	real_socket = dlsym(RTLD_NEXT, "socket");
+	real_bind = dlsym(RTLD_NEXT, "bind");
+	real_connect = dlsym(RTLD_NEXT, "connect");
+	strict = getenv("NC_PRELOAD_STRICT") && atoi(getenv("NC_PRELOAD_STRICT"));
+	debug = getenv("NC_PRELOAD_DEBUG") && atoi(getenv("NC_PRELOAD_DEBUG"));
+	if (p && *p) {
+		snprintf(buf, sizeof(buf), "%s", p);
+		for (tok = strtok_r(buf, ",", &save); tok && nports < MAX_FILTER;
+		     tok = strtok_r(NULL, ",", &save))
+			ports[nports++] = (unsigned short)atoi(tok);
+	}
+	if (a && *a) {
+		snprintf(buf, sizeof(buf), "%s", a);
+		for (tok = strtok_r(buf, ",", &save); tok && naddrs < MAX_FILTER;
+		     tok = strtok_r(NULL, ",", &save))
+			if (inet_pton(AF_INET, tok, &addrs[naddrs]) == 1)
+				naddrs++;
+	}
+}
+
+static int filtering(void)
+{
+	return nports || naddrs;
+}
+
+static int is_tcp_candidate(int domain, int type, int protocol)
+{
+	return domain == AF_INET &&
+	       (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+	       (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+int socket(int domain, int type, int protocol)
+{
+	int fd;
+
+	if (!real_socket)
+		nc_preload_init();
+	if (!is_tcp_candidate(domain, type, protocol) || filtering())
+		return real_socket(domain, type, protocol);
+	fd = real_socket(AF_INET, type, IPPROTO_VIRTUAL_SOCK);
+	if (fd >= 0 || strict) {
+		dbg("socket -> netchannel fd %d", fd);
+		return fd;
+	}
+	dbg("netchannel socket failed (%s), using TCP", strerror(errno));
+	return real_socket(domain, type, protocol);
+}
+
+/* Is fd a plain TCP/IPv4 stream socket we may convert? */
+static int fd_is_tcp4(int fd)
+{
+	int v;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || v != AF_INET)
+		return 0;
+	l = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) || v != SOCK_STREAM)
+		return 0;
+	l = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) || v != IPPROTO_TCP)
+		return 0;
+	return 1;
+}
+
+static int matches(const struct sockaddr *sa, socklen_t len, int is_connect)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	int i, port_ok = !nports, addr_ok = !naddrs;
+
+	if (!sa || len < sizeof(*sin) || sin->sin_family != AF_INET)
+		return 0;
+	for (i = 0; i < nports; i++)
+		if (ntohs(sin->sin_port) == ports[i])
+			port_ok = 1;
+	for (i = 0; i < naddrs; i++)
+		if (sin->sin_addr.s_addr == addrs[i] ||
+		    (!is_connect && sin->sin_addr.s_addr == htonl(INADDR_ANY)))
+			addr_ok = 1;
+	return port_ok && addr_ok;
+}
+
+/* Replace fd by a NetChannel socket with the same flags and options. */
+static int convert(int fd)
+{
+	static const int opts[] = { SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF,
+				    SO_PRIORITY, SO_KEEPALIVE };
+	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd, v;
+	unsigned int i;
+	socklen_t l;
+
+	nfd = real_socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK);
+	if (nfd < 0)
+		return strict ? -1 : 0;
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		l = sizeof(v);
+		if (!getsockopt(fd, SOL_SOCKET, opts[i], &v, &l)) {
+			if (opts[i] == SO_RCVBUF || opts[i] == SO_SNDBUF)
+				v /= 2;	/* the kernel reports doubled values */
+			setsockopt(nfd, SOL_SOCKET, opts[i], &v, sizeof(v));
+		}
+	}
+	if (dup2(nfd, fd) < 0) {
+		close(nfd);
+		return strict ? -1 : 0;
+	}
+	close(nfd);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl);
+	if (fdfl >= 0)
+		fcntl(fd, F_SETFD, fdfl);
+	dbg("fd %d moved to netchannel", fd);
+	return 0;
+}
+
+int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (!real_bind)
+		nc_preload_init();
+	if (filtering() && matches(sa, len, 0) && fd_is_tcp4(fd) && convert(fd))
+		return -1;
+	return real_bind(fd, sa, len);
+}
+
+int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (!real_connect)
+		nc_preload_init();
+	if (filtering() && matches(sa, len, 1) && fd_is_tcp4(fd) && convert(fd))
+		return -1;
+	return real_connect(fd, sa, len);
+}

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests for nc_credit.c: window accounting and wraparound. */
+#include "nc_test.h"
+#include "../../netchannel/nc_credit.h"
+
+NC_TEST(win_clamp)
+{
+	CHECK_EQ(nc_win_clamp(0), NC_WIN_MIN);
+	CHECK_EQ(nc_win_clamp(NC_WIN_MIN - 1), NC_WIN_MIN);
+	CHECK_EQ(nc_win_clamp(100000), 100000);
+	CHECK_EQ(nc_win_clamp((u64)NC_WIN_MAX + 1), NC_WIN_MAX);
+	CHECK_EQ(nc_win_clamp(~0ULL), NC_WIN_MAX);
+}
+
+NC_TEST(tx_basic)
+{
+	struct nc_tx_credit c;
+
+	nc_txc_init(&c, 0, 1000);
+	CHECK_EQ(nc_txc_avail(&c), 1000);
+	CHECK_EQ(nc_txc_consume(&c, 600), 0);
+	CHECK_EQ(nc_txc_avail(&c), 400);
+	CHECK_EQ(nc_txc_consume(&c, 401), -EINVAL);
+	CHECK_EQ(nc_txc_avail(&c), 400);
+	CHECK_EQ(nc_txc_consume(&c, 400), 0);
+	CHECK_EQ(nc_txc_avail(&c), 0);
+	CHECK_EQ(nc_txc_consume(&c, 1), -EINVAL);
+	CHECK_EQ(nc_txc_consume(&c, 0), 0);
+	CHECK_EQ(nc_txc_update(&c, 1000), 0);
+	CHECK_EQ(nc_txc_update(&c, 3000), 1);
+	CHECK_EQ(nc_txc_avail(&c), 2000);
+	CHECK_EQ(nc_txc_update(&c, 2999), -EPROTO);
+	CHECK_EQ(nc_txc_avail(&c), 2000);
+}
+
+NC_TEST(tx_bad_initial_limit)
+{
+	struct nc_tx_credit c;
+
+	nc_txc_init(&c, 100, 50);		/* behind: no credit */
+	CHECK_EQ(nc_txc_avail(&c), 0);
+	nc_txc_init(&c, 0, NC_WIN_MAX + 1);	/* too far: no credit */
+	CHECK_EQ(nc_txc_avail(&c), 0);
+	nc_txc_init(&c, 0, NC_WIN_MAX);
+	CHECK_EQ(nc_txc_avail(&c), NC_WIN_MAX);
+}
+
+NC_TEST(tx_update_too_large)
+{
+	struct nc_tx_credit c;
+
+	nc_txc_init(&c, 0, 10);
+	CHECK_EQ(nc_txc_update(&c, NC_WIN_MAX + 1), -EPROTO);
+	CHECK_EQ(nc_txc_update(&c, NC_WIN_MAX), 1);
+	CHECK_EQ(nc_txc_avail(&c), NC_WIN_MAX);
+}
+
+NC_TEST(tx_wraparound)
+{
+	struct nc_tx_credit c;
+	u32 sent = 0;
+
+	nc_txc_init(&c, 0xfffff000u, 0xfffff000u + 0x2000);
+	CHECK_EQ(nc_txc_avail(&c), 0x2000);
+	CHECK_EQ(nc_txc_consume(&c, 0x1800), 0);	/* crosses 2^32 */
+	CHECK_EQ(c.nxt, 0x800);
+	CHECK_EQ(nc_txc_avail(&c), 0x800);
+	/* new limit numerically smaller than old one but logically after */
+	CHECK_EQ(nc_txc_update(&c, 0x5000), 1);
+	CHECK_EQ(nc_txc_avail(&c), 0x4800);
+	/* an old (pre-wrap) limit is a step backwards */
+	CHECK_EQ(nc_txc_update(&c, 0xfffff800u), -EPROTO);
+	/* stream many windows through the wrap point */
+	nc_txc_init(&c, 0xffff0000u, 0xffff0000u + 4096);
+	while (sent < 0x40000) {
+		u32 n = nc_txc_avail(&c);
+
+		CHECK_EQ(n, 4096);
+		CHECK_EQ(nc_txc_consume(&c, n), 0);
+		sent += n;
+		CHECK_EQ(nc_txc_update(&c, c.nxt + 4096), 1);
+	}
+}
+
+NC_TEST(rx_basic_and_grant)
+{
+	struct nc_rx_credit r;
+	struct nc_tx_credit t;
+
+	nc_rxc_init(&r, 0, 8192);
+	nc_txc_init(&t, 0, r.lim);
+	CHECK_EQ(r.win, 8192);
+	CHECK_EQ(nc_rxc_room(&r), 8192);
+	CHECK_EQ(nc_rxc_receive(&r, 8192), 0);
+	CHECK_EQ(nc_txc_consume(&t, 8192), 0);
+	CHECK_EQ(nc_rxc_room(&r), 0);
+	CHECK_EQ(nc_rxc_receive(&r, 1), -EPROTO);
+	CHECK_EQ(nc_rxc_buffered(&r), 8192);
+	/* below a quarter window: no update needed */
+	CHECK_EQ(nc_rxc_consume(&r, 2047), 0);
+	CHECK_EQ(nc_rxc_consume(&r, 1), 1);
+	CHECK_EQ(nc_rxc_grant(&r), 8192 + 2048);
+	CHECK_EQ(nc_txc_update(&t, r.lim), 1);
+	CHECK_EQ(nc_txc_avail(&t), 2048);
+	CHECK_EQ(nc_rxc_room(&r), 2048);
+	CHECK_EQ(nc_rxc_consume(&r, 8192), -EINVAL);	/* only 6144 left */
+	CHECK_EQ(nc_rxc_buffered(&r), 6144);
+}
+
+NC_TEST(rx_min_window)
+{
+	struct nc_rx_credit r;
+
+	nc_rxc_init(&r, 0, 1);
+	CHECK_EQ(r.win, NC_WIN_MIN);
+	CHECK_EQ(nc_rxc_room(&r), NC_WIN_MIN);
+}
+
+NC_TEST(rx_wraparound)
+{
+	struct nc_rx_credit r;
+
+	nc_rxc_init(&r, 0xffffff00u, 4096);
+	CHECK_EQ(r.lim, 0xffffff00u + 4096);
+	CHECK_EQ(nc_rxc_receive(&r, 4096), 0);
+	CHECK_EQ(r.nxt, 0xf00);
+	CHECK_EQ(nc_rxc_buffered(&r), 4096);
+	CHECK_EQ(nc_rxc_consume(&r, 4096), 1);
+	CHECK_EQ(nc_rxc_buffered(&r), 0);
+	CHECK_EQ(nc_rxc_grant(&r), 0xf00 + 4096);
+	CHECK_EQ(nc_rxc_room(&r), 4096);
+}
+
+/*
+ * End-to-end model: one sender, one receiver, the reader consumes in
+ * random pieces, credits are applied in order.  The sender must never be
+ * allowed past the receiver's buffer, and must never deadlock.
+ */
+NC_TEST(model_no_overrun_no_deadlock)
+{
+	struct nc_rx_credit r;
+	struct nc_tx_credit t;
+	u32 seed = 99, total = 0, steps;
+	int pending_credit = 0;
+	u32 credit_val = 0;
+
+	nc_rxc_init(&r, 0xfff00000u, 10000);
+	nc_txc_init(&t, 0xfff00000u, r.lim);
+	for (steps = 0; steps < 200000 && total < 50000000; steps++) {
+		u32 n;
+
+		seed = seed * 1103515245u + 12345u;
+		switch ((seed >> 16) % 3) {
+		case 0:	/* send */
+			n = nc_txc_avail(&t);
+			if (n > 3000)
+				n = 3000;
+			if (!n)
+				break;
+			CHECK_EQ(nc_txc_consume(&t, n), 0);
+			CHECK_EQ(nc_rxc_receive(&r, n), 0);
+			total += n;
+			break;
+		case 1:	/* read */
+			n = nc_rxc_buffered(&r);
+			n = n ? 1 + (seed >> 8) % n : 0;
+			if (n && nc_rxc_consume(&r, n) == 1) {
+				credit_val = nc_rxc_grant(&r);
+				pending_credit = 1;
+			}
+			break;
+		default: /* deliver credit */
+			if (pending_credit)
+				CHECK(nc_txc_update(&t, credit_val) >= 0);
+			pending_credit = 0;
+			break;
+		}
+		CHECK(nc_rxc_buffered(&r) <= r.win);
+		/* deadlock check: if nothing can move, state is broken */
+		if (!nc_txc_avail(&t) && !nc_rxc_buffered(&r) && !pending_credit)
+			CHECK(0);
+	}
+	CHECK(total > 1000000);
+}
+
+/* Two connections sharing a channel: a stalled reader on one does not
+ * reduce the credit of the other. */
+NC_TEST(independent_connections)
+{
+	struct nc_rx_credit r1, r2;
+	struct nc_tx_credit t1, t2;
+	int i;
+
+	nc_rxc_init(&r1, 0, 4096);
+	nc_rxc_init(&r2, 0, 4096);
+	nc_txc_init(&t1, 0, r1.lim);
+	nc_txc_init(&t2, 0, r2.lim);
+	CHECK_EQ(nc_txc_consume(&t1, 4096), 0);
+	CHECK_EQ(nc_rxc_receive(&r1, 4096), 0);
+	CHECK_EQ(nc_txc_avail(&t1), 0);	/* slow reader 1 never reads */
+	for (i = 0; i < 1000; i++) {
+		CHECK_EQ(nc_txc_avail(&t2), 4096);
+		CHECK_EQ(nc_txc_consume(&t2, 4096), 0);
+		CHECK_EQ(nc_rxc_receive(&r2, 4096), 0);
+		CHECK_EQ(nc_rxc_consume(&r2, 4096), 1);
+		CHECK_EQ(nc_txc_update(&t2, nc_rxc_grant(&r2)), 1);
+	}
+	CHECK_EQ(nc_rxc_buffered(&r1), 4096);
+}
+
+static const struct nc_test_case cases[] = {
+	NC_CASE(win_clamp),
+	NC_CASE(tx_basic),
+	NC_CASE(tx_bad_initial_limit),
+	NC_CASE(tx_update_too_large),
+	NC_CASE(tx_wraparound),
+	NC_CASE(rx_basic_and_grant),
+	NC_CASE(rx_min_window),
+	NC_CASE(rx_wraparound),
+	NC_CASE(model_no_overrun_no_deadlock),
+	NC_CASE(independent_connections),
+};
+
+void suite_credit(void)
+{
+	nc_run_suite("credit", cases, sizeof(cases) / sizeof(cases[0]));
+}

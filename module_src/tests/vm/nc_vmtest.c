@@ -1,0 +1,934 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_vmtest - functional tests of NetChannel sockets, run inside the test
+ * VM (static binary).  Each test prints "NCTEST PASS <name> ..." or
+ * "NCTEST FAIL <name> <reason>"; the last line is
+ * "NCTEST SUMMARY <n> passed, <m> failed".
+ *
+ * usage: nc_vmtest [xfer_mib]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include "../../include/uapi/linux/netchannel.h"
+
+static int passed, failed;
+
+#define PASS(name, fmt, ...) do { passed++; \
+	printf("NCTEST PASS %s " fmt "\n", name, ##__VA_ARGS__); fflush(stdout); } while (0)
+#define FAIL(name, fmt, ...) do { failed++; \
+	printf("NCTEST FAIL %s " fmt "\n", name, ##__VA_ARGS__); fflush(stdout); } while (0)
+
+static int nc_socket(void)
+{
+	return socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK);
+}
+
+static struct sockaddr_in addr(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static int nc_listener(int port, int backlog)
+{
+	struct sockaddr_in a = addr("0.0.0.0", port);
+	int fd = nc_socket();
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, backlog)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int nc_connect(const char *ip, int port)
+{
+	struct sockaddr_in a = addr(ip, port);
+	int fd = nc_socket();
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* deterministic pseudo-random stream: both ends generate it */
+static void fill(uint8_t *b, size_t n, uint64_t *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*s ^= *s << 13;
+		*s ^= *s >> 7;
+		*s ^= *s << 17;
+		b[i] = (uint8_t)(*s >> 32);
+	}
+}
+
+static int write_all(int fd, const void *b, size_t n)
+{
+	const uint8_t *p = b;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* ---- byte-exact bulk transfer ---- */
+
+static uint64_t fnv(uint64_t h, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Send `bytes` of the seeded stream, then SHUT_WR; returns 0 or errno. */
+static int xfer_send(int fd, uint64_t bytes, uint64_t seed, uint64_t *sum)
+{
+	static uint8_t buf[256 * 1024];
+	uint64_t left = bytes, s = seed;
+
+	*sum = 0xcbf29ce484222325ULL;
+	while (left) {
+		size_t n = left < sizeof(buf) ? left : sizeof(buf);
+
+		fill(buf, n, &s);
+		*sum = fnv(*sum, buf, n);
+		if (write_all(fd, buf, n))
+			return errno;
+		left -= n;
+	}
+	shutdown(fd, SHUT_WR);
+	return 0;
+}
+
+/* Receive until EOF, compare with the seeded stream; 0 if byte-exact. */
+static int xfer_recv(int fd, uint64_t bytes, uint64_t seed, uint64_t *total,
+		     uint64_t *sum)
+{
+	static uint8_t rbuf[200000], want[200000];
+	uint64_t s = seed;
+	int mismatch = 0;
+	ssize_t r;
+
+	*total = 0;
+	*sum = 0xcbf29ce484222325ULL;
+	for (;;) {
+		r = read(fd, rbuf, sizeof(rbuf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		fill(want, r, &s);
+		if (!mismatch && memcmp(want, rbuf, r))
+			mismatch = 1;
+		*sum = fnv(*sum, rbuf, r);
+		*total += r;
+	}
+	if (r < 0)
+		return errno;
+	return mismatch || *total != bytes ? -1 : 0;
+}
+
+struct xfer {
+	int fd;
+	uint64_t bytes;
+	uint64_t sum;
+	int err;
+};
+
+static void *xfer_sender(void *arg)
+{
+	struct xfer *x = arg;
+
+	x->err = xfer_send(x->fd, x->bytes, 12345, &x->sum);
+	return NULL;
+}
+
+/* Loopback transfer through protocol `proto`; returns MB/s or -1. */
+static double test_xfer(const char *name, int proto, int port, uint64_t mib)
+{
+	struct sockaddr_in a = addr("127.0.0.1", port);
+	uint64_t total, sum;
+	int lfd, cfd, sfd, err, one = 1;
+	struct xfer x = { 0 };
+	pthread_t th;
+	double t0, mbs;
+
+	lfd = socket(AF_INET, SOCK_STREAM, proto);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 4)) {
+		FAIL(name, "listen: %s", strerror(errno));
+		return -1;
+	}
+	cfd = socket(AF_INET, SOCK_STREAM, proto);
+	if (connect(cfd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "connect: %s", strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	sfd = accept(lfd, NULL, NULL);
+	if (sfd < 0) {
+		FAIL(name, "accept: %s", strerror(errno));
+		return -1;
+	}
+	x.fd = cfd;
+	x.bytes = mib << 20;
+	t0 = now();
+	pthread_create(&th, NULL, xfer_sender, &x);
+	err = xfer_recv(sfd, x.bytes, 12345, &total, &sum);
+	pthread_join(th, NULL);
+	mbs = total / (now() - t0) / 1e6;
+	if (err || x.err || sum != x.sum) {
+		FAIL(name, "got %llu of %llu bytes, err %d/%d, sum %016llx vs %016llx",
+		     (unsigned long long)total, (unsigned long long)x.bytes, err, x.err,
+		     (unsigned long long)sum, (unsigned long long)x.sum);
+		mbs = -1;
+	} else {
+		PASS(name, "bytes=%llu checksum=%016llx %.1f MB/s",
+		     (unsigned long long)total, (unsigned long long)sum, mbs);
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+	return mbs;
+}
+
+/* ---- error codes ---- */
+
+static void test_errors(void)
+{
+	struct sockaddr_in a = addr("0.0.0.0", 5002);
+	int fd, fd2;
+
+	fd = nc_connect("127.0.0.1", 5999);
+	if (fd < 0 && errno == ECONNREFUSED)
+		PASS("econnrefused", "");
+	else
+		FAIL("econnrefused", "fd %d errno %s", fd, strerror(errno));
+
+	fd = nc_connect("198.18.77.77", 5001);
+	if (fd < 0 && errno == ENETUNREACH)
+		PASS("not_a_peer", "errno ENETUNREACH");
+	else
+		FAIL("not_a_peer", "fd %d errno %s", fd, strerror(errno));
+
+	fd = nc_socket();
+	fd2 = nc_socket();
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    bind(fd2, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EADDRINUSE)
+		PASS("eaddrinuse", "");
+	else
+		FAIL("eaddrinuse", "errno %s", strerror(errno));
+	close(fd);
+	close(fd2);
+	/* port is free again after close */
+	fd = nc_socket();
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		PASS("rebind_after_close", "");
+	else
+		FAIL("rebind_after_close", "errno %s", strerror(errno));
+	close(fd);
+
+	fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_VIRTUAL_SOCK);
+	if (fd >= 0)
+		PASS("sock_dgram_19", "");
+	else
+		FAIL("sock_dgram_19", "errno %s", strerror(errno));
+	close(fd);
+}
+
+/* ---- options, names ---- */
+
+static void test_opts_names(void)
+{
+	int lfd = nc_listener(5003, 4), cfd, sfd, one = 1, prio = 6;
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	cfd = nc_socket();
+	if (setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    setsockopt(cfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(cfd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio))) {
+		FAIL("sockopts", "%s", strerror(errno));
+	} else {
+		PASS("sockopts", "TCP_NODELAY SO_REUSEADDR SO_PRIORITY accepted");
+	}
+	a = addr("127.0.0.1", 5003);
+	if (connect(cfd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL("latency_connect", "%s", strerror(errno));
+		return;
+	}
+	sfd = accept(lfd, NULL, NULL);
+	if (getpeername(cfd, (struct sockaddr *)&a, &al) == 0 &&
+	    ntohs(a.sin_port) == 5003 && getsockname(sfd, (struct sockaddr *)&a, &al) == 0 &&
+	    ntohs(a.sin_port) == 5003)
+		PASS("names", "");
+	else
+		FAIL("names", "%s", strerror(errno));
+	if (write(cfd, "ping", 4) == 4) {
+		char b[8] = { 0 };
+
+		if (read(sfd, b, sizeof(b)) == 4 && !memcmp(b, "ping", 4))
+			PASS("latency_class_echo", "");
+		else
+			FAIL("latency_class_echo", "%s", strerror(errno));
+	}
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* ---- non-blocking connect, shutdown, close ---- */
+
+static void test_nonblock_shutdown(void)
+{
+	int lfd = nc_listener(5004, 4), cfd, sfd, err = -1;
+	struct sockaddr_in a = addr("127.0.0.1", 5004);
+	struct pollfd p;
+	socklen_t el = sizeof(err);
+	char b[16];
+	ssize_t r;
+
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+	r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
+	if (!(r < 0 && errno == EINPROGRESS)) {
+		FAIL("nonblock_connect", "connect returned %zd %s", r, strerror(errno));
+		return;
+	}
+	p.fd = cfd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, 5000) == 1 && (p.revents & POLLOUT) &&
+	    getsockopt(cfd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
+		PASS("nonblock_connect", "EINPROGRESS, POLLOUT, SO_ERROR=0");
+	else
+		FAIL("nonblock_connect", "revents %x err %d", p.revents, err);
+
+	sfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	r = read(cfd, b, sizeof(b));
+	if (r < 0 && errno == EAGAIN)
+		PASS("nonblock_read_eagain", "");
+	else
+		FAIL("nonblock_read_eagain", "r %zd %s", r, strerror(errno));
+
+	/* half close: client sends and shuts down writing; server sees EOF
+	 * and can still answer */
+	fcntl(cfd, F_SETFL, 0);
+	write(cfd, "abc", 3);
+	shutdown(cfd, SHUT_WR);
+	r = read(sfd, b, sizeof(b));
+	if (r == 3 && read(sfd, b, sizeof(b)) == 0 && write(sfd, "xyz", 3) == 3 &&
+	    read(cfd, b, sizeof(b)) == 3 && !memcmp(b, "xyz", 3))
+		PASS("shutdown_wr", "peer saw data then EOF, reverse direction still open");
+	else
+		FAIL("shutdown_wr", "r %zd %s", r, strerror(errno));
+	r = send(cfd, "q", 1, MSG_NOSIGNAL);
+	if (r < 0 && errno == EPIPE)
+		PASS("write_after_shutdown_epipe", "");
+	else
+		FAIL("write_after_shutdown_epipe", "r %zd %s", r, strerror(errno));
+	close(sfd);
+	r = read(cfd, b, sizeof(b));
+	if (r == 0)
+		PASS("close_peer_eof", "");
+	else
+		FAIL("close_peer_eof", "r %zd %s", r, strerror(errno));
+	close(cfd);
+	close(lfd);
+}
+
+/* ---- slow reader does not block another socket on the same channels ---- */
+
+static void test_slow_reader(void)
+{
+	static uint8_t buf[65536];
+	int lfd = nc_listener(5005, 8), a1, a2, s1, s2, fl;
+	uint64_t stuck = 0, moved = 0;
+	double t0;
+	ssize_t r;
+
+	a1 = nc_connect("127.0.0.1", 5005);
+	s1 = accept(lfd, NULL, NULL);
+	a2 = nc_connect("127.0.0.1", 5005);
+	s2 = accept(lfd, NULL, NULL);
+	if (a1 < 0 || a2 < 0 || s1 < 0 || s2 < 0) {
+		FAIL("slow_reader", "setup %s", strerror(errno));
+		return;
+	}
+	fl = fcntl(a1, F_GETFL);
+	fcntl(a1, F_SETFL, fl | O_NONBLOCK);
+	/* fill connection 1 until its credit is exhausted; s1 never reads */
+	for (;;) {
+		r = write(a1, buf, sizeof(buf));
+		if (r < 0)
+			break;
+		stuck += r;
+		if (stuck > (1ULL << 30))
+			break;
+	}
+	if (!(r < 0 && errno == EAGAIN)) {
+		FAIL("slow_reader", "connection 1 never blocked (%llu bytes)",
+		     (unsigned long long)stuck);
+		return;
+	}
+	/* connection 2 must still move 64 MiB */
+	t0 = now();
+	while (moved < (64ULL << 20) && now() - t0 < 60) {
+		if (write_all(a2, buf, sizeof(buf)))
+			break;
+		for (size_t got = 0; got < sizeof(buf);) {
+			r = read(s2, buf, sizeof(buf) - got);
+			if (r <= 0)
+				goto out;
+			got += r;
+		}
+		moved += sizeof(buf);
+	}
+out:
+	if (moved >= (64ULL << 20))
+		PASS("slow_reader", "conn1 stalled after %llu bytes, conn2 moved %llu bytes",
+		     (unsigned long long)stuck, (unsigned long long)moved);
+	else
+		FAIL("slow_reader", "conn2 moved only %llu bytes", (unsigned long long)moved);
+	/* now drain connection 1: the stalled sender gets going again */
+	{
+		uint64_t drained = 0;
+		int fl2 = fcntl(s1, F_GETFL);
+
+		fcntl(s1, F_SETFL, fl2 | O_NONBLOCK);
+		struct pollfd pw = { .fd = a1, .events = POLLOUT };
+
+		while ((r = read(s1, buf, sizeof(buf))) > 0)
+			drained += r;
+		/* the credit update travels back asynchronously */
+		poll(&pw, 1, 5000);
+		r = write(a1, buf, 100);
+		if (drained == stuck && r == 100)
+			PASS("slow_reader_resume", "drained %llu", (unsigned long long)drained);
+		else
+			FAIL("slow_reader_resume", "drained %llu of %llu, write %zd",
+			     (unsigned long long)drained, (unsigned long long)stuck, r);
+	}
+	close(a1);
+	close(a2);
+	close(s1);
+	close(s2);
+	close(lfd);
+}
+
+/* ---- many concurrent connections with an epoll echo server ---- */
+
+#define NCONN 200
+
+static void *epoll_echo_server(void *arg)
+{
+	int lfd = *(int *)arg, ep = epoll_create1(0), served = 0, closed = 0;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd }, evs[64];
+	char buf[8192];
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	while (closed < NCONN) {
+		int n = epoll_wait(ep, evs, 64, 10000), i;
+
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == lfd) {
+				int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+
+				if (c >= 0) {
+					struct epoll_event ce = {
+						.events = EPOLLIN | EPOLLET,
+						.data.fd = c,
+					};
+					epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+					served++;
+				}
+				continue;
+			}
+			for (;;) {	/* edge triggered: drain */
+				ssize_t r = read(fd, buf, sizeof(buf));
+
+				if (r > 0) {
+					write_all(fd, buf, r);
+					continue;
+				}
+				if (r == 0 || errno != EAGAIN) {
+					epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+					close(fd);
+					closed++;
+				}
+				break;
+			}
+		}
+	}
+	close(ep);
+	return (void *)(long)closed;
+}
+
+static void test_many_conns_epoll(void)
+{
+	int lfd = nc_listener(5006, NCONN), fds[NCONN], i, ok = 0;
+	pthread_t th;
+	void *ret;
+	char msg[4096], back[4096];
+
+	pthread_create(&th, NULL, epoll_echo_server, &lfd);
+	for (i = 0; i < NCONN; i++) {
+		fds[i] = nc_connect("127.0.0.1", 5006);
+		if (fds[i] < 0) {
+			FAIL("conns_200_epoll", "connect %d: %s", i, strerror(errno));
+			break;
+		}
+	}
+	for (i = 0; i < NCONN && fds[i] >= 0; i++) {
+		memset(msg, 'a' + i % 26, sizeof(msg));
+		write_all(fds[i], msg, sizeof(msg));
+	}
+	for (i = 0; i < NCONN && fds[i] >= 0; i++) {
+		size_t got = 0;
+
+		while (got < sizeof(back)) {
+			ssize_t r = read(fds[i], back + got, sizeof(back) - got);
+
+			if (r <= 0)
+				break;
+			got += r;
+		}
+		memset(msg, 'a' + i % 26, sizeof(msg));
+		if (got == sizeof(back) && !memcmp(msg, back, sizeof(msg)))
+			ok++;
+		close(fds[i]);
+	}
+	pthread_join(th, &ret);
+	if (ok == NCONN && (long)ret == NCONN)
+		PASS("conns_200_epoll", "%d concurrent connections echoed 4 KiB via edge-triggered epoll", ok);
+	else
+		FAIL("conns_200_epoll", "%d ok, server closed %ld", ok, (long)ret);
+	close(lfd);
+}
+
+/*
+ * Drop all channels under an open connection: the connection fails with
+ * a clear error, the channels come back, new connections work.
+ */
+static void test_channel_reset(void)
+{
+	int lfd = nc_listener(5007, 4), cfd, sfd, fd2 = -1, tries;
+	struct pollfd p;
+	char b[16];
+	ssize_t r;
+	FILE *f;
+
+	cfd = nc_connect("127.0.0.1", 5007);
+	sfd = accept(lfd, NULL, NULL);
+	if (cfd < 0 || sfd < 0 || write(cfd, "x", 1) != 1 || read(sfd, b, 1) != 1) {
+		FAIL("channel_reset", "setup: %s", strerror(errno));
+		return;
+	}
+	f = fopen("/proc/sys/net/netchannel/reset_channels", "w");
+	if (!f || fputs("1\n", f) < 0 || fclose(f)) {
+		FAIL("channel_reset", "sysctl write: %s", strerror(errno));
+		return;
+	}
+	p.fd = sfd;
+	p.events = POLLIN;
+	poll(&p, 1, 5000);
+	r = read(sfd, b, sizeof(b));
+	if (!(r < 0 && errno == ECONNRESET)) {
+		FAIL("channel_reset", "read after reset: r %zd %s", r, strerror(errno));
+		goto out;
+	}
+	for (tries = 0; tries < 50 && fd2 < 0; tries++) {
+		fd2 = nc_connect("127.0.0.1", 5007);
+		if (fd2 < 0)
+			usleep(100000);
+	}
+	if (fd2 >= 0) {
+		int s2 = accept(lfd, NULL, NULL);
+
+		if (s2 >= 0 && write(fd2, "y", 1) == 1 && read(s2, b, 1) == 1 && b[0] == 'y')
+			PASS("channel_reset", "ECONNRESET on old connection, new connection after %d retries",
+			     tries - 1);
+		else
+			FAIL("channel_reset", "new connection broken: %s", strerror(errno));
+		close(s2);
+		close(fd2);
+	} else {
+		FAIL("channel_reset", "no new connection: %s", strerror(errno));
+	}
+out:
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* MSG_PEEK, MSG_WAITALL, FIONREAD, readv/writev */
+static void test_recv_flags(void)
+{
+	int lfd = nc_listener(5008, 4), cfd, sfd, avail = -1;
+	char b[64];
+	struct iovec iov[2] = { { "hel", 3 }, { "lo!", 3 } };
+	ssize_t r;
+
+	cfd = nc_connect("127.0.0.1", 5008);
+	sfd = accept(lfd, NULL, NULL);
+	if (cfd < 0 || sfd < 0) {
+		FAIL("recv_flags", "setup %s", strerror(errno));
+		return;
+	}
+	writev(cfd, iov, 2);
+	usleep(200000);
+	ioctl(sfd, FIONREAD, &avail);
+	r = recv(sfd, b, sizeof(b), MSG_PEEK);
+	if (avail == 6 && r == 6 && !memcmp(b, "hello!", 6) &&
+	    recv(sfd, b, 2, 0) == 2 && !memcmp(b, "he", 2))
+		PASS("msg_peek_fionread", "");
+	else
+		FAIL("msg_peek_fionread", "avail %d r %zd", avail, r);
+	if (fork() == 0) {	/* writer trickles 3 more bytes later */
+		usleep(300000);
+		write(cfd, "abc", 3);
+		_exit(0);
+	}
+	r = recv(sfd, b, 7, MSG_WAITALL);
+	if (r == 7 && !memcmp(b, "llo!abc", 7))
+		PASS("msg_waitall", "");
+	else
+		FAIL("msg_waitall", "r %zd", r);
+	wait(NULL);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* Garbage on a channel port: channel dropped, counter bumped, no crash. */
+static void test_bad_frames(void)
+{
+	static const char *const junk[] = {
+		"GET / HTTP/1.0\r\n\r\n",
+		/* right magic and version, DATA with length 0x7fffffff */
+		"\x4e\x43\x01\x05\x00\x00\x00\x00\x00\x01\x00\x02"
+		"\x00\x00\x00\x01\x7f\xff\xff\xff\x00\x00\x00\x00",
+	};
+	static const size_t jlen[] = { 18, 24 };
+	unsigned int i, ok = 0;
+	char local[32] = "127.0.0.1";
+	int port = 9000;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (f) {
+		if (fscanf(f, "netchannel wire_version %*u local %31s port %d", local, &port) != 2) {
+			strcpy(local, "127.0.0.1");
+			port = 9000;
+		}
+		fclose(f);
+	}
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in a = addr(local, port);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char b[8];
+
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+		    write(fd, junk[i], jlen[i]) != (ssize_t)jlen[i]) {
+			close(fd);
+			continue;
+		}
+		if (poll(&p, 1, 5000) == 1 && read(fd, b, sizeof(b)) <= 0)
+			ok++;	/* the module closed the channel */
+		close(fd);
+	}
+	if (ok == 2 && nc_connect("127.0.0.1", 5999) < 0 && errno == ECONNREFUSED)
+		PASS("bad_frames_drop_channel", "2 bad channels to %s:%d dropped, module still serving",
+		     local, port);
+	else
+		FAIL("bad_frames_drop_channel", "%u of 2 dropped", ok);
+}
+
+/* A configured peer that is not reachable: clear error, no hang. */
+static void test_unreachable_peer(const char *ip)
+{
+	double t0 = now();
+	int fd = nc_connect(ip, 5001);
+
+	if (fd < 0 && errno == EHOSTUNREACH && now() - t0 < 30)
+		PASS("unreachable_peer", "EHOSTUNREACH after %.1fs", now() - t0);
+	else
+		FAIL("unreachable_peer", "fd %d errno %s after %.1fs", fd,
+		     strerror(errno), now() - t0);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- latency class vs bulk class under a competing bulk flow ---- */
+
+static volatile int bulk_stop;
+
+static void *bulk_pump(void *arg)
+{
+	static uint8_t buf[65536];
+	int fd = *(int *)arg;
+
+	while (!bulk_stop)
+		if (write(fd, buf, sizeof(buf)) <= 0)
+			break;
+	shutdown(fd, SHUT_WR);
+	return NULL;
+}
+
+static void *bulk_sink(void *arg)
+{
+	static uint8_t buf[65536];
+	int fd = *(int *)arg;
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ping-pong 64 bytes n times; fills p50/p99 in microseconds */
+static int pingpong(int prio, int port, int lfd, int n, double *p50, double *p99)
+{
+	struct sockaddr_in a = addr("127.0.0.1", port);
+	int c = nc_socket(), s, i;
+	double *lat = calloc(n, sizeof(double));
+	char m[64] = { 0 };
+
+	setsockopt(c, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio));
+	if (connect(c, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	s = accept(lfd, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		double t0 = now();
+
+		if (write(c, m, sizeof(m)) != sizeof(m) ||
+		    recv(s, m, sizeof(m), MSG_WAITALL) != sizeof(m) ||
+		    write(s, m, sizeof(m)) != sizeof(m) ||
+		    recv(c, m, sizeof(m), MSG_WAITALL) != sizeof(m))
+			return -1;
+		lat[i] = (now() - t0) * 1e6;
+	}
+	qsort(lat, n, sizeof(double), cmp_double);
+	*p50 = lat[n / 2];
+	*p99 = lat[n * 99 / 100];
+	free(lat);
+	close(c);
+	close(s);
+	return 0;
+}
+
+static void test_latency_classes(void)
+{
+	int lfd = nc_listener(5010, 16), bc, bs, i;
+	double l50[2], l99[2], b50[2], b99[2];
+	pthread_t pump, sink;
+
+	for (i = 0; i < 2; i++) {	/* 0: idle, 1: with a bulk flow */
+		if (i) {
+			bc = nc_connect("127.0.0.1", 5010);
+			bs = accept(lfd, NULL, NULL);
+			bulk_stop = 0;
+			pthread_create(&pump, NULL, bulk_pump, &bc);
+			pthread_create(&sink, NULL, bulk_sink, &bs);
+			usleep(300000);
+		}
+		if (pingpong(6, 5010, lfd, 300, &l50[i], &l99[i]) ||
+		    pingpong(0, 5010, lfd, 300, &b50[i], &b99[i])) {
+			FAIL("latency_classes", "ping-pong failed: %s", strerror(errno));
+			return;
+		}
+		if (i) {
+			bulk_stop = 1;
+			pthread_join(pump, NULL);
+			pthread_join(sink, NULL);
+			close(bc);
+			close(bs);
+		}
+	}
+	PASS("latency_classes", "ping-pong 64B p50/p99 us: idle lat %.0f/%.0f bulk %.0f/%.0f; "
+	     "with bulk flow: lat %.0f/%.0f bulk %.0f/%.0f",
+	     l50[0], l99[0], b50[0], b99[0], l50[1], l99[1], b50[1], b99[1]);
+	close(lfd);
+}
+
+/* ---- two-VM mode ---- */
+
+static int serve_one(int proto, int port, uint64_t mib)
+{
+	struct sockaddr_in a = addr("0.0.0.0", port);
+	const char *name = proto ? "remote_recv_nc" : "remote_recv_tcp";
+	int lfd = socket(AF_INET, SOCK_STREAM, proto), fd, err, one = 1;
+	uint64_t total, sum;
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 4)) {
+		FAIL(name, "listen: %s", strerror(errno));
+		return -1;
+	}
+	printf("NCTEST INFO listening proto %d port %d\n", proto, port);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0) {
+		FAIL(name, "accept: %s", strerror(errno));
+		return -1;
+	}
+	err = xfer_recv(fd, mib << 20, 777, &total, &sum);
+	if (write(fd, err ? "F" : "K", 1) != 1)
+		err = errno;
+	if (err)
+		FAIL(name, "received %llu bytes, err %d", (unsigned long long)total, err);
+	else
+		PASS(name, "bytes=%llu checksum=%016llx byte-exact",
+		     (unsigned long long)total, (unsigned long long)sum);
+	close(fd);
+	close(lfd);
+	return err;
+}
+
+static double client_one(const char *ip, int proto, int port, uint64_t mib)
+{
+	const char *name = proto ? "remote_send_nc" : "remote_send_tcp";
+	struct sockaddr_in a = addr(ip, port);
+	uint64_t sum;
+	double t0, mbs;
+	int fd = -1, err, tries;
+	char ack = 0;
+
+	for (tries = 0; tries < 600; tries++) {	/* peer may not be up yet */
+		fd = socket(AF_INET, SOCK_STREAM, proto);
+		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			break;
+		close(fd);
+		fd = -1;
+		usleep(200000);
+	}
+	if (fd < 0) {
+		FAIL(name, "connect %s:%d: %s", ip, port, strerror(errno));
+		return -1;
+	}
+	t0 = now();
+	err = xfer_send(fd, mib << 20, 777, &sum);
+	if (!err && read(fd, &ack, 1) != 1)
+		err = errno ? errno : EPROTO;
+	mbs = (double)(mib << 20) / (now() - t0) / 1e6;
+	close(fd);
+	if (err || ack != 'K') {
+		FAIL(name, "err %d ack '%c'", err, ack ? ack : '?');
+		return -1;
+	}
+	PASS(name, "bytes=%llu checksum=%016llx %.1f MB/s (peer verified)",
+	     (unsigned long long)(mib << 20), (unsigned long long)sum, mbs);
+	return mbs;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "local";
+	uint64_t mib = argc > 2 ? strtoull(argv[2], NULL, 0) : 256;
+	double nc, tcp;
+	int fd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	fd = nc_socket();
+	if (fd < 0) {
+		FAIL("socket", "socket(AF_INET, SOCK_STREAM, 19): %s", strerror(errno));
+		printf("NCTEST SUMMARY %d passed, %d failed\n", passed, failed);
+		return 1;
+	}
+	close(fd);
+	PASS("socket", "");
+
+	if (!strcmp(mode, "hold")) {	/* keep a socket open for a while */
+		fd = nc_listener(5099, 1);
+		sleep((unsigned int)mib);
+		close(fd);
+		return fd < 0;
+	}
+	if (!strcmp(mode, "serve")) {
+		serve_one(IPPROTO_VIRTUAL_SOCK, 5001, mib);
+		serve_one(0, 5101, mib);
+	} else if (!strcmp(mode, "client") && argc > 3) {
+		nc = client_one(argv[3], IPPROTO_VIRTUAL_SOCK, 5001, mib);
+		tcp = client_one(argv[3], 0, 5101, mib);
+		if (nc > 0 && tcp > 0)
+			printf("NCTEST INFO remote throughput netchannel %.1f MB/s tcp %.1f MB/s ratio %.2f\n",
+			       nc, tcp, nc / tcp);
+	} else {
+		test_errors();
+		test_opts_names();
+		test_nonblock_shutdown();
+		nc = test_xfer("xfer_loopback", IPPROTO_VIRTUAL_SOCK, 5001, mib);
+		tcp = test_xfer("xfer_loopback_tcp_baseline", 0, 5101, mib);
+		if (nc > 0 && tcp > 0)
+			printf("NCTEST INFO loopback throughput netchannel %.1f MB/s tcp %.1f MB/s ratio %.2f\n",
+			       nc, tcp, nc / tcp);
+		test_slow_reader();
+		test_latency_classes();
+		test_many_conns_epoll();
+		test_channel_reset();
+		test_recv_flags();
+		test_bad_frames();
+		if (argc > 3)
+			test_unreachable_peer(argv[3]);
+	}
+	printf("NCTEST SUMMARY %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot a Debian 6.1 kernel in QEMU (TCG, no network) with a tiny busybox
+initramfs, load netchannel.ko, run nc_vmtest and report a verdict.
+
+usage: run_vm.py [--kernel /boot/vmlinuz-6.1.0-NN-amd64] [--module PATH]
+                 [--mib 256] [--loops 5] [--hosts STR] [--timeout 1200]
+       run_vm.py --pair [--mib 256] ...
+
+--pair boots two VMs joined by a private QEMU socket link (198.18.0.1 and
+198.18.0.2, no other network), each with the other as its NetChannel peer,
+and transfers data between them over NetChannel and over plain TCP.
+
+Exit status 0 only if every in-guest check passed.  The guest prints
+marker lines on the serial console ("NCVM ...", "NCTEST ...") which are
+parsed here; everything else is passed through with --verbose.
+"""
+
+import argparse
+import glob
+import io
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+# Over-long shell lines are split into adjacent raw literals so the generated
+# /init is byte-for-byte the same as one long line.
+INIT = (
+    r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+ip link set lo up
+{extra_setup}
+echo "NCVM BOOTED $(uname -r)"
+dmesg > /boot-dmesg.txt
+echo "NCVM KCONFIG kasan=$(grep -c 'KernelAddressSanitizer initialized' /boot-dmesg.txt)"""
+    r""" lockdep=$(grep -c 'Lock dependency validator' /boot-dmesg.txt)"""
+    r""" kmemleak=$(grep -c 'Kernel memory leak detector' /boot-dmesg.txt)"
+# failed loads must unwind completely, or the real load below would fail
+if insmod /netchannel.ko hosts='local=1.2.3;bulk=2' 2>/dev/null; then
+  echo "NCVM BADPARAM loaded"; rmmod netchannel
+else
+  echo "NCVM BADPARAM refused"
+fi
+if insmod /netchannel.ko hosts='local=198.18.250.250' 2>/dev/null; then
+  echo "NCVM BADBIND loaded"; rmmod netchannel
+else
+  echo "NCVM BADBIND refused"
+fi
+if insmod /netchannel.ko {hosts_arg}; then
+  echo "NCVM INSMOD OK"
+else
+  echo "NCVM INSMOD FAIL"
+fi
+i=0
+while [ $i -lt 50 ] && ! grep -q " up " /proc/net/netchannel 2>/dev/null; do
+  sleep 0.2; i=$((i+1))
+done
+cat /proc/net/netchannel
+{role_cmd}
+echo "NCVM TEST EXIT $?"
+if [ -x /nc_preload_test ]; then
+  echo "NCVM PRELOAD none $(/nc_preload_test 7001 2>&1)"
+  echo "NCVM PRELOAD all $(LD_PRELOAD=/nc_preload.so /nc_preload_test 7002 2>&1)"
+  echo "NCVM PRELOAD port_match $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=7003 /nc_preload_test 7003 2>&1)"
+  echo "NCVM PRELOAD port_nomatch $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=9999 /nc_preload_test 7004 2>&1)"
+fi
+cat /proc/net/netchannel
+if [ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null; then
+  if [ -e /sys/kernel/debug/kmemleak ]; then
+    sleep 6
+    echo scan > /sys/kernel/debug/kmemleak; sleep 1
+    echo scan > /sys/kernel/debug/kmemleak
+    cat /sys/kernel/debug/kmemleak > /kmemleak.txt
+    grep -A12 'unreferenced object' /kmemleak.txt | grep -B8 -A4 '\[netchannel\]'"""
+    r""" | sed 's/^/NCVM KMEMLEAKLOG /' | head -60
+    echo "NCVM KMEMLEAK_NC $(grep -c 'unreferenced object' /kmemleak.txt) total,"""
+    r""" $(grep -c '\[netchannel\]' /kmemleak.txt) netchannel frames"
+  fi
+fi
+/nc_vmtest hold 3 >/dev/null &
+sleep 1
+if rmmod netchannel 2>/dev/null; then echo "NCVM BUSYRMMOD unexpected"; else echo "NCVM BUSYRMMOD refused"; fi
+wait
+if rmmod netchannel; then echo "NCVM RMMOD OK"; else echo "NCVM RMMOD FAIL"; fi
+ok=0; bad=0; n=0
+while [ $n -lt {loops} ]; do
+  n=$((n+1))
+  if insmod /netchannel.ko {hosts_arg} && sleep 0.3 && rmmod netchannel; then
+    ok=$((ok+1))
+  else
+    bad=$((bad+1))
+  fi
+done
+echo "NCVM LOADLOOP $ok ok $bad failed"
+dmesg > /dmesg.txt
+# count only what happened after boot (the module was loaded after the
+# /boot-dmesg.txt snapshot); boot-time reports are shown separately
+PAT='BUG:|WARNING:|Oops|general protection|list_del corruption|refcount_t:|UBSAN|KASAN|kernel BUG|INFO: task"""
+    r"""|Call Trace|possible recursive locking|circular locking|inconsistent lock state|sleeping function called'
+bootlines=$(wc -l < /boot-dmesg.txt)
+tail -n +$((bootlines + 1)) /dmesg.txt > /run-dmesg.txt
+# ring buffer wrapped: be conservative and look at everything
+[ "$(head -1 /dmesg.txt)" = "$(head -1 /boot-dmesg.txt)" ] || cp /dmesg.txt /run-dmesg.txt
+issues=$(grep -cE "$PAT" /run-dmesg.txt)
+bootissues=$(grep -cE "$PAT" /boot-dmesg.txt)
+grep -E "netchannel|$PAT|RIP:" /run-dmesg.txt | sed 's/^/NCVM DMESG /' | head -80
+grep -E "$PAT" /boot-dmesg.txt | sed 's/^/NCVM BOOTDMESG /' | head -10
+echo "NCVM BOOT_ISSUES $bootissues (before the module was loaded)"
+echo "NCVM DMESG_ISSUES $issues"
+echo "NCVM DONE"
+poweroff -f
+"""
+)
+
+
+def cpio_newc(entries):
+    """entries: list of (name, mode, data bytes or None for dirs)."""
+    out = io.BytesIO()
+    ino = 1
+    for name, mode, raw in [*entries, ("TRAILER!!!", 0, b"")]:
+        data = raw or b""
+        nameb = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nameb), 0))
+        out.write(hdr.encode() + nameb)
+        out.write(b"\0" * ((4 - (110 + len(nameb)) % 4) % 4))
+        out.write(data)
+        out.write(b"\0" * ((4 - len(data) % 4) % 4))
+        ino += 1
+    return out.getvalue()
+
+
+def read_bytes(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def build_initramfs(path, *, module, test_bin, loops, hosts, setup, role_cmd, extra_files=()):
+    hosts_arg = f"hosts='{hosts}'" if hosts else ""
+    init = INIT.format(loops=loops, hosts_arg=hosts_arg, extra_setup=setup, role_cmd=role_cmd).encode()
+    busybox = read_bytes(shutil.which("busybox") or "/bin/busybox")
+    d = stat.S_IFDIR | 0o755
+    f = stat.S_IFREG
+    dirs = ["bin", "dev", "proc", "sys", "tmp"]
+    for name, _ in extra_files:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            if "/".join(parts[:i]) not in dirs:
+                dirs.append("/".join(parts[:i]))
+    entries = [(n, d, None) for n in dirs]
+    entries += [
+        ("bin/busybox", f | 0o755, busybox),
+        ("init", f | 0o755, init),
+        ("netchannel.ko", f | 0o644, read_bytes(module)),
+        ("nc_vmtest", f | 0o755, read_bytes(test_bin)),
+    ]
+    for name, src in extra_files:
+        entries.append((name, f | 0o755, read_bytes(src)))
+    with open(path, "wb") as fh:
+        fh.write(cpio_newc(entries))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    kernels = sorted(glob.glob("/boot/vmlinuz-6.1.0-*-amd64"))
+    ap.add_argument("--kernel", default=kernels[-1] if kernels else None)
+    ap.add_argument("--module", default=os.path.join(SRC, "netchannel", "netchannel.ko"))
+    ap.add_argument("--mib", type=int, default=256)
+    ap.add_argument("--loops", type=int, default=5)
+    ap.add_argument("--hosts", default="")
+    ap.add_argument("--timeout", type=int, default=1200)
+    ap.add_argument("--lo-addr", action="append", default=[], help="extra address to put on lo (198.18.0.0/15 only)")
+    ap.add_argument("--unreachable-peer", default=None, help="configured peer that is down; expect EHOSTUNREACH")
+    ap.add_argument("--mem", default="1024")
+    ap.add_argument("--smp", default="2")
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--pair", action="store_true", help="two VMs on a private link, NetChannel vs TCP between them")
+    ap.add_argument("--log", default=None)
+    args = ap.parse_args()
+    if not args.kernel or not os.path.exists(args.kernel):
+        sys.exit("no kernel: install linux-image-6.1.0-NN-amd64 or pass --kernel")
+    if not os.path.exists(args.module):
+        sys.exit(f"module {args.module} not built (make -C module_src module)")
+
+    for a in args.lo_addr + ([args.unreachable_peer] if args.unreachable_peer else []):
+        if not a.startswith(("127.", "198.18.", "198.19.")):
+            sys.exit(f"only loopback and 198.18.0.0/15 addresses are allowed: {a}")
+    tmp = tempfile.mkdtemp(prefix="ncvm-")
+    test_bin = os.path.join(tmp, "nc_vmtest")
+    subprocess.check_call(
+        ["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", test_bin, os.path.join(HERE, "nc_vmtest.c")]
+    )
+    if args.pair:
+        rc = run_pair(args, tmp, test_bin)
+    else:
+        initrd = os.path.join(tmp, "initrd.cpio")
+        setup = "\n".join(f"ip addr add {a}/32 dev lo" for a in args.lo_addr)
+        role = f"/nc_vmtest local {args.mib:d} {args.unreachable_peer or ''}"
+        build_initramfs(
+            initrd,
+            module=args.module,
+            test_bin=test_bin,
+            loops=args.loops,
+            hosts=args.hosts,
+            setup=setup,
+            role_cmd=role,
+            extra_files=build_preload(tmp),
+        )
+        vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose)
+        vm.start()
+        vm.wait(args.timeout)
+        if args.log:
+            vm.save(args.log)
+        rc = verdict([vm])
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+def build_preload(tmp):
+    """LD_PRELOAD shim + a dynamically linked TCP program + glibc."""
+    shim_dir = os.path.join(SRC, "shim")
+    so = os.path.join(tmp, "nc_preload.so")
+    prog = os.path.join(tmp, "nc_preload_test")
+    subprocess.check_call(
+        ["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-o", so, os.path.join(shim_dir, "nc_preload.c"), "-ldl"]
+    )
+    subprocess.check_call(["gcc", "-O2", "-Wall", "-o", prog, os.path.join(shim_dir, "nc_preload_test.c")])
+    libc = "/lib/x86_64-linux-gnu/libc.so.6"
+    ld = os.path.realpath("/lib64/ld-linux-x86-64.so.2")
+    return [
+        ("nc_preload.so", so),
+        ("nc_preload_test", prog),
+        ("lib/x86_64-linux-gnu/libc.so.6", libc),
+        ("lib64/ld-linux-x86-64.so.2", ld),
+    ]
+
+
+PRELOAD_EXPECT = {
+    "none": "listener=6 client=6 accepted=6",
+    "all": "listener=19 client=19 accepted=19 nonblock_kept=1 cloexec_kept=1 data=hello",
+    "port_match": "listener=19 client=19 accepted=19",
+    "port_nomatch": "listener=6 client=6 accepted=6",
+}
+
+
+def qemu_cmd(args, initrd, net):
+    return [
+        "qemu-system-x86_64",
+        "-accel",
+        "tcg",
+        "-machine",
+        "q35",
+        "-cpu",
+        "max",
+        "-m",
+        args.mem,
+        "-smp",
+        args.smp,
+        "-nographic",
+        "-no-reboot",
+        "-nic",
+        "none",
+        *net,
+        "-kernel",
+        args.kernel,
+        "-initrd",
+        initrd,
+        "-append",
+        "console=ttyS0 panic=-1 oops=panic quiet loglevel=4",
+    ]
+
+
+class Guest:
+    def __init__(self, name, cmd, verbose):
+        self.name, self.cmd, self.verbose = name, cmd, verbose
+        self.lines = []
+        self.proc = None
+        self.thread = None
+        self.t0 = 0
+
+    def start(self):
+        self.t0 = time.time()
+        self.proc = subprocess.Popen(
+            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            self.lines.append(line)
+            if self.verbose or line.startswith(("NCVM", "NCTEST")):
+                print(f"[{self.name}] {line}", flush=True)
+            if "NCVM DONE" in line:
+                break
+
+    def wait(self, timeout):
+        self.thread.join(max(1, self.t0 + timeout - time.time()))
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.elapsed = time.time() - self.t0
+
+    def save(self, path):
+        with open(path, "w") as fh:
+            fh.write("\n".join(self.lines) + "\n")
+
+    def problems(self):
+        text = "\n".join(self.lines)
+        out = []
+        if "NCVM INSMOD OK" not in text:
+            out.append("module did not load")
+        m = re.search(r"NCTEST SUMMARY (\d+) passed, (\d+) failed", text)
+        if not m:
+            out.append("test program did not finish")
+        elif int(m.group(2)) or not int(m.group(1)):
+            out.append(f"{m.group(2)} in-guest tests failed")
+        if "NCVM RMMOD OK" not in text:
+            out.append("rmmod failed")
+        m5 = re.search(r"NCVM KMEMLEAK_NC (\d+) total, (\d+) netchannel frames", text)
+        if m5 and int(m5.group(2)):
+            out.append("kmemleak reports objects allocated by netchannel")
+        for marker in ("NCVM BADPARAM refused", "NCVM BADBIND refused"):
+            if marker not in text:
+                out.append(f"expected '{marker}'")
+        if "NCVM BUSYRMMOD refused" not in text:
+            out.append("rmmod with an open socket was not refused")
+        m2 = re.search(r"NCVM LOADLOOP (\d+) ok (\d+) failed", text)
+        if not m2 or int(m2.group(2)):
+            out.append("load/unload loop failed")
+        m3 = re.search(r"NCVM DMESG_ISSUES (\d+)", text)
+        if not m3 or int(m3.group(1)):
+            out.append("kernel log has warnings/oopses")
+        if "NCVM DONE" not in text:
+            out.append("guest did not finish in time")
+        for case, want in PRELOAD_EXPECT.items():
+            m4 = re.search(rf"NCVM PRELOAD {case} (.*)", text)
+            if "NCVM PRELOAD" in text and (not m4 or want not in m4.group(1)):
+                out.append("LD_PRELOAD shim case {}: {}".format(case, m4.group(1) if m4 else "missing"))
+        self.passed = int(m.group(1)) if m else 0
+        self.failed = int(m.group(2)) if m else 0
+        return out
+
+
+def verdict(guests):
+    problems = []
+    for g in guests:
+        problems += [f"{g.name}: {p}" for p in g.problems()]
+        print(f"{g.name}: {g.elapsed:.0f}s, {g.passed:d} passed, {g.failed:d} failed")
+    if problems:
+        print("VERDICT FAIL: " + "; ".join(problems))
+        return 1
+    print("VERDICT PASS")
+    return 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_pair(args, tmp, test_bin):
+    kver = os.path.basename(args.kernel).replace("vmlinuz-", "")
+    e1000 = glob.glob(f"/lib/modules/{kver}/kernel/drivers/net/ethernet/intel/e1000/e1000.ko*")
+    if e1000 and e1000[0].endswith((".xz", ".zst")):
+        sys.exit("need an uncompressed e1000.ko from linux-image for --pair")
+    if not e1000:
+        print("note: no e1000.ko for this kernel, assuming e1000 is built in")
+    port = free_port()
+    ips = ["198.18.0.1", "198.18.0.2"]
+    guests = []
+    for i in (0, 1):
+        hosts = f"local={ips[i]};peers={ips[1 - i]};bulk=2;lat=1;port=9000;cpus=0-1"
+        setup = f"[ -e /e1000.ko ] && insmod /e1000.ko\nip addr add {ips[i]}/24 dev eth0\nip link set eth0 up"
+        role = f"/nc_vmtest serve {args.mib:d}" if i == 0 else f"/nc_vmtest client {args.mib:d} {ips[0]}"
+        initrd = os.path.join(tmp, f"initrd{i:d}.cpio")
+        build_initramfs(
+            initrd,
+            module=args.module,
+            test_bin=test_bin,
+            loops=min(args.loops, 3),
+            hosts=hosts,
+            setup=setup,
+            role_cmd=role,
+            extra_files=[("e1000.ko", e1000[0])] if e1000 else [],
+        )
+        side = "listen" if i == 0 else "connect"
+        net = [
+            "-netdev",
+            f"socket,id=d0,{side}=127.0.0.1:{port:d}",
+            "-device",
+            f"e1000,netdev=d0,mac=52:54:00:c6:12:{i + 1:02x}",
+        ]
+        guests.append(Guest(f"vm{i + 1:d}", qemu_cmd(args, initrd, net), args.verbose))
+    guests[0].start()
+    time.sleep(1)
+    guests[1].start()
+    for g in guests:
+        g.wait(args.timeout)
+    if args.log:
+        for g in guests:
+            g.save(f"{args.log}.{g.name}")
+    return verdict(guests)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Kernel roles: the installed kernel, GRUB by entry id, the fallback, config, uapi; bad input."""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from nclab.inventory import read_lab_hosts
+
+REPO = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path.home() / ".cache" / "netchannel" / "kernel"
+FRAGMENTS = [REPO / "module_src/kernel_config/netchannel.config", REPO / "module_src/kernel_config/lab.config"]
+# The converge installs the kernel on the last lab host only; the others keep Debian's.
+testinfra_hosts = sorted(read_lab_hosts(REPO / "inventory/lab/hosts.yml"))[-1:]
+
+
+def _kconfig_module():
+    path = REPO / "roles/netchannel_kernel_build/library/netchannel_kconfig_check.py"
+    spec = importlib.util.spec_from_file_location("netchannel_kconfig_check", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(name="release")
+def fixture_release(host) -> str:
+    return host.check_output("uname -r")
+
+
+@pytest.fixture(name="artifacts")
+def fixture_artifacts(release) -> Path:
+    """The newest artifacts directory whose kernel.release is the running release."""
+    dirs = [d for d in ARTIFACTS.glob("*/") if (d / "kernel.release").exists()]
+    dirs = [d for d in dirs if (d / "kernel.release").read_text().strip() == release]
+    assert dirs, f"no build of {release} under {ARTIFACTS}"
+    return max(dirs, key=lambda d: (d / "kernel.release").stat().st_mtime)
+
+
+def test_runs_the_netchannel_kernel(host, release, artifacts):
+    assert release.endswith("-netchannel"), release
+    assert re.match(r"^6\.1\.\d+-netchannel$", release), release
+    assert (artifacts / "kernel.release").read_text().strip() == release
+
+
+def test_booted_it_through_grub(host, release):
+    assert host.file("/proc/cmdline").content_string.startswith(f"BOOT_IMAGE=/boot/vmlinuz-{release} ")
+
+
+def test_grub_default_is_its_menu_entry_id(host, release):
+    assert host.file("/etc/default/grub.d/50-netchannel.cfg").contains("^GRUB_DEFAULT=saved$")
+    env = dict(line.split("=", 1) for line in host.check_output("grub-editenv list").splitlines() if "=" in line)
+    saved = env.get("saved_entry", "")
+    submenu, _, entry = saved.partition(">")
+    assert submenu.startswith("gnulinux-advanced-"), saved
+    assert entry.startswith(f"gnulinux-{release}-advanced-"), saved
+    grub_cfg = host.file("/boot/grub/grub.cfg").content_string
+    assert f"$menuentry_id_option '{entry}'" in grub_cfg
+    assert 'set default="${saved_entry}"' in grub_cfg
+
+
+def test_previous_kernel_is_kept_as_fallback(host):
+    debian = host.check_output("dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' 'linux-image-6.1.0-*-amd64'")
+    installed = [line.split()[0] for line in debian.splitlines() if line.split()[1:2] == ["ii"]]
+    assert installed, debian
+    for pkg in installed:
+        release = pkg.removeprefix("linux-image-")
+        assert host.file(f"/boot/vmlinuz-{release}").exists
+        assert f"Linux {release}'" in host.file("/boot/grub/grub.cfg").content_string
+
+
+def test_required_config_options_are_in_the_running_kernel(host, release):
+    mod = _kconfig_module()
+    config = host.file(f"/boot/config-{release}").content_string
+    final = {}
+    for line in config.splitlines():
+        if m := mod.SET_RE.match(line):
+            final[m.group(1)] = m.group(2)
+    lost = []
+    for frag in FRAGMENTS:
+        lost += mod.lost(final, mod.parse(str(frag)))
+    assert not lost, lost
+    assert final.get("CONFIG_MODULES") == "y"
+
+
+def test_uapi_header_defines_ipproto_virtual_sock(host, artifacts, tmp_path):
+    header = host.file("/usr/include/linux/in.h").content_string
+    assert re.search(r"IPPROTO_VIRTUAL_SOCK = 19,", header)
+    assert "#define IPPROTO_VIRTUAL_SOCK\tIPPROTO_VIRTUAL_SOCK" in header
+    assert host.package("linux-libc-dev").version.endswith(artifacts.name[:8])
+    # And a program compiled against the packaged header sees 19.
+    deb = next(artifacts.glob("linux-libc-dev_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)
+    prog = tmp_path / "t.c"
+    prog.write_text(
+        '#include <stdio.h>\n#include <linux/in.h>\nint main(void) { printf("%d\\n", IPPROTO_VIRTUAL_SOCK); }\n'
+    )
+    subprocess.run(["gcc", "-I", str(tmp_path / "root/usr/include"), "-o", str(tmp_path / "t"), str(prog)], check=True)
+    assert subprocess.run([str(tmp_path / "t")], capture_output=True, text=True, check=True).stdout == "19\n"
+
+
+# ---- bad input: the build role on the controller, each in its own work/cache dirs ----
+
+
+def _build(tmp_path: Path, **extra) -> str:
+    extra = {
+        "netchannel_kernel_build_work_dir": str(tmp_path / "work"),
+        "netchannel_kernel_build_cache_dir": str(tmp_path / "cache"),
+        "netchannel_kernel_build_artifacts_dir": str(tmp_path / "artifacts"),
+        "netchannel_kernel_build_config_base": "tinyconfig",
+        "netchannel_kernel_build_jobs": 2,
+        **extra,
+    }
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STRATEGY": "linear"}
+    proc = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            str(REPO / "inventory/lab/hosts.yml"),
+            str(Path(__file__).parent / "build_only.yml"),
+            "-e",
+            json.dumps(extra),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode != 0, "the build was expected to fail"
+    return proc.stdout + proc.stderr
+
+
+def test_patch_that_does_not_apply_is_named(tmp_path):
+    bad = tmp_path / "99-bad.patch"
+    bad.write_text(
+        "--- a/include/uapi/linux/in.h\n+++ b/include/uapi/linux/in.h\n@@ -30,3 +30,3 @@\n"
+        " this context line is not in in.h\n-nor is this one\n+so the hunk must fail\n"
+    )
+    out = _build(tmp_path, netchannel_kernel_build_extra_patches=[str(bad)])
+    assert "patch 00-99-bad.patch does not apply" in out, out[-3000:]
+    assert "file include/uapi/linux/in.h: hunk #1 FAILED at line 30" in out, out[-3000:]
+
+
+def test_missing_source_is_named(tmp_path):
+    out = _build(
+        tmp_path,
+        netchannel_kernel_build_source="directory",
+        netchannel_kernel_build_source_dir=str(tmp_path / "no-such-tree"),
+    )
+    assert f"missing kernel source: {tmp_path / 'no-such-tree'} (netchannel_kernel_build_source_dir)" in out, out[
+        -3000:
+    ]
+
+
+def test_dropped_config_option_is_named(tmp_path):
+    frag = tmp_path / "needs-sysvipc.config"
+    # IPC_NS depends on SYSVIPC, which tinyconfig leaves off: olddefconfig drops it.
+    frag.write_text("CONFIG_IPC_NS=y\n# CONFIG_SYSVIPC is not set\n")
+    out = _build(tmp_path, netchannel_kernel_build_config_fragments=[str(frag)])
+    assert "CONFIG_IPC_NS=y (from 00-needs-sysvipc.config) did not survive olddefconfig" in out, out[-3000:]

@@ -1,0 +1,91 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-2.0-only
+"""Check that every option a set of config fragments asks for survived in a kernel .config."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: netchannel_kconfig_check
+short_description: Assert that config fragment options survived olddefconfig
+description:
+  - Parses each fragment (C(CONFIG_X=value) and C(# CONFIG_X is not set) lines) and compares it
+    with the final C(.config). Fails naming every option that did not survive and its fragment.
+options:
+  config:
+    description: The final .config.
+    type: path
+    required: true
+  fragments:
+    description: Fragment files.
+    type: list
+    elements: path
+    required: true
+"""
+
+SET_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+UNSET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+def parse(path: str) -> dict[str, str | None]:
+    """Option -> value, None meaning 'is not set'."""
+    opts: dict[str, str | None] = {}
+    with open(path, encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.strip()
+            m = SET_RE.match(line)
+            if m:
+                opts[m.group(1)] = m.group(2)
+                continue
+            m = UNSET_RE.match(line)
+            if m:
+                opts[m.group(1)] = None
+    return opts
+
+
+def lost(final: dict[str, str | None], wanted: dict[str, str | None]) -> list[tuple[str, str, str]]:
+    out = []
+    for opt, value in wanted.items():
+        have = final.get(opt)
+        if value is None:
+            if have not in (None, "n"):
+                out.append((opt, "is not set", f"{opt}={have}"))
+        elif have != value:
+            out.append((opt, f"={value}", f"{opt}={have}" if have is not None else "absent or not set"))
+    return out
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "config": {"type": "path", "required": True},
+            "fragments": {"type": "list", "elements": "path", "required": True},
+        },
+        supports_check_mode=True,
+    )
+    config = module.params["config"]
+    if not os.path.isfile(config):
+        module.fail_json(msg=f"kernel config {config} does not exist")
+    final = parse(config)
+    problems, checked = [], 0
+    for frag in module.params["fragments"]:
+        if not os.path.isfile(frag):
+            module.fail_json(msg=f"config fragment {frag} does not exist")
+        wanted = parse(frag)
+        checked += len(wanted)
+        for opt, want, have in lost(final, wanted):
+            problems.append(
+                f"{opt}{want if want.startswith('=') else ' ' + want} (from {os.path.basename(frag)}) "
+                f"did not survive olddefconfig: now {have}"
+            )
+    if problems:
+        module.fail_json(msg="required kernel options were dropped: " + "; ".join(problems), lost=problems)
+    module.exit_json(changed=False, checked=checked)
+
+
+if __name__ == "__main__":
+    main()
