@@ -126,8 +126,9 @@ class Lab:
         known = ", ".join(h["name"] for h in state["hosts"])
         raise LabError(f"unknown lab host {name!r}; the lab has: {known}")
 
-    def ssh_base(self, port: int) -> list[str]:
-        return ["ssh", *ssh_options(self.key, self.control_dir), "-p", str(port), "root@127.0.0.1"]
+    def ssh_base(self, port: int, *options: str) -> list[str]:
+        """ssh to a lab VM as root; `options` go before the destination."""
+        return ["ssh", *ssh_options(self.key, self.control_dir), *options, "-p", str(port), "root@127.0.0.1"]
 
     # ---- up ----------------------------------------------------------------
     def up(self) -> None:
@@ -235,12 +236,7 @@ class Lab:
                 )
             probe = subprocess.run(
                 [
-                    *self.ssh_base(port)[:-1],
-                    "-o",
-                    "BatchMode=yes",
-                    "-o",
-                    "ConnectTimeout=10",
-                    "root@127.0.0.1",
+                    *self.ssh_base(port, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"),
                     "ip",
                     "-o",
                     "link",
@@ -278,7 +274,7 @@ class Lab:
         names += [p.name for p in self.state.glob("*") if (p / "qemu.pid").exists() and p.name not in names]
         for h in state["hosts"] if state else []:
             subprocess.run(
-                [*self.ssh_base(h["port"])[:-1], "-O", "exit", "root@127.0.0.1"],
+                [*self.ssh_base(h["port"], "-O", "exit")],
                 capture_output=True,
                 check=False,
                 timeout=15,

@@ -1,9 +1,6 @@
 """The lab VMs: boot through GRUB from disk, data network, packages the roles assume."""
 
 import ipaddress
-import os
-import subprocess
-from pathlib import Path
 
 from nclab.image import role_packages
 
@@ -67,28 +64,20 @@ def test_management_network_cannot_reach_outside(host):
     assert cmd.rc != 0, cmd.stdout
 
 
-def test_survives_a_guest_reboot(lab_hosts):
+def test_survives_a_guest_reboot(ansible, lab_hosts):
     """The kernel roles reboot VMs: one must come back through GRUB with its data address."""
+
+    def run(host: str, args: str, module: str = "ansible.builtin.command") -> str:
+        proc = ansible("ansible", host, "-m", module, "-a", args, "-o", env={"ANSIBLE_STRATEGY": "linear"})
+        assert proc.returncode == 0, f"ansible {host} -m {module} -a {args!r}: {proc.output}"
+        return proc.stdout.split("(stdout) ", 1)[-1].strip()
+
     names = sorted(lab_hosts)
     target, other = names[-1], names[0]
-    boot_id = _ansible(target, "cat /proc/sys/kernel/random/boot_id")
-    _ansible(target, "reboot_timeout=600", module="ansible.builtin.reboot")
-    assert _ansible(target, "cat /proc/sys/kernel/random/boot_id") != boot_id
-    assert _ansible(target, "cat /proc/cmdline").startswith("BOOT_IMAGE=/boot/vmlinuz-")
+    boot_id = run(target, "cat /proc/sys/kernel/random/boot_id")
+    run(target, "reboot_timeout=600", module="ansible.builtin.reboot")
+    assert run(target, "cat /proc/sys/kernel/random/boot_id") != boot_id
+    assert run(target, "cat /proc/cmdline").startswith("BOOT_IMAGE=/boot/vmlinuz-")
     if other != target:
         ip = lab_hosts[target]["netchannel_data_ip"]
-        _ansible(other, f"ping -q -n -c 2 -W 3 {ip}")
-
-
-def _ansible(host: str, args: str, module: str = "ansible.builtin.command") -> str:
-    repo = Path(__file__).resolve().parents[3]
-    proc = subprocess.run(
-        ["ansible", host, "-i", str(repo / "inventory/lab/hosts.yml"), "-m", module, "-a", args, "-o"],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        check=False,
-        env={**os.environ, "ANSIBLE_STRATEGY": "linear"},
-    )
-    assert proc.returncode == 0, f"ansible {host} -m {module} -a {args!r}: {proc.stdout}{proc.stderr}"
-    return proc.stdout.split("(stdout) ", 1)[-1].strip()
+        run(other, f"ping -q -n -c 2 -W 3 {ip}")

@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -104,7 +103,7 @@ def test_uapi_header_defines_ipproto_virtual_sock(host, artifacts, tmp_path):
 # ---- bad input: the build role on the controller, each in its own work/cache dirs ----
 
 
-def _build(tmp_path: Path, **extra) -> str:
+def _build(ansible, tmp_path: Path, **extra) -> str:
     extra = {
         "netchannel_kernel_build_work_dir": str(tmp_path / "work"),
         "netchannel_kernel_build_cache_dir": str(tmp_path / "cache"),
@@ -113,38 +112,29 @@ def _build(tmp_path: Path, **extra) -> str:
         "netchannel_kernel_build_jobs": 2,
         **extra,
     }
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STRATEGY": "linear"}
-    proc = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(REPO / "inventory/lab/hosts.yml"),
-            str(Path(__file__).parent / "build_only.yml"),
-            "-e",
-            json.dumps(extra),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        check=False,
+    proc = ansible(
+        "ansible-playbook",
+        str(Path(__file__).parent / "build_only.yml"),
+        "-e",
+        json.dumps(extra),
+        env={"ANSIBLE_STRATEGY": "linear"},
     )
     assert proc.returncode != 0, "the build was expected to fail"
-    return proc.stdout + proc.stderr
+    return proc.output
 
 
-def test_patch_that_does_not_apply_is_named(tmp_path):
+def test_patch_that_does_not_apply_is_named(ansible, tmp_path):
     bad = tmp_path / "99-bad.patch"
     bad.write_text(
         "--- a/include/uapi/linux/in.h\n+++ b/include/uapi/linux/in.h\n@@ -30,3 +30,3 @@\n"
         " this context line is not in in.h\n-nor is this one\n+so the hunk must fail\n"
     )
-    out = _build(tmp_path, netchannel_kernel_build_extra_patches=[str(bad)])
+    out = _build(ansible, tmp_path, netchannel_kernel_build_extra_patches=[str(bad)])
     assert "patch 00-99-bad.patch does not apply" in out, out[-3000:]
     assert "file include/uapi/linux/in.h: hunk #1 FAILED at line 30" in out, out[-3000:]
 
 
-def test_missing_source_is_named(tmp_path):
+def test_missing_source_is_named(ansible, tmp_path):
     out = _build(
         tmp_path,
         netchannel_kernel_build_source="directory",
@@ -155,9 +145,9 @@ def test_missing_source_is_named(tmp_path):
     ]
 
 
-def test_dropped_config_option_is_named(tmp_path):
+def test_dropped_config_option_is_named(ansible, tmp_path):
     frag = tmp_path / "needs-sysvipc.config"
     # IPC_NS depends on SYSVIPC, which tinyconfig leaves off: olddefconfig drops it.
     frag.write_text("CONFIG_IPC_NS=y\n# CONFIG_SYSVIPC is not set\n")
-    out = _build(tmp_path, netchannel_kernel_build_config_fragments=[str(frag)])
+    out = _build(ansible, tmp_path, netchannel_kernel_build_config_fragments=[str(frag)])
     assert "CONFIG_IPC_NS=y (from 00-needs-sysvipc.config) did not survive olddefconfig" in out, out[-3000:]

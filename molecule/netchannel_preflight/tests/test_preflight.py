@@ -1,7 +1,5 @@
 """netchannel_preflight: what it leaves on the hosts, and how it fails on bad input."""
 
-import os
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -23,40 +21,37 @@ def test_tools_the_roles_call_exist(host):
         assert host.file(tool).exists, tool
 
 
-def _preflight(*extra: str, inventory: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    cmd = ["ansible-playbook", "-i", str(REPO / "inventory/lab/hosts.yml")]
-    if inventory is not None:
-        cmd += ["-i", str(inventory)]
-    cmd += ["--limit", "nclab1", str(REPO / "playbooks/preflight.yml"), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, check=False)
-    proc.output = proc.stdout + proc.stderr
-    return proc
+def _preflight(ansible, *extra: str, inventory: Path | None = None):
+    inventories = [inventory] if inventory is not None else []
+    return ansible(
+        "ansible-playbook", "--limit", "nclab1", str(REPO / "playbooks/preflight.yml"), *extra, inventories=inventories
+    )
 
 
-def test_missing_interface_is_named():
-    proc = _preflight("-e", "netchannel_data_interface=nope0")
+def test_missing_interface_is_named(ansible):
+    proc = _preflight(ansible, "-e", "netchannel_data_interface=nope0")
     assert proc.returncode != 0
     assert "data interface nope0 (netchannel_preflight_data_interface) does not exist" in proc.output
 
 
-def test_wrong_address_is_named():
-    proc = _preflight("-e", "netchannel_preflight_data_ip=198.18.0.99")
+def test_wrong_address_is_named(ansible):
+    proc = _preflight(ansible, "-e", "netchannel_preflight_data_ip=198.18.0.99")
     assert proc.returncode != 0
     assert "does not hold 198.18.0.99 (netchannel_preflight_data_ip)" in proc.output
 
 
-def test_bad_address_is_named():
-    proc = _preflight("-e", "netchannel_data_ip=300.1.1.1")
+def test_bad_address_is_named(ansible):
+    proc = _preflight(ansible, "-e", "netchannel_data_ip=300.1.1.1")
     assert proc.returncode != 0
     assert "netchannel_preflight_data_ip='300.1.1.1'" in proc.output
 
 
-def test_unreachable_peer_is_named(tmp_path, lab_hosts):
+def test_unreachable_peer_is_named(ansible, tmp_path, lab_hosts):
     # A peer in the inventory whose data address no lab VM holds (inside the lab's own segment).
     ghost = tmp_path / "ghost.yml"
     ghost.write_text("others:\n  hosts:\n    ghost:\n      netchannel_data_ip: 198.18.0.250\n")
     proc = _preflight(
+        ansible,
         "-e",
         '{"netchannel_preflight_peers": ["nclab2", "ghost"], "netchannel_preflight_ping_count": 1}',
         inventory=ghost,
@@ -67,9 +62,9 @@ def test_unreachable_peer_is_named(tmp_path, lab_hosts):
     assert f'nclab1: no answer over {iface} from 198.18.0.250"' in proc.output
 
 
-def test_peer_without_address_is_named(tmp_path):
+def test_peer_without_address_is_named(ansible, tmp_path):
     ghost = tmp_path / "ghost.yml"
     ghost.write_text("others:\n  hosts:\n    ghost: {}\n")
-    proc = _preflight("-e", '{"netchannel_preflight_peers": ["ghost"]}', inventory=ghost)
+    proc = _preflight(ansible, "-e", '{"netchannel_preflight_peers": ["ghost"]}', inventory=ghost)
     assert proc.returncode != 0
     assert "these peers have no valid netchannel_data_ip in the inventory: ghost" in proc.output
