@@ -136,6 +136,7 @@ def test_patch_that_does_not_apply_is_named(ansible, tmp_path):
 
 def test_missing_source_is_named(ansible, tmp_path):
     out = _build(
+        ansible,
         tmp_path,
         netchannel_kernel_build_source="directory",
         netchannel_kernel_build_source_dir=str(tmp_path / "no-such-tree"),
