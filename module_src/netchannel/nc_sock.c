@@ -1190,6 +1190,32 @@ static int nc_setsockopt(struct socket *sock, int level, int optname,
 	return -ENOPROTOOPT;
 }
 
+/*
+ * TCP_INFO for programs that report it (iperf3 reads it after every run and
+ * does not check the result): the state and segment size are ours; the
+ * retransmission and RTT fields stay zero because a virtual socket has none
+ * of its own (the channel's TCP connection does that work).
+ */
+static int nc_get_tcp_info(struct sock *sk, char __user *optval,
+			   int __user *optlen)
+{
+	struct tcp_info info;
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	memset(&info, 0, sizeof(info));
+	info.tcpi_state = READ_ONCE(sk->sk_state);
+	info.tcpi_snd_mss = NC_MAX_PAYLOAD;
+	info.tcpi_rcv_mss = NC_MAX_PAYLOAD;
+	len = min_t(int, len, sizeof(info));
+	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+		return -EFAULT;
+	return 0;
+}
+
 static int nc_getsockopt(struct socket *sock, int level, int optname,
 			 char __user *optval, int __user *optlen)
 {
@@ -1198,6 +1224,8 @@ static int nc_getsockopt(struct socket *sock, int level, int optname,
 	if (level != SOL_TCP)
 		return -ENOPROTOOPT;
 	switch (optname) {
+	case TCP_INFO:
+		return nc_get_tcp_info(sock->sk, optval, optlen);
 	case TCP_NODELAY:
 		val = 1;
 		break;

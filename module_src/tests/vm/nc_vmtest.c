@@ -314,6 +314,19 @@ static void test_opts_names(void)
 		PASS("names", "");
 	else
 		FAIL("names", "%s", strerror(errno));
+	{
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		memset(&ti, 0xa5, sizeof(ti));
+		if (getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+		    ti.tcpi_state == TCP_ESTABLISHED && ti.tcpi_total_retrans == 0 &&
+		    ti.tcpi_snd_mss > 0)
+			PASS("tcp_info", "state %u mss %u", ti.tcpi_state, ti.tcpi_snd_mss);
+		else
+			FAIL("tcp_info", "%s state %u retrans %u", strerror(errno),
+			     ti.tcpi_state, ti.tcpi_total_retrans);
+	}
 	if (write(cfd, "ping", 4) == 4) {
 		char b[8] = { 0 };
 

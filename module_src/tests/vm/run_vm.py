@@ -7,8 +7,8 @@ usage: run_vm.py [--kernel /boot/vmlinuz-6.1.0-NN-amd64] [--module PATH]
                  [--mib 256] [--loops 5] [--hosts STR] [--timeout 1200]
        run_vm.py --pair [--mib 256] ...
 
---pair boots two VMs joined by a private QEMU socket link (198.18.0.1 and
-198.18.0.2, no other network), each with the other as its NetChannel peer,
+--pair boots two VMs joined by a private QEMU UDP socket link on the host's
+loopback (198.18.0.1 and 198.18.0.2, no other network), each with the other as its NetChannel peer,
 and transfers data between them over NetChannel and over plain TCP.
 
 Exit status 0 only if every in-guest check passed.  The guest prints
@@ -77,6 +77,7 @@ if [ -x /nc_preload_test ]; then
   echo "NCVM PRELOAD port_match $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=7003 /nc_preload_test 7003 2>&1)"
   echo "NCVM PRELOAD port_nomatch $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=9999 /nc_preload_test 7004 2>&1)"
 fi
+[ -x /apps.sh ] && NC_APPS_REQUESTS={app_requests} /apps.sh {apps_args}
 cat /proc/net/netchannel
 if [ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null; then
   if [ -e /sys/kernel/debug/kmemleak ]; then
@@ -147,9 +148,18 @@ def read_bytes(path):
         return fh.read()
 
 
-def build_initramfs(path, *, module, test_bin, loops, hosts, setup, role_cmd, extra_files=()):
+def build_initramfs(
+    path, *, module, test_bin, loops, hosts, setup, role_cmd, apps_args="", app_requests=10000, extra_files=()
+):
     hosts_arg = f"hosts='{hosts}'" if hosts else ""
-    init = INIT.format(loops=loops, hosts_arg=hosts_arg, extra_setup=setup, role_cmd=role_cmd).encode()
+    init = INIT.format(
+        loops=loops,
+        hosts_arg=hosts_arg,
+        extra_setup=setup,
+        role_cmd=role_cmd,
+        apps_args=apps_args,
+        app_requests=app_requests,
+    ).encode()
     busybox = read_bytes(shutil.which("busybox") or "/bin/busybox")
     d = stat.S_IFDIR | 0o755
     f = stat.S_IFREG
@@ -166,7 +176,7 @@ def build_initramfs(path, *, module, test_bin, loops, hosts, setup, role_cmd, ex
         ("netchannel.ko", f | 0o644, read_bytes(module)),
         ("nc_vmtest", f | 0o755, read_bytes(test_bin)),
     ]
-    for name, src in extra_files:
+    for name, src in dict(extra_files).items():  # the last source of a name wins
         entries.append((name, f | 0o755, read_bytes(src)))
     with open(path, "wb") as fh:
         fh.write(cpio_newc(entries))
@@ -188,6 +198,13 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--pair", action="store_true", help="two VMs on a private link, NetChannel vs TCP between them")
     ap.add_argument("--log", default=None)
+    ap.add_argument(
+        "--no-apps", action="store_true", help="skip unmodified iperf3 and redis through the shim (quick runs)"
+    )
+    ap.add_argument(
+        "--app-requests", type=int, default=10000, help="redis-benchmark requests per test (SET, GET), at least 100"
+    )
+    ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"), help="--pair: the VMs' NIC model")
     args = ap.parse_args()
     if not args.kernel or not os.path.exists(args.kernel):
         sys.exit("no kernel: install linux-image-6.1.0-NN-amd64 or pass --kernel")
@@ -197,13 +214,16 @@ def main():
     for a in args.lo_addr + ([args.unreachable_peer] if args.unreachable_peer else []):
         if not a.startswith(("127.", "198.18.", "198.19.")):
             sys.exit(f"only loopback and 198.18.0.0/15 addresses are allowed: {a}")
+    if args.app_requests < 100:
+        sys.exit(f"run_vm.py: error: --app-requests {args.app_requests} is below 100")
+    apps = [] if args.no_apps else app_files()
     tmp = tempfile.mkdtemp(prefix="ncvm-")
     test_bin = os.path.join(tmp, "nc_vmtest")
     subprocess.check_call(
         ["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", test_bin, os.path.join(HERE, "nc_vmtest.c")]
     )
     if args.pair:
-        rc = run_pair(args, tmp, test_bin)
+        rc = run_pair(args, tmp, test_bin, apps)
     else:
         initrd = os.path.join(tmp, "initrd.cpio")
         setup = "\n".join(f"ip addr add {a}/32 dev lo" for a in args.lo_addr)
@@ -216,9 +236,11 @@ def main():
             hosts=args.hosts,
             setup=setup,
             role_cmd=role,
-            extra_files=build_preload(tmp),
+            apps_args="local",
+            app_requests=args.app_requests,
+            extra_files=build_preload(tmp) + apps,
         )
-        vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose)
+        vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests)
         vm.start()
         vm.wait(args.timeout)
         if args.log:
@@ -245,6 +267,119 @@ def build_preload(tmp):
         ("lib/x86_64-linux-gnu/libc.so.6", libc),
         ("lib64/ld-linux-x86-64.so.2", ld),
     ]
+
+
+# Unmodified Debian programs run through the shim (packages iperf3 and
+# redis-tools; redis-tools' multi-call binary is redis-server when so named).
+APPS = {
+    "usr/bin/iperf3": "/usr/bin/iperf3",
+    "usr/bin/redis-server": "/usr/bin/redis-check-rdb",
+    "usr/bin/redis-benchmark": "/usr/bin/redis-benchmark",
+    "usr/bin/redis-cli": "/usr/bin/redis-cli",
+}
+
+
+def shared_libs(binary):
+    """(path in the guest, path here) of every library ldd lists for binary."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    libs = []
+    for line in out.splitlines():
+        m = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
+        if m:
+            libs.append((m.group(1).lstrip("/"), os.path.realpath(m.group(1))))
+    return libs
+
+
+def app_files():
+    """iperf3, redis and their libraries, plus the script that drives them."""
+    missing = [src for src in APPS.values() if not os.path.exists(src)]
+    if missing:
+        sys.exit(
+            f"run_vm.py: {', '.join(missing)} not installed (apt install iperf3 redis-tools, "
+            "or make bootstrap); --no-apps skips these tests"
+        )
+    files = dict(APPS)
+    for src in APPS.values():
+        files.update(shared_libs(src))
+    files["apps.sh"] = os.path.join(HERE, "apps.sh")
+    return sorted(files.items())
+
+
+# The APP lines apps.sh prints in each role; see check_apps().
+APP_CLIENTS = ("iperf3-nc", "iperf3-tcp", "redis-nc", "redis-tcp")
+APP_SERVERS = tuple(f"{c}-server" for c in APP_CLIENTS)
+APPS_EXPECT = {"local": APP_CLIENTS + APP_SERVERS, "serve": APP_SERVERS, "client": APP_CLIENTS}
+
+
+def app_results(text):
+    """{name: {key: value}} from the 'NCVM APP name k=v ...' lines."""
+    found = {}
+    for m in re.finditer(r"^(?:\[\w+\] )?NCVM APP (\S+) (.*)$", text, re.M):
+        found[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
+    return found
+
+
+def check_app(name, kv, requests):
+    """What is wrong with one application's result (empty if nothing)."""
+    bad = [f"{k}={v}" for k, v in kv.items() if k.endswith("_rc") and v != "0"]
+    if name.endswith("-server"):
+        return bad
+    tcp = kv.get("tcp_sockets", "")
+    if name.endswith("-nc") and tcp != "0":
+        bad.append(f"tcp_sockets={tcp}: TCP sockets on the application port, want 0 (shim not used)")
+    if name.endswith("-tcp") and (not tcp.isdigit() or tcp == "0"):
+        bad.append(f"tcp_sockets={tcp} for the TCP baseline: the socket check sees nothing")
+    if name.startswith("iperf3"):
+        if float(kv.get("mbits", 0)) <= 0:
+            bad.append(f"mbits={kv.get('mbits')}")
+        if name.endswith("-nc") and int(kv.get("nc_tx_bytes", 0)) < 0.9 * float(kv.get("mbytes", 0)) * 2**20:
+            bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: less than the {kv.get('mbytes')} MiB iperf3 moved")
+    else:
+        if int(kv.get("commands", 0)) < 2 * requests:
+            bad.append(f"commands={kv.get('commands')} (want >= {2 * requests}: SET and GET)")
+        if kv.get("roundtrip") != "ok":
+            bad.append(f"roundtrip={kv.get('roundtrip')} (SET then GET of a random value)")
+        if kv.get("bench_key") != "1":
+            bad.append(f"bench_key={kv.get('bench_key')} (the benchmark's key is missing)")
+        if not re.fullmatch(r"SET=[\d.]+,GET=[\d.]+", kv.get("rps", "")):
+            bad.append(f"rps={kv.get('rps')}")
+        if name.endswith("-nc") and int(kv.get("nc_tx_bytes", 0)) <= 0:
+            bad.append("nc_tx_bytes=0: nothing went through NetChannel")
+    return bad
+
+
+def check_apps(text, role, requests):
+    """Problems with the applications run in this guest's role."""
+    found = app_results(text)
+    out = []
+    for name in APPS_EXPECT[role]:
+        if name not in found:
+            out.append(f"{name}: no result")
+        elif bad := check_app(name, found[name], requests):
+            out.append(f"{name}: {', '.join(bad)}")
+    return out
+
+
+def app_figures(guests):
+    """One line comparing NetChannel with TCP for the applications."""
+    found = {}
+    for g in guests:
+        found.update(app_results("\n".join(g.lines)))
+    parts = []
+    if "mbits" in found.get("iperf3-nc", {}) and "mbits" in found.get("iperf3-tcp", {}):
+        nc, tcp = float(found["iperf3-nc"]["mbits"]), float(found["iperf3-tcp"]["mbits"])
+        parts.append(f"iperf3 NetChannel {nc:g} Mbit/s TCP {tcp:g} Mbit/s ratio {nc / tcp:.2f}" if tcp else "")
+    for op in ("SET", "GET"):
+        rps = {}
+        for m in ("nc", "tcp"):
+            hit = re.search(rf"{op}=([\d.]+)", found.get(f"redis-{m}", {}).get("rps", ""))
+            if hit:
+                rps[m] = float(hit.group(1))
+        if len(rps) == 2 and rps["tcp"]:
+            parts.append(
+                f"redis {op} NetChannel {rps['nc']:.0f}/s TCP {rps['tcp']:.0f}/s ratio {rps['nc'] / rps['tcp']:.2f}"
+            )
+    return "; ".join(p for p in parts if p)
 
 
 PRELOAD_EXPECT = {
@@ -283,8 +418,9 @@ def qemu_cmd(args, initrd, net):
 
 
 class Guest:
-    def __init__(self, name, cmd, verbose):
+    def __init__(self, name, cmd, verbose, apps=None, app_requests=10000):
         self.name, self.cmd, self.verbose = name, cmd, verbose
+        self.apps, self.app_requests = apps, app_requests
         self.lines = []
         self.proc = None
         self.thread = None
@@ -352,6 +488,8 @@ class Guest:
             m4 = re.search(rf"NCVM PRELOAD {case} (.*)", text)
             if "NCVM PRELOAD" in text and (not m4 or want not in m4.group(1)):
                 out.append("LD_PRELOAD shim case {}: {}".format(case, m4.group(1) if m4 else "missing"))
+        if self.apps:
+            out += [f"application {p}" for p in check_apps(text, self.apps, self.app_requests)]
         self.passed = int(m.group(1)) if m else 0
         self.failed = int(m.group(2)) if m else 0
         return out
@@ -362,6 +500,9 @@ def verdict(guests):
     for g in guests:
         problems += [f"{g.name}: {p}" for p in g.problems()]
         print(f"{g.name}: {g.elapsed:.0f}s, {g.passed:d} passed, {g.failed:d} failed")
+    figures = app_figures(guests)
+    if figures:
+        print(f"apps: {figures}")
     if problems:
         print("VERDICT FAIL: " + "; ".join(problems))
         return 1
@@ -375,14 +516,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run_pair(args, tmp, test_bin):
+def run_pair(args, tmp, test_bin, apps):
     kver = os.path.basename(args.kernel).replace("vmlinuz-", "")
-    e1000 = glob.glob(f"/lib/modules/{kver}/kernel/drivers/net/ethernet/intel/e1000/e1000.ko*")
-    if e1000 and e1000[0].endswith((".xz", ".zst")):
-        sys.exit("need an uncompressed e1000.ko from linux-image for --pair")
-    if not e1000:
-        print("note: no e1000.ko for this kernel, assuming e1000 is built in")
-    port = free_port()
+    e1000 = []
+    if args.nic == "e1000":
+        e1000 = glob.glob(f"/lib/modules/{kver}/kernel/drivers/net/ethernet/intel/e1000/e1000.ko*")
+        if e1000 and e1000[0].endswith((".xz", ".zst")):
+            sys.exit("need an uncompressed e1000.ko from linux-image for --pair")
+        if not e1000:
+            print("note: no e1000.ko for this kernel, assuming e1000 is built in")
+    shim = [f for f in build_preload(tmp) if f[0] == "nc_preload.so" or f[0].startswith("lib")] if apps else []
+    ports = [free_port(), free_port()]
     ips = ["198.18.0.1", "198.18.0.2"]
     guests = []
     for i in (0, 1):
@@ -398,16 +542,22 @@ def run_pair(args, tmp, test_bin):
             hosts=hosts,
             setup=setup,
             role_cmd=role,
-            extra_files=[("e1000.ko", e1000[0])] if e1000 else [],
+            apps_args=("serve" if i == 0 else f"client {ips[0]}") if apps else "",
+            app_requests=args.app_requests,
+            extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps,
         )
-        side = "listen" if i == 0 else "connect"
+        # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
+        # between the two QEMUs, Nagle holds a second small frame until the
+        # other QEMU's delayed ACK (40 ms), which is every request/response
+        # exchange over NetChannel (an ACK on one channel, the answer on another).
         net = [
             "-netdev",
-            f"socket,id=d0,{side}=127.0.0.1:{port:d}",
+            f"socket,id=d0,udp=127.0.0.1:{ports[1 - i]:d},localaddr=127.0.0.1:{ports[i]:d}",
             "-device",
-            f"e1000,netdev=d0,mac=52:54:00:c6:12:{i + 1:02x}",
+            f"{args.nic},netdev=d0,mac=52:54:00:c6:12:{i + 1:02x}",
         ]
-        guests.append(Guest(f"vm{i + 1:d}", qemu_cmd(args, initrd, net), args.verbose))
+        app_role = ("serve" if i == 0 else "client") if apps else None
+        guests.append(Guest(f"vm{i + 1:d}", qemu_cmd(args, initrd, net), args.verbose, app_role, args.app_requests))
     guests[0].start()
     time.sleep(1)
     guests[1].start()
@@ -420,4 +570,10 @@ def run_pair(args, tmp, test_bin):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except subprocess.CalledProcessError as exc:
+        cmd = " ".join(str(c) for c in exc.cmd)
+        sys.exit(f"run_vm.py: error: '{cmd}' failed with exit status {exc.returncode} (its output is above)")
+    except OSError as exc:
+        sys.exit(f"run_vm.py: error: {exc}")
