@@ -127,10 +127,22 @@ def module(t: Tier) -> None:
     # hash of its inputs, so only the first run pays for the build).
     info = ROOT / "build" / "kernel-debug.json"
     info.unlink(missing_ok=True)
+    # The build runs on this machine (implicit localhost). Its apt tasks need
+    # Debian's python3-apt, so use the system Python, and the linear strategy:
+    # Mitogen cannot re-spawn a module under another interpreter, and a local
+    # build gains nothing from it.
+    e = {**env(), "ANSIBLE_STRATEGY": "linear"}
     proc = t.check(
         "debug kernel (KASAN, lockdep, kmemleak) built by netchannel_kernel_build",
-        ["ansible-playbook", "playbooks/kernel_debug.yml", "-e", f"netchannel_kernel_debug_info={info}"],
-        env=env(),
+        [
+            "ansible-playbook",
+            "playbooks/kernel_debug.yml",
+            "-e",
+            "ansible_python_interpreter=/usr/bin/python3",
+            "-e",
+            f"netchannel_kernel_debug_info={info}",
+        ],
+        env=e,
     )
     if proc.returncode == 0:
         debs = json.loads(info.read_text())["artifacts_dir"]

@@ -25,14 +25,16 @@ IPERF_TCP=5202
 REDIS_NC=6379
 REDIS_TCP=6380
 SECS=4
+# servers give up after this long, so a failed client cannot hang the VM
+SERVER_SECS=600
 
 counter() {
 	awk -v k="$1" '$1 == k { print $NF }' /proc/net/netchannel
 }
 
-# TCP sockets (listening or connected) using this port, from /proc/net/tcp
+# TCP sockets (listening or connected, IPv4 or IPv6) using this port
 tcp_on_port() {
-	grep -ci ":$(printf %04X "$1") " /proc/net/tcp
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -ci ":$(printf %04X "$1") "
 }
 
 run() {		# run nc|tcp cmd...: with the shim (nc) or without it (tcp)
@@ -43,11 +45,15 @@ run() {		# run nc|tcp cmd...: with the shim (nc) or without it (tcp)
 	esac
 }
 
-# "... 52.5 MBytes 110 Mbits/sec ... receiver" -> "52.5 110"
+# "... 52.5 MBytes 110 Mbits/sec ... receiver" -> "52.5 110": the amount in
+# MiB whatever unit iperf3 chose for it (-f m fixes only the rate's unit)
 iperf_receiver() {
 	awk '/receiver/ {
 		for (i = 2; i <= NF; i++) {
+			if ($i == "Bytes") b = $(i - 1) / 1048576
+			if ($i == "KBytes") b = $(i - 1) / 1024
 			if ($i == "MBytes") b = $(i - 1)
+			if ($i == "GBytes") b = $(i - 1) * 1024
 			if ($i == "Mbits/sec") r = $(i - 1)
 		}
 	}
@@ -55,7 +61,7 @@ iperf_receiver() {
 }
 
 iperf_server() {	# iperf_server nc|tcp port
-	run "$1" /usr/bin/iperf3 -4 -s -1 -p "$2" >"/iperf3-s-$1.log" 2>&1
+	run "$1" timeout $SERVER_SECS /usr/bin/iperf3 -4 -s -1 -p "$2" >"/iperf3-s-$1.log" 2>&1
 }
 
 iperf_client() {	# iperf_client nc|tcp port host
@@ -63,7 +69,8 @@ iperf_client() {	# iperf_client nc|tcp port host
 	# the server may still be starting (in the other VM): retry the connect
 	n=0
 	while :; do
-		run "$1" /usr/bin/iperf3 -4 -c "$3" -p "$2" -t $SECS -f m >"/iperf3-c-$1.log" 2>&1 &
+		run "$1" timeout $((SECS + 60)) /usr/bin/iperf3 -4 -c "$3" -p "$2" -t $SECS -f m \
+			>"/iperf3-c-$1.log" 2>&1 &
 		cpid=$!
 		sleep 2
 		grep -q "unable to connect" "/iperf3-c-$1.log" || break
@@ -82,14 +89,14 @@ iperf_client() {	# iperf_client nc|tcp port host
 }
 
 redis_server() {	# redis_server nc|tcp port bind-address
-	run "$1" /usr/bin/redis-server --bind "$3" --port "$2" --save "" --appendonly no \
+	run "$1" timeout $SERVER_SECS /usr/bin/redis-server --bind "$3" --port "$2" --save "" --appendonly no \
 		--protected-mode no --daemonize no --dir /tmp --loglevel warning >"/redis-s-$1.log" 2>&1
 }
 
 cli() {			# cli nc|tcp port host args...
-	m=$1 p=$2 h=$3
+	_cli_m=$1 _cli_p=$2 _cli_h=$3	# sh has no locals: names of its own
 	shift 3
-	run "$m" /usr/bin/redis-cli -h "$h" -p "$p" "$@" | tr -d '\r'
+	run "$_cli_m" timeout 30 /usr/bin/redis-cli -h "$_cli_h" -p "$_cli_p" "$@" | tr -d '\r'
 }
 
 redis_client() {	# redis_client nc|tcp port host
@@ -98,12 +105,13 @@ redis_client() {	# redis_client nc|tcp port host
 		i=$((i + 1))
 		if [ $i -ge 100 ]; then
 			echo "NCVM APP redis-$1 bench_rc=255 tcp_sockets=-1 commands=0 roundtrip=no-server bench_key=0 rps=none"
+			brc=255
 			return
 		fi
 		sleep 0.3
 	done
 	tx0=$(counter tx_bytes)
-	run "$1" /usr/bin/redis-benchmark -h "$3" -p "$2" -n "$REQUESTS" -c 20 -t set,get -q >"/redis-b-$1.log" 2>&1 &
+	run "$1" timeout $SERVER_SECS /usr/bin/redis-benchmark -h "$3" -p "$2" -n "$REQUESTS" -c 20 -t set,get -q >"/redis-b-$1.log" 2>&1 &
 	bpid=$!
 	sleep 2
 	tcp=$(tcp_on_port "$2")
@@ -130,24 +138,24 @@ redis_client() {	# redis_client nc|tcp port host
 
 case "$role" in
 local)
-	iperf_server nc $IPERF_NC &
-	spid=$!
-	sleep 1
-	iperf_client nc $IPERF_NC 127.0.0.1
-	wait $spid
-	echo "NCVM APP iperf3-nc-server server_rc=$?"
-	iperf_server tcp $IPERF_TCP &
-	spid=$!
-	sleep 1
-	iperf_client tcp $IPERF_TCP 127.0.0.1
-	wait $spid
-	echo "NCVM APP iperf3-tcp-server server_rc=$?"
+	for m in nc tcp; do
+		port=$IPERF_NC
+		[ $m = tcp ] && port=$IPERF_TCP
+		iperf_server $m $port &
+		spid=$!
+		sleep 1
+		iperf_client $m $port 127.0.0.1
+		[ "$crc" = 0 ] || kill $spid 2>/dev/null	# it waits for a client
+		wait $spid
+		echo "NCVM APP iperf3-$m-server server_rc=$?"
+	done
 	for m in nc tcp; do
 		port=$REDIS_NC
 		[ $m = tcp ] && port=$REDIS_TCP
 		redis_server $m $port 127.0.0.1 &
 		rpid=$!
 		redis_client $m $port 127.0.0.1
+		[ "$brc" = 0 ] || kill $rpid 2>/dev/null	# no shutdown reached it
 		wait $rpid
 		echo "NCVM APP redis-$m-server server_rc=$?"
 	done

@@ -319,9 +319,23 @@ def app_results(text):
     return found
 
 
+def num(kv, key):
+    """kv[key] as a number, or None when it is missing or garbled (a kernel
+    message printed into the middle of the line, say)."""
+    try:
+        return float(kv[key])
+    except (KeyError, ValueError):
+        return None
+
+
 def check_app(name, kv, requests):
     """What is wrong with one application's result (empty if nothing)."""
     bad = [f"{k}={v}" for k, v in kv.items() if k.endswith("_rc") and v != "0"]
+    for key in ("mbytes", "mbits", "nc_tx_bytes", "commands"):
+        if key in kv and num(kv, key) is None:
+            bad.append(f"{key}={kv[key]!r} is not a number")
+    if bad:
+        return bad
     if name.endswith("-server"):
         return bad
     tcp = kv.get("tcp_sockets", "")
@@ -330,12 +344,14 @@ def check_app(name, kv, requests):
     if name.endswith("-tcp") and (not tcp.isdigit() or tcp == "0"):
         bad.append(f"tcp_sockets={tcp} for the TCP baseline: the socket check sees nothing")
     if name.startswith("iperf3"):
-        if float(kv.get("mbits", 0)) <= 0:
-            bad.append(f"mbits={kv.get('mbits')}")
-        if name.endswith("-nc") and int(kv.get("nc_tx_bytes", 0)) < 0.9 * float(kv.get("mbytes", 0)) * 2**20:
+        moved = num(kv, "mbytes") or 0
+        if (num(kv, "mbits") or 0) <= 0 or moved < 1:
+            bad.append(f"mbits={kv.get('mbits')} mbytes={kv.get('mbytes')}: want some rate and at least 1 MiB")
+        # iperf3 rounds what it prints to 3 digits; the counter also holds headers
+        if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < 0.99 * moved * 2**20:
             bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: less than the {kv.get('mbytes')} MiB iperf3 moved")
     else:
-        if int(kv.get("commands", 0)) < 2 * requests:
+        if (num(kv, "commands") or 0) < 2 * requests:
             bad.append(f"commands={kv.get('commands')} (want >= {2 * requests}: SET and GET)")
         if kv.get("roundtrip") != "ok":
             bad.append(f"roundtrip={kv.get('roundtrip')} (SET then GET of a random value)")
@@ -343,7 +359,7 @@ def check_app(name, kv, requests):
             bad.append(f"bench_key={kv.get('bench_key')} (the benchmark's key is missing)")
         if not re.fullmatch(r"SET=[\d.]+,GET=[\d.]+", kv.get("rps", "")):
             bad.append(f"rps={kv.get('rps')}")
-        if name.endswith("-nc") and int(kv.get("nc_tx_bytes", 0)) <= 0:
+        if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) <= 0:
             bad.append("nc_tx_bytes=0: nothing went through NetChannel")
     return bad
 
@@ -366,9 +382,9 @@ def app_figures(guests):
     for g in guests:
         found.update(app_results("\n".join(g.lines)))
     parts = []
-    if "mbits" in found.get("iperf3-nc", {}) and "mbits" in found.get("iperf3-tcp", {}):
-        nc, tcp = float(found["iperf3-nc"]["mbits"]), float(found["iperf3-tcp"]["mbits"])
-        parts.append(f"iperf3 NetChannel {nc:g} Mbit/s TCP {tcp:g} Mbit/s ratio {nc / tcp:.2f}" if tcp else "")
+    nc, tcp = num(found.get("iperf3-nc", {}), "mbits"), num(found.get("iperf3-tcp", {}), "mbits")
+    if nc is not None and tcp:
+        parts.append(f"iperf3 NetChannel {nc:g} Mbit/s TCP {tcp:g} Mbit/s ratio {nc / tcp:.2f}")
     for op in ("SET", "GET"):
         rps = {}
         for m in ("nc", "tcp"):
@@ -510,10 +526,17 @@ def verdict(guests):
     return 0
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_udp_ports(n):
+    """n distinct UDP ports on 127.0.0.1 that were free a moment ago (held
+    together while choosing, so they differ)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def run_pair(args, tmp, test_bin, apps):
@@ -526,7 +549,7 @@ def run_pair(args, tmp, test_bin, apps):
         if not e1000:
             print("note: no e1000.ko for this kernel, assuming e1000 is built in")
     shim = [f for f in build_preload(tmp) if f[0] == "nc_preload.so" or f[0].startswith("lib")] if apps else []
-    ports = [free_port(), free_port()]
+    ports = free_udp_ports(2)
     ips = ["198.18.0.1", "198.18.0.2"]
     guests = []
     for i in (0, 1):

@@ -103,7 +103,7 @@ def test_uapi_header_defines_ipproto_virtual_sock(host, artifacts, tmp_path):
 # ---- bad input: the build role on the controller, each in its own work/cache dirs ----
 
 
-def _build(ansible, tmp_path: Path, **extra) -> str:
+def _run_build(ansible, tmp_path: Path, *options: str, **extra):
     extra = {
         "netchannel_kernel_build_work_dir": str(tmp_path / "work"),
         "netchannel_kernel_build_cache_dir": str(tmp_path / "cache"),
@@ -112,15 +112,29 @@ def _build(ansible, tmp_path: Path, **extra) -> str:
         "netchannel_kernel_build_jobs": 2,
         **extra,
     }
-    proc = ansible(
+    return ansible(
         "ansible-playbook",
         str(Path(__file__).parent / "build_only.yml"),
+        *options,
         "-e",
         json.dumps(extra),
         env={"ANSIBLE_STRATEGY": "linear"},
     )
+
+
+def _build(ansible, tmp_path: Path, **extra) -> str:
+    proc = _run_build(ansible, tmp_path, **extra)
     assert proc.returncode != 0, "the build was expected to fail"
     return proc.output
+
+
+def test_check_mode_on_a_fresh_build_host_reports_the_build(ansible, tmp_path):
+    proc = _run_build(ansible, tmp_path, "--check")
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "would build kernel" in proc.output, proc.output[-3000:]
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not any(cache.iterdir()), "check mode built or cached something"
+    assert not (tmp_path / "artifacts").exists(), "check mode fetched packages"
 
 
 def test_patch_that_does_not_apply_is_named(ansible, tmp_path):
