@@ -126,6 +126,7 @@ def module(t: Tier) -> None:
     # The same tests on a debug kernel that the kernel role builds (cached by the
     # hash of its inputs, so only the first run pays for the build).
     info = ROOT / "build" / "kernel-debug.json"
+    info.parent.mkdir(exist_ok=True)
     info.unlink(missing_ok=True)
     # The build runs on this machine (implicit localhost). Its apt tasks need
     # Debian's python3-apt, so use the system Python, and the linear strategy:
