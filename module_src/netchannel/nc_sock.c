@@ -1196,41 +1196,35 @@ static int nc_setsockopt(struct socket *sock, int level, int optname,
  * retransmission and RTT fields stay zero because a virtual socket has none
  * of its own (the channel's TCP connection does that work).
  */
-static int nc_get_tcp_info(struct sock *sk, char __user *optval,
-			   int __user *optlen)
+static void nc_fill_tcp_info(struct sock *sk, struct tcp_info *info)
 {
-	struct tcp_info info;
-	int len;
-
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < 0)
-		return -EINVAL;
-	memset(&info, 0, sizeof(info));
-	info.tcpi_state = READ_ONCE(sk->sk_state);
-	info.tcpi_snd_mss = NC_MAX_PAYLOAD;
-	info.tcpi_rcv_mss = NC_MAX_PAYLOAD;
-	len = min_t(int, len, sizeof(info));
-	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
-		return -EFAULT;
-	return 0;
+	memset(info, 0, sizeof(*info));
+	info->tcpi_state = READ_ONCE(sk->sk_state);
+	info->tcpi_snd_mss = NC_MAX_PAYLOAD;
+	info->tcpi_rcv_mss = NC_MAX_PAYLOAD;
 }
 
 static int nc_getsockopt(struct socket *sock, int level, int optname,
 			 char __user *optval, int __user *optlen)
 {
-	int len, val;
+	struct tcp_info info;
+	const void *src = &info;
+	int len, val, size = sizeof(val);
 
 	if (level != SOL_TCP)
 		return -ENOPROTOOPT;
 	switch (optname) {
-	case TCP_INFO:
-		return nc_get_tcp_info(sock->sk, optval, optlen);
 	case TCP_NODELAY:
 		val = 1;
+		src = &val;
 		break;
 	case TCP_MAXSEG:
 		val = NC_MAX_PAYLOAD;
+		src = &val;
+		break;
+	case TCP_INFO:
+		nc_fill_tcp_info(sock->sk, &info);
+		size = sizeof(info);
 		break;
 	default:
 		return -ENOPROTOOPT;
@@ -1239,8 +1233,8 @@ static int nc_getsockopt(struct socket *sock, int level, int optname,
 		return -EFAULT;
 	if (len < 0)
 		return -EINVAL;
-	len = min_t(int, len, sizeof(val));
-	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+	len = min_t(int, len, size);
+	if (put_user(len, optlen) || copy_to_user(optval, src, len))
 		return -EFAULT;
 	return 0;
 }
