@@ -17,6 +17,7 @@ Exit status is non-zero if any check of any tier failed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -153,7 +154,8 @@ def module(t: Tier) -> None:
 
 
 def pair_figures(log: Path) -> str:
-    """NetChannel against TCP between the two VMs, from the client VM's log."""
+    """NetChannel against TCP between the two VMs, from the client VM's log:
+    the test program's transfer, then the applications as run_vm.py sums them up."""
     if not log.exists():
         return ""
     text = log.read_text()
@@ -162,16 +164,18 @@ def pair_figures(log: Path) -> str:
     if found:
         nc, tcp, ratio = found[-1]
         parts.append(f"two VMs: NetChannel {nc} MB/s, TCP {tcp} MB/s, ratio {ratio}")
-    mbits = dict(re.findall(r"NCVM APP iperf3-(nc|tcp) .*mbits=([\d.]+)", text))
-    if len(mbits) == 2 and float(mbits["tcp"]):
-        parts.append(f"iperf3 {mbits['nc']} vs {mbits['tcp']} Mbit/s ({float(mbits['nc']) / float(mbits['tcp']):.2f})")
-    gets = dict(re.findall(r"NCVM APP redis-(nc|tcp) .*GET=([\d.]+)", text))
-    if len(gets) == 2 and float(gets["tcp"]):
-        parts.append(
-            f"redis GET {float(gets['nc']):.0f} vs {float(gets['tcp']):.0f}/s "
-            f"({float(gets['nc']) / float(gets['tcp']):.2f})"
-        )
+    apps = run_vm().app_figures(text)
+    if apps:
+        parts.append(apps)
     return "; ".join(parts)
+
+
+def run_vm():
+    """module_src/tests/vm/run_vm.py as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("run_vm", ROOT / "module_src" / "tests" / "vm" / "run_vm.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def molecule(t: Tier, keep_lab: bool) -> None:

@@ -58,9 +58,6 @@ def test_server_exit_status_is_checked():
 
 
 def test_figures_compare_netchannel_with_tcp():
-    class G:
-        lines = GOOD_CLIENT.splitlines()
-
-    figures = run_vm.app_figures([G()])
+    figures = run_vm.app_figures(GOOD_CLIENT)
     assert "iperf3 NetChannel 433 Mbit/s TCP 1296 Mbit/s ratio 0.33" in figures
     assert "redis GET NetChannel 2564/s TCP 2933/s ratio 0.87" in figures

@@ -376,11 +376,10 @@ def check_apps(text, role, requests):
     return out
 
 
-def app_figures(guests):
-    """One line comparing NetChannel with TCP for the applications."""
-    found = {}
-    for g in guests:
-        found.update(app_results("\n".join(g.lines)))
+def app_figures(text):
+    """One line comparing NetChannel with TCP for the applications, from the
+    guests' console text (tools/run_tests.py reads it from the saved logs)."""
+    found = app_results(text)
     parts = []
     nc, tcp = num(found.get("iperf3-nc", {}), "mbits"), num(found.get("iperf3-tcp", {}), "mbits")
     if nc is not None and tcp:
@@ -516,7 +515,7 @@ def verdict(guests):
     for g in guests:
         problems += [f"{g.name}: {p}" for p in g.problems()]
         print(f"{g.name}: {g.elapsed:.0f}s, {g.passed:d} passed, {g.failed:d} failed")
-    figures = app_figures(guests)
+    figures = app_figures("\n".join(line for g in guests for line in g.lines))
     if figures:
         print(f"apps: {figures}")
     if problems:
