@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Filters of the netchannel_module role (controller side, before any host changes)."""
+
+from __future__ import annotations
+
+from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import validate_all
+
+
+def netchannel_module_errors(hosts: dict, group: dict) -> list[str]:
+    """Every problem with the NetChannel settings of `hosts`, each naming host, variable and value."""
+    return validate_all({k: dict(v) for k, v in hosts.items()}, {k: dict(v) for k, v in group.items()})
+
+
+class FilterModule:
+    def filters(self):
+        return {"netchannel_module_errors": netchannel_module_errors}
