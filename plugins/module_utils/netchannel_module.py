@@ -17,6 +17,17 @@ MAX_CLASS_CHANNELS = 16
 MAX_CPUS = 256
 MAX_TABLE_LEN = 1024
 
+# net.netchannel.* sysctls a profile may set, with their ranges (module_src/netchannel/nc_main.c).
+SYSCTL_RANGES = {
+    "connect_timeout_ms": (1, 3600000),
+    "chan_wait_ms": (0, 3600000),
+    "retry_min_ms": (1, 3600000),
+    "retry_max_ms": (1, 3600000),
+    "latency_priority": (0, 7),
+    "default_window": (4096, 1 << 30),
+    "debug": (0, 1),
+}
+
 _DOTTED_QUAD = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 
 
@@ -107,6 +118,13 @@ def validate_host(name: str, cfg: dict, group: dict[str, dict]) -> list[str]:
     if prefix not in (None, "") and _int_in(prefix, 1, 32) is None:
         bad("netchannel_module_data_prefix", prefix, "is not an integer in 1..32")
         prefix = None
+
+    for key, value in sorted((cfg.get("sysctls") or {}).items()):
+        if key not in SYSCTL_RANGES:
+            bad("netchannel_module_sysctls", {key: value}, f"names no known sysctl ({', '.join(SYSCTL_RANGES)})")
+        elif _int_in(value, *SYSCTL_RANGES[key]) is None:
+            lo, hi = SYSCTL_RANGES[key]
+            bad("netchannel_module_sysctls", {key: value}, f"is not an integer in {lo}..{hi}")
 
     info = cfg.get("info") or {}
     cpu_count = info.get("cpu_count")

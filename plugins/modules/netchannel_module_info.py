@@ -101,6 +101,10 @@ refcnt:
   description: Reference count of the loaded module (open NetChannel sockets), 0 if not loaded.
   returned: always
   type: int
+tools:
+  description: Whether C(dkms), C(gcc) and C(make) are installed.
+  returned: always
+  type: dict
 dkms_versions:
   description: Versions of the module registered with DKMS.
   returned: always
@@ -109,6 +113,10 @@ dkms_versions:
 proc:
   description: C(/proc/net/netchannel) parsed (config, peers with tx channels, rx channels, sockets, counters).
   returned: when the module is loaded
+  type: dict
+sysctls:
+  description: Readable C(net.<name>.*) sysctls of the loaded module and their values.
+  returned: always
   type: dict
 mesh:
   description: Channel states toward I(wait_peers) (C(all_up), per-peer C(up), C(tx), C(rx)).
@@ -189,6 +197,7 @@ def main() -> None:
         "interface_exists": exists,
         "addresses": addrs,
         "dkms_versions": versions,
+        "tools": {tool: module.get_bin_path(tool) is not None for tool in ("dkms", "gcc", "make")},
         "waited": 0.0,
     }
 
@@ -200,6 +209,13 @@ def main() -> None:
             result["hosts_param"] = ""
         result["srcversion"] = ((_read(f"{sysmod}/srcversion") or "").strip()) if loaded else ""
         result["refcnt"] = int((_read(f"{sysmod}/refcnt") or "0").strip() or 0) if loaded else 0
+        result["sysctls"] = {}
+        sysdir = f"/proc/sys/net/{name}"
+        if loaded and os.path.isdir(sysdir):
+            for entry in sorted(os.listdir(sysdir)):
+                value = _read(f"{sysdir}/{entry}")
+                if value is not None and value.strip().lstrip("-").isdigit():
+                    result["sysctls"][entry] = int(value.strip())
         text = _read(f"/proc/net/{name}") if loaded else None
         result.pop("proc", None)
         if text is not None:
@@ -234,6 +250,7 @@ def main() -> None:
         "peers": result.get("proc", {}).get("peers", {}),
         "rx": result.get("proc", {}).get("rx", []),
         "counters": result.get("proc", {}).get("counters", {}),
+        "sysctls": result["sysctls"],
         "all_up": result.get("mesh", {}).get("all_up"),
     }
     result["ansible_facts"] = {"netchannel_module_facts": facts}

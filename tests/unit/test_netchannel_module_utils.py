@@ -238,6 +238,16 @@ def test_valid_host_has_no_errors():
             "vm1: netchannel_module_data_ip='198.18.0.1' is also the data address of vm2",
         ),
         (
+            {"sysctls": {"default_window": 4096, "debugg": 1}},
+            None,
+            "vm1: netchannel_module_sysctls={'debugg': 1} names no known sysctl",
+        ),
+        (
+            {"sysctls": {"latency_priority": 8}},
+            None,
+            "vm1: netchannel_module_sysctls={'latency_priority': 8} is not an integer in 0..7",
+        ),
+        (
             {"peers": [f"p{i}" for i in range(33)]},
             {"vm1": {"ip": "198.18.0.1"}, **{f"p{i}": {"ip": f"198.18.1.{i + 1}"} for i in range(33)}},
             "vm1: netchannel_module_peers='33 hosts' is more than the module accepts (32)",
