@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import validate_all
+from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
+    group_addresses,
+    validate_all,
+)
 
 
 def netchannel_module_errors(hosts: dict, group: dict) -> list[str]:
@@ -11,6 +14,14 @@ def netchannel_module_errors(hosts: dict, group: dict) -> list[str]:
     return validate_all({k: dict(v) for k, v in hosts.items()}, {k: dict(v) for k, v in group.items()})
 
 
+def netchannel_module_group(members: list, own: list, inventory: list) -> dict:
+    """Group member -> {"ip": address used in this play, else the inventory's netchannel_data_ip}."""
+    return group_addresses(list(members), list(own), list(inventory))
+
+
 class FilterModule:
     def filters(self):
-        return {"netchannel_module_errors": netchannel_module_errors}
+        return {
+            "netchannel_module_errors": netchannel_module_errors,
+            "netchannel_module_group": netchannel_module_group,
+        }

@@ -81,6 +81,25 @@ build_seconds:
 """
 
 
+def installed_fast(name: str, version: str, kernel: str) -> bool:
+    """Whether `version` alone is installed for `kernel`, read from DKMS's tree (`dkms status` takes
+    seconds under emulation): the only version directory, its kernel link and the installed .ko."""
+    base = f"/var/lib/dkms/{name}"
+    if not os.path.isdir(base):
+        return False
+    versions = [v for v in os.listdir(base) if os.path.isdir(f"{base}/{v}") and not os.path.islink(f"{base}/{v}")]
+    arch = os.uname().machine
+    link = f"{base}/kernel-{kernel}-{arch}"
+    built = f"{base}/{version}/{kernel}/{arch}"
+    kos = [f"/lib/modules/{kernel}/updates/dkms/{name}.ko{ext}" for ext in ("", ".xz", ".zst", ".gz")]
+    return (
+        versions == [version]
+        and os.path.islink(link)
+        and os.path.realpath(link) == os.path.realpath(built)
+        and any(os.path.isfile(ko) for ko in kos)
+    )
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -108,6 +127,8 @@ def main() -> None:
             module.fail_json(msg=f"dkms {' '.join(args)} failed (exit {rc}): {(err or out).strip()[-2000:]}", **result)
         return out
 
+    if p["state"] == "present" and installed_fast(name, version, kernel):
+        module.exit_json(**result)
     entries = parse_dkms_status(run("status", "-m", name))
     if p["state"] == "absent":
         versions = sorted({e["version"] for e in entries if e["name"] == name})

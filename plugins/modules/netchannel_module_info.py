@@ -187,7 +187,9 @@ def main() -> None:
     exists, addrs = _addresses(module, p["interface"])
     dkms_dir = f"/var/lib/dkms/{name}"
     versions = sorted(
-        v for v in (os.listdir(dkms_dir) if os.path.isdir(dkms_dir) else []) if os.path.isdir(f"{dkms_dir}/{v}")
+        v
+        for v in (os.listdir(dkms_dir) if os.path.isdir(dkms_dir) else [])
+        if os.path.isdir(f"{dkms_dir}/{v}") and not os.path.islink(f"{dkms_dir}/{v}")
     )
     result = {
         "changed": False,
