@@ -11,6 +11,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
     mesh_state,
     mesh_table,
+    open_sockets,
     parse_proc,
 )
 
@@ -98,7 +99,11 @@ srcversion:
   returned: always
   type: str
 refcnt:
-  description: Reference count of the loaded module (open NetChannel sockets), 0 if not loaded.
+  description: Reference count of the loaded module, 0 if not loaded.
+  returned: always
+  type: int
+open_sockets:
+  description: Open NetChannel sockets, from the reference count (2 per socket, 1 per child not yet accepted).
   returned: always
   type: int
 tools:
@@ -211,6 +216,7 @@ def main() -> None:
             result["hosts_param"] = ""
         result["srcversion"] = ((_read(f"{sysmod}/srcversion") or "").strip()) if loaded else ""
         result["refcnt"] = int((_read(f"{sysmod}/refcnt") or "0").strip() or 0) if loaded else 0
+        result["open_sockets"] = open_sockets(result["refcnt"])
         result["sysctls"] = {}
         sysdir = f"/proc/sys/net/{name}"
         if loaded and os.path.isdir(sysdir):
@@ -247,7 +253,7 @@ def main() -> None:
         "loaded": result["loaded"],
         "srcversion": result["srcversion"],
         "table": result["hosts_param"],
-        "open_sockets": result["refcnt"],
+        "open_sockets": result["open_sockets"],
         "config": result.get("proc", {}).get("config"),
         "peers": result.get("proc", {}).get("peers", {}),
         "rx": result.get("proc", {}).get("rx", []),

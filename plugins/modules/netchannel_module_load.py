@@ -8,6 +8,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import open_sockets
 
 DOCUMENTATION = r"""
 module: netchannel_module_load
@@ -78,7 +79,7 @@ previous_table:
   returned: always
   type: str
 open_sockets:
-  description: Module reference count (open NetChannel sockets) before the change.
+  description: Open NetChannel sockets before the change (from the module's reference count, 2 per socket).
   returned: always
   type: int
 """
@@ -115,7 +116,7 @@ def main() -> None:
 
     def refcnt() -> int:
         text = _read(f"{sysmod}/refcnt")
-        return int(text) if text.isdigit() else 0
+        return open_sockets(int(text)) if text.isdigit() else 0
 
     was_loaded = loaded()
     previous = _read(f"{sysmod}/parameters/hosts") if was_loaded else ""

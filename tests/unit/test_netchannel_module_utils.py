@@ -332,3 +332,8 @@ def test_dkms_plan():
 def test_group_addresses_prefer_the_play_then_the_inventory():
     got = nm.group_addresses(["a", "b", "c"], ["198.18.0.9", "", ""], ["198.18.0.1", "198.18.0.2", None])
     assert got == {"a": {"ip": "198.18.0.9"}, "b": {"ip": "198.18.0.2"}, "c": {"ip": ""}}
+
+
+@pytest.mark.parametrize(("refcnt", "sockets"), [(0, 0), (2, 1), (5, 3), (6, 3), (4, 2), (1, 1), (-1, 0)])
+def test_open_sockets_from_refcnt(refcnt, sockets):
+    assert nm.open_sockets(refcnt) == sockets
