@@ -265,3 +265,23 @@ def test_reload_refused_while_sockets_are_open(ansible):
         assert {n: _state(_vm(n)) for n in names} == before
     finally:
         vm.run("kill $(cat /tmp/nc_listener.pid)")
+
+
+def test_sysctls_change_live_without_a_reload(ansible):
+    names = sorted(_hosts())
+    vm = _vm(names[0])
+    before = _state(vm)
+    loaded = vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true")
+    try:
+        proc = _run(ansible, "--limit", names[0], "-e", '{"netchannel_module_sysctls": {"chan_wait_ms": 1234}}')
+        assert proc.returncode == 0, proc.output[-3000:]
+        assert _task_result(proc.output, "Apply the profile's sysctls", names[0]) == "changed"
+        assert _task_result(proc.output, "Load the module, or reload it", names[0]) == "ok"
+        assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "1234"
+        assert vm.file("/etc/sysctl.d/90-netchannel.conf").contains("^net.netchannel.chan_wait_ms = 1234$")
+        assert vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true") == loaded
+        assert _state(vm) == before
+    finally:
+        restored = _run(ansible, "--limit", names[0])
+        assert restored.returncode == 0, restored.output[-3000:]
+    assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "3000"
