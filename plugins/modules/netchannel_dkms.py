@@ -4,16 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
-    dkms_plan,
-    parse_dkms_status,
-)
-
 DOCUMENTATION = r"""
 module: netchannel_dkms
 short_description: Keep exactly one version of a DKMS module installed for the running kernel
@@ -79,6 +69,16 @@ build_seconds:
   returned: always
   type: float
 """
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
+    dkms_plan,
+    parse_dkms_status,
+)
 
 
 def installed_fast(name: str, version: str, kernel: str) -> bool:

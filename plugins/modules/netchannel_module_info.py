@@ -4,17 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
-    mesh_state,
-    mesh_table,
-    open_sockets,
-    parse_proc,
-)
-
 DOCUMENTATION = r"""
 module: netchannel_module_info
 short_description: Read the NetChannel module's state on a host, optionally wait for its channel mesh
@@ -136,6 +125,17 @@ ansible_facts:
   returned: always
   type: dict
 """
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
+    mesh_state,
+    mesh_table,
+    open_sockets,
+    parse_proc,
+)
 
 
 def _read(path: str) -> str | None:

@@ -4,12 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import open_sockets
-
 DOCUMENTATION = r"""
 module: netchannel_module_load
 short_description: Load, reload or unload the NetChannel kernel module
@@ -83,6 +77,12 @@ open_sockets:
   returned: always
   type: int
 """
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import open_sockets
 
 
 def _read(path: str) -> str:

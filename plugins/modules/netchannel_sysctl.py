@@ -4,10 +4,6 @@
 
 from __future__ import annotations
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
 module: netchannel_sysctl
 short_description: Set the loaded NetChannel module's net.netchannel.* sysctls live
@@ -45,6 +41,10 @@ changed_values:
   returned: always
   type: dict
 """
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
 
 
 def main() -> None:
