@@ -312,6 +312,8 @@ def run_vm():
 def molecule(t: Tier, keep_lab: bool) -> None:
     witness = witness_start(t)
     te = test_env()
+    # Molecule links the test lab's inventory; it must exist (empty while the lab is down).
+    subprocess.run([str(VENV_BIN / "nclab"), "inventory"], cwd=ROOT, env=te, check=False, stdin=subprocess.DEVNULL)
     if not lab_running(te):
         # Molecule remembers "created" across runs; the lab may have gone since
         # (nclab down, a reboot). Forget it, so the default scenario boots the lab.
