@@ -68,7 +68,9 @@ def test_loaded_with_its_own_address_and_table(host, me, lab_hosts):
     table = host.check_output("cat /sys/module/netchannel/parameters/hosts")
     assert table == _table(me, lab_hosts, cpus=f"0-{cpus - 1}" if cpus > 1 else "0")
     assert host.file("/etc/modprobe.d/netchannel.conf").contains(f"^options netchannel hosts={re.escape(table)}$")
-    assert host.file("/etc/modules-load.d/netchannel.conf").contains("^netchannel$")
+    # loaded at boot by its own unit once the data address is up (systemd-modules-load runs too early)
+    assert host.service("netchannel.service").is_enabled
+    assert not host.file("/etc/modules-load.d/netchannel.conf").exists
 
 
 def test_every_peer_channel_up_both_directions(host, me, lab_hosts):
@@ -108,7 +110,7 @@ def test_shim_and_wrapper_installed(host):
         assert re.search(rf" T {sym}$", symbols, re.M), sym
     assert host.file("/usr/local/bin/netchannel").mode == 0o755
     assert host.check_output("netchannel status").startswith("netchannel wire_version 1 local ")
-    assert host.file("/etc/sysctl.d/90-netchannel.conf").contains("^net.netchannel.default_window = 4194304$")
+    assert host.file("/etc/netchannel/sysctl.conf").contains("^net.netchannel.default_window = 4194304$")
 
 
 # ---------------------------------------------------------------- across hosts (run once)
@@ -276,7 +278,7 @@ def test_sysctls_change_live_without_a_reload(ansible):
         assert _task_result(proc.output, "Apply the profile's sysctls", names[0]) == "changed"
         assert _task_result(proc.output, "Load the module, or reload it", names[0]) == "ok"
         assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "1234"
-        assert vm.file("/etc/sysctl.d/90-netchannel.conf").contains("^net.netchannel.chan_wait_ms = 1234$")
+        assert vm.file("/etc/netchannel/sysctl.conf").contains("^net.netchannel.chan_wait_ms = 1234$")
         assert vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true") == loaded
         assert _state(vm) == before
     finally:
