@@ -275,24 +275,33 @@ def errno_name(value: int) -> str:
     return f"{value} ({errno.errorcode.get(-value, '?')})"
 
 
-def mesh_state(proc: dict, expected: list[str]) -> dict:
+def mesh_state(proc: dict, expected: list[str], inbound: dict | None = None) -> dict:
     """Channel states toward every expected peer address (self included if listed).
 
-    A peer is up when the table holds it and every outbound channel of both classes is `up`.
-    Inbound channels are the peer's outbound ones (its own counts, which may differ): they are
-    counted for the report, and the peer checks them as its outbound channels.
+    A peer is up when the table holds it, every outbound channel of both classes is `up`, and
+    (when `inbound` gives the peer's own channel count, which may differ from ours) at least that
+    many live inbound channels come from it. The inbound check catches a peer that rebooted while
+    this host still believes its old outbound channels are up: the peer then has none from us.
     """
     cfg = proc["config"]
     want = cfg["bulk"] + cfg["lat"]
+    inbound = inbound or {}
     peers = {}
     for ip in expected:
         p = proc["peers"].get(ip)
         rx = [r for r in proc["rx"] if r["ip"] == ip and not r["dying"]]
+        want_rx = int(inbound.get(ip, 0))
         if p is None:
-            peers[ip] = {"in_table": False, "up": False, "tx": [], "rx": len(rx)}
+            peers[ip] = {"in_table": False, "up": False, "tx": [], "rx": len(rx), "want_rx": want_rx}
             continue
         tx_up = len(p["tx"]) == want and all(c["state"] == "up" for c in p["tx"])
-        peers[ip] = {"in_table": True, "up": tx_up, "tx": p["tx"], "rx": len(rx)}
+        peers[ip] = {
+            "in_table": True,
+            "up": tx_up and len(rx) >= want_rx,
+            "tx": p["tx"],
+            "rx": len(rx),
+            "want_rx": want_rx,
+        }
     return {"all_up": all(p["up"] for p in peers.values()), "expected_per_peer": want, "peers": peers}
 
 
@@ -303,7 +312,7 @@ def mesh_table(host: str, mesh: dict) -> str:
         if not p["in_table"]:
             lines.append(f"  peer {ip}: NOT IN THE LOADED TABLE")
             continue
-        lines.append(f"  peer {ip}: {'up' if p['up'] else 'NOT UP'}, inbound live {p['rx']}")
+        lines.append(f"  peer {ip}: {'up' if p['up'] else 'NOT UP'}, inbound live {p['rx']} (want {p['want_rx']})")
         for c in p["tx"]:
             lines.append(
                 f"    tx {c['index']:>2} {c['cls']:<7} {c['state']:<10} connects {c['connects']} "

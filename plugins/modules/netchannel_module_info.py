@@ -33,6 +33,12 @@ options:
     type: list
     elements: str
     default: []
+  inbound:
+    description:
+      - Peer address to the number of channels it opens to this host (its own bulk + latency count);
+        with it a peer is up only when that many of its channels have arrived here too.
+    type: dict
+    default: {}
   timeout:
     description: Seconds to wait for I(wait_peers).
     type: int
@@ -181,6 +187,7 @@ def main() -> None:
             "interface": {"type": "str", "default": ""},
             "name": {"type": "str", "default": "netchannel"},
             "wait_peers": {"type": "list", "elements": "str", "default": []},
+            "inbound": {"type": "dict", "default": {}},
             "timeout": {"type": "int", "default": 120},
         },
         supports_check_mode=True,
@@ -237,7 +244,7 @@ def main() -> None:
     if p["wait_peers"]:
         while True:
             if "proc" in result:
-                result["mesh"] = mesh_state(result["proc"], p["wait_peers"])
+                result["mesh"] = mesh_state(result["proc"], p["wait_peers"], p["inbound"])
                 if result["mesh"]["all_up"]:
                     break
             if time.monotonic() - start >= p["timeout"]:

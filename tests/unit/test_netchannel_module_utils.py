@@ -97,7 +97,7 @@ def test_mesh_state_needs_every_outbound_up_and_enough_inbound():
     peer2 = mesh["peers"]["198.18.0.2"]
     assert peer2["up"] is False  # one tx in backoff
     assert peer2["rx"] == 1
-    assert mesh["peers"]["198.18.0.9"] == {"in_table": False, "up": False, "tx": [], "rx": 0}
+    assert mesh["peers"]["198.18.0.9"] == {"in_table": False, "up": False, "tx": [], "rx": 0, "want_rx": 0}
     assert mesh["all_up"] is False
     assert nm.mesh_state(nm.parse_proc(PROC), ["198.18.0.1"])["all_up"] is True
 
@@ -109,11 +109,21 @@ def test_mesh_state_counts_inbound_but_judges_outbound():
     assert mesh["peers"]["198.18.0.2"]["rx"] == 1
 
 
+def test_mesh_state_needs_the_peers_inbound_channels_when_given():
+    text = PROC.replace("backoff   ", "up        ")
+    # the peer runs 1 bulk + 0 latency channels: one live inbound channel is enough
+    assert nm.mesh_state(nm.parse_proc(text), ["198.18.0.2"], {"198.18.0.2": 1})["all_up"] is True
+    # it runs 3: one is missing (it rebooted, and we have not noticed our old channels died)
+    mesh = nm.mesh_state(nm.parse_proc(text), ["198.18.0.2"], {"198.18.0.2": 3})
+    assert mesh["all_up"] is False
+    assert "peer 198.18.0.2: NOT UP, inbound live 1 (want 3)" in nm.mesh_table("vm1", mesh)
+
+
 def test_mesh_table_names_states_and_errors():
     mesh = nm.mesh_state(nm.parse_proc(PROC), ["198.18.0.2", "198.18.0.9"])
     table = nm.mesh_table("vm1", mesh)
     assert table.splitlines()[0].startswith("vm1: channels per peer")
-    assert "peer 198.18.0.2: NOT UP, inbound live 1" in table
+    assert "peer 198.18.0.2: NOT UP, inbound live 1 (want 0)" in table
     assert "tx  1 bulk    backoff    connects 0 fails 3 last_err -111 (ECONNREFUSED)" in table
     assert "last_err -110 (ETIMEDOUT)" in table
     assert "peer 198.18.0.9: NOT IN THE LOADED TABLE" in table
