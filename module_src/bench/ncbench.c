@@ -677,8 +677,9 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 		}
 		if (csv && t >= next) {
 			totals(r, &tx, &rx, &msgs);
+			/* the phase the interval started in */
 			fprintf(csv, "%.3f,%s,%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f\n",
-				t - t0, ph == PH_WARMUP ? "warmup" : "measure", t - last_t,
+				t - t0, last_t < t0 + o->warmup ? "warmup" : "measure", t - last_t,
 				tx - ltx, rx - lrx, msgs - lmsgs,
 				(double)(tx - ltx + rx - lrx) * 8 / (t - last_t));
 			fflush(csv);
