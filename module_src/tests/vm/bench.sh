@@ -10,7 +10,9 @@
 #   bench.sh client SERVER   the tests against SERVER (the other VM)
 #
 # NC_BENCH_SECS sets the measured seconds of each run (default 1.5, after a
-# 0.5 s warm-up).  Prints the lines run_vm.py checks:
+# 0.5 s warm-up); NC_BENCH_DUMP=1 also prints every client's and server's
+# full output, JSON record and CSV samples ("NCVM BENCHOUT <file> <line>",
+# for docs/bench-tool.md).  Prints the lines run_vm.py checks:
 #   NCVM BENCH <workload>-<protocol> rc=N key=value ...    (client)
 #   NCVM BENCHSRV rc=N protocol=P workload=W key=value ... (server)
 #   NCVM BENCHKILL <protocol> rc=N secs=S err=...          (killed server)
@@ -19,11 +21,12 @@ role=$1
 server=${2:-127.0.0.1}
 SECS=${NC_BENCH_SECS:-1.5}
 WARM=0.5
+DUMP=${NC_BENCH_DUMP:-0}
 TESTS="stream:tcp stream:netchannel rr:tcp rr:netchannel msgrate:tcp msgrate:netchannel"
 
 wl_args() {
 	case "$1" in
-	stream)		echo "-T 2 -F 2 -B 256K" ;;
+	stream)		echo "-T 2 -F 2 -B 256K --interval 0.5 --csv /bench-$2.csv" ;;
 	rr)		echo "-F 1" ;;
 	msgrate)	echo "-F 2 -D 16" ;;
 	esac
@@ -46,6 +49,7 @@ serve_one() {		# serve_one N: one test, whatever the client asks for
 	timeout 120 /ncbench -s --once --idle-timeout 40 >"/bench-s-$1.log" 2>&1
 	echo "NCVM BENCHSRV rc=$? $(pick "/bench-s-$1.log" protocol workload tx_bytes rx_bytes)"
 	grep 'error' "/bench-s-$1.log" | sed "s/^/NCVM BENCHLOG server-$1 /" | head -3
+	[ "$DUMP" = 1 ] && dump "/bench-s-$1.log"
 }
 
 client_one() {		# client_one workload protocol host
@@ -54,7 +58,7 @@ client_one() {		# client_one workload protocol host
 	while :; do
 		# shellcheck disable=SC2046 # the workload's options are words
 		timeout 60 /ncbench -c "$3" -p "$2" -W "$1" -l "$SECS" -w $WARM --timeout 10 \
-			$(wl_args "$1") --json "/bench-$name.json" >"/bench-c-$name.log" 2>"/bench-c-$name.err"
+			$(wl_args "$1" "$name") --json "/bench-$name.json" >"/bench-c-$name.log" 2>"/bench-c-$name.err"
 		rc=$?
 		# the server of the next test may still be starting
 		grep -q "cannot reach the ncbench server" "/bench-c-$name.err" || break
@@ -63,9 +67,18 @@ client_one() {		# client_one workload protocol host
 		sleep 0.5
 	done
 	sed "s/^/NCVM BENCHLOG $name /" "/bench-c-$name.err" | head -5
+	rows=none
+	[ -f "/bench-$name.csv" ] && rows=$(($(grep -c . "/bench-$name.csv") - 1))
 	echo "NCVM BENCH $name rc=$rc $(pick "/bench-c-$name.log" bytes_agree tx_bytes rx_bytes \
 		throughput_gbps transactions_per_s latency_p50_us latency_p99_us latency_count \
-		cpu_host_busy_cores remote_cpu_host_busy_cores)"
+		cpu_host_busy_cores remote_cpu_host_busy_cores) interval_rows=$rows"
+	[ "$DUMP" = 1 ] && dump "/bench-c-$name.log" "/bench-$name.json" "/bench-$name.csv"
+}
+
+dump() {		# dump FILE...: each line prefixed with the file's name
+	for _f in "$@"; do
+		[ -f "$_f" ] && sed "s|^|NCVM BENCHOUT ${_f#/} |" "$_f"
+	done
 }
 
 # a server killed 1.5 s into a 4 s run: the client must fail, soon, with one line

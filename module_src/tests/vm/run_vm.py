@@ -78,7 +78,7 @@ if [ -x /nc_preload_test ]; then
   echo "NCVM PRELOAD port_nomatch $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=9999 /nc_preload_test 7004 2>&1)"
 fi
 [ -x /apps.sh ] && NC_APPS_REQUESTS={app_requests} /apps.sh {apps_args}
-[ -x /bench.sh ] && /bench.sh {bench_args}
+[ -x /bench.sh ] && NC_BENCH_DUMP={bench_dump} /bench.sh {bench_args}
 cat /proc/net/netchannel
 if [ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null; then
   if [ -e /sys/kernel/debug/kmemleak ]; then
@@ -161,6 +161,7 @@ def build_initramfs(
     apps_args="",
     app_requests=10000,
     bench_args="",
+    bench_dump=0,
     extra_files=(),
 ):
     hosts_arg = f"hosts='{hosts}'" if hosts else ""
@@ -172,6 +173,7 @@ def build_initramfs(
         apps_args=apps_args,
         app_requests=app_requests,
         bench_args=bench_args,
+        bench_dump=bench_dump,
     ).encode()
     busybox = read_bytes(shutil.which("busybox") or "/bin/busybox")
     d = stat.S_IFDIR | 0o755
@@ -218,6 +220,9 @@ def main():
         "--app-requests", type=int, default=10000, help="redis-benchmark requests per test (SET, GET), at least 100"
     )
     ap.add_argument("--no-bench", action="store_true", help="skip the ncbench runs (quick runs)")
+    ap.add_argument(
+        "--bench-dump", action="store_true", help="print ncbench's full outputs (NCVM BENCHOUT lines; with --log)"
+    )
     ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"), help="--pair: the VMs' NIC model")
     args = ap.parse_args()
     if not args.kernel or not os.path.exists(args.kernel):
@@ -254,6 +259,7 @@ def main():
             apps_args="local",
             app_requests=args.app_requests,
             bench_args="local" if bench else "",
+            bench_dump=int(args.bench_dump),
             extra_files=build_preload(tmp) + apps + bench,
         )
         vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests)
@@ -417,7 +423,7 @@ def bench_files(tmp):
     """ncbench (static, like nc_vmtest) and the script that runs it."""
     src = os.path.join(SRC, "bench")
     binary = os.path.join(tmp, "ncbench")
-    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread", "-o", binary]
+    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread", "-DNB_STATIC", "-o", binary]
     subprocess.check_call(cmd + sorted(glob.glob(os.path.join(src, "*.c"))) + ["-lm"])
     return [("ncbench", binary), ("bench.sh", os.path.join(HERE, "bench.sh"))]
 
@@ -462,6 +468,8 @@ def check_bench(text, kill):
             out.append(f"{name}: nothing sent")
         if not name.startswith("stream") and (num(c, "latency_count") or 0) <= 0:
             out.append(f"{name}: no latency samples")
+        if name.startswith("stream") and (num(c, "interval_rows") or 0) < 2:
+            out.append(f"{name}: interval_rows={c.get('interval_rows')} (want >= 2 CSV samples)")
     for proto in ("tcp", "netchannel") if kill else ():
         k = kills.get(proto)
         if k is None:
@@ -665,6 +673,7 @@ def run_pair(args, tmp, test_bin, apps, bench):
             apps_args=("serve" if i == 0 else f"client {ips[0]}") if apps else "",
             app_requests=args.app_requests,
             bench_args=("serve" if i == 0 else f"client {ips[0]}") if bench else "",
+            bench_dump=int(args.bench_dump),
             extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps + bench,
         )
         # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
