@@ -6,6 +6,8 @@ The format is described in docs/bench-tool.md.  Import it (tools/ on
 sys.path) or run it:
 
     python3 tools/ncbench_parse.py FILE...      one summary line per file
+    python3 tools/ncbench_parse.py --extract VM_LOG DIR
+        write the outputs a run_vm.py --bench-dump console log holds
 
     >>> rec = ncbench_parse.load("run.txt")     # text or JSON, by content
     >>> rec.options["protocol"], rec.results["throughput_bps"]
@@ -81,6 +83,7 @@ class Record:
     results: dict = field(default_factory=dict)
     interval: list = field(default_factory=list)
     source: str = "<text>"
+    notes: list = field(default_factory=list)  # "ncbench: ..." lines from stderr
 
     @property
     def role(self) -> str:
@@ -139,6 +142,11 @@ def parse_text(text: str, source: str = "<text>") -> Record:
     for no, line in enumerate(text.splitlines(), 1):
         where = f"{source}:{no}"
         if not line.strip():
+            continue
+        if line.startswith("ncbench: "):  # stderr merged into the file (2>&1)
+            if line.startswith("ncbench: error:"):
+                raise NcbenchParseError(f"{where}: the run failed: {line}")
+            rec.notes.append(line)
             continue
         if line.startswith("#"):
             name = line[1:].strip()
@@ -205,7 +213,7 @@ def parse_json(text: str, source: str = "<json>") -> dict:
     except json.JSONDecodeError as exc:
         raise NcbenchParseError(f"{source}: not JSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("tool") != "ncbench":
-        raise NcbenchParseError(f"{source}: not an ncbench record (no \"tool\": \"ncbench\")")
+        raise NcbenchParseError(f'{source}: not an ncbench record (no "tool": "ncbench")')
     for key, kind in (
         ("version", str),
         ("host", dict),
@@ -252,10 +260,43 @@ def summary(rec: Record | dict) -> str:
     return ", ".join(parts)
 
 
+_DUMP = re.compile(r"^(?:\[\w+\] )?NCVM BENCHOUT ([\w.-]+) ?(.*)$")
+
+
+def extract_vm_dump(text: str) -> dict[str, str]:
+    """{file name: content} from the "NCVM BENCHOUT <file> <line>" lines of a
+    run_vm.py --bench-dump console log (tests/vm/bench.sh prints them)."""
+    files: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        m = _DUMP.match(line.rstrip("\r"))
+        if m:
+            files.setdefault(m.group(1), []).append(m.group(2))
+    return {name: "\n".join(lines) + "\n" for name, lines in files.items()}
+
+
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: ncbench_parse.py FILE...", file=sys.stderr)
+        print("usage: ncbench_parse.py FILE... | --extract VM_LOG DIR", file=sys.stderr)
         return 2
+    if argv[0] == "--extract":
+        if len(argv) != 3:
+            print("usage: ncbench_parse.py --extract VM_LOG DIR", file=sys.stderr)
+            return 2
+        try:
+            files = extract_vm_dump(Path(argv[1]).read_text(encoding="utf-8", errors="replace"))
+            Path(argv[2]).mkdir(parents=True, exist_ok=True)
+            for name, content in sorted(files.items()):
+                (Path(argv[2]) / name).write_text(content, encoding="utf-8")
+        except OSError as exc:
+            print(f"ncbench_parse: error: {exc}", file=sys.stderr)
+            return 1
+        if not files:
+            print(
+                f"ncbench_parse: error: {argv[1]} has no NCVM BENCHOUT lines (want a --bench-dump log)", file=sys.stderr
+            )
+            return 1
+        print(f"{len(files)} files written to {argv[2]}")
+        return 0
     rc = 0
     for name in argv:
         try:

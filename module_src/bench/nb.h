@@ -17,6 +17,10 @@
 #define NB_MAX_CPUS	1024
 #define NB_ERRLEN	512
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 enum nb_role { NB_ROLE_NONE, NB_ROLE_SERVER, NB_ROLE_CLIENT };
 enum nb_proto { NB_PROTO_TCP, NB_PROTO_NETCHANNEL };
 enum nb_workload { NB_WL_STREAM, NB_WL_RR, NB_WL_MSGRATE };
@@ -99,8 +103,10 @@ uint64_t nb_hist_lower(unsigned int bucket);
 uint64_t nb_hist_upper(unsigned int bucket);
 void nb_hist_add(struct nb_hist *h, uint64_t v);
 void nb_hist_merge(struct nb_hist *dst, const struct nb_hist *src);
-/* value at percentile p (0 < p <= 100): the highest value of the bucket
- * holding the sample of rank ceil(p/100 * count), clamped to [min, max] */
+/*
+ * value at percentile p (0 < p <= 100): the highest value of the bucket
+ * holding the sample of rank ceil(p/100 * count), clamped to [min, max]
+ */
 uint64_t nb_hist_percentile(const struct nb_hist *h, double p);
 double nb_hist_mean(const struct nb_hist *h);
 

@@ -305,7 +305,8 @@ static int apply(struct nb_opts *o, const char *key, const char *val,
 			return fail(err, len, "%s '%s': want seconds, 0.1..3600", shown, val);
 	} else if (!strcmp(key, "write_size")) {
 		if (nb_parse_size(val, 1, MAX_SIZE, &o->write_size))
-			return fail(err, len, "%s '%s': want a size 1..1G (K, M, G suffixes)", shown, val);
+			return fail(err, len,
+				    "%s '%s': want a size 1..1G (K, M, G suffixes)", shown, val);
 	} else if (!strcmp(key, "request_size")) {
 		if (nb_parse_size(val, 1, 64 << 20, &o->req_size))
 			return fail(err, len, "%s '%s': want a size 1..64M", shown, val);
@@ -322,7 +323,8 @@ static int apply(struct nb_opts *o, const char *key, const char *val,
 		o->priority = (int)v;
 	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
 		if (strcmp(val, "0") && nb_parse_size(val, 1024, INT_MAX / 2, &sz))
-			return fail(err, len, "%s '%s': want a size 1K..1G (0: leave alone)", shown, val);
+			return fail(err, len,
+				    "%s '%s': want a size 1K..1G (0: leave alone)", shown, val);
 		if (!strcmp(val, "0"))
 			sz = 0;
 		if (key[0] == 's')
@@ -363,6 +365,28 @@ int nb_settings_format(const struct nb_opts *o, char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len) ? -1 : n;
 }
 
+/* the options that are settings (shared with the control protocol) */
+static const struct {
+	int opt;
+	const char *key;
+} setting_opts[] = {
+	{ 'p', "protocol" }, { 'W', "workload" }, { 'P', "data_port" },
+	{ 'T', "threads" }, { 'F', "flows" }, { 'l', "length" },
+	{ 'w', "warmup" }, { 'B', "write_size" }, { 'Q', "request_size" },
+	{ 'R', "response_size" }, { 'D', "depth" }, { O_PRIO, "priority" },
+	{ O_SNDBUF, "sndbuf" }, { O_RCVBUF, "rcvbuf" }, { O_TIMEOUT, "timeout" },
+};
+
+static const char *setting_of(int opt)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(setting_opts); i++)
+		if (setting_opts[i].opt == opt)
+			return setting_opts[i].key;
+	return NULL;
+}
+
 /* options the client decides and sends to the server */
 static const char *const client_only = "pWTFlwBQRD";
 
@@ -380,9 +404,19 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 				longopts, &idx)) != -1) {
 		const char *arg = optarg;
 
-		key = NULL;
 		if (c != '?' && c != ':' && strchr(client_only, c) && strlen(client_set) < 30)
 			strncat(client_set, (char[]){ (char)c, 0 }, 2);
+		key = setting_of(c);
+		if (key) {
+			for (idx = 0; longopts[idx].name; idx++)
+				if (longopts[idx].val == c)
+					break;
+			snprintf(shown, sizeof(shown), "--%s", longopts[idx].name);
+			if (apply(o, key, arg, shown, err, len))
+				return -1;
+			depth_set |= c == 'D';
+			continue;
+		}
 		switch (c) {
 		case 's':
 			if (o->role == NB_ROLE_CLIENT)
@@ -394,7 +428,8 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 				return fail(err, len, "--server and --client exclude each other");
 			o->role = NB_ROLE_CLIENT;
 			if (!*arg || copy_str(o->host, sizeof(o->host), arg))
-				return fail(err, len, "--client '%s': want a host name or address", arg);
+				return fail(err, len,
+					    "--client '%s': want a host name or address", arg);
 			break;
 		case O_BIND:
 			if (!*arg || copy_str(o->host, sizeof(o->host), arg))
@@ -402,51 +437,42 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 			break;
 		case 'C':
 			if (nb_parse_int(arg, 1, 65535, &v))
-				return fail(err, len, "--control-port '%s': want a port 1..65535", arg);
+				return fail(err, len,
+					    "--control-port '%s': want a port 1..65535", arg);
 			o->ctrl_port = (int)v;
 			break;
-		case 'p': key = "protocol"; break;
-		case 'W': key = "workload"; break;
-		case 'P': key = "data_port"; break;
-		case 'T': key = "threads"; break;
-		case 'F': key = "flows"; break;
-		case 'l': key = "length"; break;
-		case 'w': key = "warmup"; break;
-		case 'B': key = "write_size"; break;
-		case 'Q': key = "request_size"; break;
-		case 'R': key = "response_size"; break;
-		case 'D': key = "depth"; depth_set = 1; break;
-		case O_PRIO: key = "priority"; break;
-		case O_SNDBUF: key = "sndbuf"; break;
-		case O_RCVBUF: key = "rcvbuf"; break;
-		case O_TIMEOUT: key = "timeout"; break;
 		case O_NODELAY:
 			o->nodelay = 1;
 			break;
 		case O_PIN:
 			if (nb_parse_cpulist(arg, o->cpus, NB_MAX_CPUS, &o->ncpus) ||
 			    copy_str(o->cpus_str, sizeof(o->cpus_str), arg))
-				return fail(err, len, "--pin-cpus '%s': want a CPU list like 0-3,6 (CPUs < %d)",
+				return fail(err, len,
+					    "--pin-cpus '%s': want a CPU list like 0-3,6 (CPUs < %d)",
 					    arg, NB_MAX_CPUS);
 			break;
 		case O_INTERVAL:
 			if (nb_parse_seconds(arg, 0.05, 3600, &o->interval))
-				return fail(err, len, "--interval '%s': want seconds, 0.05..3600", arg);
+				return fail(err, len,
+					    "--interval '%s': want seconds, 0.05..3600", arg);
 			break;
 		case O_CSV:
 			if (!*arg || copy_str(o->csv, sizeof(o->csv), arg))
-				return fail(err, len, "--csv '%s': want a file name (< 256 bytes)", arg);
+				return fail(err, len,
+					    "--csv '%s': want a file name (< 256 bytes)", arg);
 			break;
 		case O_JSON:
 			if (!*arg || copy_str(o->json, sizeof(o->json), arg))
-				return fail(err, len, "--json '%s': want a file name (< 256 bytes)", arg);
+				return fail(err, len,
+					    "--json '%s': want a file name (< 256 bytes)", arg);
 			break;
 		case O_ONCE:
 			o->once = 1;
 			break;
 		case O_IDLE:
 			if (nb_parse_seconds(arg, 0, 86400, &o->idle_timeout))
-				return fail(err, len, "--idle-timeout '%s': want seconds, 0..86400", arg);
+				return fail(err, len,
+					    "--idle-timeout '%s': want seconds, 0..86400", arg);
 			break;
 		case 'h':
 			return 1;
@@ -456,15 +482,8 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 		case ':':
 			return fail(err, len, "%s needs a value", argv[optind - 1]);
 		default:
-			return fail(err, len, "unknown option '%s' (--help lists them)", argv[optind - 1]);
-		}
-		if (key) {
-			for (idx = 0; longopts[idx].name; idx++)
-				if (longopts[idx].val == c)
-					break;
-			snprintf(shown, sizeof(shown), "--%s", longopts[idx].name);
-			if (apply(o, key, arg, shown, err, len))
-				return -1;
+			return fail(err, len,
+				    "unknown option '%s' (--help lists them)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -478,12 +497,14 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 	if (o->role == NB_ROLE_CLIENT && (o->once || o->idle_timeout > 0))
 		return fail(err, len, "--once and --idle-timeout are server options");
 	if (o->role == NB_ROLE_CLIENT && o->ctrl_port == o->data_port)
-		return fail(err, len, "--control-port and --port are both %d: they must differ", o->data_port);
+		return fail(err, len,
+			    "--control-port and --port are both %d: they must differ", o->data_port);
 	if (o->threads > o->flows)
 		return fail(err, len, "--threads %d > --flows %d: every thread needs a flow",
 			    o->threads, o->flows);
 	if (depth_set && o->workload != NB_WL_MSGRATE)
-		return fail(err, len, "--depth is for --workload msgrate (rr keeps one request in flight)");
+		return fail(err, len,
+			    "--depth is for --workload msgrate (rr keeps one request in flight)");
 	if (o->workload == NB_WL_RR)
 		o->depth = 1;
 	if (o->csv[0] && o->interval <= 0)

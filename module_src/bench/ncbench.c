@@ -227,7 +227,10 @@ static int resolve(const char *host, int port, struct sockaddr_in *a)
 
 static void set_timeouts(int fd, double s)
 {
-	struct timeval tv = { .tv_sec = (time_t)s, .tv_usec = (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+	struct timeval tv = {
+		.tv_sec = (time_t)s,
+		.tv_usec = (suseconds_t)((s - (double)(time_t)s) * 1e6),
+	};
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -486,7 +489,9 @@ static void *worker_main(void *arg)
 	}
 	wlen = o->workload == NB_WL_STREAM ? o->write_size :
 	       o->req_size > o->resp_size ? o->req_size : o->resp_size;
-	rlen = o->workload == NB_WL_STREAM ? (o->write_size < (4u << 20) ? o->write_size : 4u << 20) : wlen;
+	rlen = wlen;
+	if (o->workload == NB_WL_STREAM && rlen > (4u << 20))
+		rlen = 4u << 20;
 	if (rlen < 65536)
 		rlen = 65536;
 	rbuf = malloc(rlen);
@@ -660,7 +665,8 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 	next = o->interval > 0 ? t0 + o->interval : 1e300;
 	last_t = t0;
 	if (csv)
-		fputs("time_s,phase,interval_s,tx_bytes,rx_bytes,transactions,throughput_bps\n", csv);
+		fputs("time_s,phase,interval_s,tx_bytes,rx_bytes,transactions,throughput_bps\n",
+		      csv);
 	if (o->warmup <= 0) {
 		snap_counters(r, 0);
 		nb_cpu_snapshot(&r->cpu0);
@@ -710,11 +716,14 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 			/* the other side never speaks during a run unless it failed */
 			if (ctrl_line(c, line, sizeof(line), o->timeout))
 				snprintf(r->err, sizeof(r->err),
-					 "the %s ended the control connection during the run", peer_name(r));
+					 "the %s ended the control connection during the run",
+					 peer_name(r));
 			else if (!strncmp(line, "ERR ", 4))
-				snprintf(r->err, sizeof(r->err), "%s: %.200s", peer_name(r), line + 4);
+				snprintf(r->err, sizeof(r->err),
+					 "%s: %.200s", peer_name(r), line + 4);
 			else
-				snprintf(r->err, sizeof(r->err), "unexpected control message '%.100s' during the run",
+				snprintf(r->err, sizeof(r->err),
+					 "unexpected control message '%.100s' during the run",
 					 line);
 			__atomic_store_n(&r->failed, 1, __ATOMIC_RELEASE);
 			break;
@@ -850,7 +859,7 @@ static void host_info(struct kv *kv, const char *prefix)
 static void local_results(struct run *r, struct kv *kv)
 {
 	const struct nb_opts *o = &r->o;
-	double win = r->cpu.window_s > 0 ? r->cpu.window_s : 1e-9;
+	double win = r->cpu.window_s > 0 ? r->cpu.window_s : 1e-9;	/* no 0/0 */
 	uint64_t tx = 0, rx = 0, wtx = 0, wrx = 0, wmsgs = 0;
 	char k[64];
 	int i;
@@ -896,7 +905,8 @@ static void local_results(struct run *r, struct kv *kv)
 
 		kv_add(kv, "latency_count", "%" PRIu64, r->hist.count);
 		kv_add(kv, "latency_mean_us", "%.3f", nb_hist_mean(&r->hist) / 1e3);
-		kv_add(kv, "latency_min_us", "%.3f", r->hist.count ? (double)r->hist.min / 1e3 : 0.0);
+		kv_add(kv, "latency_min_us", "%.3f",
+		       r->hist.count ? (double)r->hist.min / 1e3 : 0.0);
 		for (i = 0; i < 4; i++) {
 			snprintf(k, sizeof(k), "latency_%s_us", pname[i]);
 			kv_add(kv, k, "%.3f", (double)nb_hist_percentile(&r->hist, pct[i]) / 1e3);
@@ -1019,8 +1029,9 @@ static void write_json(const struct run *r, const struct kv *opts, const struct 
 	for (i = 0; i < res->n; i++) {
 		const char *k = res->k[i];
 
-		if (!strncmp(k, "flow", 4) || !strncmp(k, "latency_", 8) || !strncmp(k, "cpu_", 4) ||
-		    !strcmp(k, "hostname") || !strcmp(k, "kernel") || !strcmp(k, "cpus") ||
+		if (!strncmp(k, "flow", 4) || !strncmp(k, "latency_", 8) ||
+		    !strncmp(k, "cpu_", 4) || !strcmp(k, "hostname") ||
+		    !strcmp(k, "kernel") || !strcmp(k, "cpus") ||
 		    !strncmp(k, "remote_", 7))
 			continue;
 		nb_json_auto(&j, k, res->v[i]);
@@ -1079,7 +1090,8 @@ static int accept_flows(struct run *r, int lfd, char *err, size_t len)
 	while (got < r->o.flows) {
 		ms = (int)((deadline - now()) * 1000);
 		if (ms <= 0 || poll(&p, 1, ms) <= 0) {
-			snprintf(err, len, "%d of %d data connections arrived within --timeout %g s",
+			snprintf(err, len,
+				 "%d of %d data connections arrived within --timeout %g s",
 				 got, r->o.flows, r->o.timeout);
 			return -1;
 		}
@@ -1095,7 +1107,8 @@ static int accept_flows(struct run *r, int lfd, char *err, size_t len)
 		id = (int)ntohl(hello[1]);
 		if (id < 0 || id >= r->o.flows || r->flows[id].fd >= 0) {
 			close(fd);
-			snprintf(err, len, "a data connection claims flow %d (want 0..%d, once each)",
+			snprintf(err, len,
+				 "a data connection claims flow %d (want 0..%d, once each)",
 				 id, r->o.flows - 1);
 			return -1;
 		}
@@ -1123,20 +1136,23 @@ static int serve_one(const struct nb_opts *base, int cfd)
 	r.server = 1;
 	set_timeouts(cfd, base->timeout);
 	if (ctrl_line(&c, line, sizeof(line), base->timeout) || strcmp(line, CTRL_MAGIC)) {
-		fprintf(stderr, "ncbench: error: control connection: not an ncbench client (or it said nothing within %g s)\n",
+		fprintf(stderr,
+			"ncbench: error: control connection: not an ncbench client (or it said nothing within %g s)\n",
 			base->timeout);
 		return -1;
 	}
 	for (;;) {
 		if (ctrl_line(&c, line, sizeof(line), base->timeout)) {
-			snprintf(err, sizeof(err), "control connection: settings incomplete: %s", strerror(errno));
+			snprintf(err, sizeof(err),
+				 "control connection: settings incomplete: %s", strerror(errno));
 			return serve_fail(&c, err);
 		}
 		if (!strcmp(line, "END"))
 			break;
 		eq = strchr(line, '=');
 		if (!eq) {
-			snprintf(err, sizeof(err), "control connection: bad settings line '%.100s'", line);
+			snprintf(err, sizeof(err),
+				 "control connection: bad settings line '%.100s'", line);
 			return serve_fail(&c, err);
 		}
 		*eq = '\0';
@@ -1311,7 +1327,8 @@ static int client_main(struct nb_opts *o)
 	if (alloc_flows(&r))
 		die("out of memory");
 	for (i = 0; i < o->flows; i++) {
-		int fd = connect_to(o, o->proto == NB_PROTO_NETCHANNEL, o->data_port, err, sizeof(err));
+		int nc = o->proto == NB_PROTO_NETCHANNEL;
+		int fd = connect_to(o, nc, o->data_port, err, sizeof(err));
 
 		if (fd < 0)
 			die("data connection %d to %s", i, err);
@@ -1373,7 +1390,8 @@ static int client_main(struct nb_opts *o)
 		tx = kv_get(&remote, buf);
 		if (!rx || !tx || strtoull(rx, NULL, 10) != r.flows[i].tx ||
 		    strtoull(tx, NULL, 10) != r.flows[i].rx) {
-			fprintf(stderr, "ncbench: error: flow %d: sent %" PRIu64 " received %" PRIu64
+			fprintf(stderr,
+				"ncbench: error: flow %d: sent %" PRIu64 " received %" PRIu64
 				" bytes, the server received %s sent %s\n", i, r.flows[i].tx,
 				r.flows[i].rx, rx ? rx : "?", tx ? tx : "?");
 			agree = 0;

@@ -14,8 +14,15 @@
 
 static int checks, failures;
 
-#define CHECK(cond) do { checks++; if (!(cond)) { failures++;			\
-	fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECK(cond)							\
+	do {								\
+		checks++;						\
+		if (!(cond)) {						\
+			failures++;					\
+			fprintf(stderr, "  FAIL %s:%d: %s\n",		\
+				__FILE__, __LINE__, #cond);		\
+		}							\
+	} while (0)
 
 static int parse(struct nb_opts *o, char *err, const char *const *args)
 {
@@ -72,7 +79,8 @@ static void test_args(void)
 	CHECK(!strcmp(o.json, "x.json") && o.ctrl_port == 2000 && o.data_port == 2001);
 
 	CHECK(parse(&o, err, ARGS("-c", "h", "-W", "rr")) == 0 && o.depth == 1);
-	CHECK(parse(&o, err, ARGS("-s", "--once", "--idle-timeout", "5", "--bind", "198.18.0.1")) == 0);
+	CHECK(parse(&o, err, ARGS("-s", "--once", "--idle-timeout", "5",
+				  "--bind", "198.18.0.1")) == 0);
 	CHECK(o.role == NB_ROLE_SERVER && o.once && o.idle_timeout == 5);
 	CHECK(parse(&o, err, ARGS("--help")) == 1);
 	CHECK(parse(&o, err, ARGS("-V")) == 2 && strstr(err, NB_VERSION));
@@ -156,7 +164,7 @@ static void test_settings(void)
 	nb_opts_default(&b);
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		eq = strchr(line, '=');
-		CHECK(eq != NULL);
+		CHECK(eq);
 		if (!eq)
 			break;
 		*eq = '\0';
@@ -208,8 +216,9 @@ static void check_percentiles(const char *what, uint64_t *v, size_t n)
 	nb_hist_merge(h, h2);
 	qsort(v, n, sizeof(*v), cmp_u64);
 	CHECK(h->count == n && h->min == v[0] && h->max == v[n - 1]);
-	CHECK(fabs(nb_hist_mean(h) - sum / (double)n) <= 1e-9 * sum / (double)n);
-	for (i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+	sum /= (double)n;
+	CHECK(fabs(nb_hist_mean(h) - sum) <= 1e-9 * sum);
+	for (i = 0; i < ARRAY_SIZE(ps); i++) {
 		uint64_t got = nb_hist_percentile(h, ps[i]), ref;
 
 		rank = (size_t)ceil(ps[i] / 100.0 * (double)n);
@@ -239,7 +248,8 @@ static void test_hist(void)
 		x = rnd() >> (rnd() % 64);
 		b = nb_hist_bucket(x);
 		if (b >= NB_HIST_BUCKETS || nb_hist_lower(b) > x || nb_hist_upper(b) < x ||
-		    (x >= NB_HIST_SUB && nb_hist_upper(b) - nb_hist_lower(b) > nb_hist_lower(b) / NB_HIST_SUB)) {
+		    (x >= NB_HIST_SUB &&
+		     nb_hist_upper(b) - nb_hist_lower(b) > nb_hist_lower(b) / NB_HIST_SUB)) {
 			failures++;
 			fprintf(stderr, "  FAIL bucket of %llu\n", (unsigned long long)x);
 			break;
@@ -280,7 +290,7 @@ static void test_json(const char *path)
 	char *mem;
 	size_t len;
 
-	CHECK(f != NULL);
+	CHECK(f);
 	if (!f)
 		return;
 	nb_json_init(&j, f);
@@ -335,7 +345,8 @@ static void test_json(const char *path)
 
 static void test_cpu(void)
 {
-	const char *stat = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\nintr 1\n";
+	const char *stat = "cpu  100 5 50 1000 20 3 2 1 0 0\n"
+			   "cpu0 50 2 25 500 10 1 1 0 0 0\nintr 1\n";
 	struct nb_cpu_snap a = { 0 }, b = { 0 };
 	struct nb_cpu_use u;
 	uint64_t busy, total;

@@ -70,7 +70,7 @@ client_one() {		# client_one workload protocol host
 	rows=none
 	[ -f "/bench-$name.csv" ] && rows=$(($(grep -c . "/bench-$name.csv") - 1))
 	echo "NCVM BENCH $name rc=$rc $(pick "/bench-c-$name.log" bytes_agree tx_bytes rx_bytes \
-		throughput_gbps transactions_per_s latency_p50_us latency_p99_us latency_count \
+		throughput_gbps remote_throughput_gbps transactions_per_s latency_p50_us latency_p99_us latency_count \
 		cpu_host_busy_cores remote_cpu_host_busy_cores) interval_rows=$rows"
 	[ "$DUMP" = 1 ] && dump "/bench-c-$name.log" "/bench-$name.json" "/bench-$name.csv"
 }

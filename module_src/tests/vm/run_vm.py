@@ -482,11 +482,12 @@ def check_bench(text, kill):
 
 
 def bench_figures(text):
-    """One line: each workload's NetChannel and TCP figures from the clients."""
+    """One line: each workload's NetChannel and TCP figures from the clients
+    (stream: what the receiving server counted)."""
     clients, _, _ = bench_results(text)
     parts = []
     for wl, key, unit in (
-        ("stream", "throughput_gbps", "Gbit/s"),
+        ("stream", "remote_throughput_gbps", "Gbit/s"),
         ("rr", "transactions_per_s", "/s"),
         ("msgrate", "transactions_per_s", "/s"),
     ):
