@@ -131,8 +131,9 @@ void nb_json_int(struct nb_json *j, const char *key, int64_t val);
 void nb_json_uint(struct nb_json *j, const char *key, uint64_t val);
 void nb_json_num(struct nb_json *j, const char *key, double val);
 void nb_json_bool(struct nb_json *j, const char *key, int val);
-/* a number if val parses fully as one, else a string */
+/* a JSON number, verbatim, if val is written like one; else a string */
 void nb_json_auto(struct nb_json *j, const char *key, const char *val);
+int nb_json_is_number(const char *s);
 /* 0 if everything was balanced and written */
 int nb_json_finish(struct nb_json *j);
 

@@ -131,11 +131,49 @@ void nb_json_uint(struct nb_json *j, const char *key, uint64_t val)
 
 void nb_json_num(struct nb_json *j, const char *key, double val)
 {
+	char buf[32];
+
 	member(j, key);
-	if (isfinite(val))
-		fprintf(j->f, "%.17g", val);
-	else
+	if (!isfinite(val)) {
 		fputs("null", j->f);	/* JSON has no NaN or infinity */
+		return;
+	}
+	/* the shortest of 15 or 17 digits that reads back as the same value */
+	snprintf(buf, sizeof(buf), "%.15g", val);
+	if (strtod(buf, NULL) != val)
+		snprintf(buf, sizeof(buf), "%.17g", val);
+	fputs(buf, j->f);
+}
+
+/* s is a number as JSON writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+int nb_json_is_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return 0;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
 }
 
 void nb_json_bool(struct nb_json *j, const char *key, int val)
@@ -146,18 +184,12 @@ void nb_json_bool(struct nb_json *j, const char *key, int val)
 
 void nb_json_auto(struct nb_json *j, const char *key, const char *val)
 {
-	char *end;
-	double d;
-
-	if (*val && !strchr(val, 'x') && !strchr(val, 'X') &&
-	    !strpbrk(val, "iInN")) {
-		d = strtod(val, &end);
-		if (!*end && isfinite(d)) {
-			nb_json_num(j, key, d);
-			return;
-		}
+	if (!nb_json_is_number(val)) {
+		nb_json_str(j, key, val);
+		return;
 	}
-	nb_json_str(j, key, val);
+	member(j, key);
+	fputs(val, j->f);	/* as printed in the key=value output */
 }
 
 int nb_json_finish(struct nb_json *j)

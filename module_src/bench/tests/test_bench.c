@@ -310,6 +310,10 @@ static void test_json(const char *path)
 	nb_json_auto(&j, "auto_nan", "nan");
 	nb_json_auto(&j, "auto_word", "yes");
 	nb_json_auto(&j, "auto_empty", "");
+	nb_json_auto(&j, "auto_lead0", "007");
+	nb_json_auto(&j, "auto_neg", "-0.25");
+	nb_json_auto(&j, "auto_dot", "1.");
+	nb_json_num(&j, "tenth", 0.1);
 	nb_json_arr_begin(&j, "flows");
 	nb_json_obj_begin(&j, NULL);
 	nb_json_int(&j, "id", 0);
@@ -327,6 +331,11 @@ static void test_json(const char *path)
 	nb_json_obj_end(&j);
 	CHECK(nb_json_finish(&j) == 0);
 	fclose(f);
+
+	CHECK(nb_json_is_number("0") && nb_json_is_number("-12.5e+3") && nb_json_is_number("1E9"));
+	CHECK(!nb_json_is_number("") && !nb_json_is_number("+1") && !nb_json_is_number("01"));
+	CHECK(!nb_json_is_number(".5") && !nb_json_is_number("1e") && !nb_json_is_number("inf"));
+	CHECK(!nb_json_is_number("nan") && !nb_json_is_number("0x10") && !nb_json_is_number("1 "));
 
 	/* unbalanced or misplaced: reported, not silently written */
 	f = open_memstream(&mem, &len);

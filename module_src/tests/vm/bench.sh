@@ -99,6 +99,7 @@ kill_test() {		# kill_test protocol
 		"lines=$(grep -c . "/bench-kill-$1.err") err=$err"
 }
 
+start=$(uptime_s)
 case "$role" in
 local)
 	i=0
@@ -129,3 +130,4 @@ client)
 	exit 2
 	;;
 esac
+echo "NCVM BENCHTIME $role $(echo "$start $(uptime_s)" | awk '{ printf "%.1f", $2 - $1 }') s"
