@@ -381,13 +381,10 @@ static int do_write(struct run *r, struct worker *w, struct flow *f, const char 
 	const struct nb_opts *o = &r->o;
 	uint64_t msg = o->workload == NB_WL_STREAM ? o->write_size :
 		       r->server ? o->resp_size : o->req_size;
+	int request = !r->server && o->workload != NB_WL_STREAM && !f->out_off;
+	double t = request ? now() : 0;
 	ssize_t n;
 
-	if (!r->server && o->workload != NB_WL_STREAM && !f->out_off) {
-		f->sent[f->head] = now();
-		f->head = (f->head + 1) % o->depth;
-		f->inflight++;
-	}
 	n = send(f->fd, buf, msg - f->out_off, MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -395,6 +392,11 @@ static int do_write(struct run *r, struct worker *w, struct flow *f, const char 
 		worker_fail(r, w, "flow %d: send: %s (the %s went away?)", f->id,
 			    strerror(errno), peer_name(r));
 		return -1;
+	}
+	if (request && n > 0) {	/* a new request is on its way: time it from here */
+		f->sent[f->head] = t;
+		f->head = (f->head + 1) % o->depth;
+		f->inflight++;
 	}
 	load_add(&f->tx, (uint64_t)n);
 	f->out_off += (uint64_t)n;
