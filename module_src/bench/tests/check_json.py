@@ -9,7 +9,7 @@ with open(sys.argv[1], encoding="utf-8") as fh:
     doc = json.load(fh)
 want = {
     "plain": "ncbench",
-    "tricky": "quote\" backslash\\ nl\n tab\t bell\a del\x7f \u00e9",
+    "tricky": 'quote" backslash\\ nl\n tab\t bell\a del\x7f \u00e9',
     "null": None,
     "neg": -42,
     "big": 2**64 - 1,
