@@ -35,6 +35,7 @@
 #define HELLO_MAGIC	0x4e434246u	/* "NCBF": first 8 bytes of a data connection */
 #define CTRL_MAGIC	"NCBENCH 1"
 #define POLL_MS		50
+#define CHUNK		((size_t)1 << 20)	/* largest send() but a stream client's */
 
 enum phase { PH_WARMUP, PH_MEASURE, PH_STOP };
 
@@ -376,7 +377,8 @@ static int client_drained(struct run *r, struct flow *f)
 	return !f->out_off && (r->o.workload == NB_WL_STREAM || !f->inflight);
 }
 
-static int do_write(struct run *r, struct worker *w, struct flow *f, const char *buf)
+static int do_write(struct run *r, struct worker *w, struct flow *f, const char *buf,
+		    size_t blen)
 {
 	const struct nb_opts *o = &r->o;
 	uint64_t msg = o->workload == NB_WL_STREAM ? o->write_size :
@@ -385,7 +387,7 @@ static int do_write(struct run *r, struct worker *w, struct flow *f, const char 
 	double t = request ? now() : 0;
 	ssize_t n;
 
-	n = send(f->fd, buf, msg - f->out_off, MSG_NOSIGNAL);
+	n = send(f->fd, buf, msg - f->out_off < blen ? msg - f->out_off : blen, MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
@@ -489,11 +491,21 @@ static void *worker_main(void *arg)
 			return NULL;
 		}
 	}
-	wlen = o->workload == NB_WL_STREAM ? o->write_size :
-	       o->req_size > o->resp_size ? o->req_size : o->resp_size;
-	rlen = wlen;
-	if (o->workload == NB_WL_STREAM && rlen > (4u << 20))
-		rlen = 4u << 20;
+	/*
+	 * A stream client writes -B bytes per send() as asked.  Everything
+	 * else goes in chunks of at most 1 MiB, so a client cannot make the
+	 * server allocate what the settings allow (64 MiB messages).
+	 */
+	if (o->workload == NB_WL_STREAM)
+		wlen = r->server ? 1 : o->write_size;
+	else
+		wlen = r->server ? o->resp_size : o->req_size;
+	if (wlen > CHUNK && !(o->workload == NB_WL_STREAM && !r->server))
+		wlen = CHUNK;
+	rlen = o->workload == NB_WL_STREAM ? o->write_size :
+	       r->server ? o->req_size : o->resp_size;
+	if (rlen > 4 * CHUNK)
+		rlen = 4 * CHUNK;
 	if (rlen < 65536)
 		rlen = 65536;
 	rbuf = malloc(rlen);
@@ -555,7 +567,7 @@ static void *worker_main(void *arg)
 			    do_read(r, w, f, rbuf, rlen, ph))
 				goto out;
 			if ((pfd[i].revents & POLLOUT) && wants_write(r, f, ph) &&
-			    do_write(r, w, f, wbuf))
+			    do_write(r, w, f, wbuf, wlen))
 				goto out;
 			if ((pfd[i].revents & POLLERR) && !(pfd[i].events & POLLIN) &&
 			    f->shut == 0) {
