@@ -44,6 +44,7 @@ struct nb_opts {
 	int sndbuf;		/* SO_SNDBUF, 0 = leave alone */
 	int rcvbuf;		/* SO_RCVBUF, 0 = leave alone */
 	int nodelay;		/* TCP_NODELAY */
+	int uring;		/* send and receive through io_uring */
 	int ncpus;		/* CPU pinning: thread i on cpus[i % ncpus] */
 	int cpus[NB_MAX_CPUS];
 	char cpus_str[128];

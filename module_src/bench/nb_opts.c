@@ -202,6 +202,7 @@ void nb_usage(FILE *f)
 "      --sndbuf SIZE       SO_SNDBUF on data sockets\n"
 "      --rcvbuf SIZE       SO_RCVBUF on data sockets\n"
 "      --nodelay           TCP_NODELAY on data sockets\n"
+"      --uring             send and receive through io_uring, both ends (if built with liburing)\n"
 "      --timeout S         bound on every wait: connect, accept, control, drain (default 10)\n"
 "      --interval S        client: CSV throughput samples every S seconds\n"
 "      --csv FILE          write the CSV samples to FILE instead of stdout\n"
@@ -213,7 +214,7 @@ void nb_usage(FILE *f)
 
 enum {
 	O_BIND = 256, O_PRIO, O_PIN, O_SNDBUF, O_RCVBUF, O_NODELAY, O_TIMEOUT,
-	O_INTERVAL, O_CSV, O_JSON, O_ONCE, O_IDLE,
+	O_INTERVAL, O_CSV, O_JSON, O_ONCE, O_IDLE, O_URING,
 };
 
 static const struct option longopts[] = {
@@ -237,6 +238,7 @@ static const struct option longopts[] = {
 	{ "sndbuf", required_argument, NULL, O_SNDBUF },
 	{ "rcvbuf", required_argument, NULL, O_RCVBUF },
 	{ "nodelay", no_argument, NULL, O_NODELAY },
+	{ "uring", no_argument, NULL, O_URING },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "interval", required_argument, NULL, O_INTERVAL },
 	{ "csv", required_argument, NULL, O_CSV },
@@ -331,10 +333,13 @@ static int apply(struct nb_opts *o, const char *key, const char *val,
 			o->sndbuf = (int)sz;
 		else
 			o->rcvbuf = (int)sz;
-	} else if (!strcmp(key, "nodelay")) {
+	} else if (!strcmp(key, "nodelay") || !strcmp(key, "uring")) {
 		if (nb_parse_int(val, 0, 1, &v))
 			return fail(err, len, "%s '%s': want 0 or 1", shown, val);
-		o->nodelay = (int)v;
+		if (key[0] == 'n')
+			o->nodelay = (int)v;
+		else
+			o->uring = (int)v;
 	} else {
 		return fail(err, len, "unknown setting '%s'", key);
 	}
@@ -356,11 +361,11 @@ int nb_settings_format(const struct nb_opts *o, char *buf, size_t len)
 		"protocol=%s\nworkload=%s\nthreads=%d\nflows=%d\ndata_port=%d\n"
 		"length=%.6g\nwarmup=%.6g\ntimeout=%.6g\nwrite_size=%" PRIu64 "\n"
 		"request_size=%" PRIu64 "\nresponse_size=%" PRIu64 "\ndepth=%d\n"
-		"priority=%d\nsndbuf=%d\nrcvbuf=%d\nnodelay=%d\n",
+		"priority=%d\nsndbuf=%d\nrcvbuf=%d\nnodelay=%d\nuring=%d\n",
 		nb_proto_name(o->proto), nb_workload_name(o->workload),
 		o->threads, o->flows, o->data_port, o->duration, o->warmup,
 		o->timeout, o->write_size, o->req_size, o->resp_size, o->depth,
-		o->priority, o->sndbuf, o->rcvbuf, o->nodelay);
+		o->priority, o->sndbuf, o->rcvbuf, o->nodelay, o->uring);
 
 	return (n < 0 || (size_t)n >= len) ? -1 : n;
 }
@@ -443,6 +448,9 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 			break;
 		case O_NODELAY:
 			o->nodelay = 1;
+			break;
+		case O_URING:
+			o->uring = 1;
 			break;
 		case O_PIN:
 			if (nb_parse_cpulist(arg, o->cpus, NB_MAX_CPUS, &o->ncpus) ||

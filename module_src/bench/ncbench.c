@@ -29,6 +29,9 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef NB_HAVE_URING
+#include <liburing.h>
+#endif
 #include "nb.h"
 #include "../include/uapi/linux/netchannel.h"
 
@@ -377,22 +380,40 @@ static int client_drained(struct run *r, struct flow *f)
 	return !f->out_off && (r->o.workload == NB_WL_STREAM || !f->inflight);
 }
 
-static int do_write(struct run *r, struct worker *w, struct flow *f, const char *buf,
-		    size_t blen)
+static uint64_t out_msg(struct run *r)
 {
 	const struct nb_opts *o = &r->o;
-	uint64_t msg = o->workload == NB_WL_STREAM ? o->write_size :
-		       r->server ? o->resp_size : o->req_size;
-	int request = !r->server && o->workload != NB_WL_STREAM && !f->out_off;
-	double t = request ? now() : 0;
-	ssize_t n;
 
-	n = send(f->fd, buf, msg - f->out_off < blen ? msg - f->out_off : blen, MSG_NOSIGNAL);
+	return o->workload == NB_WL_STREAM ? o->write_size :
+	       r->server ? o->resp_size : o->req_size;
+}
+
+/* bytes for the next send() of f */
+static size_t write_len(struct run *r, struct flow *f, size_t blen)
+{
+	uint64_t left = out_msg(r) - f->out_off;
+
+	return left < blen ? (size_t)left : blen;
+}
+
+/* a new request starts with this send (it is timed from here) */
+static int starts_request(struct run *r, struct flow *f)
+{
+	return !r->server && r->o.workload != NB_WL_STREAM && !f->out_off;
+}
+
+/* account a send() that returned n (or -1 with errno err) */
+static int wrote(struct run *r, struct worker *w, struct flow *f, ssize_t n, int err,
+		 int request, double t)
+{
+	const struct nb_opts *o = &r->o;
+	uint64_t msg = out_msg(r);
+
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (err == EAGAIN || err == EINTR)
 			return 0;
 		worker_fail(r, w, "flow %d: send: %s (the %s went away?)", f->id,
-			    strerror(errno), peer_name(r));
+			    strerror(err), peer_name(r));
 		return -1;
 	}
 	if (request && n > 0) {	/* a new request is on its way: time it from here */
@@ -410,20 +431,29 @@ static int do_write(struct run *r, struct worker *w, struct flow *f, const char 
 	return 0;
 }
 
-static int do_read(struct run *r, struct worker *w, struct flow *f, char *buf,
-		   size_t len, int ph)
+static int do_write(struct run *r, struct worker *w, struct flow *f, const char *buf,
+		    size_t blen)
+{
+	int request = starts_request(r, f);
+	double t = request ? now() : 0;
+	ssize_t n;
+
+	n = send(f->fd, buf, write_len(r, f, blen), MSG_NOSIGNAL);
+	return wrote(r, w, f, n, errno, request, t);
+}
+
+/* account a recv() that returned n (or -1 with errno err) */
+static int got(struct run *r, struct worker *w, struct flow *f, ssize_t n, int err, int ph)
 {
 	const struct nb_opts *o = &r->o;
 	uint64_t msg = r->server ? o->req_size : o->resp_size;
-	ssize_t n;
 	double t;
 
-	n = recv(f->fd, buf, len, 0);
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (err == EAGAIN || err == EINTR)
 			return 0;
 		worker_fail(r, w, "flow %d: recv: %s (the %s went away?)", f->id,
-			    strerror(errno), peer_name(r));
+			    strerror(err), peer_name(r));
 		return -1;
 	}
 	if (n == 0) {
@@ -471,6 +501,135 @@ static int do_read(struct run *r, struct worker *w, struct flow *f, char *buf,
 	return 0;
 }
 
+static int do_read(struct run *r, struct worker *w, struct flow *f, char *buf,
+		   size_t len, int ph)
+{
+	ssize_t n = recv(f->fd, buf, len, 0);
+
+	return got(r, w, f, n, errno, ph);
+}
+
+/* shut our write side when this end has nothing more to send */
+static void maybe_shut(struct run *r, struct flow *f, int ph, int busy)
+{
+	if (f->shut || busy)
+		return;
+	if ((!r->server && ph == PH_STOP && client_drained(r, f)) ||
+	    (r->server && f->eof && !wants_write(r, f, ph))) {
+		shutdown(f->fd, SHUT_WR);
+		f->shut = 1;
+	}
+}
+
+#ifdef NB_HAVE_URING
+/*
+ * The same state machine on io_uring: at most one recv and one send in
+ * flight per flow, completions accounted as the poll loop accounts
+ * recv()/send() results.  user_data: flow index * 2 (+1 for a send).
+ */
+static void uring_loop(struct run *r, struct worker *w, char *rbuf, size_t rlen,
+		       const char *wbuf, size_t wlen)
+{
+	const struct nb_opts *o = &r->o;
+	struct __kernel_timespec ts = { .tv_nsec = POLL_MS * 1000000L };
+	char *rpend = calloc((size_t)w->nflows, 2);
+	double *wt = calloc((size_t)w->nflows, sizeof(double));
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	int i, live, ph, err, pending = 0;
+
+	if (!rpend || !wt) {
+		worker_fail(r, w, "thread %d: out of memory", w->idx);
+		goto free;
+	}
+	/* blocking sockets: io_uring then waits for them instead of failing with EAGAIN */
+	for (i = 0; i < w->nflows; i++)
+		fcntl(w->flows[i]->fd, F_SETFL, fcntl(w->flows[i]->fd, F_GETFL) & ~O_NONBLOCK);
+	err = io_uring_queue_init((unsigned int)(2 * w->nflows + 2), &ring, 0);
+	if (err) {
+		worker_fail(r, w, "thread %d: io_uring: %s", w->idx, strerror(-err));
+		goto free;
+	}
+	for (;;) {
+		ph = get_phase(r);
+		if (__atomic_load_n(&r->failed, __ATOMIC_ACQUIRE))
+			break;
+		live = 0;
+		for (i = 0; i < w->nflows; i++) {
+			struct flow *f = w->flows[i];
+			char *rp = &rpend[2 * i], *wp = &rpend[2 * i + 1];
+
+			maybe_shut(r, f, ph, *wp);
+			if (f->eof && f->shut && !*rp && !*wp)
+				continue;
+			live++;
+			if (!f->eof && !*rp) {
+				sqe = io_uring_get_sqe(&ring);
+				io_uring_prep_recv(sqe, f->fd, rbuf, rlen, 0);
+				io_uring_sqe_set_data64(sqe, (uint64_t)i * 2);
+				*rp = 1;
+				pending++;
+			}
+			if (!*wp && wants_write(r, f, ph)) {
+				wp[0] = starts_request(r, f) ? 2 : 1;
+				wt[i] = wp[0] == 2 ? now() : 0;
+				sqe = io_uring_get_sqe(&ring);
+				io_uring_prep_send(sqe, f->fd, wbuf, write_len(r, f, wlen),
+						   MSG_NOSIGNAL);
+				io_uring_sqe_set_data64(sqe, (uint64_t)i * 2 + 1);
+				pending++;
+			}
+		}
+		if (!live)
+			break;
+		if (ph == PH_STOP && now() > r->stop_at + o->timeout) {
+			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run",
+				    live, w->idx, o->timeout);
+			break;
+		}
+		err = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+		if (err < 0 && err != -ETIME && err != -EINTR) {
+			worker_fail(r, w, "io_uring wait: %s", strerror(-err));
+			break;
+		}
+		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+			uint64_t d = io_uring_cqe_get_data64(cqe);
+			struct flow *f = w->flows[d / 2];
+			int res = cqe->res, bad;
+
+			io_uring_cqe_seen(&ring, cqe);
+			pending--;
+			if (d % 2) {
+				int request = rpend[d] == 2;
+
+				rpend[d] = 0;
+				bad = wrote(r, w, f, res < 0 ? -1 : res, -res, request, wt[d / 2]);
+			} else {
+				rpend[d] = 0;
+				bad = got(r, w, f, res < 0 ? -1 : res, -res, ph);
+			}
+			if (bad)
+				goto stop;
+		}
+	}
+stop:
+	/* on failure: end what is still in flight before the buffers go */
+	for (i = 0; pending && i < w->nflows; i++)
+		shutdown(w->flows[i]->fd, SHUT_RDWR);
+	for (i = 0; pending > 0 && i < 100; i++) {
+		if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts) == 0) {
+			io_uring_cqe_seen(&ring, cqe);
+			pending--;
+		}
+	}
+	io_uring_queue_exit(&ring);
+free:
+	free(rpend);
+	free(wt);
+}
+#endif
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -517,6 +676,12 @@ static void *worker_main(void *arg)
 	}
 	for (i = 0; (size_t)i < wlen; i++)
 		wbuf[i] = (char)('a' + i % 26);
+#ifdef NB_HAVE_URING
+	if (o->uring) {
+		uring_loop(r, w, rbuf, rlen, wbuf, wlen);
+		goto out;
+	}
+#endif
 
 	for (;;) {
 		ph = get_phase(r);
@@ -528,14 +693,7 @@ static void *worker_main(void *arg)
 
 			pfd[i].fd = -1;
 			pfd[i].events = 0;
-			if (!r->server && ph == PH_STOP && !f->shut && client_drained(r, f)) {
-				shutdown(f->fd, SHUT_WR);	/* the server sees the end */
-				f->shut = 1;
-			}
-			if (r->server && f->eof && !wants_write(r, f, ph) && !f->shut) {
-				shutdown(f->fd, SHUT_WR);	/* answers are all out */
-				f->shut = 1;
-			}
+			maybe_shut(r, f, ph, 0);
 			if (f->eof && f->shut)
 				continue;
 			live++;
@@ -1179,6 +1337,12 @@ static int serve_one(const struct nb_opts *base, int cfd)
 	}
 	if (r.o.workload == NB_WL_RR)
 		r.o.depth = 1;
+#ifndef NB_HAVE_URING
+	if (r.o.uring) {
+		snprintf(err, sizeof(err), "setting uring 1: this server was built without liburing");
+		return serve_fail(&c, err);
+	}
+#endif
 	if (alloc_flows(&r)) {
 		snprintf(err, sizeof(err), "out of memory for %d flows", r.o.flows);
 		return serve_fail(&c, err);
@@ -1457,6 +1621,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ncbench: error: %s\n", err);
 		return 2;
 	}
+#ifndef NB_HAVE_URING
+	if (o.uring) {
+		fputs("ncbench: error: --uring: this ncbench was built without liburing\n", stderr);
+		return 2;
+	}
+#endif
 	return o.role == NB_ROLE_SERVER ? server_main(&o) : client_main(&o);
 }
 #endif

@@ -104,3 +104,31 @@ def test_figures_compare_both_protocols():
     assert "stream NetChannel 0.121 TCP 0.261 Gbit/s ratio 0.46" in line
     assert "rr NetChannel 32 TCP 171.3 /s ratio 0.19" in line
     assert "msgrate NetChannel 1072.2 TCP 1975.7 /s ratio 0.54" in line
+
+
+URING = """\
+NCVM BENCHSRV rc=0 protocol=tcp workload=rr uring=1 tx_bytes=999424 rx_bytes=999424
+NCVM BENCH rr-uring-tcp rc=0 bytes_agree=yes tx_bytes=999424 rx_bytes=999424 transactions_per_s=163.1 \
+latency_p50_us=4235.263 latency_p99_us=30130.175 latency_count=238 interval_rows=none
+NCVM BENCHSRV rc=0 protocol=netchannel workload=rr uring=1 tx_bytes=593920 rx_bytes=593920
+NCVM BENCH rr-uring-netchannel rc=0 bytes_agree=yes tx_bytes=593920 rx_bytes=593920 transactions_per_s=97.0 \
+latency_p50_us=8126.463 latency_p99_us=42205.183 latency_count=141 interval_rows=none
+"""
+
+
+def test_uring_runs_are_expected_when_built_in():
+    assert run_vm.check_bench(GOOD + URING, kill=True, uring=True) == []
+    problems = run_vm.check_bench(GOOD, kill=True, uring=True)
+    assert any("rr-uring-tcp: no client result" in p for p in problems), problems
+    assert run_vm.check_bench(GOOD, kill=True, uring=False) == []
+
+
+def test_uring_server_lines_are_told_apart():
+    """A plain rr server line must not stand in for the io_uring run's server."""
+    text = GOOD + URING.replace("workload=rr uring=1 tx_bytes=593920", "workload=rr uring=0 tx_bytes=593920")
+    problems = run_vm.check_bench(text, kill=True, uring=True)
+    assert any("rr-uring-netchannel: no server result" in p for p in problems), problems
+
+
+def test_uring_figures():
+    assert "rr-uring NetChannel 97 TCP 163.1 /s ratio 0.59" in run_vm.bench_figures(GOOD + URING)

@@ -69,7 +69,7 @@ static void test_args(void)
 				  "-R", "1K", "-D", "16", "--priority", "6", "--pin-cpus",
 				  "0-2,5", "--sndbuf", "256K", "--rcvbuf", "1M", "--nodelay",
 				  "--timeout", "3", "--interval", "0.5", "--csv", "x.csv",
-				  "--json", "x.json", "-C", "2000", "-P", "2001")) == 0);
+				  "--json", "x.json", "-C", "2000", "-P", "2001", "--uring")) == 0);
 	CHECK(o.proto == NB_PROTO_NETCHANNEL && o.workload == NB_WL_MSGRATE);
 	CHECK(o.threads == 2 && o.flows == 8 && o.duration == 2.5 && o.warmup == 0);
 	CHECK(o.req_size == 64 && o.resp_size == 1024 && o.depth == 16);
@@ -77,6 +77,7 @@ static void test_args(void)
 	CHECK(o.ncpus == 4 && o.cpus[0] == 0 && o.cpus[2] == 2 && o.cpus[3] == 5);
 	CHECK(o.timeout == 3 && o.interval == 0.5 && !strcmp(o.csv, "x.csv"));
 	CHECK(!strcmp(o.json, "x.json") && o.ctrl_port == 2000 && o.data_port == 2001);
+	CHECK(o.uring == 1);
 
 	CHECK(parse(&o, err, ARGS("-c", "h", "-W", "rr")) == 0 && o.depth == 1);
 	CHECK(parse(&o, err, ARGS("-s", "--once", "--idle-timeout", "5",
@@ -159,6 +160,7 @@ static void test_settings(void)
 	a.sndbuf = 4096;
 	a.rcvbuf = 8192;
 	a.nodelay = 1;
+	a.uring = 1;
 	a.data_port = 4444;
 	CHECK(nb_settings_format(&a, buf, sizeof(buf)) > 0);
 	nb_opts_default(&b);
@@ -174,7 +176,9 @@ static void test_settings(void)
 	CHECK(b.flows == 7 && b.duration == 1.25 && b.warmup == 0.5);
 	CHECK(b.write_size == 12345 && b.req_size == 100 && b.resp_size == 200);
 	CHECK(b.depth == 9 && b.priority == 7 && b.sndbuf == 4096 && b.rcvbuf == 8192);
-	CHECK(b.nodelay == 1 && b.data_port == 4444);
+	CHECK(b.nodelay == 1 && b.data_port == 4444 && b.uring == 1);
+	CHECK(nb_settings_apply(&b, "uring", "2", err, sizeof(err)) == -1 &&
+	      strstr(err, "setting uring '2'"));
 	CHECK(nb_settings_format(&a, buf, 10) == -1);
 	CHECK(nb_settings_apply(&b, "flows", "0", err, sizeof(err)) == -1 &&
 	      strstr(err, "setting flows '0'"));

@@ -10,10 +10,11 @@
 #   bench.sh client SERVER   the tests against SERVER (the other VM)
 #
 # NC_BENCH_SECS sets the measured seconds of each run (default 1.5, after a
-# 0.5 s warm-up); NC_BENCH_DUMP=1 also prints every client's and server's
+# 0.5 s warm-up); NC_BENCH_URING=1 adds rr through io_uring over both
+# protocols (ncbench built with liburing); NC_BENCH_DUMP=1 also prints every client's and server's
 # full output, JSON record and CSV samples ("NCVM BENCHOUT <file> <line>",
 # for docs/bench-tool.md).  Prints the lines run_vm.py checks:
-#   NCVM BENCH <workload>-<protocol> rc=N key=value ...    (client)
+#   NCVM BENCH <workload>[-uring]-<protocol> rc=N key=value ...    (client)
 #   NCVM BENCHSRV rc=N protocol=P workload=W key=value ... (server)
 #   NCVM BENCHKILL <protocol> rc=N secs=S err=...          (killed server)
 
@@ -23,11 +24,13 @@ SECS=${NC_BENCH_SECS:-1.5}
 WARM=0.5
 DUMP=${NC_BENCH_DUMP:-0}
 TESTS="stream:tcp stream:netchannel rr:tcp rr:netchannel msgrate:tcp msgrate:netchannel"
+[ "${NC_BENCH_URING:-0}" = 1 ] && TESTS="$TESTS rr-uring:tcp rr-uring:netchannel"
 
 wl_args() {
 	case "$1" in
 	stream)		echo "-T 2 -F 2 -B 256K --interval 0.5 --csv /bench-$2.csv" ;;
 	rr)		echo "-F 1" ;;
+	rr-uring)	echo "-F 1 --uring" ;;
 	msgrate)	echo "-F 2 -D 16" ;;
 	esac
 }
@@ -47,7 +50,7 @@ uptime_s() {
 
 serve_one() {		# serve_one N: one test, whatever the client asks for
 	timeout 120 /ncbench -s --once --idle-timeout 40 >"/bench-s-$1.log" 2>&1
-	echo "NCVM BENCHSRV rc=$? $(pick "/bench-s-$1.log" protocol workload tx_bytes rx_bytes)"
+	echo "NCVM BENCHSRV rc=$? $(pick "/bench-s-$1.log" protocol workload uring tx_bytes rx_bytes)"
 	grep 'error' "/bench-s-$1.log" | sed "s/^/NCVM BENCHLOG server-$1 /" | head -3
 	[ "$DUMP" = 1 ] && dump "/bench-s-$1.log"
 }
@@ -57,7 +60,7 @@ client_one() {		# client_one workload protocol host
 	n=0
 	while :; do
 		# shellcheck disable=SC2046 # the workload's options are words
-		timeout 60 /ncbench -c "$3" -p "$2" -W "$1" -l "$SECS" -w $WARM --timeout 10 \
+		timeout 60 /ncbench -c "$3" -p "$2" -W "${1%-uring}" -l "$SECS" -w $WARM --timeout 10 \
 			$(wl_args "$1" "$name") --json "/bench-$name.json" >"/bench-c-$name.log" 2>"/bench-c-$name.err"
 		rc=$?
 		# the server of the next test may still be starting

@@ -78,7 +78,7 @@ if [ -x /nc_preload_test ]; then
   echo "NCVM PRELOAD port_nomatch $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=9999 /nc_preload_test 7004 2>&1)"
 fi
 [ -x /apps.sh ] && NC_APPS_REQUESTS={app_requests} /apps.sh {apps_args}
-[ -x /bench.sh ] && NC_BENCH_DUMP={bench_dump} /bench.sh {bench_args}
+[ -x /bench.sh ] && NC_BENCH_DUMP={bench_dump} NC_BENCH_URING={bench_uring} /bench.sh {bench_args}
 cat /proc/net/netchannel
 if [ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null; then
   if [ -e /sys/kernel/debug/kmemleak ]; then
@@ -162,6 +162,7 @@ def build_initramfs(
     app_requests=10000,
     bench_args="",
     bench_dump=0,
+    bench_uring=0,
     extra_files=(),
 ):
     hosts_arg = f"hosts='{hosts}'" if hosts else ""
@@ -174,6 +175,7 @@ def build_initramfs(
         app_requests=app_requests,
         bench_args=bench_args,
         bench_dump=bench_dump,
+        bench_uring=bench_uring,
     ).encode()
     busybox = read_bytes(shutil.which("busybox") or "/bin/busybox")
     d = stat.S_IFDIR | 0o755
@@ -260,6 +262,7 @@ def main():
             app_requests=args.app_requests,
             bench_args="local" if bench else "",
             bench_dump=int(args.bench_dump),
+            bench_uring=int(bench_uring(bench)),
             extra_files=build_preload(tmp) + apps + bench,
         )
         vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests)
@@ -267,7 +270,7 @@ def main():
         vm.wait(args.timeout)
         if args.log:
             vm.save(args.log)
-        rc = verdict([vm], "local" if bench else None)
+        rc = verdict([vm], "local" if bench else None, bench_uring(bench))
     shutil.rmtree(tmp, ignore_errors=True)
     return rc
 
@@ -419,16 +422,30 @@ def app_figures(text):
     return "; ".join(p for p in parts if p)
 
 
+LIBURING = ("/usr/include/liburing.h", "/usr/lib/x86_64-linux-gnu/liburing.a")
+
+
 def bench_files(tmp):
-    """ncbench (static, like nc_vmtest) and the script that runs it."""
+    """ncbench (static, like nc_vmtest; with io_uring when liburing-dev is
+    installed) and the script that runs it."""
     src = os.path.join(SRC, "bench")
     binary = os.path.join(tmp, "ncbench")
     cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread", "-DNB_STATIC", "-o", binary]
-    subprocess.check_call(cmd + sorted(glob.glob(os.path.join(src, "*.c"))) + ["-lm"])
+    libs = ["-lm"]
+    if all(os.path.exists(p) for p in LIBURING):
+        cmd.append("-DNB_HAVE_URING")
+        libs = ["-luring", "-lm"]
+    subprocess.check_call(cmd + sorted(glob.glob(os.path.join(src, "*.c"))) + libs)
     return [("ncbench", binary), ("bench.sh", os.path.join(HERE, "bench.sh"))]
 
 
+def bench_uring(bench):
+    """The guests' ncbench can do io_uring (bench_files built it with liburing)."""
+    return bool(bench) and all(os.path.exists(p) for p in LIBURING)
+
+
 BENCH_TESTS = [f"{w}-{p}" for w in ("stream", "rr", "msgrate") for p in ("tcp", "netchannel")]
+BENCH_URING_TESTS = [f"rr-uring-{p}" for p in ("tcp", "netchannel")]
 
 
 def bench_results(text):
@@ -439,19 +456,20 @@ def bench_results(text):
         clients[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
     for m in re.finditer(line.format("BENCHSRV "), text, re.M):
         kv = dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
-        servers[f"{kv.get('workload')}-{kv.get('protocol')}"] = kv
+        uring = "-uring" if kv.get("uring") == "1" else ""
+        servers[f"{kv.get('workload')}{uring}-{kv.get('protocol')}"] = kv
     for m in re.finditer(line.format(r"BENCHKILL (\S+) "), text, re.M):
         kills[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
     return clients, servers, kills
 
 
-def check_bench(text, kill):
-    """Every workload over both protocols ran, and both ends counted the same
-    bytes (each end's own output); with kill, a killed server failed the
-    client quickly with one error line."""
+def check_bench(text, kill, uring=False):
+    """Every workload over both protocols ran (with uring, rr through io_uring
+    too), and both ends counted the same bytes (each end's own output); with
+    kill, a killed server failed the client quickly with one error line."""
     clients, servers, kills = bench_results(text)
     out = []
-    for name in BENCH_TESTS:
+    for name in BENCH_TESTS + (BENCH_URING_TESTS if uring else []):
         c, s = clients.get(name), servers.get(name)
         if c is None or s is None:
             out.append(f"{name}: no {'client' if c is None else 'server'} result")
@@ -489,14 +507,16 @@ def bench_figures(text):
     for wl, key, unit in (
         ("stream", "remote_throughput_gbps", "Gbit/s"),
         ("rr", "transactions_per_s", "/s"),
+        ("rr-uring", "transactions_per_s", "/s"),
         ("msgrate", "transactions_per_s", "/s"),
     ):
         nc, tcp = num(clients.get(f"{wl}-netchannel", {}), key), num(clients.get(f"{wl}-tcp", {}), key)
         if nc is not None and tcp:
             parts.append(f"{wl} NetChannel {nc:g} TCP {tcp:g} {unit} ratio {nc / tcp:.2f}")
-    for p in ("netchannel", "tcp"):
-        if (v := clients.get(f"rr-{p}", {}).get("latency_p99_us")) is not None:
-            parts.append(f"rr p99 {p} {v} us")
+    for t in ("rr", "rr-uring"):
+        for p in ("netchannel", "tcp"):
+            if (v := clients.get(f"{t}-{p}", {}).get("latency_p99_us")) is not None:
+                parts.append(f"{t} p99 {p} {v} us")
     return "; ".join(parts)
 
 
@@ -613,7 +633,7 @@ class Guest:
         return out
 
 
-def verdict(guests, bench=None):
+def verdict(guests, bench=None, uring=False):
     problems = []
     for g in guests:
         problems += [f"{g.name}: {p}" for p in g.problems()]
@@ -623,7 +643,7 @@ def verdict(guests, bench=None):
     if figures:
         print(f"apps: {figures}")
     if bench:
-        problems += [f"ncbench {p}" for p in check_bench(text, kill=bench == "local")]
+        problems += [f"ncbench {p}" for p in check_bench(text, kill=bench == "local", uring=uring)]
         print(f"ncbench: {bench_figures(text)}")
     if problems:
         print("VERDICT FAIL: " + "; ".join(problems))
@@ -675,6 +695,7 @@ def run_pair(args, tmp, test_bin, apps, bench):
             app_requests=args.app_requests,
             bench_args=("serve" if i == 0 else f"client {ips[0]}") if bench else "",
             bench_dump=int(args.bench_dump),
+            bench_uring=int(bench_uring(bench)),
             extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps + bench,
         )
         # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
@@ -697,7 +718,7 @@ def run_pair(args, tmp, test_bin, apps, bench):
     if args.log:
         for g in guests:
             g.save(f"{args.log}.{g.name}")
-    return verdict(guests, "pair" if bench else None)
+    return verdict(guests, "pair" if bench else None, bench_uring(bench))
 
 
 if __name__ == "__main__":
