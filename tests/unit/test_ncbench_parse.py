@@ -9,7 +9,7 @@ import ncbench_parse as nb
 import pytest
 
 DATA = Path(__file__).resolve().parent / "data" / "ncbench"
-TESTS = [f"{w}-{p}" for w in ("stream", "rr", "msgrate") for p in ("tcp", "netchannel")]
+TESTS = [f"{w}-{p}" for w in ("stream", "rr", "msgrate", "rr-uring") for p in ("tcp", "netchannel")]
 
 
 def text(name):
@@ -18,13 +18,15 @@ def text(name):
 
 @pytest.mark.parametrize("name", TESTS)
 def test_client_and_server_agree(name):
-    workload, proto = name.split("-")
+    kind, proto = name.rsplit("-", 1)
+    workload = kind.removesuffix("-uring")
     client = nb.load(DATA / f"{name}.client.txt")
     server = nb.load(DATA / f"{name}.server.txt")
     for rec, role in ((client, "client"), (server, "server")):
         assert rec.role == role
         assert rec.options["protocol"] == proto
         assert rec.options["workload"] == workload
+        assert rec.options["uring"] == int(kind.endswith("-uring"))
         assert len(rec.flows) == rec.options["flows"]
     assert client.results["bytes_agree"] == "yes"
     # each end's own counts, and the copy of the server's the client holds
