@@ -6,16 +6,18 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_STRATEGY ?= mitogen_linear
 export ANSIBLE_STRATEGY_PLUGINS ?= $(CURDIR)/.venv/mitogen-strategy
 
-.PHONY: lab test bootstrap lab-up lab-down lab-status docs lock
+.PHONY: lab test bootstrap lab-up lab-down lab-status docs lock prune
 
 ## 1. Start the local QEMU lab and run site.yml against it.
+# Ansible refuses a non-blocking standard input (as scripts and CI may give it);
+# it reads nothing from it, so it gets /dev/null.
 lab: bootstrap
-	$(PY) -m nclab up
-	ansible-playbook site.yml
+	$(PY) -m nclab up </dev/null
+	ansible-playbook site.yml </dev/null
 
 ## 2. Run every test tier (static, unit, molecule on the lab) and print a summary.
 test: bootstrap
-	$(PY) tools/run_tests.py
+	$(PY) tools/run_tests.py </dev/null
 
 bootstrap:
 	@python3 tools/bootstrap.py
@@ -29,6 +31,11 @@ lab-down: bootstrap
 
 lab-status: bootstrap
 	$(PY) -m nclab status
+
+## Reclaim disk space: guest images and kernel builds that nothing uses (see README).
+prune: bootstrap
+	$(PY) -m nclab prune
+	$(PY) tools/prune_kernels.py
 
 docs: bootstrap
 	$(PY) tools/role_docs.py

@@ -12,7 +12,8 @@ import pytest
 from nclab.inventory import read_lab_hosts
 
 REPO = Path(__file__).resolve().parents[1]
-INVENTORY = REPO / "inventory" / "lab" / "hosts.yml"
+# The lab under test: make test's own (tools/run_tests.py sets NCLAB_INVENTORY), else the default lab.
+INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory" / "lab" / "hosts.yml")
 
 
 def lab_hosts() -> dict:

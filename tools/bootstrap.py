@@ -11,11 +11,14 @@ Uses only the standard library, so it runs before anything is installed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 import sysconfig
+import tarfile
+import time
 import venv
 from pathlib import Path
 
@@ -36,6 +39,32 @@ DEB_PACKAGES = [
     # the kernel roles' build on the controller
     "bc", "bison", "flex", "libelf-dev", "libssl-dev", "dwarves", "rsync", "kmod", "debhelper", "patch", "zstd",
 ]  # fmt: skip
+
+
+APT_STAMP = Path("/var/lib/netchannel-bootstrap/apt-lists-updated")
+APT_MAX_AGE_S = 6 * 3600
+
+
+def apt_lists_stale(stamp: Path | None = None, now: float | None = None) -> bool:
+    """True when bootstrap has not refreshed apt's lists in the last APT_MAX_AGE_S seconds."""
+    stamp = APT_STAMP if stamp is None else stamp
+    now = time.time() if now is None else now
+    try:
+        return now - stamp.stat().st_mtime > APT_MAX_AGE_S
+    except OSError:
+        return True
+
+
+def refresh_apt_lists(stamp: Path | None = None) -> None:
+    """Refresh apt's lists before choosing anything from them (the kernel ABI of the lab and the
+    module tests): stale lists chose 6.1.0-50 headers while the image, from fresh lists, got 6.1.0-57."""
+    stamp = APT_STAMP if stamp is None else stamp
+    if os.geteuid() != 0 or not apt_lists_stale(stamp):
+        return
+    log("apt: refreshing the package lists")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.touch()
 
 
 def kernel_abi_debs() -> list[str]:
@@ -73,6 +102,7 @@ def missing_debs(packages: list[str]) -> list[str]:
 
 
 def ensure_debs() -> None:
+    refresh_apt_lists()
     todo = missing_debs(DEB_PACKAGES + kernel_abi_debs())
     if not todo:
         log("Debian packages: all present")
@@ -113,11 +143,51 @@ def ensure_venv() -> None:
     wrapper.chmod(0o755)
 
 
+def ensure_collection() -> None:
+    """Build the collection and install it into collections/ (ansible.cfg's collections_path),
+    so the playbooks, molecule and the tests resolve netchannel.deploy.* the way a user's
+    installation does. Reinstalled only when the built tarball's file manifest changed."""
+    out = ROOT / "build" / "collection"
+    out.mkdir(parents=True, exist_ok=True)
+    galaxy = str(VENV / "bin" / "ansible-galaxy")
+    for old in out.glob("*.tar.gz"):
+        old.unlink()
+    proc = subprocess.run(
+        [galaxy, "collection", "build", "--force", "--output-path", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"[bootstrap] error: ansible-galaxy collection build failed: {proc.stdout}{proc.stderr}")
+    tarball = next(out.glob("*.tar.gz"))
+    with tarfile.open(tarball) as tar:
+        manifest = json.load(tar.extractfile("MANIFEST.json"))
+    want = manifest["file_manifest_file"]["chksum_sha256"]
+    installed = ROOT / "collections" / "ansible_collections" / "netchannel" / "deploy" / "MANIFEST.json"
+    try:
+        have = json.loads(installed.read_text())["file_manifest_file"]["chksum_sha256"]
+    except (OSError, ValueError, KeyError):
+        have = None
+    if have == want:
+        log(f"collection: {tarball.name} is installed in collections/")
+        return
+    log(f"collection: installing {tarball.name} into collections/")
+    subprocess.run(
+        [galaxy, "collection", "install", "--force", "--offline", "-p", str(ROOT / "collections"), str(tarball)],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def main() -> int:
     if sysconfig.get_platform() != "linux-x86_64":
         log(f"warning: untested platform {sysconfig.get_platform()}")
     ensure_debs()
     ensure_venv()
+    ensure_collection()
     return 0
 
 

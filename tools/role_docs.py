@@ -57,17 +57,36 @@ def role_readme(role: Path) -> str:
             lines.append(f"| `{name}` | {typ} | {default} | {desc} |")
         lines.append("")
     platforms = ", ".join(f"{p['name']} {'/'.join(map(str, p.get('versions', [])))}" for p in meta.get("platforms", []))
+    usage = role_usage(role)
     lines += [
         "## Use",
         "",
         "```yaml",
-        f"- hosts: netchannel\n  roles:\n    - role: netchannel.deploy.{role.name}",
+        usage["example"].rstrip(),
         "```",
         "",
-        f"Platforms: {platforms}. Tested by `molecule test -s {role.name}` on the lab (see the top README).",
+        f"Privileges: {_text(usage['privileges']).strip()}",
+        "",
+        f"Platforms: {platforms}. Tested by `molecule test -s {usage['scenario']}` on the lab (see the top README).",
         "",
     ]
     return "\n".join(lines)
+
+
+def role_usage(role: Path) -> dict:
+    """meta/usage.yml: a correct example play, the privileges the role needs, its molecule scenario."""
+    path = role / "meta" / "usage.yml"
+    if not path.exists():
+        raise SystemExit(f"role_docs: {path} is missing (keys: example, privileges, scenario)")
+    usage = yaml.safe_load(path.read_text()) or {}
+    missing = [k for k in ("example", "privileges", "scenario") if not usage.get(k)]
+    if missing:
+        raise SystemExit(f"role_docs: {path} lacks {', '.join(missing)}")
+    if not (ROOT / "molecule" / usage["scenario"] / "molecule.yml").exists():
+        raise SystemExit(f"role_docs: {path}: scenario {usage['scenario']!r} is not a directory of molecule/")
+    if f"netchannel.deploy.{role.name}" not in usage["example"]:
+        raise SystemExit(f"role_docs: {path}: the example does not use netchannel.deploy.{role.name}")
+    return usage
 
 
 def spec_drift(role: Path) -> list[str]:

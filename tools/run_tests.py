@@ -42,9 +42,10 @@ class Tier:
         self.t0 = time.monotonic()
         self.took = 0.0
 
-    def check(self, what: str, cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    def check(self, what: str, cmd: list[str], cwd_: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
         print(f"\n=== {self.name}: {what}\n$ {' '.join(cmd)}", flush=True)
-        proc = subprocess.run(cmd, cwd=ROOT, check=False, text=True, **kwargs)
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        proc = subprocess.run(cmd, cwd=cwd_, check=False, text=True, **kwargs)
         if proc.returncode == 0:
             self.passed += 1
         else:
@@ -82,25 +83,81 @@ def static(t: Tier) -> None:
     t.check(
         "role READMEs in step with argument_specs", [str(VENV_BIN / "python"), "tools/role_docs.py", "--check"], env=e
     )
-    with tempfile.TemporaryDirectory() as out:
-        proc = t.check(
-            "ansible-galaxy collection build",
-            ["ansible-galaxy", "collection", "build", "--force", "--output-path", out],
-            env=e,
+    t.check("no role or playbook reaches outside the collection", [str(VENV_BIN / "python"), "tools/check_escapes.py"])
+    t.check(
+        "modules: docs, argument specs, FQCN examples (validate-modules, offline)",
+        [str(VENV_BIN / "python"), "tools/check_modules.py"],
+        env=e,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        installed_collection(t, Path(tmp), e)
+
+
+def installed_collection(t: Tier, tmp: Path, e: dict) -> None:
+    """Build the tarball, install it where a user would, and use everything by its full name from outside."""
+    out = tmp / "dist"
+    proc = t.check(
+        "ansible-galaxy collection build",
+        ["ansible-galaxy", "collection", "build", "--force", "--output-path", str(out)],
+        env=e,
+    )
+    if proc.returncode != 0:
+        return
+    tarball = next(out.glob("*.tar.gz"))
+    names = subprocess.run(["tar", "-tzf", str(tarball)], capture_output=True, text=True, check=True).stdout.split()
+    roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
+    playbooks_ = sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml"))
+    modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"))
+    missing = [r for r in roles if f"roles/{r}/tasks/main.yml" not in names]
+    stray = sorted(
+        {n.split("/")[0] for n in names if n.split("/")[0] in ("molecule", "tests", "tools", ".ci", ".config")}
+    )
+    stray += [n for n in names if n.startswith("module_src/tests")][:1]
+    t.check(
+        "tarball holds every role and no tests, CI or lab tooling",
+        [sys.executable, "-c", f"import sys; print({missing!r}, {stray!r}); sys.exit({1 if missing or stray else 0})"],
+    )
+    # A user's project: its own directory, no ansible.cfg of ours, the collection installed by ansible-galaxy.
+    user = tmp / "user-project"
+    user.mkdir()
+    ue = {k: v for k, v in e.items() if not k.startswith("ANSIBLE_")}
+    ue |= {"ANSIBLE_COLLECTIONS_PATH": str(user / "collections"), "ANSIBLE_CONFIG": str(user / "ansible.cfg")}
+    (user / "ansible.cfg").write_text("[defaults]\n")
+    proc = t.check(
+        "install the tarball into a user's project",
+        [
+            "ansible-galaxy",
+            "collection",
+            "install",
+            "--offline",
+            "--force",
+            "-p",
+            str(user / "collections"),
+            str(tarball),
+        ],
+        env=ue,
+        cwd_=user,
+    )
+    if proc.returncode != 0:
+        return
+    play = ["---", "- name: Every role by its full name", "  hosts: all", "  gather_facts: false", "  roles:"]
+    play += [f"    - role: netchannel.deploy.{r}" for r in roles]
+    play += [f"- name: Playbook {pb}\n  ansible.builtin.import_playbook: netchannel.deploy.{pb}" for pb in playbooks_]
+    (user / "uses_everything.yml").write_text("\n".join(play) + "\n")
+    t.check(
+        "syntax-check a user's playbook that uses every role and playbook by full name",
+        ["ansible-playbook", "-i", "localhost,", "--syntax-check", "uses_everything.yml"],
+        env=ue,
+        cwd_=user,
+    )
+    for kind, items in (("role", roles), ("module", modules)):
+        t.check(
+            f"ansible-doc renders every {kind} of the installed collection",
+            ["ansible-doc", "-t", kind, *[f"netchannel.deploy.{i}" for i in items]],
+            env=ue,
+            cwd_=user,
+            stdout=subprocess.DEVNULL,
         )
-        if proc.returncode == 0:
-            tarball = next(Path(out).glob("*.tar.gz"))
-            names = subprocess.run(
-                ["tar", "-tzf", str(tarball)], capture_output=True, text=True, check=True
-            ).stdout.split()
-            roles = sorted(p.name for p in (ROOT / "roles").iterdir() if p.is_dir())
-            missing = [r for r in roles if f"roles/{r}/tasks/main.yml" not in names]
-            t.check(
-                "collection tarball holds every role",
-                [sys.executable, "-c", f"import sys; sys.exit({1 if missing else 0})"],
-            )
-            if missing:
-                print(f"missing from {tarball.name}: {missing}")
 
 
 def unit(t: Tier) -> None:
@@ -109,9 +166,83 @@ def unit(t: Tier) -> None:
         t.notes.append("no tests collected")
 
 
-def lab_running() -> bool:
-    proc = subprocess.run([str(VENV_BIN / "nclab"), "status"], cwd=ROOT, capture_output=True, text=True, check=False)
+# make test runs molecule on a lab of its own, so it never touches (or stops) the lab
+# that `make lab` started: other names, state directory, inventory and ssh ports.
+TEST_LAB = {
+    "NCLAB_NAME": "nctest",
+    "NCLAB_STATE_DIR": str(ROOT / ".lab-test"),
+    "NCLAB_INVENTORY": str(ROOT / "inventory" / "test" / "hosts.yml"),
+    "NCLAB_SSH_PORTS": "10422-10621",
+}
+
+
+def test_env() -> dict:
+    return {**env(), **TEST_LAB, "ANSIBLE_INVENTORY": TEST_LAB["NCLAB_INVENTORY"]}
+
+
+def user_env() -> dict:
+    """The environment `make lab` runs in: the default lab, whatever NCLAB_* the caller set for it."""
+    return {k: v for k, v in env().items() if k != "ANSIBLE_INVENTORY"}
+
+
+def lab_running(e: dict) -> bool:
+    proc = subprocess.run(
+        [str(VENV_BIN / "nclab"), "status"], cwd=ROOT, capture_output=True, text=True, check=False, env=e
+    )
     return proc.returncode == 0 and " running " in proc.stdout and "STOPPED" not in proc.stdout
+
+
+def lab_fingerprint(e: dict) -> dict:
+    """What must not change in the user's lab while the tests run: its inventory, and each VM's boot id."""
+    from nclab.config import LabConfig
+    from nclab.inventory import read_lab_hosts
+
+    inventory = LabConfig.from_env(e).inventory_path
+    hosts = sorted(read_lab_hosts(inventory)) if inventory.exists() else []
+    boots = {}
+    for name in hosts:
+        proc = subprocess.run(
+            [str(VENV_BIN / "nclab"), "ssh", name, "cat /proc/sys/kernel/random/boot_id; uname -rv"],
+            cwd=ROOT,
+            env=e,
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        boots[name] = proc.stdout.strip() if proc.returncode == 0 else f"ssh failed: {proc.stderr.strip()}"
+    return {"inventory": inventory.read_text() if inventory.exists() else None, "vms": boots}
+
+
+def witness_start(t: Tier) -> dict | None:
+    """The sequence `make lab`, then `make test`: a user's lab runs while the tests run. Use the user's
+    own lab if it runs, else start one VM of it (the same paths `make lab` takes), and remember it."""
+    ue = user_env()
+    started = not lab_running(ue)
+    if started:
+        proc = t.check(
+            "start a one-VM user lab (as `make lab` would) to watch during the tests",
+            [str(VENV_BIN / "nclab"), "up", "--count", "1"],
+            env=ue,
+        )
+        if proc.returncode != 0:
+            return None
+    return {"started": started, "before": lab_fingerprint(ue)}
+
+
+def witness_check(t: Tier, w: dict | None) -> None:
+    if w is None:
+        return
+    ue = user_env()
+    after = lab_fingerprint(ue)
+    same = after == w["before"] and lab_running(ue)
+    print(f"user lab before: {w['before']}\nuser lab after:  {after}", flush=True)
+    t.check(
+        "the user's lab still runs, unchanged (same inventory, same boots, same kernels)",
+        [sys.executable, "-c", f"import sys; sys.exit({0 if same else 1})"],
+    )
+    if w["started"]:
+        subprocess.run([str(VENV_BIN / "nclab"), "down"], cwd=ROOT, env=ue, check=False, stdin=subprocess.DEVNULL)
 
 
 def module(t: Tier) -> None:
@@ -180,10 +311,14 @@ def run_vm():
 
 
 def molecule(t: Tier, keep_lab: bool) -> None:
-    if not lab_running():
+    witness = witness_start(t)
+    te = test_env()
+    # Molecule links the test lab's inventory; it must exist (empty while the lab is down).
+    subprocess.run([str(VENV_BIN / "nclab"), "inventory"], cwd=ROOT, env=te, check=False, stdin=subprocess.DEVNULL)
+    if not lab_running(te):
         # Molecule remembers "created" across runs; the lab may have gone since
         # (nclab down, a reboot). Forget it, so the default scenario boots the lab.
-        subprocess.run(["molecule", "reset", "-s", "default"], cwd=ROOT, env=env(), check=False, capture_output=True)
+        subprocess.run(["molecule", "reset", "-s", "default"], cwd=ROOT, env=te, check=False, capture_output=True)
     cmd = ["molecule", "test", "--all", "--exclude", "default"]
     if keep_lab:
         cmd += ["--destroy", "never"]
@@ -191,7 +326,9 @@ def molecule(t: Tier, keep_lab: bool) -> None:
     log.parent.mkdir(exist_ok=True)
     print(f"\n=== molecule: {' '.join(cmd)} (log: {log})", flush=True)
     with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=te, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             sys.stdout.write(line)
@@ -211,6 +348,7 @@ def molecule(t: Tier, keep_lab: bool) -> None:
         t.failed += 1
         t.notes.append("no testinfra test ran")
     t.info = f"{len(scenarios) - len(bad)}/{len(scenarios)} scenarios ok, {tests_passed} testinfra tests passed"
+    witness_check(t, witness)
 
 
 def main() -> int:

@@ -56,3 +56,21 @@ def test_repo_roles_declare_packages():
 
 def test_explicit_abi_is_kept():
     assert image.resolve_kernel_abi("6.1.0-42") == "6.1.0-42"
+
+
+def test_prune_keeps_the_current_and_the_running_images(tmp_path):
+    from nclab.image import prune
+
+    images = tmp_path / "images"
+    for name in ("current", "running", "old1", "old2.building"):
+        (images / name).mkdir(parents=True)
+        (images / name / "disk.img").write_text("x")
+    removed = prune(tmp_path, keep={"current"}, in_use={"running"})
+    assert sorted(p.name for p in removed) == ["old1", "old2.building"]
+    assert sorted(p.name for p in images.iterdir()) == ["current", "running"]
+
+
+def test_prune_of_an_empty_cache_removes_nothing(tmp_path):
+    from nclab.image import prune
+
+    assert prune(tmp_path, keep=set(), in_use=set()) == []

@@ -83,3 +83,20 @@ def test_wait_ready_times_out_naming_the_timeout(tmp_path: Path, monkeypatch):
     expected = r"(?s)did not answer ssh on 127.0.0.1:1 within 0s \(NCLAB_BOOT_TIMEOUT\).*ramdisk"
     with pytest.raises(LabError, match=expected):
         lab._wait_ready({"name": "nclab1", "port": 1, "index": 1, "started_at": 0})
+
+
+def test_a_second_nclab_command_on_a_busy_lab_is_refused(tmp_path):
+    """`nclab up` while another `up` still boots the VMs must not crash half-way (it did, KeyError)."""
+    import pytest
+    from nclab.config import LabConfig
+    from nclab.errors import LabError
+    from nclab.lab import Lab
+
+    cfg = LabConfig()
+    cfg.state_dir = tmp_path / "state"
+    lab = Lab(cfg)
+    with lab.locked():
+        with pytest.raises(LabError, match="another nclab command is starting or stopping this lab"):
+            lab.up()
+        with pytest.raises(LabError, match="another nclab command"):
+            lab.down()

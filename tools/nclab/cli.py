@@ -6,6 +6,7 @@ nclab status             one line per VM, with its console log
 nclab ssh HOST [CMD...]  ssh into a VM (or run CMD there)
 nclab console HOST       attach to a VM's serial console (Ctrl-] leaves)
 nclab image              build the guest image (or say it is cached)
+nclab prune              remove cached images no recipe or running VM uses
   nclab inventory          make sure inventory/lab/hosts.yml exists (empty while down)
 """
 
@@ -17,7 +18,7 @@ import sys
 
 from .config import LabConfig, validate_count
 from .errors import LabError
-from .image import Image, make_recipe
+from .image import Image, make_recipe, prune
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     con = sub.add_parser("console", help="attach to a VM's serial console")
     con.add_argument("host")
     sub.add_parser("image", help="build the guest image if it is not cached")
+    sub.add_parser("prune", help="remove cached images that neither the current recipe nor a running VM uses")
     sub.add_parser("inventory", help="write the lab inventory (empty while the lab is down) if it is missing")
     return p
 
@@ -40,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        if os.geteuid() != 0 and args.cmd in ("up", "down", "image"):
+        if os.geteuid() != 0 and args.cmd in ("up", "down", "image", "prune"):
             raise LabError("nclab needs root (network namespaces, tap devices, mmdebstrap)")
         cfg = LabConfig.from_env()
         if getattr(args, "count", None) is not None:
@@ -72,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             lab.console(args.host)
         elif args.cmd == "image":
             Image(cfg, make_recipe(cfg)).ensure()
+        elif args.cmd == "prune":
+            removed = prune(cfg.cache_dir, keep={make_recipe(cfg).key})
+            for old in removed:
+                print(f"removed {old}")
+            print(f"nclab: {len(removed)} unused image(s) removed from {cfg.cache_dir / 'images'}")
     except LabError as exc:
         print(f"nclab: error: {exc}", file=sys.stderr)
         return 2

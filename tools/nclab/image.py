@@ -100,7 +100,8 @@ def make_recipe(cfg: LabConfig) -> Recipe:
         (p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(GUEST_DIR.iterdir()) if p.is_file()
     )
     abi = resolve_kernel_abi(cfg.kernel_abi)
-    packages = tuple(sorted(set(base_packages() + role_packages() + [f"linux-image-{abi}-amd64"])))
+    kernel = [f"linux-image-{abi}-amd64", f"linux-headers-{abi}-amd64"]
+    packages = tuple(sorted(set(base_packages() + role_packages() + kernel)))
     return Recipe(suite=cfg.suite, kernel_abi=abi, packages=packages, files=files)
 
 
@@ -255,6 +256,8 @@ class Image:
         shutil.rmtree(self.dir, ignore_errors=True)
         work.rename(self.dir)
         say(f"image {self.recipe.key} built in {time.monotonic() - t0:.0f}s")
+        for old in prune(self.cfg.cache_dir, keep={self.recipe.key}):
+            say(f"removed the unused image {old.name} (run `nclab prune` any time to do the same)")
 
     def _first_boot(self, work: Path, log: Path) -> None:
         console = work / "firstboot-console.log"
@@ -295,3 +298,51 @@ def _one(root: Path, pattern: str) -> Path:
     if len(hits) != 1:
         raise LabError(f"expected one {pattern} in the image, found {hits or 'none'}")
     return Path(hits[0])
+
+
+def images_in_use() -> set[str]:
+    """Keys of the cached images that a running lab VM (of any lab on this machine) is backed by."""
+    keys: set[str] = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not args or b"qemu-system" not in args[0] or not any(b"process=nclab-" in a for a in args):
+            continue
+        for arg in args:
+            m = re.search(rb"file=([^,]+\.qcow2)", arg)
+            if not m:
+                continue
+            info = subprocess.run(
+                ["qemu-img", "info", "-U", "--output", "json", m.group(1).decode()],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            try:
+                backing = json.loads(info.stdout).get("backing-filename", "")
+            except ValueError:
+                continue
+            if backing:
+                keys.add(Path(backing).parent.name)
+    return keys
+
+
+def prune(cache_dir: Path, keep: set[str], in_use: set[str] | None = None) -> list[Path]:
+    """Remove cached images (and unfinished builds) other than `keep` and those running VMs use.
+
+    Returns what was removed. Images are about 1.2 GB each; a recipe change leaves the old one behind.
+    """
+    images = cache_dir / "images"
+    if not images.is_dir():
+        return []
+    used = keep | (images_in_use() if in_use is None else in_use)
+    removed = []
+    for entry in sorted(images.iterdir()):
+        key = entry.name.removesuffix(".building")
+        if key in used:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed

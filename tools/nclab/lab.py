@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -131,7 +133,30 @@ class Lab:
         return ["ssh", *ssh_options(self.key, self.control_dir), *options, "-p", str(port), "root@127.0.0.1"]
 
     # ---- up ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self):
+        """One nclab command at a time changes a lab: a second `up` while the first still boots the
+        VMs would see hosts without their data interface yet, and two `down`s would race."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        with (self.state / ".lock").open("w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LabError(
+                    f"another nclab command is starting or stopping this lab (state {self.state})",
+                    hint="wait for it to finish, then run the command again",
+                ) from None
+            yield
+
     def up(self) -> None:
+        with self.locked():
+            self._up()
+
+    def down(self) -> None:
+        with self.locked():
+            self._down()
+
+    def _up(self) -> None:
         state = self.load_state()
         if state is not None:
             if len(state["hosts"]) != self.cfg.count:
@@ -268,7 +293,7 @@ class Lab:
         write_inventory(self.cfg.inventory_path, inv)
 
     # ---- down --------------------------------------------------------------
-    def down(self) -> None:
+    def _down(self) -> None:
         state = self.load_state()
         names = [h["name"] for h in state["hosts"]] if state else []
         names += [p.name for p in self.state.glob("*") if (p / "qemu.pid").exists() and p.name not in names]

@@ -2,7 +2,9 @@
 
 import importlib.util
 import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,13 +13,15 @@ from nclab.inventory import read_lab_hosts
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = Path.home() / ".cache" / "netchannel" / "kernel"
-FRAGMENTS = [REPO / "module_src/kernel_config/netchannel.config", REPO / "module_src/kernel_config/lab.config"]
+FRAGMENTS = [REPO / f"roles/netchannel_kernel_build/files/kernel_config/{n}.config" for n in ("netchannel", "lab")]
+INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory/lab/hosts.yml")
 # The converge installs the kernel on the last lab host only; the others keep Debian's.
-testinfra_hosts = sorted(read_lab_hosts(REPO / "inventory/lab/hosts.yml"))[-1:]
+LAB = sorted(read_lab_hosts(INVENTORY))
+testinfra_hosts = LAB[-1:]
 
 
 def _kconfig_module():
-    path = REPO / "roles/netchannel_kernel_build/library/netchannel_kconfig_check.py"
+    path = REPO / "plugins/modules/netchannel_kconfig_check.py"
     spec = importlib.util.spec_from_file_location("netchannel_kconfig_check", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -42,6 +46,16 @@ def test_runs_the_netchannel_kernel(host, release, artifacts):
     assert release.endswith("-netchannel"), release
     assert re.match(r"^6\.1\.\d+-netchannel$", release), release
     assert (artifacts / "kernel.release").read_text().strip() == release
+
+
+def test_runs_exactly_this_build(host, artifacts):
+    """Two builds of one release differ in their revision, which bindeb-pkg makes the build version."""
+    revision = (artifacts / "kernel.revision").read_text().strip()
+    assert re.fullmatch(r"\d{14}\.[0-9a-f]{16}", revision), revision
+    assert revision.endswith(artifacts.name)
+    assert host.check_output("uname -v").startswith(f"#{revision} ")
+    image = next(artifacts.glob("linux-image-*.deb")).name
+    assert image.split("_")[1].endswith(f"-{revision}"), image
 
 
 def test_booted_it_through_grub(host, release):
@@ -88,7 +102,7 @@ def test_uapi_header_defines_ipproto_virtual_sock(host, artifacts, tmp_path):
     header = host.file("/usr/include/linux/in.h").content_string
     assert re.search(r"IPPROTO_VIRTUAL_SOCK = 19,", header)
     assert "#define IPPROTO_VIRTUAL_SOCK\tIPPROTO_VIRTUAL_SOCK" in header
-    assert host.package("linux-libc-dev").version.endswith(artifacts.name[:8])
+    assert host.package("linux-libc-dev").version.endswith(artifacts.name)
     # And a program compiled against the packaged header sees 19.
     deb = next(artifacts.glob("linux-libc-dev_*.deb"))
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)
@@ -166,3 +180,133 @@ def test_dropped_config_option_is_named(ansible, tmp_path):
     frag.write_text("CONFIG_IPC_NS=y\n# CONFIG_SYSVIPC is not set\n")
     out = _build(ansible, tmp_path, netchannel_kernel_build_config_fragments=[str(frag)])
     assert "CONFIG_IPC_NS=y (from 00-needs-sysvipc.config) did not survive olddefconfig" in out, out[-3000:]
+
+
+# ---- the whole kernel play in check mode, and the real-server path ----
+
+
+def _kernel_play(ansible, tmp_path: Path, *options: str, **extra):
+    """playbooks/kernel.yml --check with the build's directories (and the controller cache) in tmp_path."""
+    extra = {
+        "netchannel_kernel_build_work_dir": str(tmp_path / "work"),
+        "netchannel_kernel_build_cache_dir": str(tmp_path / "cache"),
+        "netchannel_kernel_build_artifacts_dir": str(tmp_path / "artifacts"),
+        "netchannel_controller_cache_dir": str(tmp_path / "controller"),
+        **extra,
+    }
+    return ansible(
+        "ansible-playbook",
+        str(REPO / "playbooks/kernel.yml"),
+        "--check",
+        *options,
+        "-e",
+        json.dumps(extra),
+        env={"ANSIBLE_STRATEGY": "linear"},
+    )
+
+
+def test_check_mode_from_a_fresh_controller_reports_build_and_install(ansible, tmp_path):
+    first = LAB[0]
+    before = _uname(ansible, first)
+    proc = _kernel_play(ansible, tmp_path, netchannel_kernel_install_hosts=first)
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "would build kernel" in proc.output, proc.output[-3000:]
+    assert f"{first}: would install the NetChannel kernel" in proc.output, proc.output[-3000:]
+    assert not (tmp_path / "artifacts").exists(), "check mode fetched packages"
+    assert _uname(ansible, first) == before
+
+
+def test_check_mode_on_a_fresh_target_reports_install_and_reboot(ansible):
+    """The first lab host never got the NetChannel kernel: check mode says what it would do, changes nothing."""
+    first = LAB[0]
+    before = _uname(ansible, first)
+    proc = ansible(
+        "ansible-playbook",
+        str(REPO / "playbooks/kernel.yml"),
+        "--check",
+        "-e",
+        json.dumps({"netchannel_kernel_install_hosts": first}),
+        env={"ANSIBLE_STRATEGY": "linear"},
+    )
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert f"{first}: would copy and install linux-image-" in proc.output, proc.output[-3000:]
+    assert _changed(proc.output, "Reboot into", first), proc.output[-3000:]
+    assert _uname(ansible, first) == before
+    assert "No such file" in _shell(ansible, first, "ls /var/cache/netchannel/kernel 2>&1 || true")
+
+
+def test_real_server_path_takes_the_first_hosts_config_as_base(ansible, tmp_path):
+    """Not the lab: the base config comes from the first host (a small file stands in for /boot/config-*)."""
+    first = LAB[0]
+    small = "CONFIG_64BIT=y\nCONFIG_SMP=y\nCONFIG_NET=y\nCONFIG_INET=y\n# real-server path test\n"
+    _shell(ansible, first, f"printf '{small}' > /root/nc-small.config")
+    proc = _kernel_play(
+        ansible,
+        tmp_path,
+        netchannel_lab=False,
+        netchannel_kernel_base_config="/root/nc-small.config",
+        netchannel_kernel_install_hosts=first,
+    )
+    assert proc.returncode == 0, proc.output[-3000:]
+    kept = tmp_path / "controller" / "base-config" / f"{first}.config"
+    assert kept.read_text() == small
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    staged = tmp_path / "work" / "inputs" / "base.config"
+    assert staged.read_text() == kept.read_text()
+    assert "would build kernel" in proc.output, proc.output[-3000:]
+    # A different base is a different build.
+    assert not list((tmp_path / "cache").glob("*"))
+
+
+def test_a_rebuild_of_the_same_release_is_installed_and_booted(ansible, tmp_path, artifacts):
+    """Same release string, other build: the role must see the running kernel is not the wanted one."""
+    fake = tmp_path / "rebuilt"
+    fake.mkdir()
+    revision = (artifacts / "kernel.revision").read_text().strip()
+    newer = "99991231235959." + "f" * 16
+    for deb in artifacts.glob("*.deb"):
+        tree = tmp_path / "x"
+        shutil.rmtree(tree, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-R", str(deb), str(tree)], check=True)
+        control = tree / "DEBIAN" / "control"
+        control.write_text(control.read_text().replace(f"-{revision}", f"-{newer}"))
+        name = deb.name.replace(f"-{revision}_", f"-{newer}_")
+        subprocess.run(
+            ["dpkg-deb", "-Zgzip", "-z1", "-b", str(tree), str(fake / name)], check=True, capture_output=True
+        )
+    shutil.copy(artifacts / "kernel.release", fake / "kernel.release")
+    last = LAB[-1]
+    proc = ansible(
+        "ansible-playbook",
+        str(REPO / "playbooks/kernel.yml"),
+        "--check",
+        "--limit",
+        f"{last},localhost",
+        "-e",
+        json.dumps({"netchannel_kernel_install_hosts": last}),
+        "-e",
+        json.dumps({"netchannel_kernel_install_artifacts_dir": str(fake)}),
+        env={"ANSIBLE_STRATEGY": "linear"},
+    )
+    assert proc.returncode == 0, proc.output[-3000:]
+    # apt sees a newer version of the installed packages, and the running build is not the wanted one.
+    assert _changed(proc.output, "Reboot into", last), proc.output[-3000:]
+
+
+def _shell(ansible, host: str, cmd: str) -> str:
+    proc = ansible("ansible", host, "-m", "ansible.builtin.shell", "-a", cmd, "-o", env={"ANSIBLE_STRATEGY": "linear"})
+    assert proc.returncode == 0, proc.output
+    return proc.stdout.split("(stdout) ", 1)[-1].strip()
+
+
+def _uname(ansible, host: str) -> str:
+    return _shell(ansible, host, "uname -rv; cat /proc/sys/kernel/random/boot_id")
+
+
+def _changed(output: str, task: str, host: str) -> bool:
+    """Whether the install role's task named `task...` reported `changed` for `host`."""
+    head = rf"TASK \[netchannel\.deploy\.netchannel_kernel_install : {task}[^\]]*\][ *]*\n"
+    pattern = head + rf"(?:[^\n]*\n)*?changed: \[{host}\]"
+    block = re.search(pattern, output)
+    # The match must not run into the next task.
+    return bool(block) and "\nTASK [" not in block.group(0)[5:]

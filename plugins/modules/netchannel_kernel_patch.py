@@ -4,14 +4,11 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
+---
 module: netchannel_kernel_patch
+author: NetChannel deployed team
+version_added: 0.1.0
 short_description: Apply a quilt-style patch series to a source tree, dry run first
 description:
   - Reads the series file (one patch name per line, C(#) comments), then for each patch runs
@@ -32,6 +29,37 @@ options:
     elements: path
     default: []
 """
+
+EXAMPLES = r"""
+---
+- name: Apply our series to an unpacked kernel tree
+  netchannel.deploy.netchannel_kernel_patch:
+    src: /var/tmp/netchannel-kernel/work/abc/src
+    series: /var/tmp/netchannel-kernel/work/inputs/series/series
+    extra_patches: [/var/tmp/netchannel-kernel/work/inputs/extra/00-netchannel-5.6.patch]
+"""
+
+RETURN = r"""
+---
+applied:
+  description: Patches applied by this run (in check mode, those whose dry run succeeded).
+  returned: success
+  type: list
+  elements: str
+  sample: [0001-uapi-in.h-add-IPPROTO_VIRTUAL_SOCK.patch]
+already_applied:
+  description: Patches found already applied (their reverse dry run succeeded), left alone.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+"""
+
+import os
+import re
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
 
 HUNK_RE = re.compile(r"Hunk #(\d+) FAILED at (\d+)")
 FILE_RE = re.compile(r"^(?:checking|patching) file (.+)$")

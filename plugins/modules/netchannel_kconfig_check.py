@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-import os
-import re
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
+---
 module: netchannel_kconfig_check
+author: NetChannel deployed team
+version_added: 0.1.0
 short_description: Assert that config fragment options survived olddefconfig
 description:
   - Parses each fragment (C(CONFIG_X=value) and C(# CONFIG_X is not set) lines) and compares it
@@ -26,6 +24,34 @@ options:
     elements: path
     required: true
 """
+
+EXAMPLES = r"""
+---
+- name: Check that every option of the fragments survived
+  netchannel.deploy.netchannel_kconfig_check:
+    config: /var/tmp/netchannel-kernel/work/abc/src/.config
+    fragments: [/var/tmp/netchannel-kernel/work/inputs/config/00-netchannel.config]
+"""
+
+RETURN = r"""
+---
+checked:
+  description: How many options the fragments set (each compared with the final config).
+  returned: success
+  type: int
+  sample: 42
+lost:
+  description: One line per option that did not survive (only on failure).
+  returned: failure
+  type: list
+  elements: str
+  sample: ["CONFIG_NET_NS=y (from 00-lab.config) did not survive olddefconfig: now absent or not set"]
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
 
 SET_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 UNSET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")

@@ -1,0 +1,91 @@
+"""The README's commands from scripts (non-blocking stdin), and cache pruning."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import prune_kernels  # noqa: E402
+
+
+def test_make_lab_runs_ansible_with_a_non_blocking_stdin(tmp_path):
+    """`make lab` from a script whose stdin is a non-blocking pipe: Ansible must not refuse to start."""
+    out = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    line = next(ln for ln in out.splitlines() if "ansible-playbook site.yml" in ln)
+    cmd = line.replace("ansible-playbook site.yml", "ansible-playbook -i localhost, --syntax-check site.yml")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(read_end, fcntl.F_SETFL, fcntl.fcntl(read_end, fcntl.F_GETFL) | os.O_NONBLOCK)
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", "ANSIBLE_STRATEGY": "linear"}
+    try:
+        proc = subprocess.run(
+            ["sh", "-c", cmd], cwd=ROOT, stdin=read_end, capture_output=True, text=True, env=env, check=False
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert "requires blocking IO" not in proc.stderr + proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_prune_kernels_keeps_the_newest(tmp_path):
+    cache, work, art = tmp_path / "cache", tmp_path / "work", tmp_path / "art"
+    for i, name in enumerate(["k1", "k2", "k3"]):
+        for root in (cache, art):
+            (root / name).mkdir(parents=True)
+            os.utime(root / name, (time.time() - 100 + i, time.time() - 100 + i))
+    for name in ("inputs", "abandoned"):
+        (work / name).mkdir(parents=True)
+    rc = prune_kernels.main(["--keep", "2", "--cache", str(cache), "--work", str(work), "--artifacts", str(art)])
+    assert rc == 0
+    assert sorted(p.name for p in cache.iterdir()) == ["k2", "k3"]
+    assert sorted(p.name for p in art.iterdir()) == ["k2", "k3"]
+    assert sorted(p.name for p in work.iterdir()) == ["inputs"]
+
+
+def test_prune_kernels_refuses_keep_zero(capsys):
+    assert prune_kernels.main(["--keep", "0"]) == 2
+    assert "--keep 0 must be at least 1" in capsys.readouterr().err
+
+
+def _bootstrap():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bootstrap", ROOT / "tools" / "bootstrap.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bootstrap_refreshes_apt_lists_before_choosing_the_kernel_abi(monkeypatch, tmp_path):
+    bs = _bootstrap()
+    calls = []
+
+    class Done:
+        returncode = 0
+        stdout = "linux-headers-6.1.0-57-amd64\nlinux-headers-6.1.0-50-amd64\n"
+
+    def fake_run(cmd, **_kw):
+        calls.append(cmd[:2])
+        return Done()
+
+    monkeypatch.setattr(bs.subprocess, "run", fake_run)
+    monkeypatch.setattr(bs, "APT_STAMP", tmp_path / "stamp")
+    monkeypatch.setattr(bs.os, "geteuid", lambda: 0)
+    assert bs.apt_lists_stale()
+    bs.ensure_debs()
+    assert calls.index(["apt-get", "update"]) < calls.index(["apt-cache", "pkgnames"]), calls
+    assert not bs.apt_lists_stale()
+    # Fresh lists are not refreshed again.
+    calls.clear()
+    bs.refresh_apt_lists()
+    assert calls == []
+    # Old ones are.
+    os.utime(tmp_path / "stamp", (time.time() - bs.APT_MAX_AGE_S - 10,) * 2)
+    assert bs.apt_lists_stale()
