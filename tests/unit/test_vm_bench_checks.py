@@ -132,3 +132,11 @@ def test_uring_server_lines_are_told_apart():
 
 def test_uring_figures():
     assert "rr-uring NetChannel 97 TCP 163.1 /s ratio 0.59" in run_vm.bench_figures(GOOD + URING)
+
+
+def test_uring_runs_skipped_on_a_kernel_without_io_uring():
+    no = "[vm] NCVM BENCHURING no (this kernel has no io_uring)\n"
+    assert run_vm.uring_expected("NCVM BENCHURING yes\n", built=True)
+    assert not run_vm.uring_expected(no, built=True)
+    assert not run_vm.uring_expected("NCVM BENCHURING yes\n", built=False)
+    assert run_vm.uring_expected("NCVM BENCHLOG x NCVM BENCHURING no\n", built=True)  # only whole lines count

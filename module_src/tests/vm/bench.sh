@@ -24,7 +24,15 @@ SECS=${NC_BENCH_SECS:-1.5}
 WARM=0.5
 DUMP=${NC_BENCH_DUMP:-0}
 TESTS="stream:tcp stream:netchannel rr:tcp rr:netchannel msgrate:tcp msgrate:netchannel"
-[ "${NC_BENCH_URING:-0}" = 1 ] && TESTS="$TESTS rr-uring:tcp rr-uring:netchannel"
+if [ "${NC_BENCH_URING:-0}" = 1 ]; then
+	# a kernel built without io_uring (a small debug config) skips those runs
+	if grep -qE ' (__x64_sys_)?io_uring_setup$' /proc/kallsyms; then
+		TESTS="$TESTS rr-uring:tcp rr-uring:netchannel"
+		echo "NCVM BENCHURING yes"
+	else
+		echo "NCVM BENCHURING no (this kernel has no io_uring)"
+	fi
+fi
 
 wl_args() {
 	case "$1" in
