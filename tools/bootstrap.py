@@ -31,6 +31,8 @@ DEB_PACKAGES = [
     "openssh-client", "iproute2", "git", "python3-apt",
     # the module tier (the kernel image/headers of the lab's ABI come from kernel_abi_debs())
     "build-essential", "sparse", "clang", "libclang-rt-14-dev", "linux-source-6.1", "perl",
+    # ncbench --uring (module_src/bench; the in-VM tests link it statically)
+    "liburing-dev",
     # unmodified programs the in-VM tests run through the shim (redis-tools holds the
     # redis-server binary; the redis-server package would start a daemon here)
     "iperf3", "redis-tools",

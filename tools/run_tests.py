@@ -248,6 +248,7 @@ def witness_check(t: Tier, w: dict | None) -> None:
 def module(t: Tier) -> None:
     make = ["make", "-C", "module_src"]
     t.check("module unit tests under ASan/UBSan", [*make, "unit"])
+    t.check("ncbench unit tests under ASan/UBSan", [*make, "bench-unit"])
     t.check("fuzz the frame parser (30 s)", [*make, "fuzz", "FUZZ_SECONDS=30"])
     t.check("module build, W=1, no warnings", [*make, "module"])
     t.check("sparse C=2, no warnings", [*make, "sparse"])

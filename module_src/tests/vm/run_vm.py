@@ -78,6 +78,7 @@ if [ -x /nc_preload_test ]; then
   echo "NCVM PRELOAD port_nomatch $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=9999 /nc_preload_test 7004 2>&1)"
 fi
 [ -x /apps.sh ] && NC_APPS_REQUESTS={app_requests} /apps.sh {apps_args}
+[ -x /bench.sh ] && NC_BENCH_DUMP={bench_dump} NC_BENCH_URING={bench_uring} /bench.sh {bench_args}
 cat /proc/net/netchannel
 if [ -e /sys/kernel/debug/kmemleak ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null; then
   if [ -e /sys/kernel/debug/kmemleak ]; then
@@ -149,7 +150,20 @@ def read_bytes(path):
 
 
 def build_initramfs(
-    path, *, module, test_bin, loops, hosts, setup, role_cmd, apps_args="", app_requests=10000, extra_files=()
+    path,
+    *,
+    module,
+    test_bin,
+    loops,
+    hosts,
+    setup,
+    role_cmd,
+    apps_args="",
+    app_requests=10000,
+    bench_args="",
+    bench_dump=0,
+    bench_uring=0,
+    extra_files=(),
 ):
     hosts_arg = f"hosts='{hosts}'" if hosts else ""
     init = INIT.format(
@@ -159,6 +173,9 @@ def build_initramfs(
         role_cmd=role_cmd,
         apps_args=apps_args,
         app_requests=app_requests,
+        bench_args=bench_args,
+        bench_dump=bench_dump,
+        bench_uring=bench_uring,
     ).encode()
     busybox = read_bytes(shutil.which("busybox") or "/bin/busybox")
     d = stat.S_IFDIR | 0o755
@@ -204,6 +221,10 @@ def main():
     ap.add_argument(
         "--app-requests", type=int, default=10000, help="redis-benchmark requests per test (SET, GET), at least 100"
     )
+    ap.add_argument("--no-bench", action="store_true", help="skip the ncbench runs (quick runs)")
+    ap.add_argument(
+        "--bench-dump", action="store_true", help="print ncbench's full outputs (NCVM BENCHOUT lines; with --log)"
+    )
     ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"), help="--pair: the VMs' NIC model")
     args = ap.parse_args()
     if not args.kernel or not os.path.exists(args.kernel):
@@ -218,12 +239,13 @@ def main():
         sys.exit(f"run_vm.py: error: --app-requests {args.app_requests} is below 100")
     apps = [] if args.no_apps else app_files()
     tmp = tempfile.mkdtemp(prefix="ncvm-")
+    bench = [] if args.no_bench else bench_files(tmp)
     test_bin = os.path.join(tmp, "nc_vmtest")
     subprocess.check_call(
         ["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", test_bin, os.path.join(HERE, "nc_vmtest.c")]
     )
     if args.pair:
-        rc = run_pair(args, tmp, test_bin, apps)
+        rc = run_pair(args, tmp, test_bin, apps, bench)
     else:
         initrd = os.path.join(tmp, "initrd.cpio")
         setup = "\n".join(f"ip addr add {a}/32 dev lo" for a in args.lo_addr)
@@ -238,14 +260,17 @@ def main():
             role_cmd=role,
             apps_args="local",
             app_requests=args.app_requests,
-            extra_files=build_preload(tmp) + apps,
+            bench_args="local" if bench else "",
+            bench_dump=int(args.bench_dump),
+            bench_uring=int(bench_uring(bench)),
+            extra_files=build_preload(tmp) + apps + bench,
         )
         vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests)
         vm.start()
         vm.wait(args.timeout)
         if args.log:
             vm.save(args.log)
-        rc = verdict([vm])
+        rc = verdict([vm], "local" if bench else None, bench_uring(bench))
     shutil.rmtree(tmp, ignore_errors=True)
     return rc
 
@@ -397,6 +422,110 @@ def app_figures(text):
     return "; ".join(p for p in parts if p)
 
 
+LIBURING = ("/usr/include/liburing.h", "/usr/lib/x86_64-linux-gnu/liburing.a")
+
+
+def bench_files(tmp):
+    """ncbench (static, like nc_vmtest; with io_uring when liburing-dev is
+    installed) and the script that runs it."""
+    src = os.path.join(SRC, "bench")
+    binary = os.path.join(tmp, "ncbench")
+    cmd = ["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-pthread", "-DNB_STATIC", "-o", binary]
+    libs = ["-lm"]
+    if all(os.path.exists(p) for p in LIBURING):
+        cmd.append("-DNB_HAVE_URING")
+        libs = ["-luring", "-lm"]
+    subprocess.check_call(cmd + sorted(glob.glob(os.path.join(src, "*.c"))) + libs)
+    return [("ncbench", binary), ("bench.sh", os.path.join(HERE, "bench.sh"))]
+
+
+def bench_uring(bench):
+    """The guests' ncbench can do io_uring (bench_files built it with liburing)."""
+    return bool(bench) and all(os.path.exists(p) for p in LIBURING)
+
+
+BENCH_TESTS = [f"{w}-{p}" for w in ("stream", "rr", "msgrate") for p in ("tcp", "netchannel")]
+BENCH_URING_TESTS = [f"rr-uring-{p}" for p in ("tcp", "netchannel")]
+
+
+def uring_expected(text, built):
+    """The io_uring runs are due: ncbench was built with liburing and the
+    guest kernel has io_uring (bench.sh says "NCVM BENCHURING no" otherwise)."""
+    return built and not re.search(r"^(?:\[\w+\] )?NCVM BENCHURING no\b", text, re.M)
+
+
+def bench_results(text):
+    """({test: kv} of the clients, {test: kv} of the servers, {protocol: kv} of the kill tests)."""
+    line = r"^(?:\[\w+\] )?NCVM {}(.*)$"
+    clients, servers, kills = {}, {}, {}
+    for m in re.finditer(line.format(r"BENCH (\S+) "), text, re.M):
+        clients[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
+    for m in re.finditer(line.format("BENCHSRV "), text, re.M):
+        kv = dict(kv.split("=", 1) for kv in m.group(1).split() if "=" in kv)
+        uring = "-uring" if kv.get("uring") == "1" else ""
+        servers[f"{kv.get('workload')}{uring}-{kv.get('protocol')}"] = kv
+    for m in re.finditer(line.format(r"BENCHKILL (\S+) "), text, re.M):
+        kills[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
+    return clients, servers, kills
+
+
+def check_bench(text, kill, uring=False):
+    """Every workload over both protocols ran (with uring, rr through io_uring
+    too), and both ends counted the same bytes (each end's own output); with
+    kill, a killed server failed the client quickly with one error line."""
+    clients, servers, kills = bench_results(text)
+    out = []
+    for name in BENCH_TESTS + (BENCH_URING_TESTS if uring else []):
+        c, s = clients.get(name), servers.get(name)
+        if c is None or s is None:
+            out.append(f"{name}: no {'client' if c is None else 'server'} result")
+            continue
+        if c.get("rc") != "0" or s.get("rc") != "0":
+            out.append(f"{name}: exit status client {c.get('rc')} server {s.get('rc')}")
+            continue
+        if c.get("bytes_agree") != "yes":
+            out.append(f"{name}: the client saw bytes_agree={c.get('bytes_agree')}")
+        for mine, theirs in (("tx_bytes", "rx_bytes"), ("rx_bytes", "tx_bytes")):
+            if c.get(mine) != s.get(theirs):
+                out.append(f"{name}: client {mine}={c.get(mine)} but server {theirs}={s.get(theirs)}")
+        if (num(c, "tx_bytes") or 0) <= 0:
+            out.append(f"{name}: nothing sent")
+        if not name.startswith("stream") and (num(c, "latency_count") or 0) <= 0:
+            out.append(f"{name}: no latency samples")
+        if name.startswith("stream") and (num(c, "interval_rows") or 0) < 2:
+            out.append(f"{name}: interval_rows={c.get('interval_rows')} (want >= 2 CSV samples)")
+    for proto in ("tcp", "netchannel") if kill else ():
+        k = kills.get(proto)
+        if k is None:
+            out.append(f"killed server over {proto}: no result")
+        elif k.get("rc") != "1" or k.get("lines") != "1" or not k.get("err", "").startswith("ncbench:_error:"):
+            out.append(f"killed server over {proto}: rc={k.get('rc')} lines={k.get('lines')} err={k.get('err')}")
+        elif (num(k, "secs") or 99) > 6:
+            out.append(f"killed server over {proto}: the client took {k.get('secs')} s to notice (want < 6)")
+    return out
+
+
+def bench_figures(text):
+    """One line: each workload's NetChannel and TCP figures from the clients
+    (stream: what the receiving server counted)."""
+    clients, _, _ = bench_results(text)
+    parts = []
+    for wl, key, unit in (
+        ("stream", "remote_throughput_gbps", "Gbit/s"),
+        ("rr", "transactions_per_s", "/s"),
+        ("rr-uring", "transactions_per_s", "/s"),
+        ("msgrate", "transactions_per_s", "/s"),
+    ):
+        nc, tcp = num(clients.get(f"{wl}-netchannel", {}), key), num(clients.get(f"{wl}-tcp", {}), key)
+        if nc is not None and tcp:
+            parts.append(f"{wl} NetChannel {nc:g} TCP {tcp:g} {unit} ratio {nc / tcp:.2f}")
+    for t in ("rr", "rr-uring"):
+        for p in ("netchannel", "tcp"):
+            if (v := clients.get(f"{t}-{p}", {}).get("latency_p99_us")) is not None:
+                parts.append(f"{t} p99 {p} {v} us")
+    return "; ".join(parts)
+
+
 PRELOAD_EXPECT = {
     "none": "listener=6 client=6 accepted=6",
     "all": "listener=19 client=19 accepted=19 nonblock_kept=1 cloexec_kept=1 data=hello",
@@ -510,14 +639,19 @@ class Guest:
         return out
 
 
-def verdict(guests):
+def verdict(guests, bench=None, uring=False):
     problems = []
     for g in guests:
         problems += [f"{g.name}: {p}" for p in g.problems()]
         print(f"{g.name}: {g.elapsed:.0f}s, {g.passed:d} passed, {g.failed:d} failed")
-    figures = app_figures("\n".join(line for g in guests for line in g.lines))
+    text = "\n".join(line for g in guests for line in g.lines)
+    figures = app_figures(text)
     if figures:
         print(f"apps: {figures}")
+    if bench:
+        uring = uring_expected(text, uring)
+        problems += [f"ncbench {p}" for p in check_bench(text, kill=bench == "local", uring=uring)]
+        print(f"ncbench: {bench_figures(text)}")
     if problems:
         print("VERDICT FAIL: " + "; ".join(problems))
         return 1
@@ -538,7 +672,7 @@ def free_udp_ports(n):
             s.close()
 
 
-def run_pair(args, tmp, test_bin, apps):
+def run_pair(args, tmp, test_bin, apps, bench):
     kver = os.path.basename(args.kernel).replace("vmlinuz-", "")
     e1000 = []
     if args.nic == "e1000":
@@ -566,7 +700,10 @@ def run_pair(args, tmp, test_bin, apps):
             role_cmd=role,
             apps_args=("serve" if i == 0 else f"client {ips[0]}") if apps else "",
             app_requests=args.app_requests,
-            extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps,
+            bench_args=("serve" if i == 0 else f"client {ips[0]}") if bench else "",
+            bench_dump=int(args.bench_dump),
+            bench_uring=int(bench_uring(bench)),
+            extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps + bench,
         )
         # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
         # between the two QEMUs, Nagle holds a second small frame until the
@@ -588,7 +725,7 @@ def run_pair(args, tmp, test_bin, apps):
     if args.log:
         for g in guests:
             g.save(f"{args.log}.{g.name}")
-    return verdict(guests)
+    return verdict(guests, "pair" if bench else None, bench_uring(bench))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of ncbench's pure parts (run under ASan/UBSan by
+ * "make -C module_src bench-unit"): argument and settings parsing, the
+ * histogram against a sorted reference, the JSON writer (its output is
+ * parsed back by check_json.py) and the CPU accounting arithmetic.
+ *
+ * usage: test_bench JSON_OUT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../nb.h"
+
+static int checks, failures;
+
+#define CHECK(cond)							\
+	do {								\
+		checks++;						\
+		if (!(cond)) {						\
+			failures++;					\
+			fprintf(stderr, "  FAIL %s:%d: %s\n",		\
+				__FILE__, __LINE__, #cond);		\
+		}							\
+	} while (0)
+
+static int parse(struct nb_opts *o, char *err, const char *const *args)
+{
+	char *argv[64];
+	int argc = 0;
+
+	argv[argc++] = "ncbench";
+	while (*args && argc < 63)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return nb_parse_args(argc, argv, o, err, NB_ERRLEN);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void bad_args(const char *const *args, const char *want)
+{
+	struct nb_opts o;
+	char err[NB_ERRLEN];
+	int rc = parse(&o, err, args);
+
+	CHECK(rc == -1);
+	if (!strstr(err, want)) {
+		failures++;
+		fprintf(stderr, "  FAIL error '%s' does not contain '%s'\n", err, want);
+	}
+	checks++;
+}
+
+static void test_args(void)
+{
+	struct nb_opts o;
+	char err[NB_ERRLEN];
+
+	CHECK(parse(&o, err, ARGS("-c", "198.18.0.1")) == 0);
+	CHECK(o.role == NB_ROLE_CLIENT && !strcmp(o.host, "198.18.0.1"));
+	CHECK(o.proto == NB_PROTO_TCP && o.workload == NB_WL_STREAM);
+	CHECK(o.threads == 1 && o.flows == 1 && o.duration == 10 && o.warmup == 1);
+	CHECK(o.write_size == 1 << 20 && o.priority == -1 && o.ctrl_port == 12865);
+
+	CHECK(parse(&o, err, ARGS("--client", "h", "-p", "netchannel", "-W", "msgrate",
+				  "-T", "2", "-F", "8", "-l", "2.5", "-w", "0", "-Q", "64",
+				  "-R", "1K", "-D", "16", "--priority", "6", "--pin-cpus",
+				  "0-2,5", "--sndbuf", "256K", "--rcvbuf", "1M", "--nodelay",
+				  "--timeout", "3", "--interval", "0.5", "--csv", "x.csv",
+				  "--json", "x.json", "-C", "2000", "-P", "2001", "--uring")) == 0);
+	CHECK(o.proto == NB_PROTO_NETCHANNEL && o.workload == NB_WL_MSGRATE);
+	CHECK(o.threads == 2 && o.flows == 8 && o.duration == 2.5 && o.warmup == 0);
+	CHECK(o.req_size == 64 && o.resp_size == 1024 && o.depth == 16);
+	CHECK(o.priority == 6 && o.sndbuf == 256 * 1024 && o.rcvbuf == 1 << 20 && o.nodelay);
+	CHECK(o.ncpus == 4 && o.cpus[0] == 0 && o.cpus[2] == 2 && o.cpus[3] == 5);
+	CHECK(o.timeout == 3 && o.interval == 0.5 && !strcmp(o.csv, "x.csv"));
+	CHECK(!strcmp(o.json, "x.json") && o.ctrl_port == 2000 && o.data_port == 2001);
+	CHECK(o.uring == 1);
+
+	CHECK(parse(&o, err, ARGS("-c", "h", "-W", "rr")) == 0 && o.depth == 1);
+	CHECK(parse(&o, err, ARGS("-s", "--once", "--idle-timeout", "5",
+				  "--bind", "198.18.0.1")) == 0);
+	CHECK(o.role == NB_ROLE_SERVER && o.once && o.idle_timeout == 5);
+	CHECK(parse(&o, err, ARGS("--help")) == 1);
+	CHECK(parse(&o, err, ARGS("-V")) == 2 && strstr(err, NB_VERSION));
+
+	bad_args(ARGS("-l", "1"), "need --server or --client");
+	bad_args(ARGS("-s", "-c", "h"), "exclude each other");
+	bad_args(ARGS("-c", "h", "-p", "udp"), "--protocol 'udp'");
+	bad_args(ARGS("-c", "h", "-W", "bulk"), "--workload 'bulk'");
+	bad_args(ARGS("-c", "h", "-T", "0"), "--threads '0'");
+	bad_args(ARGS("-c", "h", "-F", "x"), "--flows 'x'");
+	bad_args(ARGS("-c", "h", "-T", "4", "-F", "2"), "--threads 4 > --flows 2");
+	bad_args(ARGS("-c", "h", "-B", "10X"), "--write-size '10X'");
+	bad_args(ARGS("-c", "h", "-B", "0"), "--write-size '0'");
+	bad_args(ARGS("-c", "h", "-l", "-1"), "--length '-1'");
+	bad_args(ARGS("-c", "h", "-l", "nan"), "--length 'nan'");
+	bad_args(ARGS("-c", "h", "-W", "rr", "-D", "4"), "--depth is for");
+	bad_args(ARGS("-c", "h", "--pin-cpus", "3-1"), "--pin-cpus '3-1'");
+	bad_args(ARGS("-c", "h", "--priority", "300"), "--priority '300'");
+	bad_args(ARGS("-c", "h", "--sndbuf", "12"), "--sndbuf '12'");
+	bad_args(ARGS("-c", "h", "-C", "70000"), "--control-port '70000'");
+	bad_args(ARGS("-c", "h", "-C", "5000", "-P", "5000"), "both 5000");
+	bad_args(ARGS("-c", "h", "--csv", "f"), "--csv needs --interval");
+	bad_args(ARGS("-c", "h", "--once"), "server options");
+	bad_args(ARGS("-s", "-W", "rr"), "-W is chosen by the client");
+	bad_args(ARGS("-s", "--interval", "1"), "client option");
+	bad_args(ARGS("-c", "h", "--bogus"), "unknown option '--bogus'");
+	bad_args(ARGS("-c", "h", "-l"), "-l needs a value");
+	bad_args(ARGS("-c", "h", "extra"), "unexpected argument 'extra'");
+}
+
+static void test_sizes(void)
+{
+	uint64_t v;
+	int cpus[8], n;
+
+	CHECK(nb_parse_size("4096", 1, UINT64_MAX, &v) == 0 && v == 4096);
+	CHECK(nb_parse_size("64K", 1, UINT64_MAX, &v) == 0 && v == 65536);
+	CHECK(nb_parse_size("10M", 1, UINT64_MAX, &v) == 0 && v == 10u << 20);
+	CHECK(nb_parse_size("1g", 1, UINT64_MAX, &v) == 0 && v == 1u << 30);
+	CHECK(nb_parse_size("0", 1, 10, &v) == -1);
+	CHECK(nb_parse_size("11", 1, 10, &v) == -1);
+	CHECK(nb_parse_size("1T", 1, UINT64_MAX, &v) == -1);
+	CHECK(nb_parse_size("10MB", 1, UINT64_MAX, &v) == -1);
+	CHECK(nb_parse_size("K", 1, UINT64_MAX, &v) == -1);
+	CHECK(nb_parse_size("-5", 0, UINT64_MAX, &v) == -1);
+	CHECK(nb_parse_size("99999999999999999999", 0, UINT64_MAX, &v) == -1);
+	CHECK(nb_parse_size("17179869184G", 0, UINT64_MAX, &v) == -1);
+
+	CHECK(nb_parse_cpulist("0-3,6", cpus, 8, &n) == 0 && n == 5 && cpus[4] == 6);
+	CHECK(nb_parse_cpulist("7", cpus, 8, &n) == 0 && n == 1 && cpus[0] == 7);
+	CHECK(nb_parse_cpulist("0-8", cpus, 8, &n) == -1);	/* more than fit */
+	CHECK(nb_parse_cpulist("1,", cpus, 8, &n) == -1);
+	CHECK(nb_parse_cpulist("a", cpus, 8, &n) == -1);
+	CHECK(nb_parse_cpulist("1-", cpus, 8, &n) == -1);
+	CHECK(nb_parse_cpulist("", cpus, 8, &n) == -1);
+	CHECK(nb_parse_cpulist("5000", cpus, 8, &n) == -1);
+}
+
+static void test_settings(void)
+{
+	struct nb_opts a, b;
+	char buf[2048], err[NB_ERRLEN], *line, *save = NULL, *eq;
+
+	nb_opts_default(&a);
+	a.proto = NB_PROTO_NETCHANNEL;
+	a.workload = NB_WL_MSGRATE;
+	a.threads = 3;
+	a.flows = 7;
+	a.duration = 1.25;
+	a.warmup = 0.5;
+	a.write_size = 12345;
+	a.req_size = 100;
+	a.resp_size = 200;
+	a.depth = 9;
+	a.priority = 7;
+	a.sndbuf = 4096;
+	a.rcvbuf = 8192;
+	a.nodelay = 1;
+	a.uring = 1;
+	a.data_port = 4444;
+	CHECK(nb_settings_format(&a, buf, sizeof(buf)) > 0);
+	nb_opts_default(&b);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		eq = strchr(line, '=');
+		CHECK(eq);
+		if (!eq)
+			break;
+		*eq = '\0';
+		CHECK(nb_settings_apply(&b, line, eq + 1, err, sizeof(err)) == 0);
+	}
+	CHECK(b.proto == a.proto && b.workload == a.workload && b.threads == 3);
+	CHECK(b.flows == 7 && b.duration == 1.25 && b.warmup == 0.5);
+	CHECK(b.write_size == 12345 && b.req_size == 100 && b.resp_size == 200);
+	CHECK(b.depth == 9 && b.priority == 7 && b.sndbuf == 4096 && b.rcvbuf == 8192);
+	CHECK(b.nodelay == 1 && b.data_port == 4444 && b.uring == 1);
+	CHECK(nb_settings_apply(&b, "uring", "2", err, sizeof(err)) == -1 &&
+	      strstr(err, "setting uring '2'"));
+	CHECK(nb_settings_format(&a, buf, 10) == -1);
+	CHECK(nb_settings_apply(&b, "flows", "0", err, sizeof(err)) == -1 &&
+	      strstr(err, "setting flows '0'"));
+	CHECK(nb_settings_apply(&b, "color", "red", err, sizeof(err)) == -1 &&
+	      strstr(err, "unknown setting 'color'"));
+}
+
+/* xorshift64*: reproducible random data */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ull;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void check_percentiles(const char *what, uint64_t *v, size_t n)
+{
+	static const double ps[] = { 0.001, 1, 50, 90, 99, 99.9, 99.99, 100 };
+	struct nb_hist *h = malloc(sizeof(*h)), *h2 = malloc(sizeof(*h2));
+	double sum = 0;
+	size_t i, rank;
+
+	nb_hist_init(h);
+	nb_hist_init(h2);
+	for (i = 0; i < n; i++) {
+		nb_hist_add(i % 2 ? h : h2, v[i]);
+		sum += (double)v[i];
+	}
+	nb_hist_merge(h, h2);
+	qsort(v, n, sizeof(*v), cmp_u64);
+	CHECK(h->count == n && h->min == v[0] && h->max == v[n - 1]);
+	sum /= (double)n;
+	CHECK(fabs(nb_hist_mean(h) - sum) <= 1e-9 * sum);
+	for (i = 0; i < ARRAY_SIZE(ps); i++) {
+		uint64_t got = nb_hist_percentile(h, ps[i]), ref;
+
+		rank = (size_t)ceil(ps[i] / 100.0 * (double)n);
+		ref = v[(rank ? rank : 1) - 1];
+		/* never below the true value, at most one bucket (1/128) above */
+		checks++;
+		if (got < ref || (double)(got - ref) > (double)ref / NB_HIST_SUB + 1) {
+			failures++;
+			fprintf(stderr, "  FAIL %s p%g: histogram %llu, sorted reference %llu\n",
+				what, ps[i], (unsigned long long)got, (unsigned long long)ref);
+		}
+	}
+	free(h);
+	free(h2);
+}
+
+static void test_hist(void)
+{
+	size_t n = 200000, i;
+	uint64_t *v = malloc(n * sizeof(*v)), x;
+	unsigned int b;
+	struct nb_hist *h = malloc(sizeof(*h));
+
+	/* bucket bounds: every value inside its bucket, buckets in order and narrow */
+	checks++;
+	for (i = 0; i < 100000; i++) {
+		x = rnd() >> (rnd() % 64);
+		b = nb_hist_bucket(x);
+		if (b >= NB_HIST_BUCKETS || nb_hist_lower(b) > x || nb_hist_upper(b) < x ||
+		    (x >= NB_HIST_SUB &&
+		     nb_hist_upper(b) - nb_hist_lower(b) > nb_hist_lower(b) / NB_HIST_SUB)) {
+			failures++;
+			fprintf(stderr, "  FAIL bucket of %llu\n", (unsigned long long)x);
+			break;
+		}
+	}
+	for (b = 1; b < NB_HIST_BUCKETS; b++)
+		if (nb_hist_lower(b) != nb_hist_upper(b - 1) + 1)
+			break;
+	CHECK(b == NB_HIST_BUCKETS);
+	CHECK(nb_hist_bucket(UINT64_MAX) == NB_HIST_BUCKETS - 1);
+	CHECK(nb_hist_upper(NB_HIST_BUCKETS - 1) == UINT64_MAX);
+
+	nb_hist_init(h);
+	CHECK(nb_hist_percentile(h, 50) == 0 && nb_hist_mean(h) == 0);
+	nb_hist_add(h, 1234567);
+	CHECK(nb_hist_percentile(h, 50) == 1234567 && nb_hist_percentile(h, 99.9) == 1234567);
+	free(h);
+
+	for (i = 0; i < n; i++)		/* uniform 0..10 ms in ns */
+		v[i] = rnd() % 10000000;
+	check_percentiles("uniform", v, n);
+	for (i = 0; i < n; i++)		/* log-uniform 1 ns .. 2^40 ns: heavy tail */
+		v[i] = (rnd() >> (24 + rnd() % 40)) + 1;
+	check_percentiles("log-uniform", v, n);
+	for (i = 0; i < n; i++)		/* mostly 20 us with rare 50 ms outliers */
+		v[i] = rnd() % 1000 ? 20000 + rnd() % 3000 : 50000000 + rnd() % 1000;
+	check_percentiles("bimodal", v, n);
+	for (i = 0; i < 1000; i++)	/* small exact values */
+		v[i] = rnd() % 100;
+	check_percentiles("small", v, 1000);
+	free(v);
+}
+
+static void test_json(const char *path)
+{
+	struct nb_json j;
+	FILE *f = fopen(path, "w");
+	char *mem;
+	size_t len;
+
+	CHECK(f);
+	if (!f)
+		return;
+	nb_json_init(&j, f);
+	nb_json_obj_begin(&j, NULL);
+	nb_json_str(&j, "plain", "ncbench");
+	nb_json_str(&j, "tricky", "quote\" backslash\\ nl\n tab\t bell\a del\x7f \xc3\xa9");
+	nb_json_str(&j, "null", NULL);
+	nb_json_int(&j, "neg", -42);
+	nb_json_uint(&j, "big", UINT64_MAX);
+	nb_json_num(&j, "pi", 3.141592653589793);
+	nb_json_num(&j, "nan", NAN);
+	nb_json_num(&j, "inf", INFINITY);
+	nb_json_bool(&j, "yes", 1);
+	nb_json_auto(&j, "auto_int", "12");
+	nb_json_auto(&j, "auto_float", "1e3");
+	nb_json_auto(&j, "auto_hex", "0x10");
+	nb_json_auto(&j, "auto_nan", "nan");
+	nb_json_auto(&j, "auto_word", "yes");
+	nb_json_auto(&j, "auto_empty", "");
+	nb_json_auto(&j, "auto_lead0", "007");
+	nb_json_auto(&j, "auto_neg", "-0.25");
+	nb_json_auto(&j, "auto_dot", "1.");
+	nb_json_num(&j, "tenth", 0.1);
+	nb_json_arr_begin(&j, "flows");
+	nb_json_obj_begin(&j, NULL);
+	nb_json_int(&j, "id", 0);
+	nb_json_obj_end(&j);
+	nb_json_obj_begin(&j, NULL);
+	nb_json_obj_end(&j);
+	nb_json_arr_end(&j);
+	nb_json_arr_begin(&j, "empty");
+	nb_json_arr_end(&j);
+	nb_json_obj_begin(&j, "nested");
+	nb_json_obj_begin(&j, "deeper");
+	nb_json_num(&j, "x", -0.5);
+	nb_json_obj_end(&j);
+	nb_json_obj_end(&j);
+	nb_json_obj_end(&j);
+	CHECK(nb_json_finish(&j) == 0);
+	fclose(f);
+
+	CHECK(nb_json_is_number("0") && nb_json_is_number("-12.5e+3") && nb_json_is_number("1E9"));
+	CHECK(!nb_json_is_number("") && !nb_json_is_number("+1") && !nb_json_is_number("01"));
+	CHECK(!nb_json_is_number(".5") && !nb_json_is_number("1e") && !nb_json_is_number("inf"));
+	CHECK(!nb_json_is_number("nan") && !nb_json_is_number("0x10") && !nb_json_is_number("1 "));
+
+	/* unbalanced or misplaced: reported, not silently written */
+	f = open_memstream(&mem, &len);
+	nb_json_init(&j, f);
+	nb_json_obj_begin(&j, NULL);
+	CHECK(nb_json_finish(&j) == -1);
+	nb_json_init(&j, f);
+	nb_json_str(&j, "key", "outside an object");
+	CHECK(nb_json_finish(&j) == -1);
+	nb_json_init(&j, f);
+	nb_json_obj_end(&j);
+	CHECK(nb_json_finish(&j) == -1);
+	fclose(f);
+	free(mem);
+}
+
+static void test_cpu(void)
+{
+	const char *stat = "cpu  100 5 50 1000 20 3 2 1 0 0\n"
+			   "cpu0 50 2 25 500 10 1 1 0 0 0\nintr 1\n";
+	struct nb_cpu_snap a = { 0 }, b = { 0 };
+	struct nb_cpu_use u;
+	uint64_t busy, total;
+
+	CHECK(nb_cpu_parse_stat(stat, &busy, &total) == 0);
+	CHECK(busy == 100 + 5 + 50 + 3 + 2 + 1 && total == busy + 1000 + 20);
+	CHECK(nb_cpu_parse_stat("intr 1\ncpu  7 0 3 90\n", &busy, &total) == 0 &&
+	      busy == 10 && total == 100);	/* old kernels: 4 fields */
+	CHECK(nb_cpu_parse_stat("cpu0 1 2 3 4\n", &busy, &total) == -1);
+	CHECK(nb_cpu_parse_stat("cpu  1 2\n", &busy, &total) == -1);
+	CHECK(nb_cpu_parse_stat("", &busy, &total) == -1);
+
+	a.t = 10;
+	a.user_s = 1;
+	a.sys_s = 0.5;
+	a.busy_ticks = 1000;
+	a.total_ticks = 5000;
+	b.t = 12;
+	b.user_s = 2;
+	b.sys_s = 1.5;
+	b.busy_ticks = 1400;
+	b.total_ticks = 5400;
+	nb_cpu_diff(&a, &b, 100, 4, &u);
+	CHECK(u.window_s == 2 && u.user_s == 1 && u.sys_s == 1);
+	CHECK(u.proc_cores == 1 && u.host_busy_cores == 2 && u.host_util == 1);
+	CHECK(u.host_cpus == 4);
+	b.total_ticks = 5800;
+	nb_cpu_diff(&a, &b, 100, 4, &u);
+	CHECK(u.host_util == 0.5);
+	b.busy_ticks = 900;	/* counters went backwards: no negative figures */
+	b.t = 10;		/* empty window */
+	nb_cpu_diff(&a, &b, 100, 4, &u);
+	CHECK(u.host_busy_cores == 0 && u.proc_cores == 0 && u.host_util == 0);
+
+	CHECK(nb_cpu_snapshot(&a) == 0);
+	CHECK(a.total_ticks >= a.busy_ticks && a.total_ticks > 0 && a.t > 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_bench JSON_OUT\n");
+		return 2;
+	}
+	test_args();
+	test_sizes();
+	test_settings();
+	test_hist();
+	test_json(argv[1]);
+	test_cpu();
+	printf("ncbench unit: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
