@@ -100,7 +100,24 @@ def compare(name: str, documented: dict, actual: dict) -> list[str]:
     return out
 
 
+def _collection_on_path() -> None:
+    """Let modules import their module_utils (ansible_collections.netchannel.deploy.plugins.module_utils.*)
+    from this checkout, as Ansible's collection loader would from the installed collection."""
+    import types
+
+    for name, path in (
+        ("ansible_collections", None),
+        ("ansible_collections.netchannel", None),
+        (f"ansible_collections.{FQCN}", ROOT),
+    ):
+        if name not in sys.modules:
+            pkg = types.ModuleType(name)
+            pkg.__path__ = [str(path)] if path else []
+            sys.modules[name] = pkg
+
+
 def check(path: Path) -> list[str]:
+    _collection_on_path()
     problems = doc_order_problems(path)
     spec = importlib.util.spec_from_file_location(f"_nc_doc_{path.stem}", path)
     mod = importlib.util.module_from_spec(spec)

@@ -1,0 +1,287 @@
+"""netchannel_module on the lab: the loaded module, its mesh, header, shim and wrapper; a transfer
+through the wrapper; bad input and change control (each failing or reporting before any change)."""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+from nclab.inventory import read_lab_hosts
+
+REPO = Path(__file__).resolve().parents[3]
+INVENTORY = REPO / "inventory" / "lab" / "hosts.yml"
+PLAYBOOK = str(REPO / "playbooks" / "module.yml")
+testinfra_hosts = ["netchannel"]
+
+HEADER_PROGRAM = r"""
+#include <stdio.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netchannel.h>
+int main(void) { printf("%d\n", IPPROTO_VIRTUAL_SOCK); return 0; }
+"""
+
+
+def _hosts() -> dict:
+    return read_lab_hosts(INVENTORY)
+
+
+def _vm(name: str):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def _proc(host) -> str:
+    return host.check_output("cat /proc/net/netchannel")
+
+
+def _table(vars_: dict, hosts: dict, **over) -> str:
+    peers = ",".join(h["netchannel_data_ip"] for n, h in hosts.items() if n != vars_["name"])
+    v = {"bulk": 2, "lat": 1, "port": 9000, "cpus": "0-1", **over}
+    return (
+        f"local={vars_['netchannel_data_ip']};peers={peers};bulk={v['bulk']};lat={v['lat']};"
+        f"port={v['port']};cpus={v['cpus']}"
+    )
+
+
+def _state(host) -> tuple[str, str]:
+    """What a failed run must leave alone: the loaded table and the DKMS versions."""
+    return host.check_output("cat /sys/module/netchannel/parameters/hosts"), host.check_output(
+        "ls /var/lib/dkms/netchannel"
+    )
+
+
+@pytest.fixture(name="me")
+def fixture_me(host, lab_hosts) -> dict:
+    name = host.backend.get_hostname()
+    return {"name": name, **lab_hosts[name]}
+
+
+# ---------------------------------------------------------------- every host
+
+
+def test_loaded_with_its_own_address_and_table(host, me, lab_hosts):
+    cpus = int(host.check_output("nproc --all"))
+    first = _proc(host).splitlines()[0]
+    ip, npeers = me["netchannel_data_ip"], len(lab_hosts) - 1
+    assert first == f"netchannel wire_version 1 local {ip} port 9000 bulk 2 lat 1 peers {npeers}"
+    table = host.check_output("cat /sys/module/netchannel/parameters/hosts")
+    assert table == _table(me, lab_hosts, cpus=f"0-{cpus - 1}" if cpus > 1 else "0")
+    assert host.file("/etc/modprobe.d/netchannel.conf").contains(f"^options netchannel hosts={re.escape(table)}$")
+    # loaded at boot by its own unit once the data address is up (systemd-modules-load runs too early)
+    assert host.service("netchannel.service").is_enabled
+    assert not host.file("/etc/modules-load.d/netchannel.conf").exists
+
+
+def test_every_peer_channel_up_both_directions(host, me, lab_hosts):
+    text = _proc(host)
+    for name, peer in lab_hosts.items():
+        ip = peer["netchannel_data_ip"]
+        block = re.search(rf"^peer {re.escape(ip)}( \(self\))?\n((?:  tx .*\n)+)", text, re.M)
+        assert block, f"{me['name']}: no peer {ip} in\n{text}"
+        states = re.findall(r"^  tx +\d+ (\w+) +(\w+) ", block.group(2), re.M)
+        assert sorted(states) == sorted([("bulk", "up"), ("bulk", "up"), ("latency", "up")]), (name, states)
+        inbound = re.findall(rf"^rx id \d+ from {re.escape(ip)} chan \d+ (\w+) frames \d+ bytes \d+$", text, re.M)
+        assert sorted(inbound) == ["bulk", "bulk", "latency"], (name, inbound)
+
+
+def test_built_by_dkms_for_the_running_kernel(host):
+    release = host.check_output("uname -r")
+    status = host.check_output("dkms status -m netchannel")
+    assert re.fullmatch(rf"netchannel/0\.1\.0-g[0-9a-f]{{10}}, {re.escape(release)}, x86_64: installed", status), status
+    assert host.check_output("modinfo -F filename netchannel") == f"/lib/modules/{release}/updates/dkms/netchannel.ko"
+    # the compiled-in table (the header) is this host's too: the .ko carries it
+    table = host.check_output("cat /sys/module/netchannel/parameters/hosts")
+    assert host.run(f"grep -c -a -F '{table}' /lib/modules/{release}/updates/dkms/netchannel.ko").stdout.strip() == "1"
+
+
+def test_header_gives_programs_protocol_19(host):
+    host.run("rm -rf /tmp/nc_hdr && mkdir /tmp/nc_hdr")
+    host.run(f"cat > /tmp/nc_hdr/p.c <<'EOF'\n{HEADER_PROGRAM}\nEOF")
+    build = host.run("gcc -Wall -Werror -o /tmp/nc_hdr/p /tmp/nc_hdr/p.c")
+    assert build.rc == 0, build.stderr
+    assert host.check_output("/tmp/nc_hdr/p") == "19"
+
+
+def test_shim_and_wrapper_installed(host):
+    assert host.file("/usr/local/lib/netchannel/nc_preload.so").is_file
+    symbols = host.check_output("nm -D --defined-only /usr/local/lib/netchannel/nc_preload.so")
+    for sym in ("socket", "connect", "bind"):
+        assert re.search(rf" T {sym}$", symbols, re.M), sym
+    assert host.file("/usr/local/bin/netchannel").mode == 0o755
+    assert host.check_output("netchannel status").startswith("netchannel wire_version 1 local ")
+    assert host.file("/etc/netchannel/sysctl.conf").contains("^net.netchannel.default_window = 4194304$")
+
+
+# ---------------------------------------------------------------- across hosts (run once)
+
+SERVER = r"""
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7077)); s.listen(1)
+open("/tmp/nc_xfer/ready", "w").close()
+c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b: break
+    h.update(b); n += len(b)
+c.sendall(h.hexdigest().encode()); c.close()
+print(n, h.hexdigest())
+"""
+
+CLIENT = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], 7077), timeout=120)
+s.sendall(open("/tmp/nc_xfer/data", "rb").read()); s.shutdown(socket.SHUT_WR)
+print(s.recv(100).decode())
+"""
+
+
+def _counter(text: str, name: str) -> int:
+    return int(re.search(rf"^{name} .* (\d+)$", text, re.M).group(1))
+
+
+def _rx_bytes_from(text: str, ip: str) -> int:
+    pattern = rf"^rx id \d+ from {re.escape(ip)} chan \d+ \w+ frames \d+ bytes (\d+)"
+    return sum(int(b) for b in re.findall(pattern, text, re.M))
+
+
+def test_unmodified_program_moves_data_over_netchannel_byte_exact():
+    names = sorted(_hosts())
+    src, dst = _vm(names[0]), _vm(names[1])
+    src_ip, dst_ip = (_hosts()[n]["netchannel_data_ip"] for n in names[:2])
+    for vm, prog in ((src, CLIENT), (dst, SERVER)):
+        vm.run("rm -rf /tmp/nc_xfer && mkdir /tmp/nc_xfer")
+        vm.run(f"cat > /tmp/nc_xfer/prog.py <<'EOF'\n{prog}\nEOF")
+    src.check_output("head -c 8388608 /dev/urandom > /tmp/nc_xfer/data")
+    want = src.check_output("sha256sum /tmp/nc_xfer/data").split()[0]
+    before_tx, before_rx = _proc(src), _proc(dst)
+    dst.run("nohup netchannel run --strict python3 /tmp/nc_xfer/prog.py > /tmp/nc_xfer/server.out 2>&1 &")
+    for _ in range(60):
+        if dst.file("/tmp/nc_xfer/ready").exists:
+            break
+        time.sleep(1)
+    sent = src.run(f"netchannel run --strict python3 /tmp/nc_xfer/prog.py {dst_ip}")
+    assert sent.rc == 0, sent.stderr
+    assert sent.stdout.strip() == want  # the server's checksum, sent back
+    for _ in range(30):
+        server = dst.run("cat /tmp/nc_xfer/server.out").stdout.strip()
+        if server:
+            break
+        time.sleep(1)
+    assert server == f"8388608 {want}"
+    after_tx, after_rx = _proc(src), _proc(dst)
+    # the bytes went over NetChannel: its frame counters moved by at least the payload
+    assert _counter(after_tx, "tx_bytes") - _counter(before_tx, "tx_bytes") >= 8388608
+    assert _rx_bytes_from(after_rx, src_ip) - _rx_bytes_from(before_rx, src_ip) >= 8388608
+    assert _counter(after_rx, "conn_accepted") - _counter(before_rx, "conn_accepted") == 1
+
+
+# ---------------------------------------------------------------- bad input and change control
+
+
+def _run(ansible, *extra, inventories=()):
+    return ansible("ansible-playbook", PLAYBOOK, *extra, inventories=inventories)
+
+
+def test_bad_input_fails_before_any_change(ansible, tmp_path):
+    # One run, three mistakes: every one is reported, each naming host, variable and value.
+    names = sorted(_hosts())
+    a, b = names[0], names[1]
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        f"netchannel:\n  hosts:\n    {a}:\n      netchannel_data_ip: 'fe80::1'\n"
+        f"    {b}:\n      netchannel_data_interface: nope0\n      netchannel_module_cpus: 0-63\n"
+    )
+    before = {n: _state(_vm(n)) for n in names}
+    proc = _run(ansible, inventories=[bad])
+    assert proc.returncode != 0
+    for expected in (
+        f"{a}: netchannel_module_data_ip='fe80::1' is not a dotted-quad IPv4 address",
+        f"{b}: netchannel_module_data_interface='nope0' does not exist on the host",
+        f"{b}: netchannel_module_cpus='0-63' names CPU ",
+    ):
+        assert expected in proc.output, proc.output[-3000:]
+    assert "Traceback" not in proc.output
+    assert {n: _state(_vm(n)) for n in names} == before
+
+
+def test_duplicate_address_fails_before_any_change(ansible, tmp_path):
+    names = sorted(_hosts())
+    a, b = names[0], names[1]
+    ip = _hosts()[a]["netchannel_data_ip"]
+    dup = tmp_path / "dup.yml"
+    dup.write_text(f"netchannel:\n  hosts:\n    {b}:\n      netchannel_data_ip: {ip}\n")
+    before = {n: _state(_vm(n)) for n in names}
+    proc = _run(ansible, inventories=[dup])
+    assert proc.returncode != 0
+    assert f"{a}: netchannel_module_data_ip='{ip}' is also the data address of {b}" in proc.output, proc.output[-3000:]
+    assert {n: _state(_vm(n)) for n in names} == before
+
+
+def _task_result(output: str, task: str, host: str) -> str:
+    m = re.search(rf"TASK \[[^\]]*{re.escape(task)}[^\]]*\][^\n]*\n((?:(?!TASK \[).*\n)*)", output)
+    assert m, f"no task {task!r} in the output"
+    found = re.search(rf"^(ok|changed|skipping|fatal): \[{re.escape(host)}\]", m.group(1), re.M)
+    return found.group(1) if found else ""
+
+
+def test_check_mode_reports_a_reload_only_where_the_table_changes(ansible, tmp_path):
+    names = sorted(_hosts())
+    a, b = names[0], names[1]
+    one = tmp_path / "one.yml"
+    one.write_text(f"netchannel:\n  hosts:\n    {b}:\n      netchannel_module_bulk_channels: 1\n")
+    before = {n: _state(_vm(n)) for n in names}
+    proc = _run(ansible, "--check", inventories=[one])
+    assert proc.returncode == 0, proc.output[-3000:]
+    load = "Load the module, or reload it"
+    assert _task_result(proc.output, load, b) == "changed"
+    assert _task_result(proc.output, load, a) == "ok"
+    assert _task_result(proc.output, "Build and install the module with DKMS", b) == "changed"
+    assert _task_result(proc.output, "Build and install the module with DKMS", a) == "ok"
+    assert {n: _state(_vm(n)) for n in names} == before
+
+
+def test_reload_refused_while_sockets_are_open(ansible):
+    names = sorted(_hosts())
+    vm = _vm(names[0])
+    vm.run(
+        "nohup python3 -c 'import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 19); "
+        's.bind(("0.0.0.0", 7078)); s.listen(1); time.sleep(600)\' >/dev/null 2>&1 & echo $! > /tmp/nc_listener.pid'
+    )
+    try:
+        for _ in range(30):
+            if vm.check_output("cat /sys/module/netchannel/refcnt") != "0":
+                break
+            time.sleep(1)
+        before = {n: _state(_vm(n)) for n in names}
+        proc = _run(ansible, "-e", "netchannel_module_bulk_channels=1")
+        assert proc.returncode != 0
+        assert (
+            f"{names[0]}: netchannel_module_allow_drain=False and the module must be reloaded for the new table or "
+            "build while 1 NetChannel socket(s) are open"
+        ) in proc.output, proc.output[-3000:]
+        assert {n: _state(_vm(n)) for n in names} == before
+    finally:
+        vm.run("kill $(cat /tmp/nc_listener.pid)")
+
+
+def test_sysctls_change_live_without_a_reload(ansible):
+    names = sorted(_hosts())
+    vm = _vm(names[0])
+    before = _state(vm)
+    loaded = vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true")
+    try:
+        proc = _run(ansible, "--limit", names[0], "-e", '{"netchannel_module_sysctls": {"chan_wait_ms": 1234}}')
+        assert proc.returncode == 0, proc.output[-3000:]
+        assert _task_result(proc.output, "Apply the profile's sysctls", names[0]) == "changed"
+        assert _task_result(proc.output, "Load the module, or reload it", names[0]) == "ok"
+        assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "1234"
+        assert vm.file("/etc/netchannel/sysctl.conf").contains("^net.netchannel.chan_wait_ms = 1234$")
+        assert vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true") == loaded
+        assert _state(vm) == before
+    finally:
+        restored = _run(ansible, "--limit", names[0])
+        assert restored.returncode == 0, restored.output[-3000:]
+    assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "3000"

@@ -1,0 +1,1 @@
+../../../../module_src/shim/nc_preload.c

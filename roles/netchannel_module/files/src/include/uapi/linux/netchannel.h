@@ -1,0 +1,1 @@
+../../../../../../../module_src/include/uapi/linux/netchannel.h

@@ -1,0 +1,1 @@
+../../../../../module_src/netchannel/nc_hosts_default.h

@@ -1,0 +1,349 @@
+"""plugins/module_utils/netchannel_module.py: host table, validation, /proc/net/netchannel, dkms status."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location(
+    "netchannel_module_utils", ROOT / "plugins" / "module_utils" / "netchannel_module.py"
+)
+nm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nm)
+
+PROC = """netchannel wire_version 1 local 198.18.0.1 port 9000 bulk 2 lat 1 peers 1
+peer 198.18.0.1 (self)
+  tx  0 bulk    up         cpu 0 frames 2 bytes 48 queued 0 connects 1 fails 0 last_err 0
+  tx  1 bulk    up         cpu 1 frames 1 bytes 24 queued 0 connects 1 fails 0 last_err 0
+  tx  2 latency up         cpu 0 frames 1 bytes 24 queued 0 connects 1 fails 0 last_err 0
+peer 198.18.0.2
+  tx  0 bulk    up         cpu 1 frames 260 bytes 6241 queued 0 connects 1 fails 1 last_err -110
+  tx  1 bulk    backoff    cpu 0 frames 0 bytes 0 queued 0 connects 0 fails 3 last_err -111
+  tx  2 latency up         cpu -1 frames 1 bytes 24 queued 0 connects 1 fails 0 last_err 0
+rx id 1 from 198.18.0.1 chan 0 bulk frames 2 bytes 48
+rx id 2 from 198.18.0.1 chan 1 bulk frames 1 bytes 24
+rx id 3 from 198.18.0.1 chan 2 latency frames 1 bytes 24
+rx id 5 from 198.18.0.2 chan 1 bulk frames 5123 bytes 268558408
+rx id 6 from 198.18.0.2 chan 0 bulk frames 1 bytes 24 dying
+sockets hashed 3 ports_in_use 2
+counter cpu0 cpu1 total
+tx_frames 10 20 30
+rx_bytes 100 200 300
+credit_sent 202 54 256
+"""
+
+
+def test_parse_proc_reads_every_part():
+    p = nm.parse_proc(PROC)
+    assert p["config"] == {"wire_version": 1, "local": "198.18.0.1", "port": 9000, "bulk": 2, "lat": 1, "peers": 1}
+    assert list(p["peers"]) == ["198.18.0.1", "198.18.0.2"]
+    assert p["peers"]["198.18.0.1"]["self"] is True
+    assert p["peers"]["198.18.0.2"]["self"] is False
+    ch = p["peers"]["198.18.0.2"]["tx"][1]
+    assert ch == {
+        "index": 1,
+        "cls": "bulk",
+        "state": "backoff",
+        "cpu": 0,
+        "frames": 0,
+        "bytes": 0,
+        "queued": 0,
+        "connects": 0,
+        "fails": 3,
+        "last_err": -111,
+    }
+    assert p["peers"]["198.18.0.2"]["tx"][2]["cpu"] == -1
+    assert p["rx"][3] == {
+        "id": 5,
+        "ip": "198.18.0.2",
+        "index": 1,
+        "cls": "bulk",
+        "frames": 5123,
+        "bytes": 268558408,
+        "dying": False,
+    }
+    assert p["rx"][4]["dying"] is True
+    assert p["sockets"] == {"hashed": 3, "ports_in_use": 2}
+    assert p["counters"] == {"tx_frames": 30, "rx_bytes": 300, "credit_sent": 256}
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("peer 198.18.0.2\n", "no 'netchannel wire_version"),
+        (PROC.replace("sockets hashed", "sockets hashd"), "line 15: not a /proc/net/netchannel line"),
+        ("netchannel wire_version 1 local 1.2.3.4 port 9 bulk 1 lat 0 peers 0\n  tx  0 bulk up", "not a /proc"),
+        (PROC.replace("credit_sent 202 54 256", "credit_sent 202 256"), "2 values for 3 columns"),
+    ],
+)
+def test_parse_proc_refuses_unknown_text(text, why):
+    with pytest.raises(ValueError, match=why):
+        nm.parse_proc(text)
+
+
+def test_parse_proc_tx_before_peer_is_an_error():
+    text = "netchannel wire_version 1 local 1.2.3.4 port 9 bulk 1 lat 0 peers 0\n"
+    text += "  tx  0 bulk    up         cpu 0 frames 0 bytes 0 queued 0 connects 1 fails 0 last_err 0\n"
+    with pytest.raises(ValueError, match="tx line before any peer"):
+        nm.parse_proc(text)
+
+
+def test_mesh_state_needs_every_outbound_up_and_enough_inbound():
+    mesh = nm.mesh_state(nm.parse_proc(PROC), ["198.18.0.1", "198.18.0.2", "198.18.0.9"])
+    assert mesh["expected_per_peer"] == 3
+    assert mesh["peers"]["198.18.0.1"]["up"] is True
+    assert mesh["peers"]["198.18.0.1"]["rx"] == 3
+    peer2 = mesh["peers"]["198.18.0.2"]
+    assert peer2["up"] is False  # one tx in backoff
+    assert peer2["rx"] == 1
+    assert mesh["peers"]["198.18.0.9"] == {"in_table": False, "up": False, "tx": [], "rx": 0, "want_rx": 0}
+    assert mesh["all_up"] is False
+    assert nm.mesh_state(nm.parse_proc(PROC), ["198.18.0.1"])["all_up"] is True
+
+
+def test_mesh_state_counts_inbound_but_judges_outbound():
+    text = PROC.replace("backoff   ", "up        ")
+    mesh = nm.mesh_state(nm.parse_proc(text), ["198.18.0.2"])
+    assert mesh["all_up"] is True  # the peer's own channel counts may differ from ours
+    assert mesh["peers"]["198.18.0.2"]["rx"] == 1
+
+
+def test_mesh_state_needs_the_peers_inbound_channels_when_given():
+    text = PROC.replace("backoff   ", "up        ")
+    # the peer runs 1 bulk + 0 latency channels: one live inbound channel is enough
+    assert nm.mesh_state(nm.parse_proc(text), ["198.18.0.2"], {"198.18.0.2": 1})["all_up"] is True
+    # it runs 3: one is missing (it rebooted, and we have not noticed our old channels died)
+    mesh = nm.mesh_state(nm.parse_proc(text), ["198.18.0.2"], {"198.18.0.2": 3})
+    assert mesh["all_up"] is False
+    assert "peer 198.18.0.2: NOT UP, inbound live 1 (want 3)" in nm.mesh_table("vm1", mesh)
+
+
+def test_mesh_table_names_states_and_errors():
+    mesh = nm.mesh_state(nm.parse_proc(PROC), ["198.18.0.2", "198.18.0.9"])
+    table = nm.mesh_table("vm1", mesh)
+    assert table.splitlines()[0].startswith("vm1: channels per peer")
+    assert "peer 198.18.0.2: NOT UP, inbound live 1 (want 0)" in table
+    assert "tx  1 bulk    backoff    connects 0 fails 3 last_err -111 (ECONNREFUSED)" in table
+    assert "last_err -110 (ETIMEDOUT)" in table
+    assert "peer 198.18.0.9: NOT IN THE LOADED TABLE" in table
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("198.18.0.1", None),
+        ("10.0.0.255", None),
+        ("fe80::1", "not a dotted-quad"),
+        ("198.18.0", "not a dotted-quad"),
+        ("198.18.0.256", "not a dotted-quad"),
+        ("", "not a dotted-quad"),
+        (None, "not a dotted-quad"),
+        ("host.example.org", "not a dotted-quad"),
+        ("0.1.2.3", "0.0.0.0/8"),
+        ("127.0.0.1", "loopback"),
+        ("224.0.0.1", "multicast"),
+        ("255.255.255.255", "240.0.0.0/4"),
+    ],
+)
+def test_ipv4_problem(value, why):
+    got = nm.ipv4_problem(value)
+    assert (got is None) if why is None else (why in got)
+
+
+def test_cpu_list():
+    assert nm.parse_cpu_list("0-2,5,1") == [0, 1, 2, 5]
+    assert nm.parse_cpu_list("") == []
+    for bad in ("a", "3-1", "1,", "-1", "0-"):
+        with pytest.raises(ValueError, match=r"is not N or N-M|descending"):
+            nm.parse_cpu_list(bad)
+
+
+def test_host_table():
+    assert (
+        nm.host_table("198.18.0.1", ["198.18.0.2", "198.18.0.3"], bulk=2, lat=1, port=9000, cpus="0-1")
+        == "local=198.18.0.1;peers=198.18.0.2,198.18.0.3;bulk=2;lat=1;port=9000;cpus=0-1"
+    )
+    assert (
+        nm.host_table("198.18.0.1", [], bulk="4", lat="0", port="9", cpus="")
+        == "local=198.18.0.1;peers=;bulk=4;lat=0;port=9;cpus="
+    )
+
+
+INFO = {"interface_exists": True, "addresses": [{"address": "198.18.0.1", "prefixlen": 24}], "cpu_count": 2}
+GROUP = {"vm1": {"ip": "198.18.0.1"}, "vm2": {"ip": "198.18.0.2"}}
+
+
+def cfg(**over):
+    base = {
+        "ip": "198.18.0.1",
+        "interface": "eth1",
+        "prefix": None,
+        "peers": ["vm2"],
+        "bulk": 2,
+        "lat": 1,
+        "port": 9000,
+        "cpus": "0-1",
+        "group_name": "netchannel",
+        "info": INFO,
+    }
+    return {**base, **over}
+
+
+def test_valid_host_has_no_errors():
+    assert nm.validate_all({"vm1": cfg()}, GROUP) == []
+    assert nm.validate_all({"vm1": cfg(prefix=24, peers=["vm1", "vm2"])}, GROUP) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "group", "expected"),
+    [
+        ({"ip": "fe80::1"}, None, "vm1: netchannel_module_data_ip='fe80::1' is not a dotted-quad IPv4 address"),
+        ({"ip": "127.0.0.1"}, None, "vm1: netchannel_module_data_ip='127.0.0.1' is a loopback address"),
+        ({"interface": ""}, None, "vm1: netchannel_module_data_interface='' is empty"),
+        (
+            {"info": {**INFO, "interface_exists": False}, "interface": "nope0"},
+            None,
+            "vm1: netchannel_module_data_interface='nope0' does not exist on the host",
+        ),
+        (
+            {"ip": "198.18.0.7"},
+            {"vm1": {"ip": "198.18.0.7"}, "vm2": {"ip": "198.18.0.2"}},
+            "vm1: netchannel_module_data_ip='198.18.0.7' is not an address of eth1 on the host (it has 198.18.0.1/24)",
+        ),
+        (
+            {"prefix": 16},
+            None,
+            "vm1: netchannel_module_data_prefix=16 differs from eth1's prefix on the host (198.18.0.1/24)",
+        ),
+        ({"prefix": 33}, None, "vm1: netchannel_module_data_prefix=33 is not an integer in 1..32"),
+        ({"bulk": 0}, None, "vm1: netchannel_module_bulk_channels=0 is not an integer in 1..16"),
+        ({"bulk": "x"}, None, "vm1: netchannel_module_bulk_channels='x' is not an integer in 1..16"),
+        ({"bulk": True}, None, "vm1: netchannel_module_bulk_channels=True is not an integer in 1..16"),
+        ({"lat": 17}, None, "vm1: netchannel_module_lat_channels=17 is not an integer in 0..16"),
+        ({"port": 0}, None, "vm1: netchannel_module_port=0 is not an integer in 1..65535"),
+        ({"port": 70000}, None, "vm1: netchannel_module_port=70000 is not an integer in 1..65535"),
+        ({"cpus": "0-3"}, None, "vm1: netchannel_module_cpus='0-3' names CPU 2 but the host has 2 CPUs (0-1)"),
+        ({"cpus": "0;1"}, None, "vm1: netchannel_module_cpus='0;1' is not a CPU list: '0;1' is not N or N-M"),
+        (
+            {"cpus": "300", "info": {**INFO, "cpu_count": 512}},
+            None,
+            "vm1: netchannel_module_cpus='300' names CPU 300",
+        ),
+        (
+            {"peers": ["vm2", "ghost"]},
+            None,
+            "vm1: netchannel_module_peers='ghost' is not a member of group 'netchannel'",
+        ),
+        (
+            {},
+            {"vm1": {"ip": "198.18.0.1"}, "vm2": {"ip": "300.1.1.1"}},
+            "vm1: netchannel_module_peers='vm2' has no valid netchannel_data_ip ('300.1.1.1' is not a dotted-quad",
+        ),
+        (
+            {},
+            {"vm1": {"ip": "198.18.0.1"}, "vm2": {"ip": "198.18.0.1"}},
+            "vm1: netchannel_module_data_ip='198.18.0.1' is also the data address of vm2",
+        ),
+        (
+            {"needs_reload": True, "open_sockets": 2, "allow_drain": False},
+            None,
+            "vm1: netchannel_module_allow_drain=False and the module must be reloaded for the new table or build "
+            "while 2 NetChannel socket(s) are open",
+        ),
+        (
+            {"sysctls": {"default_window": 4096, "debugg": 1}},
+            None,
+            "vm1: netchannel_module_sysctls={'debugg': 1} names no known sysctl",
+        ),
+        (
+            {"sysctls": {"latency_priority": 8}},
+            None,
+            "vm1: netchannel_module_sysctls={'latency_priority': 8} is not an integer in 0..7",
+        ),
+        (
+            {"peers": [f"p{i}" for i in range(33)]},
+            {"vm1": {"ip": "198.18.0.1"}, **{f"p{i}": {"ip": f"198.18.1.{i + 1}"} for i in range(33)}},
+            "vm1: netchannel_module_peers='33 hosts' is more than the module accepts (32)",
+        ),
+    ],
+)
+def test_each_bad_value_is_named(over, group, expected):
+    errors = nm.validate_all({"vm1": cfg(**over)}, group or GROUP)
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_reload_with_open_sockets_is_fine_when_draining_or_not_needed():
+    assert nm.validate_all({"vm1": cfg(needs_reload=True, open_sockets=2, allow_drain=True)}, GROUP) == []
+    assert nm.validate_all({"vm1": cfg(needs_reload=False, open_sockets=2, allow_drain=False)}, GROUP) == []
+    assert nm.validate_all({"vm1": cfg(needs_reload=True, open_sockets=0, allow_drain=False)}, GROUP) == []
+
+
+def test_duplicate_found_even_when_not_a_peer():
+    group = {"vm1": {"ip": "198.18.0.1"}, "vm2": {"ip": "198.18.0.2"}, "vm3": {"ip": "198.18.0.1"}}
+    errors = nm.validate_all({"vm1": cfg(), "vm3": cfg(peers=["vm1"])}, group)
+    assert "vm1: netchannel_module_data_ip='198.18.0.1' is also the data address of vm3" in errors
+    assert "vm3: netchannel_module_data_ip='198.18.0.1' is also the data address of vm1" in errors
+
+
+def test_thirty_two_peers_fit():
+    group = {"vm1": {"ip": "198.18.0.1"}, **{f"p{i}": {"ip": f"198.18.1.{i + 1}"} for i in range(32)}}
+    assert nm.validate_all({"vm1": cfg(peers=list(group))}, group) == []
+
+
+def test_no_host_info_skips_host_checks_only():
+    assert nm.validate_all({"vm1": cfg(info=None, cpus="0-300")}, GROUP) == [
+        "vm1: netchannel_module_cpus='0-300' names CPU 256 but the host module accepts CPUs < 256"
+    ]
+
+
+DKMS3 = """netchannel/0.1.0-gaaaa, 6.1.0-57-amd64, x86_64: installed
+netchannel/0.1.0-gbbbb: added
+other/1.0, 6.1.0-57-amd64, x86_64: installed (WARNING! Diff between built and installed module!)
+"""
+DKMS2 = "netchannel, 0.1.0-gaaaa, 6.1.0-57-amd64, x86_64: installed\n"
+
+
+def test_parse_dkms_status_both_formats():
+    assert nm.parse_dkms_status(DKMS3)[0] == {
+        "name": "netchannel",
+        "version": "0.1.0-gaaaa",
+        "kernel": "6.1.0-57-amd64",
+        "arch": "x86_64",
+        "state": "installed",
+    }
+    assert nm.parse_dkms_status(DKMS3)[1] == {
+        "name": "netchannel",
+        "version": "0.1.0-gbbbb",
+        "kernel": "",
+        "arch": "",
+        "state": "added",
+    }
+    assert nm.parse_dkms_status(DKMS2)[0]["version"] == "0.1.0-gaaaa"
+    assert nm.parse_dkms_status("") == []
+
+
+def test_dkms_plan():
+    entries = nm.parse_dkms_status(DKMS3)
+    assert nm.dkms_plan(entries, "netchannel", "0.1.0-gaaaa", "6.1.0-57-amd64") == {
+        "remove": ["0.1.0-gbbbb"],
+        "add": False,
+        "install": False,
+    }
+    assert nm.dkms_plan(entries, "netchannel", "0.1.0-gaaaa", "6.1.192-netchannel")["install"] is True
+    assert nm.dkms_plan(entries, "netchannel", "0.1.0-gcccc", "6.1.0-57-amd64") == {
+        "remove": ["0.1.0-gaaaa", "0.1.0-gbbbb"],
+        "add": True,
+        "install": True,
+    }
+    assert nm.dkms_plan([], "netchannel", "1", "k") == {"remove": [], "add": True, "install": True}
+
+
+def test_group_addresses_prefer_the_play_then_the_inventory():
+    got = nm.group_addresses(["a", "b", "c"], ["198.18.0.9", "", ""], ["198.18.0.1", "198.18.0.2", None])
+    assert got == {"a": {"ip": "198.18.0.9"}, "b": {"ip": "198.18.0.2"}, "c": {"ip": ""}}
+
+
+@pytest.mark.parametrize(("refcnt", "sockets"), [(0, 0), (2, 1), (5, 3), (6, 3), (4, 2), (1, 1), (-1, 0)])
+def test_open_sockets_from_refcnt(refcnt, sockets):
+    assert nm.open_sockets(refcnt) == sockets
