@@ -62,6 +62,9 @@ class Tier:
 def env() -> dict:
     e = dict(os.environ)
     e["PATH"] = f"{VENV_BIN}:{e.get('PATH', '/usr/bin:/bin')}"
+    # Only the collection bootstrap installed from this checkout: never a copy that another
+    # checkout, molecule or ansible-lint left in ~/.ansible/collections.
+    e["ANSIBLE_COLLECTIONS_PATH"] = str(ROOT / "collections")
     e.setdefault("ANSIBLE_FORCE_COLOR", "0")
     e["PY_COLORS"] = "0"
     e["NO_COLOR"] = "1"

@@ -1,6 +1,7 @@
 """netchannel_module on the lab: the loaded module, its mesh, header, shim and wrapper; a transfer
 through the wrapper; bad input and change control (each failing or reporting before any change)."""
 
+import os
 import re
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import testinfra
 from nclab.inventory import read_lab_hosts
 
 REPO = Path(__file__).resolve().parents[3]
-INVENTORY = REPO / "inventory" / "lab" / "hosts.yml"
+INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory" / "lab" / "hosts.yml")
 PLAYBOOK = str(REPO / "playbooks" / "module.yml")
 testinfra_hosts = ["netchannel"]
 
