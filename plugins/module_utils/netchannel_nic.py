@@ -313,6 +313,7 @@ def xps_spread(cpus: list[int], count: int) -> list[list[int]]:
     per = [[] for _ in range(count)]
     for idx, cpu in enumerate(cpus):
         per[idx % count].append(cpu)
+    per = [sorted(set(p)) for p in per]
     for q in range(count):
         if not per[q]:
             per[q] = [cpus[q % len(cpus)]]
@@ -361,10 +362,17 @@ class LocalSystem:
 
 
 def _ethtool(system, flag: str, ifname: str) -> str | None:
-    """ethtool output, in JSON where this ethtool supports it for `flag`; None when the query fails."""
-    rc, out, _ = system.run(["ethtool", "--json", flag, ifname])
-    if rc == 0 and _json_first(out) is not None:
-        return out
+    """ethtool output; None when the query fails (the NIC has no such parameters).
+
+    Features are asked in JSON (ethtool 5.x/6.x have `--json -k`), falling back to text; ring,
+    channel and coalesce queries are read as text, which every ethtool version prints (6.1 has no
+    JSON for them, and each extra process costs a tenth of a second on a slow host). The parsers
+    take either form.
+    """
+    if flag == "-k":
+        rc, out, _ = system.run(["ethtool", "--json", flag, ifname])
+        if rc == 0 and _json_first(out) is not None:
+            return out
     rc, out, _ = system.run(["ethtool", flag, ifname])
     return out if rc == 0 else None
 
@@ -724,7 +732,8 @@ def plan(wanted: dict, state: dict) -> Plan:
         cpus = wanted.get(key)
         if cpus is None:
             continue
-        per = [sorted(cpus)] * len(queues) if prefix == "rps" else xps_spread(sorted(cpus), len(queues))
+        # RPS: every receive queue may use every listed CPU. XPS: the CPUs in list order over the queues.
+        per = [sorted(set(cpus))] * len(queues) if prefix == "rps" else xps_spread(list(cpus), len(queues))
         for q, want in zip(queues, per, strict=True):
             known = state[key]
             cur = known.get(q)
@@ -756,7 +765,7 @@ def _plan_irqs(p: Plan, wanted: dict, state: dict, n_queues: int) -> None:
     if not irqs:
         _unsupported(p, "irq", None, cpus, f"no queue interrupts found for driver {state.get('driver')}")
         return
-    cpus = sorted(cpus or [])
+    cpus = list(cpus or [])  # in the caller's order: queue M goes to the M-th CPU of the list
     for entry in irqs:
         if mode == "hint":
             want = entry["hint"]

@@ -197,6 +197,14 @@ def test_change_the_driver_does_not_support_becomes_unsupported():
         _run(host, {"interface": "ens4", "rings": {"rx": 512}, "required": ["rings.rx"]})
 
 
+def test_irq_spread_follows_the_list_order():
+    host = FakeHost(cpus=4, max_queues=2)
+    _run(host, {"interface": "ens4", "irq_cpus": [3, 1], "xps_cpus": [2, 0]})
+    assert [host.affinity[i] for i in (27, 28, 29, 30)] == ["3", "3", "1", "1"]
+    assert host.queue_files["tx-0/xps_cpus"] == "4"
+    assert host.queue_files["tx-1/xps_cpus"] == "1"
+
+
 def test_irq_single_and_hint_modes():
     host = FakeHost(cpus=4, max_queues=2)
     _run(host, {"interface": "ens4", "irq_cpus": [3], "irq_mode": "single"})
