@@ -187,13 +187,14 @@ PERSIST_DIR = "/usr/local/lib/netchannel-nic"
 UNIT_PATH = "/etc/systemd/system/netchannel-nic@.service"
 UNIT_TEXT = """[Unit]
 Description=Reapply NetChannel NIC tuning to %I
-After=sys-subsystem-net-devices-%i.device network-pre.target
+After=sys-subsystem-net-devices-%i.device
 BindsTo=sys-subsystem-net-devices-%i.device
-Before=network.target
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+# Never hold up the boot: nothing waits for this unit, and it gives up after two minutes.
+TimeoutStartSec=120
 ExecStart=/usr/bin/python3 PERSIST_DIR/netchannel_nic_engine.py PERSIST_DIR/%I.json
 
 [Install]
