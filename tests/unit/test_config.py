@@ -80,8 +80,8 @@ def test_bad_accel_and_abi_and_name():
 
 def test_data_queue_sizes_default_and_override():
     cfg = LabConfig.from_env({})
-    assert (cfg.data_rx_queue_size, cfg.data_tx_queue_size) == (1024, 256)
-    assert LabConfig.from_env({"NCLAB_DATA_RX_QUEUE_SIZE": "512"}).data_rx_queue_size == 512
+    assert (cfg.data_rx_queue_size, cfg.data_tx_queue_size) == (256, 256)
+    assert LabConfig.from_env({"NCLAB_DATA_RX_QUEUE_SIZE": "1024"}).data_rx_queue_size == 1024
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,8 @@ class LabConfig:
     cpus: int = 2
     data_queues: int = 2
     # Ring sizes of the data NIC (QEMU rx_queue_size/tx_queue_size): the maxima `ethtool -g` shows.
-    data_rx_queue_size: int = 1024
+    # QEMU's default; 1024 lets rings grow, but guests then did not come back from a warm reboot here.
+    data_rx_queue_size: int = 256
     data_tx_queue_size: int = 256
     name: str = "nclab"
     state_dir: Path = field(default_factory=lambda: REPO_ROOT / ".lab")
