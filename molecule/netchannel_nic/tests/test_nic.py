@@ -131,9 +131,18 @@ RESULT_RE = re.compile(r"^(ok|changed|fatal|failed|skipping): \[([^\]]+)\](?:: F
 
 
 def _role(ansible, *extra: str):
-    """Run the converge on FIRST; (proc, recap, {task name: FIRST's result}) from the `-v` output."""
+    """Run the converge on FIRST; (proc, recap, {task name: FIRST's result}) from the `-v` output.
+
+    Failures are kept on stdout (display_failed_stderr off) so that each result follows its TASK line.
+    """
     proc = ansible(
-        "ansible-playbook", "-v", "--limit", FIRST, str(CONVERGE), *extra, env={"ANSIBLE_DEPRECATION_WARNINGS": "0"}
+        "ansible-playbook",
+        "-v",
+        "--limit",
+        FIRST,
+        str(CONVERGE),
+        *extra,
+        env={"ANSIBLE_DEPRECATION_WARNINGS": "0", "ANSIBLE_DISPLAY_FAILED_STDERR": "0"},
     )
     tasks, name = {}, None
     for line in proc.stdout.splitlines():
