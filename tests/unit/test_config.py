@@ -76,3 +76,27 @@ def test_bad_accel_and_abi_and_name():
     with pytest.raises(LabError, match=r"NCLAB_NAME='my-lab'"):
         LabConfig.from_env({"NCLAB_NAME": "my-lab"})
     assert LabConfig.from_env({"NCLAB_KERNEL_ABI": "6.1.0-56"}).kernel_abi == "6.1.0-56"
+
+
+def test_data_queue_sizes_default_and_override():
+    cfg = LabConfig.from_env({})
+    assert (cfg.data_rx_queue_size, cfg.data_tx_queue_size) == (256, 256)
+    assert LabConfig.from_env({"NCLAB_DATA_RX_QUEUE_SIZE": "1024"}).data_rx_queue_size == 1024
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"NCLAB_DATA_RX_QUEUE_SIZE": "300"},
+            r"NCLAB_DATA_RX_QUEUE_SIZE=300 \(environment\) must be one of 256, 512, 1024",
+        ),
+        ({"NCLAB_DATA_RX_QUEUE_SIZE": "2048"}, r"NCLAB_DATA_RX_QUEUE_SIZE=2048 \(environment\) must be one of"),
+        ({"NCLAB_DATA_RX_QUEUE_SIZE": "big"}, r"NCLAB_DATA_RX_QUEUE_SIZE='big' \(environment\) is not a whole number"),
+        ({"NCLAB_DATA_TX_QUEUE_SIZE": "-256"}, r"NCLAB_DATA_TX_QUEUE_SIZE=-256 \(environment\) must be one of"),
+        ({"NCLAB_DATA_TX_QUEUE_SIZE": "1024"}, r"NCLAB_DATA_TX_QUEUE_SIZE=1024 .*only with vhost-user"),
+    ],
+)
+def test_bad_data_queue_sizes(env, message):
+    with pytest.raises(LabError, match=message):
+        LabConfig.from_env(env)

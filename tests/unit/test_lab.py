@@ -21,11 +21,18 @@ def test_qemu_command(tmp_path: Path, monkeypatch):
     monkeypatch.setattr("nclab.qemu.require_tool", lambda tool, pkg: f"/usr/bin/{tool}")
     cfg = LabConfig.from_env({"NCLAB_DATA_QUEUES": "4"})
     cmd = labmod.qemu_command("tcg", cfg, "nclab1", 1, 10022, tmp_path, [7, 8, 9, 10])
+    small = " ".join(
+        labmod.qemu_command(
+            "tcg", LabConfig.from_env({"NCLAB_DATA_RX_QUEUE_SIZE": "1024"}), "nclab1", 1, 10022, tmp_path, [7]
+        )
+    )
+    assert "rx_queue_size=1024," in small
     text = " ".join(cmd)
     assert "hostfwd=tcp:127.0.0.1:10022-:22" in text
     assert "restrict=on" in text
     assert "tap,id=data,fds=7:8:9:10" in text
     assert "mq=on,vectors=10" in text
+    assert "rx_queue_size=256,tx_queue_size=256" in text
     assert "-kernel" not in cmd, "lab VMs boot through GRUB from their disk"
     assert "-enable-kvm" not in cmd
     assert "tcg" in text

@@ -59,6 +59,18 @@ def parse_data_subnet(text: str, source: str) -> ipaddress.IPv4Network:
     return net
 
 
+# virtio-net virtqueue sizes QEMU accepts: a power of two from 256 to 1024. QEMU caps the
+# transmit queue at 256 for every backend but vhost-user, so the lab's tap NIC stays at 256.
+QUEUE_SIZES = (256, 512, 1024)
+
+
+def _queue_size(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default, -(10**9), 10**9)
+    if value not in QUEUE_SIZES:
+        raise LabError(f"{name}={value} (environment) must be one of {', '.join(map(str, QUEUE_SIZES))}")
+    return value
+
+
 def validate_count(count: int, source: str) -> int:
     if count < 1:
         raise LabError(f"{source}={count}: a lab needs at least 1 VM")
@@ -73,6 +85,10 @@ class LabConfig:
     memory_mb: int = 1536
     cpus: int = 2
     data_queues: int = 2
+    # Ring sizes of the data NIC (QEMU rx_queue_size/tx_queue_size): the maxima `ethtool -g` shows.
+    # QEMU's default; 1024 lets rings grow, but guests then did not come back from a warm reboot here.
+    data_rx_queue_size: int = 256
+    data_tx_queue_size: int = 256
     name: str = "nclab"
     state_dir: Path = field(default_factory=lambda: REPO_ROOT / ".lab")
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "netchannel-lab")
@@ -92,6 +108,13 @@ class LabConfig:
         cfg.memory_mb = _int(env, "NCLAB_MEMORY_MB", cfg.memory_mb, 256, 16384)
         cfg.cpus = _int(env, "NCLAB_CPUS", cfg.cpus, 1, 16)
         cfg.data_queues = _int(env, "NCLAB_DATA_QUEUES", cfg.data_queues, 1, 16)
+        cfg.data_rx_queue_size = _queue_size(env, "NCLAB_DATA_RX_QUEUE_SIZE", cfg.data_rx_queue_size)
+        cfg.data_tx_queue_size = _queue_size(env, "NCLAB_DATA_TX_QUEUE_SIZE", cfg.data_tx_queue_size)
+        if cfg.data_tx_queue_size != 256:
+            raise LabError(
+                f"NCLAB_DATA_TX_QUEUE_SIZE={cfg.data_tx_queue_size} (environment): QEMU allows more than 256 "
+                "only with vhost-user, and the lab's data NIC is a tap"
+            )
         cfg.boot_timeout = _int(env, "NCLAB_BOOT_TIMEOUT", cfg.boot_timeout, 10, 7200)
         if env.get("NCLAB_STATE_DIR"):
             cfg.state_dir = Path(env["NCLAB_STATE_DIR"]).resolve()

@@ -63,7 +63,8 @@ def qemu_command(  # noqa: PLR0917 (one call site, every argument distinct)
         "-netdev",
         f"tap,id=data,fds={':'.join(map(str, tap_fds))},vhost=off",
         "-device",
-        f"virtio-net-pci,netdev=data,mac={mac('c6', index)},addr=0x4,mq=on,vectors={2 * q + 2}",
+        f"virtio-net-pci,netdev=data,mac={mac('c6', index)},addr=0x4,mq=on,vectors={2 * q + 2},"
+        f"rx_queue_size={cfg.data_rx_queue_size},tx_queue_size={cfg.data_tx_queue_size}",
         "-fw_cfg",
         f"name=opt/nclab/config,file={vmdir / 'config'}",
         "-chardev",

@@ -1,0 +1,336 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-2.0-only
+"""Tune one NIC to wanted values, checked against what the NIC and kernel can do."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netchannel_nic
+short_description: Tune a NIC (link, offloads, queues, RFS/RPS/XPS, IRQ affinity) to what the NIC can do
+version_added: "0.1.0"
+description:
+  - Reads the NIC's capabilities and current values from the host (C(ethtool -k/-g/-l/-c), with C(--json)
+    where the installed ethtool has it; C(ip -j link); C(tc -j qdisc); sysctls; C(/sys/class/net/IF/queues/*);
+    C(/proc/interrupts) and C(/proc/irq/N/smp_affinity_list) and C(affinity_hint)), computes the difference
+    to the wanted values and applies only what differs. Nothing is written when nothing differs, and the
+    result is then C(changed=false).
+  - Validates everything before changing anything. An interface that does not exist, a CPU outside the
+    host's online CPUs, a negative or absurd value fail with a message naming host, interface and value.
+  - A request above the NIC's maximum (ring size, channel count, MTU) is clamped to the maximum, with a
+    warning. A setting the NIC or kernel cannot do (a fixed feature such as C(ntuple) on virtio-net, a
+    missing sysfs file) is skipped and listed in one warning; if it is listed in I(required), the module
+    fails naming host, interface and setting, before changing anything.
+  - Queue interrupts are found from the driver's naming in C(/proc/interrupts) (C(virtioN-input.M) and
+    C(virtioN-output.M) for virtio-net, C(mlx5_compM@pci:ADDR) for mlx5, C(IF-TxRx-M), C(IF-rx-M), C(IF-M)
+    for most others). With I(irq_mode=hint) the driver's C(affinity_hint) is followed instead.
+  - Link-level changes (MTU, channels, rings, features, coalescing) are made first; queue-level values
+    (RFS, RPS, XPS, IRQ affinity) are then planned against the queues that exist afterwards. Every value is
+    read back at the end; one that did not take effect is reported as a warning.
+  - In check mode reports the changes it would make, touching nothing.
+options:
+  interface:
+    description: The network interface to tune.
+    type: str
+    required: true
+  host:
+    description: Name of the host used in messages (the role passes C(inventory_hostname)).
+    type: str
+    default: this host
+  mtu:
+    description: Wanted MTU (68..65536); clamped to the NIC's maximum.
+    type: int
+  rings:
+    description: Wanted ring sizes, keys C(rx) and C(tx); clamped to the NIC's maxima.
+    type: dict
+  channels:
+    description: Wanted channel counts, keys C(combined), C(rx), C(tx), C(other); clamped to the maxima.
+    type: dict
+  features:
+    description: Offloads on (true) or off (false), keys C(tso), C(gso), C(gro), C(lro), C(rx), C(tx), C(ntuple).
+    type: dict
+  arfs:
+    description:
+      - Accelerated RFS. True turns the C(ntuple-filters) feature on (false off). Drivers without
+        C(ndo_rx_flow_steer), such as virtio-net, report it fixed off; then it is unsupported.
+    type: bool
+  coalesce:
+    description:
+      - Interrupt coalescing, keys C(rx-usecs), C(rx-frames), C(tx-usecs), C(tx-frames) (int),
+        C(adaptive-rx), C(adaptive-tx) (bool).
+    type: dict
+  root_qdisc:
+    description: C(mq) to have an C(mq) root qdisc whose children are the default qdisc; empty to leave it.
+    type: str
+  sysctls:
+    description: Sysctls to set (C(net.core.*), C(net.ipv4.*), C(kernel.sched_autogroup_enabled)), name to value.
+    type: dict
+  rfs_entries:
+    description: C(net.core.rps_sock_flow_entries) (rounded up to a power of two, as the kernel does). Enables RFS.
+    type: int
+  rps_flow_cnt:
+    description: Per receive queue C(rps_flow_cnt); default I(rfs_entries) divided by the number of receive queues.
+    type: int
+  rps_cpus:
+    description: CPUs every receive queue may steer packets to (RPS); unset leaves RPS alone, empty list turns it off.
+    type: list
+    elements: int
+  xps_cpus:
+    description: CPUs spread over the transmit queues (XPS), each CPU to exactly one queue.
+    type: list
+    elements: int
+  irq_cpus:
+    description:
+      - CPUs for the queue interrupts; with I(irq_mode=spread) queue M goes to the M-th CPU of the list (wrapping).
+    type: list
+    elements: int
+  irq_mode:
+    description:
+      - C(spread) (one queue per CPU of I(irq_cpus)), C(single) (all to the first CPU of I(irq_cpus)),
+        C(hint) (the driver's affinity hint).
+    type: str
+    choices: [spread, single, hint]
+    default: spread
+  required:
+    description:
+      - Settings that must be supported (C(arfs), C(rings), C(rings.rx), C(features.tso), C(rfs), C(irq), ...).
+    type: list
+    elements: str
+    default: []
+  warn:
+    description: Print the clamping and unsupported-settings warnings (the role turns them off for its dry run).
+    type: bool
+    default: true
+  persist:
+    description:
+      - Write the wanted values and a copy of this module's engine to C(/usr/local/lib/netchannel-nic/), and
+        enable the systemd unit C(netchannel-nic@IF.service) that applies them again at every boot.
+        C(false) removes them. Unset leaves them as they are.
+    type: bool
+author: NetChannel deployed team
+notes:
+  - Needs C(ethtool), C(iproute2) (C(ip), C(tc)) and root.
+  - Supports check mode.
+"""
+
+EXAMPLES = r"""
+- name: Long-flow tuning on the data NIC, IRQs over CPUs 0-3, aRFS where the NIC has it
+  netchannel.deploy.netchannel_nic:
+    interface: ens2f0
+    mtu: 9000
+    rings: {rx: 1024}
+    channels: {combined: 32}
+    features: {tso: true, gso: true, gro: true, lro: false}
+    root_qdisc: mq
+    sysctls:
+      net.core.default_qdisc: pfifo_fast
+      kernel.sched_autogroup_enabled: 0
+    arfs: true
+    rfs_entries: 32768
+    irq_cpus: [0, 1, 2, 3]
+
+- name: Fail unless the NIC can do aRFS
+  netchannel.deploy.netchannel_nic:
+    interface: ens2f0
+    arfs: true
+    rfs_entries: 32768
+    required: [arfs]
+"""
+
+RETURN = r"""
+changes:
+  description:
+    - The changes made (in check mode, the changes that would be made), each with setting, current, wanted
+      and the command or file.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{setting: mtu, current: 1500, wanted: 9000, argv: [ip, link, set, dev, ens4, mtu, "9000"]}]
+failed_changes:
+  description: Changes the host refused, each with its error.
+  returned: always
+  type: list
+  elements: dict
+unsupported:
+  description: Settings skipped because the NIC or kernel cannot do them, each with the reason.
+  returned: always
+  type: list
+  elements: str
+  sample: ["arfs (ntuple-filters is fixed by the driver)"]
+rows:
+  description:
+    - The report table, one row per setting with current, wanted and status (ok, change, clamped, unsupported).
+  returned: always
+  type: list
+  elements: dict
+table:
+  description: I(rows) as text, for printing.
+  returned: always
+  type: str
+state:
+  description: What the module read from the host (after applying, outside check mode).
+  returned: always
+  type: dict
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible_collections.netchannel.deploy.plugins.module_utils import netchannel_nic as engine
+except ImportError:  # pragma: no cover - only when run outside the collection
+    engine = None
+
+
+PERSIST_DIR = "/usr/local/lib/netchannel-nic"
+UNIT_PATH = "/etc/systemd/system/netchannel-nic@.service"
+UNIT_TEXT = """[Unit]
+Description=Reapply NetChannel NIC tuning to %I
+After=sys-subsystem-net-devices-%i.device
+BindsTo=sys-subsystem-net-devices-%i.device
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+# Never hold up the boot: nothing waits for this unit, and it gives up after two minutes.
+TimeoutStartSec=120
+ExecStart=/usr/bin/python3 PERSIST_DIR/netchannel_nic_engine.py PERSIST_DIR/%I.json
+
+[Install]
+WantedBy=multi-user.target
+""".replace("PERSIST_DIR", PERSIST_DIR)
+RUNNER = """
+
+if __name__ == "__main__":
+    import sys
+
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        wanted = json.load(fh)
+    try:
+        outcome = run(LocalSystem(), wanted, wanted.get("host") or "this host", False)
+    except NicError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+    for w in outcome["warnings"]:
+        print("warning:", w)
+    for c in outcome["changes"]:
+        print("changed:", c["setting"], c.get("current"), "->", c.get("wanted"))
+    for c in outcome["failed_changes"]:
+        print("failed:", c["setting"], c.get("error"), file=sys.stderr)
+    sys.exit(1 if outcome["failed_changes"] else 0)
+"""
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def persistence(module: AnsibleModule, wanted: dict) -> list[str]:
+    """Make the reapply-at-boot files match `persist`; the list of what changed."""
+    import inspect
+
+    persist = module.params["persist"]
+    if persist is None:
+        return []
+    ifname = wanted["interface"]
+    files = {
+        f"{PERSIST_DIR}/netchannel_nic_engine.py": inspect.getsource(engine) + RUNNER,
+        f"{PERSIST_DIR}/{ifname}.json": json.dumps(wanted, indent=2, sort_keys=True) + "\n",
+        UNIT_PATH: UNIT_TEXT,
+    }
+    unit = f"netchannel-nic@{ifname}.service"
+    changed = []
+    if persist:
+        for path, text in files.items():
+            if _read(path) != text:
+                changed.append(path)
+                if not module.check_mode:
+                    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+                    with open(path, "w", encoding="utf-8") as fh:
+                        fh.write(text)
+                    os.chmod(path, 0o644)
+        rc, _, _ = module.run_command(["systemctl", "is-enabled", "--quiet", unit])
+        if changed and not module.check_mode:
+            module.run_command(["systemctl", "daemon-reload"], check_rc=True)
+        if rc != 0:
+            changed.append(f"enable {unit}")
+            if not module.check_mode:
+                module.run_command(["systemctl", "enable", unit], check_rc=True)
+    else:
+        rc, _, _ = module.run_command(["systemctl", "is-enabled", "--quiet", unit])
+        if rc == 0:
+            changed.append(f"disable {unit}")
+            if not module.check_mode:
+                module.run_command(["systemctl", "disable", unit], check_rc=True)
+        path = f"{PERSIST_DIR}/{ifname}.json"
+        if os.path.exists(path):
+            changed.append(f"remove {path}")
+            if not module.check_mode:
+                os.unlink(path)
+    return changed
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "interface": {"type": "str", "required": True},
+            "host": {"type": "str", "default": "this host"},
+            "mtu": {"type": "int"},
+            "rings": {"type": "dict"},
+            "channels": {"type": "dict"},
+            "features": {"type": "dict"},
+            "arfs": {"type": "bool"},
+            "coalesce": {"type": "dict"},
+            "root_qdisc": {"type": "str"},
+            "sysctls": {"type": "dict"},
+            "rfs_entries": {"type": "int"},
+            "rps_flow_cnt": {"type": "int"},
+            "rps_cpus": {"type": "list", "elements": "int"},
+            "xps_cpus": {"type": "list", "elements": "int"},
+            "irq_cpus": {"type": "list", "elements": "int"},
+            "irq_mode": {"type": "str", "default": "spread", "choices": ["spread", "single", "hint"]},
+            "required": {"type": "list", "elements": "str", "default": []},
+            "persist": {"type": "bool"},
+            "warn": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    if engine is None:
+        module.fail_json(msg="netchannel_nic needs the netchannel.deploy collection's module_utils")
+    params = dict(module.params)
+    host = params.pop("host")
+    params.pop("persist")
+    warn = params.pop("warn")
+    wanted = {k: v for k, v in params.items() if v is not None}
+    wanted["host"] = host
+    try:
+        result = engine.run(engine.LocalSystem(), wanted, host, module.check_mode)
+    except engine.NicError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    persisted = persistence(module, wanted)
+    result["persistence"] = persisted
+    result["changed"] = result["changed"] or bool(persisted)
+    result["table"] = engine.format_table(host, wanted["interface"], result["rows"])
+    warnings = result.pop("warnings")
+    if result["unsupported"]:
+        warnings.append(
+            f"{host}: interface {wanted['interface']}: skipped, not supported here: {', '.join(result['unsupported'])}"
+        )
+    for text in warnings if warn else []:
+        module.warn(text if text.startswith(host) else f"{host}: interface {wanted['interface']}: {text}")
+    if result["failed_changes"]:
+        module.fail_json(
+            msg=f"{host}: interface {wanted['interface']}: the host refused: "
+            + "; ".join(f"{c['setting']} ({c.get('error')})" for c in result["failed_changes"]),
+            **result,
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
