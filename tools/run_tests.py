@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,7 +76,21 @@ def playbooks() -> list[str]:
     return ["site.yml", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "playbooks").glob("*.yml"))]
 
 
+def forget_stray_copies() -> None:
+    """ansible-lint and molecule resolve netchannel.deploy from ~/.ansible/collections before
+    collections_path; a copy an earlier run (or another checkout) left there is stale and would
+    be linted and run instead of this checkout's. Remove it: ours is in collections/."""
+    stray = Path.home() / ".ansible" / "collections" / "ansible_collections" / "netchannel" / "deploy"
+    if stray.is_symlink() or stray.exists():
+        print(f"run_tests: removing {stray}, a stale copy of this collection (this checkout's is collections/)")
+        if stray.is_symlink():
+            stray.unlink()
+        else:
+            shutil.rmtree(stray)
+
+
 def static(t: Tier) -> None:
+    forget_stray_copies()
     e = env()
     t.check("ansible-lint (production profile)", ["ansible-lint", "--profile", "production"], env=e)
     t.check("yamllint", ["yamllint", "--strict", "."], env=e)
@@ -314,6 +329,7 @@ def run_vm():
 
 
 def molecule(t: Tier, keep_lab: bool) -> None:
+    forget_stray_copies()
     witness = witness_start(t)
     te = test_env()
     # Molecule links the test lab's inventory; it must exist (empty while the lab is down).
