@@ -42,8 +42,10 @@ def _preflight(ansible, *extra: str, inventory: Path | None = None, limit: str =
     )
 
 
-def _as_admin(become: bool) -> str:
-    return json.dumps({"ansible_user": "ncadmin", "ansible_become": become, "netchannel_preflight_min_build_mb": 1})
+def _as_admin(become: bool) -> list[str]:
+    """Connect as the non-root admin; --become as a user would pass it (task keywords still win)."""
+    extra = ["-e", json.dumps({"ansible_user": "ncadmin", "netchannel_preflight_min_build_mb": 1})]
+    return [*extra, "--become"] if become else extra
 
 
 def test_role_installs_a_missing_package(ansible):
@@ -52,14 +54,14 @@ def test_role_installs_a_missing_package(ansible):
     assert proc.returncode == 0, proc.output
     gone = ansible("ansible", FIRST, "-m", "ansible.builtin.command", "-a", "dpkg-query -W -f=${Status} ethtool")
     assert "install ok installed" not in gone.output
-    proc = _preflight(ansible, "-e", _as_admin(True))
+    proc = _preflight(ansible, *_as_admin(True))
     assert proc.returncode == 0, proc.output[-3000:]
     back = ansible("ansible", FIRST, "-m", "ansible.builtin.command", "-a", "dpkg-query -W -f=${Status} ethtool")
     assert "install ok installed" in back.output, back.output
 
 
 def test_without_become_the_privileges_check_names_the_user(ansible):
-    proc = _preflight(ansible, "-e", _as_admin(False))
+    proc = _preflight(ansible, *_as_admin(False))
     assert proc.returncode != 0
     assert re.search(
         rf"{FIRST}: preflight check 'privileges' failed: connected as uid [1-9]\d* without become", proc.output
