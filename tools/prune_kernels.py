@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
 
 
@@ -26,6 +27,18 @@ def prune_dir(root: Path, keep: int, skip: tuple[str, ...] = ()) -> list[Path]:
     return old
 
 
+def busy_trees(work: Path, max_age_s: float = 86400.0) -> tuple[str, ...]:
+    """Build trees whose build.log changed within max_age_s: a build may still be running there."""
+    if not work.is_dir():
+        return ()
+    now = time.time()
+    return tuple(
+        p.name
+        for p in work.iterdir()
+        if (p / "build.log").exists() and now - (p / "build.log").stat().st_mtime < max_age_s
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", type=int, default=4)
@@ -37,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prune_kernels: --keep {args.keep} must be at least 1", file=sys.stderr)
         return 2
     removed = prune_dir(args.cache, args.keep) + prune_dir(args.artifacts, args.keep)
-    # Build trees exist only while a build runs or after one failed; keep the staged inputs.
-    removed += prune_dir(args.work, 0, skip=("inputs", "git"))
+    # Build trees exist only while a build runs or after one failed; keep the staged inputs,
+    # and any tree whose build log changed in the last day (a build may be running).
+    removed += prune_dir(args.work, 0, skip=("inputs", "git", *busy_trees(args.work)))
     for p in removed:
         print(f"removed {p}")
     print(f"prune_kernels: {len(removed)} old kernel build(s) or tree(s) removed")

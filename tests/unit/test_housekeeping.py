@@ -40,13 +40,17 @@ def test_prune_kernels_keeps_the_newest(tmp_path):
         for root in (cache, art):
             (root / name).mkdir(parents=True)
             os.utime(root / name, (time.time() - 100 + i, time.time() - 100 + i))
-    for name in ("inputs", "abandoned"):
+    for name in ("inputs", "abandoned", "running"):
         (work / name).mkdir(parents=True)
+    (work / "abandoned" / "build.log").write_text("old")
+    os.utime(work / "abandoned" / "build.log", (time.time() - 2 * 86400,) * 2)
+    (work / "running" / "build.log").write_text("CC kernel/fork.o")
     rc = prune_kernels.main(["--keep", "2", "--cache", str(cache), "--work", str(work), "--artifacts", str(art)])
     assert rc == 0
     assert sorted(p.name for p in cache.iterdir()) == ["k2", "k3"]
     assert sorted(p.name for p in art.iterdir()) == ["k2", "k3"]
-    assert sorted(p.name for p in work.iterdir()) == ["inputs"]
+    # A tree whose log changed lately may be another build running now: kept.
+    assert sorted(p.name for p in work.iterdir()) == ["inputs", "running"]
 
 
 def test_prune_kernels_refuses_keep_zero(capsys):
