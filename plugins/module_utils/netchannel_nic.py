@@ -574,6 +574,14 @@ def _unsupported(plan: Plan, setting: str, current, wanted, why: str):
     plan.row(setting, current, wanted, "unsupported")
 
 
+def _clamp(p: Plan, setting: str, value: int, maximum: int | None) -> int:
+    """The value to apply: `value`, or the NIC's `maximum` (None: no maximum known) with a warning."""
+    if maximum is not None and value > maximum:
+        p.warnings.append(f"{setting} {value} is above the NIC's maximum {maximum}: using {maximum}")
+        return maximum
+    return value
+
+
 def plan(wanted: dict, state: dict) -> Plan:
     """Diff the wanted values against the state. Queue-level values use the queue count the channels will give."""
     p = Plan()
@@ -581,11 +589,8 @@ def plan(wanted: dict, state: dict) -> Plan:
     # Link level (stage 1: may change queues, so queue-level settings are planned again after it).
     mtu = wanted.get("mtu")
     if mtu is not None:
-        cur, mx = state["mtu"]["cur"], state["mtu"].get("max")
-        target = mtu
-        if mx and mtu > mx:
-            p.warnings.append(f"mtu {mtu} is above the NIC's maximum {mx}: using {mx}")
-            target = mx
+        cur = state["mtu"]["cur"]
+        target = _clamp(p, "mtu", mtu, state["mtu"].get("max") or None)
         if cur == target:
             p.row("mtu", cur, target, "ok" if target == mtu else "clamped")
         else:
@@ -599,9 +604,7 @@ def plan(wanted: dict, state: dict) -> Plan:
         if have is None:
             _unsupported(p, setting, None, value, "the NIC has no such channels")
             continue
-        target = min(value, have["max"])
-        if target < value:
-            p.warnings.append(f"{setting} {value} is above the NIC's maximum {have['max']}: using {have['max']}")
+        target = _clamp(p, setting, value, have["max"])
         if have["cur"] == target:
             p.row(setting, have["cur"], target, "ok" if target == value else "clamped")
         else:
@@ -616,9 +619,7 @@ def plan(wanted: dict, state: dict) -> Plan:
         if have is None:
             _unsupported(p, setting, None, value, "the NIC reports no such ring")
             continue
-        target = min(value, have["max"])
-        if target < value:
-            p.warnings.append(f"{setting} {value} is above the NIC's maximum {have['max']}: using {have['max']}")
+        target = _clamp(p, setting, value, have["max"])
         if have["cur"] == target:
             p.row(setting, have["cur"], target, "ok" if target == value else "clamped")
         elif have["max"] == have["cur"] and target > have["cur"]:
