@@ -74,16 +74,37 @@ def test_loaded_with_its_own_address_and_table(host, me, lab_hosts):
     assert not host.file("/etc/modules-load.d/netchannel.conf").exists
 
 
-def test_every_peer_channel_up_both_directions(host, me, lab_hosts):
-    text = _proc(host)
+def _mesh_problems(text: str, lab_hosts: dict) -> list[str]:
+    """What keeps this host's mesh from being whole: every peer's 2 bulk + 1 latency channels up
+    outbound, and exactly that many inbound from it (no stale duplicates)."""
+    problems = []
     for name, peer in lab_hosts.items():
         ip = peer["netchannel_data_ip"]
         block = re.search(rf"^peer {re.escape(ip)}( \(self\))?\n((?:  tx .*\n)+)", text, re.M)
-        assert block, f"{me['name']}: no peer {ip} in\n{text}"
+        if not block:
+            problems.append(f"no peer {ip} ({name})")
+            continue
         states = re.findall(r"^  tx +\d+ (\w+) +(\w+) ", block.group(2), re.M)
-        assert sorted(states) == sorted([("bulk", "up"), ("bulk", "up"), ("latency", "up")]), (name, states)
+        if sorted(states) != sorted([("bulk", "up"), ("bulk", "up"), ("latency", "up")]):
+            problems.append(f"outbound to {name}: {states}")
         inbound = re.findall(rf"^rx id \d+ from {re.escape(ip)} chan \d+ (\w+) frames \d+ bytes \d+$", text, re.M)
-        assert sorted(inbound) == ["bulk", "bulk", "latency"], (name, inbound)
+        if sorted(inbound) != ["bulk", "bulk", "latency"]:
+            problems.append(f"inbound from {name}: {inbound}")
+    return problems
+
+
+def test_every_peer_channel_up_both_directions(host, me, lab_hosts):
+    text = _proc(host)
+    assert _mesh_problems(text, lab_hosts) == [], f"{me['name']}:\n{text}"
+
+
+def test_one_host_on_debians_kernel_one_on_ours(lab_hosts):
+    # make test runs netchannel_kernel before this scenario; it leaves the last VM on the NetChannel
+    # kernel, so the role is exercised on both kernels at once.
+    releases = {n: _vm(n).check_output("uname -r") for n in sorted(lab_hosts)}
+    ours = [n for n, r in releases.items() if r.endswith("-netchannel")]
+    assert ours, f"{releases} (run the netchannel_kernel scenario first)"
+    assert len(ours) < len(releases), releases
 
 
 def test_built_by_dkms_for_the_running_kernel(host):
@@ -177,6 +198,34 @@ def test_unmodified_program_moves_data_over_netchannel_byte_exact():
     assert _counter(after_tx, "tx_bytes") - _counter(before_tx, "tx_bytes") >= 8388608
     assert _rx_bytes_from(after_rx, src_ip) - _rx_bytes_from(before_rx, src_ip) >= 8388608
     assert _counter(after_rx, "conn_accepted") - _counter(before_rx, "conn_accepted") == 1
+
+
+def test_bench_tool_installed_and_measures_both_protocols():
+    # ncbench from the role, between the two VMs: over NetChannel and over TCP, the two ends
+    # counted the same bytes (bytes_agree), and the NetChannel run moved its bytes on the channels.
+    names = sorted(_hosts())
+    cli, srv = _vm(names[0]), _vm(names[1])
+    srv_ip = _hosts()[names[1]]["netchannel_data_ip"]
+    for vm in (cli, srv):
+        assert vm.file("/usr/local/bin/ncbench").mode == 0o755
+        assert vm.check_output("ncbench --version").startswith("ncbench ")
+    srv.run("rm -f /tmp/ncbench.pid; nohup ncbench -s > /tmp/ncbench-server.out 2>&1 & echo $! > /tmp/ncbench.pid")
+    try:
+        for protocol in ("netchannel", "tcp"):
+            before = _proc(cli)
+            run = cli.run(f"ncbench -c {srv_ip} -p {protocol} -W stream -B 64K -w 1 -l 2 --timeout 20")
+            assert run.rc == 0, (protocol, run.stdout[-2000:], run.stderr)
+            out = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line and " " not in line)
+            assert out["protocol"] == protocol, out
+            assert out["bytes_agree"] == "yes", out
+            assert int(out["window_tx_bytes"]) > 0, out
+            grew = _counter(_proc(cli), "tx_bytes") - _counter(before, "tx_bytes")
+            if protocol == "netchannel":
+                assert grew >= int(out["tx_bytes"]), (grew, out["tx_bytes"])
+            else:
+                assert grew < int(out["tx_bytes"]), (grew, out["tx_bytes"])
+    finally:
+        srv.run("kill $(cat /tmp/ncbench.pid)")
 
 
 # ---------------------------------------------------------------- bad input and change control
@@ -286,3 +335,25 @@ def test_sysctls_change_live_without_a_reload(ansible):
         restored = _run(ansible, "--limit", names[0])
         assert restored.returncode == 0, restored.output[-3000:]
     assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "3000"
+
+
+# ---------------------------------------------------------------- last: a reboot
+
+
+def test_after_a_reboot_the_module_and_the_mesh_come_back_by_themselves(ansible, lab_hosts):
+    names = sorted(lab_hosts)
+    vm = _vm(names[0])
+    table = vm.check_output("cat /sys/module/netchannel/parameters/hosts")
+    boot_id = vm.check_output("cat /proc/sys/kernel/random/boot_id")
+    proc = ansible("ansible", names[0], "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=900")
+    assert proc.returncode == 0, proc.output[-3000:]
+    vm = _vm(names[0])
+    assert vm.check_output("cat /proc/sys/kernel/random/boot_id") != boot_id
+    problems: dict = {}
+    for _ in range(90):  # the peer that stayed up must notice the old channels are dead
+        problems = {n: _mesh_problems(_vm(n).run("cat /proc/net/netchannel").stdout, lab_hosts) for n in names}
+        if not any(problems.values()):
+            break
+        time.sleep(2)
+    assert not any(problems.values()), problems
+    assert vm.check_output("cat /sys/module/netchannel/parameters/hosts") == table
