@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import testinfra
 import yaml
 from nclab.inventory import read_lab_hosts
 
@@ -16,7 +17,8 @@ CONVERGE = SCENARIO / "converge.yml"
 WANTED = yaml.safe_load(CONVERGE.read_text())[1]["vars"]
 testinfra_hosts = ["netchannel"]
 # The role-driving tests run on one host (each run costs half a minute under TCG).
-LAB = read_lab_hosts(Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory/lab/hosts.yml"))
+LAB_INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory/lab/hosts.yml")
+LAB = read_lab_hosts(LAB_INVENTORY)
 FIRST = sorted(LAB)[0] if LAB else "none"
 IFACE = LAB[FIRST]["netchannel_data_interface"] if LAB else "none"
 
@@ -223,3 +225,29 @@ def test_profile_switch_changes_only_what_differs(ansible):
     applied = tasks["Apply the wanted values"]["state"]
     assert applied["mtu"]["cur"] == 9000
     assert applied["features"]["tso"] is True
+
+
+def test_persistence_reapplies_the_values_after_a_reboot(ansible):
+    # Without persistence a reboot leaves the lab NIC at its defaults (MTU 1500, full rings, no RFS).
+    vm = testinfra.get_host(f"ansible://{FIRST}?ansible_inventory={LAB_INVENTORY}")
+    proc, _, _ = _role(ansible, "-e", "netchannel_nic_persist=true")
+    assert proc.returncode == 0, proc.output
+    unit = f"netchannel-nic@{IFACE}.service"
+    assert vm.service(unit).is_enabled
+    before = _sections(vm.run(VIEW_SCRIPT.format(iface=IFACE)).stdout)
+    boot_id = vm.check_output("cat /proc/sys/kernel/random/boot_id")
+    rebooted = ansible("ansible", FIRST, "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=900")
+    assert rebooted.returncode == 0, rebooted.output[-3000:]
+    vm = testinfra.get_host(f"ansible://{FIRST}?ansible_inventory={LAB_INVENTORY}")
+    assert vm.check_output("cat /proc/sys/kernel/random/boot_id") != boot_id
+    after = _sections(vm.run(VIEW_SCRIPT.format(iface=IFACE)).stdout)
+    assert after["mtu"].strip() == "9000"
+    for section in ("mtu", "ring", "channels", "qdisc", "queues", "irqbalance"):
+        assert after[section] == before[section], section
+    # the queue IRQs' CPUs (IRQ numbers may change across boots; compare name -> CPUs)
+    assert sorted(line.split()[1:] for line in after["irqs"].splitlines()) == sorted(
+        line.split()[1:] for line in before["irqs"].splitlines()
+    )
+    proc, _, _ = _role(ansible)  # persistence off again: the unit is disabled
+    assert proc.returncode == 0, proc.output
+    assert not vm.service(unit).is_enabled
