@@ -690,8 +690,17 @@ def list_runs(results_dir: str) -> list[dict]:
 # --------------------------------------------------------------------------- tables, plots, report
 
 
-def _x_sort_key(x):
-    return (0, x, "") if isinstance(x, (int, float)) else (1, 0, str(x))
+def _x_order(figure: str):
+    """Sort key for a figure's points: the order the figure declares them in, numbers by value."""
+    pts = FIGURES.get(figure, {}).get("points", {}).get("full", [])
+    declared = [x for per in pts.values() for x in per] if isinstance(pts, dict) else list(pts)
+
+    def key(x):
+        if isinstance(x, (int, float)):
+            return (0, x, "")
+        return (1, declared.index(x) if x in declared else len(declared), str(x))
+
+    return key
 
 
 def aggregate(recs: list[dict], figure: str) -> dict:
@@ -748,7 +757,7 @@ def plot_figure(recs: list[dict], figure: str):
     for ax, metric in zip(axes, metrics, strict=True):
         per_variant = agg[metric]
         variants = sorted(per_variant, key=lambda v: (not v.startswith(NC), v))
-        xs = sorted({x for pv in per_variant.values() for x in pv}, key=_x_sort_key)
+        xs = sorted({x for pv in per_variant.values() for x in pv}, key=_x_order(figure))
         width = 0.8 / max(len(variants), 1)
         for i, variant in enumerate(variants):
             pos, means, errs = [], [], []
@@ -824,7 +833,9 @@ def verdicts(recs: list[dict], environment: str) -> list[dict]:
             {
                 "figure": "6c",
                 "claim": CLAIMS["6c"],
-                "measured": f"NetChannel throughput at {n_max} channels / at 1 channel (ideal {n_max})",
+                "measured": f"NetChannel throughput at {n_max} channels / at 1 channel (ideal {n_max})"
+                if n_max and n_max > 1
+                else "NetChannel at one channel count only: no scaling measured",
                 "ratio": r,
                 "holds": None if eff is None or n_max == 1 else eff >= 0.7,
             }
@@ -907,7 +918,7 @@ def render_report(rdir: str, recs: list[dict], environment: str, images: dict[st
         lines += ["| metric | point | " + " | ".join(_variants(agg)) + " | NetChannel/TCP |"]
         lines += ["|---|---|" + "---|" * (len(_variants(agg)) + 1)]
         for metric, per_variant in agg.items():
-            xs = sorted({x for pv in per_variant.values() for x in pv}, key=_x_sort_key)
+            xs = sorted({x for pv in per_variant.values() for x in pv}, key=_x_order(figure))
             for x in xs:
                 cells = []
                 for v in _variants(agg):

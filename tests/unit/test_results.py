@@ -504,3 +504,10 @@ def test_estimate_uses_measured_durations(run):
     record(run, "6ab", "tcp", "flows-1", "stream", "tcp", duration_s=40.0)
     after = res.plan(str(run), "r1", "smoke")
     assert after["estimated_s"] == pytest.approx(40.0 * len(after["remaining"]))
+
+
+def test_points_are_plotted_in_the_figures_order(full_run):
+    fig = res.plot_figure(res.records(str(full_run)), "6d")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["isolated", "interference"]
+    fig = res.plot_figure(res.records(str(full_run)), "6c")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "4"]
