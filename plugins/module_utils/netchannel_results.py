@@ -789,11 +789,23 @@ def figure_series(fig) -> dict:
     return out
 
 
-def save_png(fig, path: str) -> None:
-    """Write the PNG atomically, with the series it shows in its metadata (Description, JSON)."""
+def png_bytes(fig) -> bytes:
+    """The PNG of a figure, with the series it shows in its metadata (Description, JSON)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Description": json.dumps(figure_series(fig))})
-    _atomic_write(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_png(fig, path: str) -> None:
+    _atomic_write(path, png_bytes(fig))
+
+
+def _differs(path: str, data: bytes) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read() != data
+    except FileNotFoundError:
+        return True
 
 
 def _mean(agg: dict, metric: str, variant: str, x):
@@ -948,18 +960,21 @@ def report(rdir: str, environment: str = "lab", check: bool = False) -> dict:
     files = [os.path.join(out_dir, f"{f}.csv") for f in figures]
     files += [os.path.join(out_dir, f"{f}.png") for f in figures]
     files.append(os.path.join(out_dir, "report.md"))
-    if check:
-        return {"report": files[-1], "files": files, "figures": figures, "records": len(recs)}
-    os.makedirs(out_dir, exist_ok=True)
-    images = {}
+    images = {f: f"{f}.png" for f in figures}
+    content = {}
     for f in figures:
-        _atomic_write(os.path.join(out_dir, f"{f}.csv"), figure_csv(recs, f).encode())
-        save_png(plot_figure(recs, f), os.path.join(out_dir, f"{f}.png"))
-        images[f] = f"{f}.png"
-    _atomic_write(os.path.join(out_dir, "report.md"), render_report(rdir, recs, environment, images).encode())
+        content[os.path.join(out_dir, f"{f}.csv")] = figure_csv(recs, f).encode()
+        content[os.path.join(out_dir, f"{f}.png")] = png_bytes(plot_figure(recs, f))
+    content[files[-1]] = render_report(rdir, recs, environment, images).encode()
+    changed = [path for path in files if _differs(path, content[path])]
+    if not check:
+        os.makedirs(out_dir, exist_ok=True)
+        for path in changed:
+            _atomic_write(path, content[path])
     return {
         "report": files[-1],
         "files": files,
+        "changed": changed,
         "figures": figures,
         "records": len(recs),
         "verdicts": verdicts(recs, environment),

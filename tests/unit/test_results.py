@@ -451,6 +451,11 @@ def test_replot_from_existing_results_only(full_run):
     assert "trends only" not in md1
     before = sorted(p.relative_to(full_run) for p in full_run.rglob("*") if "report" not in p.parts)
     out = res.report(str(full_run), "hardware")
+    assert out["changed"] == []  # up to date: nothing rewritten
+    (full_run / "report" / "6c.csv").write_text("edited\n")
+    assert res.report(str(full_run), "hardware", check=True)["changed"] == [str(full_run / "report" / "6c.csv")]
+    assert (full_run / "report" / "6c.csv").read_text() == "edited\n"
+    assert res.report(str(full_run), "hardware")["changed"] == [str(full_run / "report" / "6c.csv")]
     after = sorted(p.relative_to(full_run) for p in full_run.rglob("*") if "report" not in p.parts)
     assert before == after
     assert (full_run / "report" / "report.md").read_text() == md1
