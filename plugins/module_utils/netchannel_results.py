@@ -410,6 +410,18 @@ def progress(item: dict, index: int, total: int, elapsed_s: float, remaining_s: 
     )
 
 
+def run_progress(results_dir: str, run_id: str, item: dict) -> str:
+    """The progress line after `item` (figure, variant, point, rep) was stored: its place among the
+    run's repetitions, the time the complete ones took and the estimate for the rest."""
+    doc = load_json(os.path.join(run_dir(results_dir, run_id), RUN_FILE))
+    now = plan(
+        results_dir, run_id, doc["profile"], figures=doc["figures"], seed=doc["seed"], reps=doc["reps"], check=True
+    )
+    rdir = run_dir(results_dir, run_id)
+    elapsed = sum(r.get("duration_s") or 0 for r in records(rdir))
+    return progress(item, now["complete"], now["total"], elapsed, now["estimated_s"])
+
+
 # --------------------------------------------------------------------------- parsing and metrics
 
 REDIS_COLUMNS = ("test", "rps", "avg_latency_ms", "min_latency_ms", "p50_latency_ms", "p95_latency_ms")

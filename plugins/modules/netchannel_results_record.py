@@ -120,6 +120,12 @@ rep:
   description: N of C(rep-N).
   returned: always
   type: int
+progress:
+  description:
+    - One line, e.g. C(figure 6d tcp scenario-isolated rep 1 - point 7 of 15, elapsed 1m02s, about 3m10s left)
+      (figure, point i of n, time taken by the complete repetitions, estimate for the rest).
+  returned: when not in check mode
+  type: str
 metrics:
   description: The record's metrics (throughput_gbps, cores, throughput_per_core_gbps, latency_*_us, ...).
   returned: always
@@ -182,6 +188,12 @@ def main() -> None:
         )
     except (results.ResultsError, OSError) as exc:
         module.fail_json(msg=f"netchannel_results_record: {exc}")
+    if not module.check_mode:
+        item = {"figure": p["figure"], "variant": p["variant"], "point": p["point"], "rep": got["rep"]}
+        try:
+            got["progress"] = results.run_progress(p["results_dir"], p["run_id"], item)
+        except results.ResultsError as exc:
+            module.warn(f"progress not computed: {exc}")
     module.exit_json(**got)
 
 

@@ -73,6 +73,10 @@ def test_plan_record_report_through_the_modules(tmp_path):
     assert not got.failed
     assert got.result["changed"] is True
     assert Path(got.result["rep_dir"], res.MARKER).is_file()
+    assert got.result["progress"] == (
+        f"figure 6d tcp {item['point']} rep 1: point 1 of {total}, elapsed 0m04s, "
+        f"about {res._fmt_s(3.5 * (total - 1))} left"
+    )
     got = call("netchannel_results_plan", base)
     assert f"1 of {total} done" in got.result["msg"]
     got = call("netchannel_results_report", base, check_mode=True)
