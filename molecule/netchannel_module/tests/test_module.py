@@ -323,12 +323,14 @@ def test_sysctls_change_live_without_a_reload(ansible):
     before = _state(vm)
     loaded = vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true")
     try:
-        proc = _run(ansible, "--limit", names[0], "-e", '{"netchannel_module_sysctls": {"chan_wait_ms": 1234}}')
+        # a value the host does not have yet (a run that died before its clean-up may have left 1234)
+        wait = 1235 if vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "1234" else 1234
+        proc = _run(ansible, "--limit", names[0], "-e", f'{{"netchannel_module_sysctls": {{"chan_wait_ms": {wait}}}}}')
         assert proc.returncode == 0, proc.output[-3000:]
         assert _task_result(proc.output, "Apply the profile's sysctls", names[0]) == "changed"
         assert _task_result(proc.output, "Load the module, or reload it", names[0]) == "ok"
-        assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "1234"
-        assert vm.file("/etc/netchannel/sysctl.conf").contains("^net.netchannel.chan_wait_ms = 1234$")
+        assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == str(wait)
+        assert vm.file("/etc/netchannel/sysctl.conf").contains(f"^net.netchannel.chan_wait_ms = {wait}$")
         assert vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true") == loaded
         assert _state(vm) == before
     finally:
