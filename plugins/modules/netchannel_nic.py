@@ -215,7 +215,9 @@ if __name__ == "__main__":
     for w in outcome["warnings"]:
         print("warning:", w)
     for c in outcome["changes"]:
-        print("changed:", c["setting"], c.get("current"), "->", c.get("wanted"))
+        # a setting applied by one command (rings, features) has that command instead of a value pair
+        what = " ".join(c["argv"]) if "argv" in c else f"{c.get('current')} -> {c.get('wanted')}"
+        print("changed:", c["setting"], what)
     for c in outcome["failed_changes"]:
         print("failed:", c["setting"], c.get("error"), file=sys.stderr)
     sys.exit(1 if outcome["failed_changes"] else 0)

@@ -227,6 +227,14 @@ def test_profile_switch_changes_only_what_differs(ansible):
     assert applied["features"]["tso"] is True
 
 
+def _queue_affinity(view: dict) -> dict[str, str]:
+    dev = view["device"].strip()
+    irqs = [line.split() for line in view["irqs"].splitlines()]
+    mine = {name.split("-", 1)[1]: aff for _, name, aff in irqs if name.startswith(f"{dev}-")}
+    assert mine, view["irqs"]
+    return mine
+
+
 def test_persistence_reapplies_the_values_after_a_reboot(ansible):
     # Without persistence a reboot leaves the lab NIC at its defaults (MTU 1500, full rings, no RFS).
     vm = testinfra.get_host(f"ansible://{FIRST}?ansible_inventory={LAB_INVENTORY}")
@@ -244,10 +252,14 @@ def test_persistence_reapplies_the_values_after_a_reboot(ansible):
     assert after["mtu"].strip() == "9000"
     for section in ("mtu", "ring", "channels", "qdisc", "queues", "irqbalance"):
         assert after[section] == before[section], section
-    # the queue IRQs' CPUs (IRQ numbers may change across boots; compare name -> CPUs)
-    assert sorted(line.split()[1:] for line in after["irqs"].splitlines()) == sorted(
-        line.split()[1:] for line in before["irqs"].splitlines()
-    )
+    # the data NIC's queue IRQs on the same CPUs (IRQ numbers and the virtioN index of the device
+    # may change across boots: compare queue name -> CPUs of this interface's device only)
+    assert _queue_affinity(after) == _queue_affinity(before)
+    # the unit's log says what it did at boot: value pairs, or the command for rings and features
+    log = vm.check_output(f"journalctl -b --no-pager -o cat -u {unit}")
+    assert "changed: mtu 1500 -> 9000" in log, log
+    assert f"changed: rings ethtool -G {IFACE} rx 128" in log, log
+    assert "None -> None" not in log, log
     proc, _, _ = _role(ansible)  # persistence off again: the unit is disabled
     assert proc.returncode == 0, proc.output
     assert not vm.service(unit).is_enabled
