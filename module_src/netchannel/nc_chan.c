@@ -55,11 +55,10 @@ static void nc_sin(struct sockaddr_in *sin, u32 ip, u16 port)
 
 struct nc_peer *nc_peer_find(u32 ip)
 {
-	u32 i;
+	/* pairs with the release in nc_chan_init: the arrays exist */
+	u32 i, n = smp_load_acquire(&nc_npeers);
 
 	/* The whole of 127.0.0.0/8 reaches the local host. */
-	u32 n = smp_load_acquire(&nc_npeers);	/* pairs with nc_chan_init */
-
 	if ((ip >> 24) == 127)
 		ip = nc_cfg.local_ip;
 	for (i = 0; i < n; i++)
@@ -429,6 +428,7 @@ static void nc_chan_down_work(struct work_struct *work)
 /* Force every established outbound channel down (sysctl reset_channels). */
 void nc_chan_reset_all(void)
 {
+	/* pairs with the release in nc_chan_init */
 	u32 i, j, n = smp_load_acquire(&nc_npeers);
 
 	for (i = 0; i < n; i++)
@@ -859,8 +859,8 @@ int nc_chan_init(void)
 		for (j = 0; j < nch; j++)
 			nc_chan_setup(&p->chans[j], p, j, i * nch + j);
 	}
-	/* publish the count only once every channel array exists */
 	nc_peers = peers;
+	/* publish the count only once every channel array exists */
 	smp_store_release(&nc_npeers, n);
 
 	err = nc_listen_start();
@@ -894,6 +894,7 @@ void nc_chan_exit(void)
 
 void nc_chan_seq_show(struct seq_file *m)
 {
+	/* pairs with the release in nc_chan_init */
 	u32 i, j, n = smp_load_acquire(&nc_npeers);
 	struct nc_rxchan *rc;
 

@@ -37,11 +37,14 @@ struct nc_tunables nc_tun = {
 	.latency_priority	= NETCHANNEL_LATENCY_PRIORITY,
 	.default_window		= 4 << 20,
 	.debug			= 0,
-	/* a silent peer is noticed within 5 + 3 * 2 = 11 s (idle channel) */
+	/*
+	 * A silent peer is noticed after 12 s of unacknowledged data, or
+	 * at the first probe after 12 s on an idle channel (probes at 5, 7,
+	 * 9, 11, 13 s): with a user timeout, TCP ignores the probe count.
+	 */
 	.keepalive_time_s	= 5,
 	.keepalive_intvl_s	= 2,
 	.keepalive_probes	= 3,
-	/* and within 12 s when sent data stays unacknowledged */
 	.user_timeout_ms	= 12000,
 };
 
