@@ -1012,6 +1012,67 @@ static void chan_census(const char *ip, int *in, int *dying, int *distinct, int 
 	fclose(f);
 }
 
+/*
+ * A second HELLO for an index and class that already has an inbound
+ * channel replaces the old channel.  Here a plain TCP socket from this
+ * host announces itself as this host's bulk channel 0: the module drops
+ * the real inbound channel 0, whose sender reconnects, and that new HELLO
+ * in turn replaces this socket.  In the end the inbound channels from
+ * this host are exactly bulk + lat again, and this socket was closed.
+ * Before the fix the fake stayed as a fourth, duplicate channel.
+ */
+static void test_hello_replaces(void)
+{
+	const char *name = "hello_replaces_inbound_channel";
+	unsigned int bulk = 0, lat = 0;
+	unsigned char hello[24] = { 0x4e, 0x43, 1, 1 };	/* magic, version, HELLO */
+	char local[32] = "", b[8];
+	int port = 0, fd, in = 0, dying = 0, distinct = 0, up, closed = 0;
+	struct sockaddr_in a;
+	uint32_t ip;
+	double t0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 local, &port, &bulk, &lat) != 4) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	a = addr(local, port);
+	ip = a.sin_addr.s_addr;		/* already big-endian */
+	memcpy(hello + 12, &ip, 4);	/* conn_id: the announced address */
+	t0 = now();
+	do {
+		chan_census(local, &in, &dying, &distinct, &up);
+	} while (in != (int)(bulk + lat) && now() - t0 < 10 && !usleep(100000));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    write(fd, hello, sizeof(hello)) != sizeof(hello)) {
+		FAIL(name, "fake channel to %s:%d: %s", local, port, strerror(errno));
+		close(fd);
+		return;
+	}
+	t0 = now();
+	while (now() - t0 < 15) {
+		if (!closed && wait_fd(fd, POLLIN, 100) && read(fd, b, sizeof(b)) <= 0)
+			closed = 1;
+		chan_census(local, &in, &dying, &distinct, &up);
+		if (closed && in == (int)(bulk + lat) && distinct == in && !dying)
+			break;
+		usleep(100000);
+	}
+	close(fd);
+	if (closed && in == (int)(bulk + lat) && distinct == in && !dying)
+		PASS(name, "the fake bulk channel 0 replaced the real one, the real one's reconnect replaced the fake: %d inbound channels from %s after %.1f s",
+		     in, local, now() - t0);
+	else
+		FAIL(name, "after 15 s: %d inbound channels from %s (want %u), %d distinct, %d dying, fake channel %s",
+		     in, local, bulk + lat, distinct, dying, closed ? "closed" : "still open");
+}
+
 /* Connect to ip:port, send "ping", read it back; every wait bounded. */
 static int echo_once(const char *ip, int port, int ms)
 {
@@ -1071,7 +1132,7 @@ static void survivor(void *arg)
 	fflush(stdout);
 	tready = now();
 	/* the peer is killed, boots again, loads the module and listens */
-	while (now() - tready < 600) {
+	while (now() - tready < 300) {
 		if (!echo_once(ip, REBOOT_PORT, 5000)) {
 			ok = 1;
 			break;
@@ -1080,7 +1141,7 @@ static void survivor(void *arg)
 	}
 	tconn = now();
 	if (!ok) {
-		FAIL("peer_reboot_connect", "no echo from %s:%d within 600 s", ip, REBOOT_PORT);
+		FAIL("peer_reboot_connect", "no echo from %s:%d within 300 s", ip, REBOOT_PORT);
 		return;
 	}
 	printf("NCTEST INFO survivor connected %.1f s after ready\n", tconn - tready);
@@ -1322,6 +1383,7 @@ static void t_channel_reset(void *a) { (void)a; test_channel_reset(); }
 static void t_recv_flags(void *a) { (void)a; test_recv_flags(); }
 static void t_bad_frames(void *a) { (void)a; test_bad_frames(); }
 static void t_listener_shutdown_rd(void *a) { (void)a; test_listener_shutdown_rd(); }
+static void t_hello_replaces(void *a) { (void)a; test_hello_replaces(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -1429,6 +1491,7 @@ int main(int argc, char **argv)
 		run_test("recv_flags", t_recv_flags, NULL, 60);
 		run_test("bad_frames", t_bad_frames, NULL, 60);
 		run_test("listener_shutdown_rd", t_listener_shutdown_rd, NULL, 60);
+		run_test("hello_replaces", t_hello_replaces, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

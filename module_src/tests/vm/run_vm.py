@@ -762,8 +762,9 @@ def run_pair(args, tmp, test_bin, apps, bench):
     guests = []
     reborn = None
     for i in (0, 1, 2) if args.reboot_peer else (0, 1):
-        hosts = f"local={ips[i % 2]};peers={ips[1 - i % 2]};bulk=2;lat=1;port=9000;cpus=0-1"
-        setup = f"[ -e /e1000.ko ] && insmod /e1000.ko\nip addr add {ips[i % 2]}/24 dev eth0\nip link set eth0 up"
+        k = min(i, 1)  # the rebooted VM (i == 2) is the second VM again: address, port, MAC
+        hosts = f"local={ips[k]};peers={ips[1 - k]};bulk=2;lat=1;port=9000;cpus=0-1"
+        setup = f"[ -e /e1000.ko ] && insmod /e1000.ko\nip addr add {ips[k]}/24 dev eth0\nip link set eth0 up"
         if args.reboot_peer:
             role = (f"/nc_vmtest survivor {ips[1]}", "/nc_vmtest victim", "/nc_vmtest reborn")[i]
         else:
@@ -789,8 +790,6 @@ def run_pair(args, tmp, test_bin, apps, bench):
         # between the two QEMUs, Nagle holds a second small frame until the
         # other QEMU's delayed ACK (40 ms), which is every request/response
         # exchange over NetChannel (an ACK on one channel, the answer on another).
-        # the rebooted VM (i == 2) takes the second VM's port and MAC
-        k = i % 2
         net = [
             "-netdev",
             f"socket,id=d0,udp=127.0.0.1:{ports[1 - k]:d},localaddr=127.0.0.1:{ports[k]:d}",
