@@ -55,12 +55,13 @@ static void nc_sin(struct sockaddr_in *sin, u32 ip, u16 port)
 
 struct nc_peer *nc_peer_find(u32 ip)
 {
-	u32 i;
+	/* pairs with the release in nc_chan_init: the arrays exist */
+	u32 i, n = smp_load_acquire(&nc_npeers);
 
 	/* The whole of 127.0.0.0/8 reaches the local host. */
 	if ((ip >> 24) == 127)
 		ip = nc_cfg.local_ip;
-	for (i = 0; i < nc_npeers; i++)
+	for (i = 0; i < n; i++)
 		if (nc_peers[i].ip == ip)
 			return &nc_peers[i];
 	return NULL;
@@ -270,6 +271,21 @@ static u32 nc_next_backoff(struct nc_chan *ch)
 	return ch->backoff_ms;
 }
 
+/*
+ * Keepalive and TCP_USER_TIMEOUT on a channel's TCP connection, outbound
+ * and inbound alike: a peer that crashed or lost its link sends no FIN or
+ * RST, and without these the channel would stay "up" forever.  The
+ * sysctls are read when a channel is set up.
+ */
+static void nc_chan_set_liveness(struct sock *sk)
+{
+	sock_set_keepalive(sk);
+	tcp_sock_set_keepidle(sk, READ_ONCE(nc_tun.keepalive_time_s));
+	tcp_sock_set_keepintvl(sk, READ_ONCE(nc_tun.keepalive_intvl_s));
+	tcp_sock_set_keepcnt(sk, READ_ONCE(nc_tun.keepalive_probes));
+	tcp_sock_set_user_timeout(sk, READ_ONCE(nc_tun.user_timeout_ms));
+}
+
 /* ---- outbound channel: connect with retry ---- */
 
 static void nc_chan_conn_work(struct work_struct *work)
@@ -307,6 +323,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 	sk = sock->sk;
 	tcp_sock_set_nodelay(sk);
 	tcp_sock_set_syncnt(sk, 2);
+	nc_chan_set_liveness(sk);
 	nc_sin(&sin, nc_cfg.local_ip, 0);
 	err = kernel_bind(sock, (struct sockaddr *)&sin, sizeof(sin));
 	if (!err) {
@@ -411,9 +428,10 @@ static void nc_chan_down_work(struct work_struct *work)
 /* Force every established outbound channel down (sysctl reset_channels). */
 void nc_chan_reset_all(void)
 {
-	u32 i, j;
+	/* pairs with the release in nc_chan_init */
+	u32 i, j, n = smp_load_acquire(&nc_npeers);
 
-	for (i = 0; i < nc_npeers; i++)
+	for (i = 0; i < n; i++)
 		for (j = 0; j < nc_peers[i].nchans; j++)
 			queue_work(nc_ctl_wq, &nc_peers[i].chans[j].down_work);
 }
@@ -459,11 +477,39 @@ static void nc_rx_queue_teardown(struct nc_rxchan *rc)
 	spin_unlock(&nc_rx_lock);
 }
 
+/*
+ * A peer opens one channel per index and class.  A second HELLO for the
+ * same peer, index and class means the peer dropped the old channel
+ * without us hearing of it (it rebooted, or its FIN/RST was lost): the
+ * old inbound channel is stale, tear it down now rather than waiting for
+ * keepalive.
+ */
 static void nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
+	struct nc_rxchan *old;
+	u64 replaced = 0;
+
+	spin_lock(&nc_rx_lock);
 	rc->hello = true;
 	rc->hello_idx = h->sport;
 	rc->hello_latency = h->flags & NC_F_LATENCY;
+	list_for_each_entry(old, &nc_rx_list, list) {
+		if (old == rc || !old->hello || old->teardown_queued ||
+		    old->peer_ip != rc->peer_ip ||
+		    old->hello_idx != rc->hello_idx ||
+		    old->hello_latency != rc->hello_latency)
+			continue;
+		WRITE_ONCE(old->dying, true);
+		old->teardown_queued = true;
+		queue_work(nc_ctl_wq, &old->teardown_work);
+		replaced = old->id;
+	}
+	spin_unlock(&nc_rx_lock);
+	if (replaced)
+		pr_info_ratelimited("netchannel: inbound channel %llu from %pI4h (%s %u) replaced by %llu\n",
+				    replaced, &rc->peer_ip,
+				    rc->hello_latency ? "latency" : "bulk",
+				    rc->hello_idx, rc->id);
 	if (h->conn_id != rc->peer_ip)
 		nc_dbg("channel from %pI4h announces %pI4h\n", &rc->peer_ip,
 		       &h->conn_id);
@@ -646,6 +692,7 @@ static int nc_rx_add(struct socket *sock)
 	INIT_WORK(&rc->teardown_work, nc_rx_teardown_work);
 	nc_parser_init(&rc->parser);
 	tcp_sock_set_nodelay(sk);
+	nc_chan_set_liveness(sk);
 
 	spin_lock(&nc_rx_lock);
 	if (nc_rx_stopping) {
@@ -777,17 +824,15 @@ static void nc_chan_setup(struct nc_chan *ch, struct nc_peer *peer, u32 idx,
 	ch->state = NC_CH_IDLE;
 }
 
-static void nc_peers_free(void)
+static void nc_peers_free(struct nc_peer *peers, u32 n)
 {
 	u32 i;
 
-	if (!nc_peers)
+	if (!peers)
 		return;
-	for (i = 0; i < nc_npeers; i++)
-		kfree(nc_peers[i].chans);
-	kfree(nc_peers);
-	nc_peers = NULL;
-	nc_npeers = 0;
+	for (i = 0; i < n; i++)
+		kfree(peers[i].chans);
+	kfree(peers);
 }
 
 int nc_chan_init(void)
@@ -795,28 +840,34 @@ int nc_chan_init(void)
 	u32 i, j, n = nc_cfg.npeers + 1, nch = nc_cfg.bulk + nc_cfg.lat;
 	int err;
 
+	struct nc_peer *peers;
+
 	nc_rx_stopping = false;
-	nc_peers = kcalloc(n, sizeof(*nc_peers), GFP_KERNEL);
-	if (!nc_peers)
+	peers = kcalloc(n, sizeof(*peers), GFP_KERNEL);
+	if (!peers)
 		return -ENOMEM;
-	nc_npeers = n;
 	for (i = 0; i < n; i++) {
-		struct nc_peer *p = &nc_peers[i];
+		struct nc_peer *p = &peers[i];
 
 		p->ip = i ? nc_cfg.peers[i - 1] : nc_cfg.local_ip;
-		p->nchans = nch;
 		p->chans = kcalloc(nch, sizeof(*p->chans), GFP_KERNEL);
 		if (!p->chans) {
-			nc_peers_free();
+			nc_peers_free(peers, n);
 			return -ENOMEM;
 		}
+		p->nchans = nch;
 		for (j = 0; j < nch; j++)
 			nc_chan_setup(&p->chans[j], p, j, i * nch + j);
 	}
+	nc_peers = peers;
+	/* publish the count only once every channel array exists */
+	smp_store_release(&nc_npeers, n);
 
 	err = nc_listen_start();
 	if (err) {
-		nc_peers_free();
+		WRITE_ONCE(nc_npeers, 0);
+		nc_peers = NULL;
+		nc_peers_free(peers, n);
 		return err;
 	}
 	for (i = 0; i < n; i++)
@@ -828,21 +879,26 @@ int nc_chan_init(void)
 
 void nc_chan_exit(void)
 {
-	u32 i, j;
+	struct nc_peer *peers = nc_peers;
+	u32 i, j, n = nc_npeers;
 
-	for (i = 0; i < nc_npeers; i++)
-		for (j = 0; j < nc_peers[i].nchans; j++)
-			nc_chan_stop(&nc_peers[i].chans[j]);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < peers[i].nchans; j++)
+			nc_chan_stop(&peers[i].chans[j]);
 	nc_listen_stop();
-	nc_peers_free();
+	/* down works queued by a last reset ran in nc_listen_stop's flush */
+	WRITE_ONCE(nc_npeers, 0);
+	nc_peers = NULL;
+	nc_peers_free(peers, n);
 }
 
 void nc_chan_seq_show(struct seq_file *m)
 {
+	/* pairs with the release in nc_chan_init */
+	u32 i, j, n = smp_load_acquire(&nc_npeers);
 	struct nc_rxchan *rc;
-	u32 i, j;
 
-	for (i = 0; i < nc_npeers; i++) {
+	for (i = 0; i < n; i++) {
 		struct nc_peer *p = &nc_peers[i];
 
 		seq_printf(m, "peer %pI4h%s\n", &p->ip, i ? "" : " (self)");

@@ -51,6 +51,10 @@ struct nc_tunables {
 	int latency_priority;
 	int default_window;
 	int debug;
+	int keepalive_time_s;		/* channel idle time before probes */
+	int keepalive_intvl_s;		/* between keepalive probes */
+	int keepalive_probes;		/* unanswered probes before the drop */
+	int user_timeout_ms;		/* TCP_USER_TIMEOUT, 0: TCP's default */
 };
 
 extern struct nc_tunables nc_tun;

@@ -12,6 +12,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
+#include <net/tcp.h>
 
 #include "nc_impl.h"
 
@@ -36,6 +37,15 @@ struct nc_tunables nc_tun = {
 	.latency_priority	= NETCHANNEL_LATENCY_PRIORITY,
 	.default_window		= 4 << 20,
 	.debug			= 0,
+	/*
+	 * A silent peer is noticed after 12 s of unacknowledged data, or
+	 * at the first probe after 12 s on an idle channel (probes at 5, 7,
+	 * 9, 11, 13 s): with a user timeout, TCP ignores the probe count.
+	 */
+	.keepalive_time_s	= 5,
+	.keepalive_intvl_s	= 2,
+	.keepalive_probes	= 3,
+	.user_timeout_ms	= 12000,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -52,6 +62,8 @@ static int nc_ms_max = 3600 * 1000;
 static int nc_prio_max = 7;
 static int nc_win_min = NC_WIN_MIN;
 static int nc_win_max = NC_WIN_MAX;
+static int nc_keep_max = MAX_TCP_KEEPIDLE;
+static int nc_keepcnt_max = MAX_TCP_KEEPCNT;
 
 static int nc_reset_trigger;
 
@@ -133,6 +145,42 @@ static struct ctl_table nc_sysctl_table[] = {
 		.proc_handler	= proc_dointvec_minmax,
 		.extra1		= &nc_zero,
 		.extra2		= &nc_one,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_KEEPALIVE_TIME_S,
+		.data		= &nc_tun.keepalive_time_s,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_keep_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_KEEPALIVE_INTVL_S,
+		.data		= &nc_tun.keepalive_intvl_s,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_keep_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_KEEPALIVE_PROBES,
+		.data		= &nc_tun.keepalive_probes,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_keepcnt_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_USER_TIMEOUT_MS,
+		.data		= &nc_tun.user_timeout_ms,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_ms_max,
 	},
 	{
 		.procname	= NETCHANNEL_SYSCTL_RESET_CHANNELS,
@@ -242,11 +290,24 @@ static int __init nc_init(void)
 		goto fail_wq;
 	}
 
+	/*
+	 * Everything the interfaces below reach exists before they are
+	 * published: sockets and channels first, the sysctls and the proc
+	 * file last.
+	 */
+	err = nc_sock_init();
+	if (err)
+		goto fail_wq;
+
+	err = nc_chan_init();
+	if (err)
+		goto fail_sock;
+
 	nc_sysctl_hdr = register_net_sysctl(&init_net, NETCHANNEL_SYSCTL_DIR,
 					    nc_sysctl_table);
 	if (!nc_sysctl_hdr) {
 		err = -ENOMEM;
-		goto fail_wq;
+		goto fail_chan;
 	}
 
 	nc_proc = proc_create_single(NETCHANNEL_PROC_NAME, 0444,
@@ -256,27 +317,18 @@ static int __init nc_init(void)
 		goto fail_sysctl;
 	}
 
-	err = nc_sock_init();
-	if (err)
-		goto fail_proc;
-
-	err = nc_chan_init();
-	if (err)
-		goto fail_sock;
-
 	pr_info("netchannel: loaded, local %pI4h port %u, %u peer(s) + self, %u bulk + %u latency channels each\n",
 		&nc_cfg.local_ip, nc_cfg.port, nc_cfg.npeers, nc_cfg.bulk,
 		nc_cfg.lat);
 	return 0;
 
-fail_sock:
-	nc_sock_exit();
-fail_proc:
-	proc_remove(nc_proc);
-	nc_proc = NULL;
 fail_sysctl:
 	unregister_net_sysctl_table(nc_sysctl_hdr);
 	nc_sysctl_hdr = NULL;
+fail_chan:
+	nc_chan_exit();
+fail_sock:
+	nc_sock_exit();
 fail_wq:
 	nc_destroy_wqs();
 	return err;
@@ -284,10 +336,14 @@ fail_wq:
 
 static void __exit nc_exit(void)
 {
-	nc_chan_exit();
-	nc_sock_exit();
+	/*
+	 * Remove what users reach first: both calls wait for readers and
+	 * writers that are inside, so nothing below can race with them.
+	 */
 	proc_remove(nc_proc);
 	unregister_net_sysctl_table(nc_sysctl_hdr);
+	nc_chan_exit();
+	nc_sock_exit();
 	nc_destroy_wqs();
 	pr_info("netchannel: unloaded\n");
 }

@@ -360,6 +360,17 @@ static void nc_child_destroy(struct nc_sock *child)
 	sock_put(sk);
 }
 
+/* Release the children a listener had queued (close, shutdown). */
+static void nc_destroy_children(struct list_head *children)
+{
+	struct nc_sock *child, *tmp;
+
+	list_for_each_entry_safe(child, tmp, children, accept_node) {
+		list_del_init(&child->accept_node);
+		nc_child_destroy(child);
+	}
+}
+
 static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
 	bool latency = h->flags & NC_F_LATENCY;
@@ -1083,11 +1094,19 @@ static int nc_shutdown(struct socket *sock, int how)
 		return -EINVAL;
 	lock_sock(sk);
 	if (sk->sk_state == TCP_LISTEN && (how & RCV_SHUTDOWN)) {
-		/* like TCP: wakes accept() and stops listening */
+		/*
+		 * like TCP: wakes accept(), stops listening and resets the
+		 * children nobody accepted (each holds a module reference)
+		 */
+		LIST_HEAD(children);
+
 		spin_lock(&nsk->lock);
 		WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+		list_splice_init(&nsk->acceptq, &children);
+		nsk->acceptq_len = 0;
 		spin_unlock(&nsk->lock);
 		nc_unhash(nsk);
+		nc_destroy_children(&children);
 		nc_wake(sk, NC_WAKE_ALL);
 		goto out;
 	}
@@ -1129,7 +1148,7 @@ out:
 
 static void nc_close(struct sock *sk, long timeout)
 {
-	struct nc_sock *nsk = nc_sk(sk), *child, *tmp;
+	struct nc_sock *nsk = nc_sk(sk);
 	LIST_HEAD(children);
 	int state;
 
@@ -1155,10 +1174,7 @@ static void nc_close(struct sock *sk, long timeout)
 	nc_unhash(nsk);
 	nc_port_put(nsk);
 	nc_rxq_purge(nsk);
-	list_for_each_entry_safe(child, tmp, &children, accept_node) {
-		list_del_init(&child->accept_node);
-		nc_child_destroy(child);
-	}
+	nc_destroy_children(&children);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	sock_orphan(sk);
 	release_sock(sk);

@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * nc_vmtest - functional tests of NetChannel sockets, run inside the test
- * VM (static binary).  Each test prints "NCTEST PASS <name> ..." or
+ * VM (static binary).
+ * Each test prints "NCTEST PASS <name> ..." or
  * "NCTEST FAIL <name> <reason>"; the last line is
  * "NCTEST SUMMARY <n> passed, <m> failed".
  *
- * usage: nc_vmtest [xfer_mib]
+ * Every test runs in a child process under a watchdog (run_test()): a
+ * test that blocks longer than its limit is killed and reported as
+ * "NCTEST FAIL <name> timed out ...", so no blocking accept(), recv() or
+ * connect() can hang the VM run.
+ *
+ * usage: nc_vmtest local [xfer_mib [unreachable_peer]]
+ *        nc_vmtest serve|client <mib> [server_ip]   two VMs
+ *        nc_vmtest survivor <peer_ip> | reborn | victim   peer reboot test
+ *        nc_vmtest hammer <seconds>                  proc/sysctl readers
+ *        nc_vmtest hold <seconds> | watchdog-selftest
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +32,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
@@ -30,7 +41,11 @@
 #include <unistd.h>
 #include "../../include/uapi/linux/netchannel.h"
 
-static int passed, failed;
+/* [0] passed, [1] failed; shared with the test children (run_test) */
+static int local_counts[2];
+static int *counts = local_counts;
+#define passed counts[0]
+#define failed counts[1]
 
 #define PASS(name, fmt, ...) do { passed++; \
 	printf("NCTEST PASS %s " fmt "\n", name, ##__VA_ARGS__); fflush(stdout); } while (0)
@@ -89,6 +104,66 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Multiplier for every test's time limit (NC_VMTEST_TIMEOUT_SCALE, the
+ * debug kernel is several times slower). */
+static int timeout_scale = 1;
+/* watchdog self-test: report the timeout as INFO, not as a failure */
+static int timeout_expected;
+
+enum { RT_DONE, RT_TIMEOUT, RT_CRASH };
+
+/*
+ * Run fn in a child process; kill it after limit_s seconds (times the
+ * scale) and report "NCTEST FAIL <name> timed out".  The PASS/FAIL
+ * counters live in shared memory so the child's results count.
+ */
+static int run_test(const char *name, void (*fn)(void *), void *arg, int limit_s)
+{
+	double deadline = now() + (double)limit_s * timeout_scale;
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		FAIL(name, "fork: %s", strerror(errno));
+		return RT_CRASH;
+	}
+	if (pid == 0) {
+		fn(arg);
+		fflush(stdout);
+		_exit(0);
+	}
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			FAIL(name, "waitpid: %s", strerror(errno));
+			return RT_CRASH;
+		}
+		if (now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			if (timeout_expected) {
+				printf("NCTEST INFO %s timed out after %d s as intended\n",
+				       name, limit_s * timeout_scale);
+				return RT_TIMEOUT;
+			}
+			FAIL(name, "timed out after %d s (a blocking call never returned; killed)",
+			     limit_s * timeout_scale);
+			return RT_TIMEOUT;
+		}
+		usleep(20000);
+	}
+	if (WIFSIGNALED(status)) {
+		FAIL(name, "test process killed by signal %d", WTERMSIG(status));
+		return RT_CRASH;
+	}
+	return RT_DONE;
+}
+
 /* deterministic pseudo-random stream: both ends generate it */
 static void fill(uint8_t *b, size_t n, uint64_t *s)
 {
@@ -117,6 +192,28 @@ static int write_all(int fd, const void *b, size_t n)
 		n -= w;
 	}
 	return 0;
+}
+
+/* Wait up to ms for fd to become readable/writable; 1 if it did. */
+static int wait_fd(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Module references held right now (/sys/module/netchannel/refcnt). */
+static int module_refs(void)
+{
+	FILE *f = fopen("/sys/module/netchannel/refcnt", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
 }
 
 /* ---- byte-exact bulk transfer ---- */
@@ -822,6 +919,386 @@ static void test_latency_classes(void)
 	close(lfd);
 }
 
+/*
+ * shutdown(SHUT_RD) on a listener with children nobody accepted: like
+ * TCP, the children are reset and released, so their module references
+ * go away (before the fix they stayed hashed and rmmod was refused).
+ */
+static void test_listener_shutdown_rd(void)
+{
+	const char *name = "listener_shutdown_rd_releases_children";
+	int base = module_refs(), lfd, c[3], i, reset = 0, refs = -1;
+	double t0;
+
+	lfd = nc_listener(5011, 8);
+	if (base < 0 || lfd < 0) {
+		FAIL(name, "setup: refcnt %d, listener %s", base, strerror(errno));
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		c[i] = nc_connect("127.0.0.1", 5011);
+		if (c[i] < 0) {
+			FAIL(name, "connect %d: %s", i, strerror(errno));
+			return;
+		}
+	}
+	if (shutdown(lfd, SHUT_RD)) {
+		FAIL(name, "shutdown(SHUT_RD) on the listener: %s", strerror(errno));
+		return;
+	}
+	close(lfd);
+	for (i = 0; i < 3; i++) {
+		char b;
+
+		/* the reset child tells the client: ECONNRESET or EOF */
+		if (wait_fd(c[i], POLLIN, 3000) && read(c[i], &b, 1) <= 0)
+			reset++;
+		close(c[i]);
+	}
+	t0 = now();
+	while (now() - t0 < 5) {
+		refs = module_refs();
+		if (refs == base)
+			break;
+		usleep(100000);
+	}
+	if (refs == base && reset == 3)
+		PASS(name, "3 pending children reset and released, module references back to %d",
+		     base);
+	else
+		FAIL(name, "module references %d (before %d: %d children leaked), %d of 3 clients saw the reset",
+		     refs, base, refs - base, reset);
+}
+
+/* ---- peer reboot (two VMs: survivor, victim, then reborn) ---- */
+
+#define REBOOT_PORT	5201
+#define PEER_CHANS	3	/* bulk=2;lat=1 in run_vm.py's two-VM table */
+
+/*
+ * From /proc/net/netchannel: the inbound channels from ip (total, dying,
+ * distinct (index, class) pairs) and the outbound channels to ip that are
+ * up.
+ */
+static void chan_census(const char *ip, int *in, int *dying, int *distinct, int *out_up)
+{
+	char line[512], from[64], cls[16], mine[64];
+	unsigned int idx, seen = 0;
+	int in_peer = 0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	*in = *dying = *distinct = *out_up = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "peer %63s", mine) == 1) {
+			in_peer = !strcmp(mine, ip);
+			continue;
+		}
+		if (in_peer && !strncmp(line, "  tx ", 5) && strstr(line, " up "))
+			(*out_up)++;
+		if (sscanf(line, "rx id %*u from %63s chan %u %15s", from, &idx, cls) == 3 &&
+		    !strcmp(from, ip)) {
+			unsigned int bit = 1u << ((idx & 15) * 2 + (cls[0] == 'l'));
+
+			(*in)++;
+			if (strstr(line, " dying"))
+				(*dying)++;
+			if (!(seen & bit))
+				(*distinct)++;
+			seen |= bit;
+		}
+	}
+	fclose(f);
+}
+
+/*
+ * A second HELLO for an index and class that already has an inbound
+ * channel replaces the old channel.  Here a plain TCP socket from this
+ * host announces itself as this host's bulk channel 0: the module drops
+ * the real inbound channel 0, whose sender reconnects, and that new HELLO
+ * in turn replaces this socket.  In the end the inbound channels from
+ * this host are exactly bulk + lat again, and this socket was closed.
+ * Before the fix the fake stayed as a fourth, duplicate channel.
+ */
+static void test_hello_replaces(void)
+{
+	const char *name = "hello_replaces_inbound_channel";
+	unsigned int bulk = 0, lat = 0;
+	unsigned char hello[24] = { 0x4e, 0x43, 1, 1 };	/* magic, version, HELLO */
+	char local[32] = "", b[8];
+	int port = 0, fd, in = 0, dying = 0, distinct = 0, up, closed = 0;
+	struct sockaddr_in a;
+	uint32_t ip;
+	double t0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 local, &port, &bulk, &lat) != 4) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	a = addr(local, port);
+	ip = a.sin_addr.s_addr;		/* already big-endian */
+	memcpy(hello + 12, &ip, 4);	/* conn_id: the announced address */
+	t0 = now();
+	do {
+		chan_census(local, &in, &dying, &distinct, &up);
+	} while (in != (int)(bulk + lat) && now() - t0 < 10 && !usleep(100000));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    write(fd, hello, sizeof(hello)) != sizeof(hello)) {
+		FAIL(name, "fake channel to %s:%d: %s", local, port, strerror(errno));
+		close(fd);
+		return;
+	}
+	t0 = now();
+	while (now() - t0 < 15) {
+		if (!closed && wait_fd(fd, POLLIN, 100) && read(fd, b, sizeof(b)) <= 0)
+			closed = 1;
+		chan_census(local, &in, &dying, &distinct, &up);
+		if (closed && in == (int)(bulk + lat) && distinct == in && !dying)
+			break;
+		usleep(100000);
+	}
+	close(fd);
+	if (closed && in == (int)(bulk + lat) && distinct == in && !dying)
+		PASS(name, "the fake bulk channel 0 replaced the real one, the real one's reconnect replaced the fake: %d inbound channels from %s after %.1f s",
+		     in, local, now() - t0);
+	else
+		FAIL(name, "after 15 s: %d inbound channels from %s (want %u), %d distinct, %d dying, fake channel %s",
+		     in, local, bulk + lat, distinct, dying, closed ? "closed" : "still open");
+}
+
+/* Connect to ip:port, send "ping", read it back; every wait bounded. */
+static int echo_once(const char *ip, int port, int ms)
+{
+	struct sockaddr_in a = addr(ip, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK), err = -1;
+	socklen_t el = sizeof(err);
+	char b[4];
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) && errno != EINPROGRESS)
+		goto fail;
+	if (!wait_fd(fd, POLLOUT, ms) ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err)
+		goto fail;
+	if (write(fd, "ping", 4) != 4)
+		goto fail;
+	while (got < 4 && wait_fd(fd, POLLIN, ms)) {
+		ssize_t r = read(fd, b + got, 4 - got);
+
+		if (r <= 0)
+			goto fail;
+		got += r;
+	}
+	close(fd);
+	return got == 4 && !memcmp(b, "ping", 4) ? 0 : -1;
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * The survivor: waits until the mesh with the peer is complete, says
+ * "survivor ready" (run_vm.py then kills the peer's QEMU: no FIN, no RST,
+ * and boots it again) and expects, without any reset_channels, (a) a
+ * connection to the rebooted peer's listener and (b) exactly PEER_CHANS
+ * inbound channels from it, none duplicated, none stale.
+ */
+static void survivor(void *arg)
+{
+	const char *ip = arg;
+	int in, dying, distinct, up, ok = 0;
+	double t0 = now(), tready, tconn;
+
+	for (;;) {
+		chan_census(ip, &in, &dying, &distinct, &up);
+		if (in == PEER_CHANS && distinct == PEER_CHANS && up == PEER_CHANS && !dying)
+			break;
+		if (now() - t0 > 600) {
+			FAIL("peer_reboot_setup", "mesh to %s never complete: in %d up %d", ip, in, up);
+			return;
+		}
+		usleep(200000);
+	}
+	printf("NCTEST INFO survivor ready\n");
+	fflush(stdout);
+	tready = now();
+	/* the peer is killed, boots again, loads the module and listens */
+	while (now() - tready < 300) {
+		if (!echo_once(ip, REBOOT_PORT, 5000)) {
+			ok = 1;
+			break;
+		}
+		usleep(500000);
+	}
+	tconn = now();
+	if (!ok) {
+		FAIL("peer_reboot_connect", "no echo from %s:%d within 300 s", ip, REBOOT_PORT);
+		return;
+	}
+	printf("NCTEST INFO survivor connected %.1f s after ready\n", tconn - tready);
+	PASS("peer_reboot_connect", "echo through %s:%d %.1f s after the peer was killed",
+	     ip, REBOOT_PORT, tconn - tready);
+	/* (b) the rebooted peer's channels replaced the stale ones */
+	while (now() - tconn < 30) {
+		chan_census(ip, &in, &dying, &distinct, &up);
+		if (in == PEER_CHANS && distinct == PEER_CHANS && !dying)
+			break;
+		usleep(200000);
+	}
+	if (in == PEER_CHANS && distinct == PEER_CHANS && !dying)
+		PASS("peer_reboot_inbound_channels", "%d inbound channels from %s, %d distinct, none stale, %.1f s after the connection",
+		     in, ip, distinct, now() - tconn);
+	else
+		FAIL("peer_reboot_inbound_channels", "%d inbound channels from %s (want %d), %d distinct, %d dying, 30 s after the connection",
+		     in, ip, PEER_CHANS, distinct, dying);
+	/* tell the reborn peer to stop serving */
+	if (echo_once(ip, REBOOT_PORT + 1, 5000))
+		printf("NCTEST INFO survivor: stop request to %s not answered\n", ip);
+}
+
+/* The rebooted peer: echo on REBOOT_PORT until a connection to REBOOT_PORT+1. */
+static void reborn(void *arg)
+{
+	int lfd = nc_listener(REBOOT_PORT, 16), stop = nc_listener(REBOOT_PORT + 1, 4);
+	int served = 0, done = 0;
+	double t0 = now();
+
+	(void)arg;
+	if (lfd < 0 || stop < 0) {
+		FAIL("peer_reboot_serve", "listen: %s", strerror(errno));
+		return;
+	}
+	printf("NCTEST INFO reborn listening\n");
+	fflush(stdout);
+	while (!done && now() - t0 < 600) {
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = stop, .events = POLLIN } };
+		int i;
+
+		if (poll(p, 2, 1000) <= 0)
+			continue;
+		for (i = 0; i < 2; i++) {
+			char b[4];
+			size_t got = 0;
+			int c;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			c = accept4(p[i].fd, NULL, NULL, SOCK_NONBLOCK);
+			if (c < 0)
+				continue;
+			while (got < 4 && wait_fd(c, POLLIN, 5000)) {
+				ssize_t r = read(c, b + got, 4 - got);
+
+				if (r <= 0)
+					break;
+				got += r;
+			}
+			if (got == 4 && write(c, b, 4) == 4 && i == 0)
+				served++;
+			close(c);
+			done |= i == 1;
+		}
+	}
+	if (served && done)
+		PASS("peer_reboot_serve", "echoed %d connection(s) after the reboot", served);
+	else
+		FAIL("peer_reboot_serve", "served %d, stop request %s", served, done ? "seen" : "never came");
+	close(lfd);
+	close(stop);
+}
+
+/*
+ * Readers and writers of the module's user interfaces, for rmmod/insmod
+ * races: /proc/net/netchannel and the sysctls read in a loop,
+ * reset_channels written in a loop.  Errors (the module is not loaded at
+ * that moment) are expected and ignored; the kernel log is the verdict.
+ */
+static void hammer(int secs)
+{
+	static const char *const sysctls[] = {
+		"/proc/sys/net/netchannel/connect_timeout_ms",
+		"/proc/sys/net/netchannel/keepalive_time_s",
+		"/proc/sys/net/netchannel/default_window",
+	};
+	pid_t kids[4];
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		kids[k] = fork();
+		if (kids[k])
+			continue;
+		double t0 = now();
+		long rounds = 0;
+		char buf[4096];
+
+		/* until /tmp/hammer.stop exists (run_vm.py's /init) or secs */
+		while (now() - t0 < secs && access("/tmp/hammer.stop", F_OK)) {
+			int fd;
+
+			if (k == 3) {
+				fd = open("/proc/sys/net/netchannel/reset_channels", O_WRONLY);
+				if (fd >= 0) {
+					if (write(fd, "1\n", 2) < 0)
+						rounds--;
+					close(fd);
+				}
+				usleep(50000);
+			} else {
+				fd = open(k == 2 ? sysctls[rounds % 3] : "/proc/net/netchannel",
+					  O_RDONLY);
+				if (fd >= 0) {
+					while (read(fd, buf, sizeof(buf)) > 0)
+						;
+					close(fd);
+				}
+			}
+			rounds++;
+		}
+		_exit(0);
+	}
+	for (k = 0; k < 4; k++)
+		if (kids[k] > 0)
+			waitpid(kids[k], NULL, 0);
+}
+
+static void hang_forever(void *arg)
+{
+	struct sockaddr_in a = addr("127.0.0.1", 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)arg;
+	/* nobody ever connects: accept() blocks for good */
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) && !listen(fd, 1))
+		accept(fd, NULL, NULL);
+	pause();
+}
+
+/* The watchdog turns a hang into a named FAIL; checked on every run. */
+static void watchdog_selftest(void)
+{
+	double t0 = now();
+	int r;
+
+	timeout_expected = 1;
+	r = run_test("watchdog_selftest_hang", hang_forever, NULL, 2);
+	timeout_expected = 0;
+	if (r == RT_TIMEOUT)
+		PASS("watchdog", "a test blocked in accept() was killed and reported after %.1f s",
+		     now() - t0);
+	else
+		FAIL("watchdog", "hanging test not caught (result %d)", r);
+}
+
 /* ---- two-VM mode ---- */
 
 static int serve_one(int proto, int port, uint64_t mib)
@@ -891,15 +1368,89 @@ static double client_one(const char *ip, int proto, int port, uint64_t mib)
 	return mbs;
 }
 
+struct local_args {
+	uint64_t mib;
+	const char *peer;
+};
+
+static void t_errors(void *a) { (void)a; test_errors(); }
+static void t_opts_names(void *a) { (void)a; test_opts_names(); }
+static void t_nonblock_shutdown(void *a) { (void)a; test_nonblock_shutdown(); }
+static void t_slow_reader(void *a) { (void)a; test_slow_reader(); }
+static void t_latency_classes(void *a) { (void)a; test_latency_classes(); }
+static void t_many_conns_epoll(void *a) { (void)a; test_many_conns_epoll(); }
+static void t_channel_reset(void *a) { (void)a; test_channel_reset(); }
+static void t_recv_flags(void *a) { (void)a; test_recv_flags(); }
+static void t_bad_frames(void *a) { (void)a; test_bad_frames(); }
+static void t_listener_shutdown_rd(void *a) { (void)a; test_listener_shutdown_rd(); }
+static void t_hello_replaces(void *a) { (void)a; test_hello_replaces(); }
+
+static void t_unreachable_peer(void *a)
+{
+	test_unreachable_peer(((struct local_args *)a)->peer);
+}
+
+static void t_xfer(void *a)
+{
+	uint64_t mib = ((struct local_args *)a)->mib;
+	double nc, tcp;
+
+	nc = test_xfer("xfer_loopback", IPPROTO_VIRTUAL_SOCK, 5001, mib);
+	tcp = test_xfer("xfer_loopback_tcp_baseline", 0, 5101, mib);
+	if (nc > 0 && tcp > 0)
+		printf("NCTEST INFO loopback throughput netchannel %.1f MB/s tcp %.1f MB/s ratio %.2f\n",
+		       nc, tcp, nc / tcp);
+}
+
+static void t_serve(void *a)
+{
+	uint64_t mib = ((struct local_args *)a)->mib;
+
+	serve_one(IPPROTO_VIRTUAL_SOCK, 5001, mib);
+	serve_one(0, 5101, mib);
+}
+
+static void t_client(void *a)
+{
+	struct local_args *la = a;
+	double nc, tcp;
+
+	nc = client_one(la->peer, IPPROTO_VIRTUAL_SOCK, 5001, la->mib);
+	tcp = client_one(la->peer, 0, 5101, la->mib);
+	if (nc > 0 && tcp > 0)
+		printf("NCTEST INFO remote throughput netchannel %.1f MB/s tcp %.1f MB/s ratio %.2f\n",
+		       nc, tcp, nc / tcp);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "local";
-	uint64_t mib = argc > 2 ? strtoull(argv[2], NULL, 0) : 256;
-	double nc, tcp;
+	const char *scale = getenv("NC_VMTEST_TIMEOUT_SCALE");
+	struct local_args la = {
+		.mib = argc > 2 ? strtoull(argv[2], NULL, 0) : 256,
+		.peer = argc > 3 ? argv[3] : NULL,
+	};
+	int limit = 900 + 4 * (int)la.mib;
+	void *shared;
 	int fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (scale && atoi(scale) > 0)
+		timeout_scale = atoi(scale);
+	shared = mmap(NULL, sizeof(int) * 2, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared != MAP_FAILED)
+		counts = shared;
+	if (!strcmp(mode, "watchdog-selftest")) {
+		watchdog_selftest();
+		printf("NCTEST SUMMARY %d passed, %d failed\n", passed, failed);
+		return failed ? 1 : 0;
+	}
+	if (!strcmp(mode, "hammer")) {
+		hammer((int)la.mib);
+		return 0;
+	}
 	fd = nc_socket();
 	if (fd < 0) {
 		FAIL("socket", "socket(AF_INET, SOCK_STREAM, 19): %s", strerror(errno));
@@ -911,36 +1462,38 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "hold")) {	/* keep a socket open for a while */
 		fd = nc_listener(5099, 1);
-		sleep((unsigned int)mib);
+		sleep((unsigned int)la.mib);
 		close(fd);
 		return fd < 0;
 	}
+	if (!strcmp(mode, "victim")) {	/* run_vm.py kills this VM */
+		sleep(3600);
+		return 0;
+	}
+	watchdog_selftest();
 	if (!strcmp(mode, "serve")) {
-		serve_one(IPPROTO_VIRTUAL_SOCK, 5001, mib);
-		serve_one(0, 5101, mib);
-	} else if (!strcmp(mode, "client") && argc > 3) {
-		nc = client_one(argv[3], IPPROTO_VIRTUAL_SOCK, 5001, mib);
-		tcp = client_one(argv[3], 0, 5101, mib);
-		if (nc > 0 && tcp > 0)
-			printf("NCTEST INFO remote throughput netchannel %.1f MB/s tcp %.1f MB/s ratio %.2f\n",
-			       nc, tcp, nc / tcp);
+		run_test("serve", t_serve, &la, limit);
+	} else if (!strcmp(mode, "client") && la.peer) {
+		run_test("client", t_client, &la, limit);
+	} else if (!strcmp(mode, "survivor") && argc > 2) {
+		run_test("peer_reboot", survivor, argv[2], 1300);
+	} else if (!strcmp(mode, "reborn")) {
+		run_test("peer_reboot_serve", reborn, NULL, 700);
 	} else {
-		test_errors();
-		test_opts_names();
-		test_nonblock_shutdown();
-		nc = test_xfer("xfer_loopback", IPPROTO_VIRTUAL_SOCK, 5001, mib);
-		tcp = test_xfer("xfer_loopback_tcp_baseline", 0, 5101, mib);
-		if (nc > 0 && tcp > 0)
-			printf("NCTEST INFO loopback throughput netchannel %.1f MB/s tcp %.1f MB/s ratio %.2f\n",
-			       nc, tcp, nc / tcp);
-		test_slow_reader();
-		test_latency_classes();
-		test_many_conns_epoll();
-		test_channel_reset();
-		test_recv_flags();
-		test_bad_frames();
-		if (argc > 3)
-			test_unreachable_peer(argv[3]);
+		run_test("errors", t_errors, NULL, 60);
+		run_test("opts_names", t_opts_names, NULL, 60);
+		run_test("nonblock_shutdown", t_nonblock_shutdown, NULL, 60);
+		run_test("xfer", t_xfer, &la, 120 + 4 * (int)la.mib);
+		run_test("slow_reader", t_slow_reader, NULL, 240);
+		run_test("latency_classes", t_latency_classes, NULL, 240);
+		run_test("conns_200_epoll", t_many_conns_epoll, NULL, 120);
+		run_test("channel_reset", t_channel_reset, NULL, 90);
+		run_test("recv_flags", t_recv_flags, NULL, 60);
+		run_test("bad_frames", t_bad_frames, NULL, 60);
+		run_test("listener_shutdown_rd", t_listener_shutdown_rd, NULL, 60);
+		run_test("hello_replaces", t_hello_replaces, NULL, 60);
+		if (la.peer)
+			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}
 	printf("NCTEST SUMMARY %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

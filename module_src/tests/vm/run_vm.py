@@ -11,6 +11,17 @@ usage: run_vm.py [--kernel /boot/vmlinuz-6.1.0-NN-amd64] [--module PATH]
 loopback (198.18.0.1 and 198.18.0.2, no other network), each with the other as its NetChannel peer,
 and transfers data between them over NetChannel and over plain TCP.
 
+--pair --reboot-peer instead kills the second QEMU once the channel mesh is
+complete (a crash: no FIN or RST reaches the first VM), boots it again and
+checks on the first VM, without reset_channels, that a connection to the
+rebooted VM works and that its inbound channels from it are exactly the
+configured ones (the stale ones replaced).
+
+Every run ends with a load/unload loop while other processes read
+/proc/net/netchannel and the sysctls and write reset_channels (NCVM
+HAMMERLOOP); the kernel log check then catches use-after-free on the debug
+kernel.
+
 Exit status 0 only if every in-guest check passed.  The guest prints
 marker lines on the serial console ("NCVM ...", "NCTEST ...") which are
 parsed here; everything else is passed through with --verbose.
@@ -33,6 +44,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 
+# The rebooted VM's listener must be reachable from the survivor within this
+# many seconds of the listener being up (host clock; both VMs print a line).
+REBOOT_CONNECT_MAX_S = 30
+
 # Over-long shell lines are split into adjacent raw literals so the generated
 # /init is byte-for-byte the same as one long line.
 INIT = (
@@ -43,6 +58,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 ip link set lo up
 {extra_setup}
+export NC_VMTEST_TIMEOUT_SCALE={timeout_scale}
 echo "NCVM BOOTED $(uname -r)"
 dmesg > /boot-dmesg.txt
 echo "NCVM KCONFIG kasan=$(grep -c 'KernelAddressSanitizer initialized' /boot-dmesg.txt)"""
@@ -107,6 +123,23 @@ while [ $n -lt {loops} ]; do
   fi
 done
 echo "NCVM LOADLOOP $ok ok $bad failed"
+# the same while /proc/net/netchannel, the sysctls and reset_channels are in
+# use: unload must remove them before freeing what they show
+rm -f /tmp/hammer.stop
+/nc_vmtest hammer 900 &
+hpid=$!
+ok=0; bad=0; n=0
+while [ $n -lt {hammer_loops} ]; do
+  n=$((n+1))
+  if insmod /netchannel.ko {hosts_arg} && sleep 0.5 && rmmod netchannel; then
+    ok=$((ok+1))
+  else
+    bad=$((bad+1))
+  fi
+done
+touch /tmp/hammer.stop
+wait $hpid
+echo "NCVM HAMMERLOOP $ok ok $bad failed"
 dmesg > /dmesg.txt
 # count only what happened after boot (the module was loaded after the
 # /boot-dmesg.txt snapshot); boot-time reports are shown separately
@@ -164,10 +197,13 @@ def build_initramfs(
     bench_dump=0,
     bench_uring=0,
     extra_files=(),
+    timeout_scale=1,
 ):
     hosts_arg = f"hosts='{hosts}'" if hosts else ""
     init = INIT.format(
         loops=loops,
+        hammer_loops=max(1, min(loops, 10)),
+        timeout_scale=timeout_scale,
         hosts_arg=hosts_arg,
         extra_setup=setup,
         role_cmd=role_cmd,
@@ -225,6 +261,14 @@ def main():
     ap.add_argument(
         "--bench-dump", action="store_true", help="print ncbench's full outputs (NCVM BENCHOUT lines; with --log)"
     )
+    ap.add_argument(
+        "--reboot-peer",
+        action="store_true",
+        help="--pair: kill the second VM once the mesh is up, boot it again, check the first VM recovers",
+    )
+    ap.add_argument(
+        "--timeout-scale", type=int, default=1, help="multiply nc_vmtest's per-test time limits (slow debug kernels)"
+    )
     ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"), help="--pair: the VMs' NIC model")
     args = ap.parse_args()
     if not args.kernel or not os.path.exists(args.kernel):
@@ -235,6 +279,10 @@ def main():
     for a in args.lo_addr + ([args.unreachable_peer] if args.unreachable_peer else []):
         if not a.startswith(("127.", "198.18.", "198.19.")):
             sys.exit(f"only loopback and 198.18.0.0/15 addresses are allowed: {a}")
+    if args.reboot_peer and not args.pair:
+        sys.exit("run_vm.py: error: --reboot-peer needs --pair")
+    if args.reboot_peer:
+        args.no_apps = args.no_bench = True
     if args.app_requests < 100:
         sys.exit(f"run_vm.py: error: --app-requests {args.app_requests} is below 100")
     apps = [] if args.no_apps else app_files()
@@ -264,6 +312,7 @@ def main():
             bench_dump=int(args.bench_dump),
             bench_uring=int(bench_uring(bench)),
             extra_files=build_preload(tmp) + apps + bench,
+            timeout_scale=args.timeout_scale,
         )
         vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests)
         vm.start()
@@ -566,6 +615,7 @@ class Guest:
         self.name, self.cmd, self.verbose = name, cmd, verbose
         self.apps, self.app_requests = apps, app_requests
         self.lines = []
+        self.stamps = []  # (host time, line) of the NCTEST INFO lines
         self.proc = None
         self.thread = None
         self.t0 = 0
@@ -582,6 +632,8 @@ class Guest:
         for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip("\r\n")
             self.lines.append(line)
+            if line.startswith("NCTEST INFO"):
+                self.stamps.append((time.time(), line))
             if self.verbose or line.startswith(("NCVM", "NCTEST")):
                 print(f"[{self.name}] {line}", flush=True)
             if "NCVM DONE" in line:
@@ -594,6 +646,26 @@ class Guest:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.elapsed = time.time() - self.t0
+
+    def stamp(self, text):
+        """Host time of the first NCTEST INFO line containing text, or None."""
+        return next((t for t, line in self.stamps if text in line), None)
+
+    def wait_line(self, text, timeout):
+        """Wait until an NCTEST INFO line contains text; its host time or None."""
+        end = time.time() + timeout
+        while time.time() < end and self.proc.poll() is None:
+            if (t := self.stamp(text)) is not None:
+                return t
+            time.sleep(0.2)
+        return self.stamp(text)
+
+    def kill(self):
+        """Pull the plug: the guest gets no chance to close anything."""
+        self.proc.kill()
+        self.proc.wait()
+        self.thread.join(5)
         self.elapsed = time.time() - self.t0
 
     def save(self, path):
@@ -623,6 +695,9 @@ class Guest:
         m2 = re.search(r"NCVM LOADLOOP (\d+) ok (\d+) failed", text)
         if not m2 or int(m2.group(2)):
             out.append("load/unload loop failed")
+        m6 = re.search(r"NCVM HAMMERLOOP (\d+) ok (\d+) failed", text)
+        if not m6 or int(m6.group(2)) or not int(m6.group(1)):
+            out.append("load/unload loop under /proc and sysctl readers failed")
         m3 = re.search(r"NCVM DMESG_ISSUES (\d+)", text)
         if not m3 or int(m3.group(1)):
             out.append("kernel log has warnings/oopses")
@@ -639,8 +714,8 @@ class Guest:
         return out
 
 
-def verdict(guests, bench=None, uring=False):
-    problems = []
+def verdict(guests, bench=None, uring=False, extra=()):
+    problems = list(extra)
     for g in guests:
         problems += [f"{g.name}: {p}" for p in g.problems()]
         print(f"{g.name}: {g.elapsed:.0f}s, {g.passed:d} passed, {g.failed:d} failed")
@@ -685,10 +760,15 @@ def run_pair(args, tmp, test_bin, apps, bench):
     ports = free_udp_ports(2)
     ips = ["198.18.0.1", "198.18.0.2"]
     guests = []
-    for i in (0, 1):
-        hosts = f"local={ips[i]};peers={ips[1 - i]};bulk=2;lat=1;port=9000;cpus=0-1"
-        setup = f"[ -e /e1000.ko ] && insmod /e1000.ko\nip addr add {ips[i]}/24 dev eth0\nip link set eth0 up"
-        role = f"/nc_vmtest serve {args.mib:d}" if i == 0 else f"/nc_vmtest client {args.mib:d} {ips[0]}"
+    reborn = None
+    for i in (0, 1, 2) if args.reboot_peer else (0, 1):
+        k = min(i, 1)  # the rebooted VM (i == 2) is the second VM again: address, port, MAC
+        hosts = f"local={ips[k]};peers={ips[1 - k]};bulk=2;lat=1;port=9000;cpus=0-1"
+        setup = f"[ -e /e1000.ko ] && insmod /e1000.ko\nip addr add {ips[k]}/24 dev eth0\nip link set eth0 up"
+        if args.reboot_peer:
+            role = (f"/nc_vmtest survivor {ips[1]}", "/nc_vmtest victim", "/nc_vmtest reborn")[i]
+        else:
+            role = f"/nc_vmtest serve {args.mib:d}" if i == 0 else f"/nc_vmtest client {args.mib:d} {ips[0]}"
         initrd = os.path.join(tmp, f"initrd{i:d}.cpio")
         build_initramfs(
             initrd,
@@ -704,6 +784,7 @@ def run_pair(args, tmp, test_bin, apps, bench):
             bench_dump=int(args.bench_dump),
             bench_uring=int(bench_uring(bench)),
             extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps + bench,
+            timeout_scale=args.timeout_scale,
         )
         # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
         # between the two QEMUs, Nagle holds a second small frame until the
@@ -711,21 +792,59 @@ def run_pair(args, tmp, test_bin, apps, bench):
         # exchange over NetChannel (an ACK on one channel, the answer on another).
         net = [
             "-netdev",
-            f"socket,id=d0,udp=127.0.0.1:{ports[1 - i]:d},localaddr=127.0.0.1:{ports[i]:d}",
+            f"socket,id=d0,udp=127.0.0.1:{ports[1 - k]:d},localaddr=127.0.0.1:{ports[k]:d}",
             "-device",
-            f"{args.nic},netdev=d0,mac=52:54:00:c6:12:{i + 1:02x}",
+            f"{args.nic},netdev=d0,mac=52:54:00:c6:12:{k + 1:02x}",
         ]
         app_role = ("serve" if i == 0 else "client") if apps else None
-        guests.append(Guest(f"vm{i + 1:d}", qemu_cmd(args, initrd, net), args.verbose, app_role, args.app_requests))
+        name = "vm2r" if i == 2 else f"vm{i + 1:d}"
+        guest = Guest(name, qemu_cmd(args, initrd, net), args.verbose, app_role, args.app_requests)
+        if i == 2:
+            reborn = guest
+        else:
+            guests.append(guest)
     guests[0].start()
     time.sleep(1)
     guests[1].start()
+    reboot_problems = []
+    if reborn:
+        reboot_problems = reboot_peer(guests, reborn, args.timeout)
+        guests[1] = reborn
     for g in guests:
         g.wait(args.timeout)
+    if reborn:
+        reboot_problems += reboot_timing(guests[0], reborn)
     if args.log:
         for g in guests:
             g.save(f"{args.log}.{g.name}")
-    return verdict(guests, "pair" if bench else None, bench_uring(bench))
+    return verdict(guests, "pair" if bench else None, bench_uring(bench), reboot_problems)
+
+
+def reboot_peer(guests, reborn, timeout):
+    """Kill the second VM once the first says its mesh is complete, then boot
+    the second one again (same address, MAC and link)."""
+    if guests[0].wait_line("survivor ready", timeout) is None:
+        return ["the survivor VM never reported a complete channel mesh"]
+    victim = guests[1]
+    victim.kill()
+    print(f"[run_vm] killed vm2 (QEMU pid {victim.proc.pid}) after {victim.elapsed:.0f}s; booting it again", flush=True)
+    time.sleep(2)
+    reborn.start()
+    return []
+
+
+def reboot_timing(survivor, reborn):
+    """(a) of the reboot test: the survivor reached the rebooted VM's listener
+    within REBOOT_CONNECT_MAX_S of that listener being up (host clock)."""
+    up = reborn.stamp("reborn listening")
+    conn = survivor.stamp("survivor connected")
+    if up is None or conn is None:
+        return [f"reboot: listener up at {up}, survivor connected at {conn}"]
+    delay = max(0.0, conn - up)
+    print(f"reboot: the survivor connected {delay:.1f}s after the rebooted VM's listener was up")
+    if delay > REBOOT_CONNECT_MAX_S:
+        return [f"reboot: survivor connected {delay:.1f}s after the listener was up (limit {REBOOT_CONNECT_MAX_S}s)"]
+    return []
 
 
 if __name__ == "__main__":

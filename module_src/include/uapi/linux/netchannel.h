@@ -32,6 +32,11 @@
 #define NETCHANNEL_SYSCTL_LATENCY_PRIORITY	"latency_priority"
 #define NETCHANNEL_SYSCTL_DEFAULT_WINDOW	"default_window"
 #define NETCHANNEL_SYSCTL_DEBUG			"debug"
+/* liveness of the channels' TCP connections (keepalive, TCP_USER_TIMEOUT) */
+#define NETCHANNEL_SYSCTL_KEEPALIVE_TIME_S	"keepalive_time_s"
+#define NETCHANNEL_SYSCTL_KEEPALIVE_INTVL_S	"keepalive_intvl_s"
+#define NETCHANNEL_SYSCTL_KEEPALIVE_PROBES	"keepalive_probes"
+#define NETCHANNEL_SYSCTL_USER_TIMEOUT_MS	"user_timeout_ms"
 /* write 1: drop every outbound channel now (tests the recovery path) */
 #define NETCHANNEL_SYSCTL_RESET_CHANNELS	"reset_channels"
 

@@ -1,0 +1,64 @@
+"""The rules run_vm.py applies to the peer reboot run and the load loop under readers."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location(
+    "run_vm", Path(__file__).resolve().parents[2] / "module_src" / "tests" / "vm" / "run_vm.py"
+)
+run_vm = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(run_vm)
+
+
+def guest(name, stamped=(), lines=()):
+    g = run_vm.Guest(name, [], False)
+    g.stamps = [(t, line) for t, line in stamped]
+    g.lines = list(lines)
+    return g
+
+
+def test_reconnect_within_the_bound_passes():
+    reborn = guest("vm2r", [(100.0, "NCTEST INFO reborn listening")])
+    survivor = guest("vm1", [(50.0, "NCTEST INFO survivor ready"), (101.5, "NCTEST INFO survivor connected 51 s")])
+    assert run_vm.reboot_timing(survivor, reborn) == []
+
+
+def test_slow_reconnect_fails():
+    reborn = guest("vm2r", [(100.0, "NCTEST INFO reborn listening")])
+    late = 100.0 + run_vm.REBOOT_CONNECT_MAX_S + 1
+    survivor = guest("vm1", [(late, "NCTEST INFO survivor connected 99 s")])
+    assert "limit" in run_vm.reboot_timing(survivor, reborn)[0]
+
+
+def test_missing_reconnect_fails():
+    reborn = guest("vm2r", [(100.0, "NCTEST INFO reborn listening")])
+    assert "survivor connected at None" in run_vm.reboot_timing(guest("vm1"), reborn)[0]
+
+
+GOOD = """\
+NCVM INSMOD OK
+NCVM BADPARAM refused
+NCVM BADBIND refused
+NCTEST SUMMARY 3 passed, 0 failed
+NCVM BUSYRMMOD refused
+NCVM RMMOD OK
+NCVM LOADLOOP 3 ok 0 failed
+NCVM HAMMERLOOP 3 ok 0 failed
+NCVM DMESG_ISSUES 0
+NCVM DONE
+"""
+
+
+def test_good_guest_has_no_problems():
+    assert guest("vm", lines=GOOD.splitlines()).problems() == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["NCVM HAMMERLOOP 0 ok 3 failed", "NCVM HAMMERLOOP 2 ok 1 failed", "NCVM HAMMERLOOP 0 ok 0 failed", ""],
+)
+def test_load_loop_under_readers_is_checked(bad):
+    text = GOOD.replace("NCVM HAMMERLOOP 3 ok 0 failed", bad)
+    assert any("readers" in p for p in guest("vm", lines=text.splitlines()).problems())
