@@ -273,6 +273,7 @@ def module(t: Tier) -> None:
     t.check("checkpatch --strict, no findings", [*make, "checkpatch"])
     t.check("in-VM tests, loopback peer (256 MiB, 50 load/unload)", [*make, "vmtest"])
     t.check("in-VM tests, two VMs (256 MiB, NetChannel and TCP)", [*make, "vmtest-pair"])
+    t.check("in-VM tests, two VMs, the second crashes and boots again", [*make, "vmtest-reboot"])
     t.info = pair_figures(ROOT / "module_src" / "build" / "vm_pair.vm2")  # the client VM prints the rates
     # The same tests on a debug kernel that the kernel role builds (cached by the
     # hash of its inputs, so only the first run pays for the build).

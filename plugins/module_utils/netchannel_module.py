@@ -26,6 +26,10 @@ SYSCTL_RANGES = {
     "latency_priority": (0, 7),
     "default_window": (4096, 1 << 30),
     "debug": (0, 1),
+    "keepalive_time_s": (1, 32767),
+    "keepalive_intvl_s": (1, 32767),
+    "keepalive_probes": (1, 127),
+    "user_timeout_ms": (0, 3600000),
 }
 
 _DOTTED_QUAD = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
