@@ -70,11 +70,13 @@ def role_readme(role: Path) -> str:
         f"Platforms: {platforms}. Tested by `molecule test -s {usage['scenario']}` on the lab (see the top README).",
         "",
     ]
+    if usage.get("notes"):  # optional: what was measured or run by hand beyond the scenario
+        lines += ["## Notes", "", usage["notes"].rstrip(), ""]
     return "\n".join(lines)
 
 
 def role_usage(role: Path) -> dict:
-    """meta/usage.yml: a correct example play, the privileges the role needs, its molecule scenario."""
+    """meta/usage.yml: a correct example play, the privileges the role needs, its molecule scenario (and optional notes)."""
     path = role / "meta" / "usage.yml"
     if not path.exists():
         raise SystemExit(f"role_docs: {path} is missing (keys: example, privileges, scenario)")
