@@ -76,7 +76,7 @@ def role_readme(role: Path) -> str:
 
 
 def role_usage(role: Path) -> dict:
-    """meta/usage.yml: a correct example play, the privileges the role needs, its molecule scenario (and optional notes)."""
+    """meta/usage.yml: an example play, the privileges the role needs, its molecule scenario, optional notes."""
     path = role / "meta" / "usage.yml"
     if not path.exists():
         raise SystemExit(f"role_docs: {path} is missing (keys: example, privileges, scenario)")
