@@ -359,3 +359,35 @@ def test_after_a_reboot_the_module_and_the_mesh_come_back_by_themselves(ansible,
         time.sleep(2)
     assert not any(problems.values()), problems
     assert vm.check_output("cat /sys/module/netchannel/parameters/hosts") == table
+
+
+def test_a_changed_channel_count_rebuilds_and_reloads_only_that_host(ansible, lab_hosts, tmp_path):
+    # The last test: it leaves the last host with one bulk channel (no scenario after this one
+    # reads the module's table), which saves CI a second DKMS build to put it back.
+    names = sorted(lab_hosts)
+    last = names[-1]
+    loads = "journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true"
+    before = {n: (_state(_vm(n)), _vm(n).check_output(loads)) for n in names}
+    one = tmp_path / "one.yml"
+    one.write_text(f"netchannel:\n  hosts:\n    {last}:\n      netchannel_module_bulk_channels: 1\n")
+    proc = _run(ansible, inventories=[one])
+    assert proc.returncode == 0, proc.output[-3000:]
+    for n in names:
+        build = _task_result(proc.output, "Build and install the module with DKMS", n)
+        load = _task_result(proc.output, "Load the module, or reload it", n)
+        assert (build, load) == (("changed", "changed") if n == last else ("ok", "ok")), n
+        state, loaded = _state(_vm(n)), _vm(n).check_output(loads)
+        if n == last:
+            assert "bulk=1;" in state[0], state
+            assert state[1] != before[n][0][1], state  # a new DKMS version, the old one removed
+            assert int(loaded) == int(before[n][1]) + 1
+        else:
+            assert (state, loaded) == before[n]
+    # every host sees the last one's new count, outbound from it and inbound to the others
+    last_ip = lab_hosts[last]["netchannel_data_ip"]
+    for n in names:
+        text = _proc(_vm(n))
+        inbound = re.findall(rf"^rx id \d+ from {re.escape(last_ip)} chan \d+ (\w+) frames", text, re.M)
+        assert sorted(inbound) == ["bulk", "latency"], (n, text)
+    first = _proc(_vm(last)).splitlines()[0]
+    assert " bulk 1 lat 1 " in first, first
