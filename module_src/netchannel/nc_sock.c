@@ -521,6 +521,7 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 {
 	struct nc_sock *nsk;
 	struct sock *sk;
+	bool fin;
 	int r;
 
 	if (h->type == NC_T_CONNECT) {
@@ -545,13 +546,21 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		chunk = NULL;
 		break;
 	case NC_T_ACCEPT:
+		fin = false;
 		spin_lock(&nsk->lock);
 		if (sk->sk_state == TCP_SYN_SENT) {
 			nc_txc_init(&nsk->txc, 0, h->credit);
 			nsk->rxchan_id = rc->id;
 			WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
+			/* shutdown(SHUT_WR) came before the connection was up */
+			if ((sk->sk_shutdown & SEND_SHUTDOWN) && !nsk->fin_sent) {
+				nsk->fin_sent = true;
+				fin = true;
+			}
 		}
 		spin_unlock(&nsk->lock);
+		if (fin)
+			nc_send(nsk, NC_T_CLOSE, 0);
 		NC_INC(conn_opened);
 		nc_wake(sk, NC_WAKE_ALL);
 		break;
@@ -585,10 +594,23 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 
 /* ---- socket operations ---- */
 
+/*
+ * The channels, the port map and the listeners belong to the initial
+ * network namespace: refuse the protocol elsewhere (a container must not
+ * reach the host's peers or take its virtual ports).  EPROTONOSUPPORT is
+ * what socket() answers for a protocol the namespace does not offer.
+ */
 static int nc_sk_init(struct sock *sk)
 {
+	if (!net_eq(sock_net(sk), &init_net))
+		return -EPROTONOSUPPORT;
 	nc_sock_setup(nc_sk(sk));
 	return 0;
+}
+
+/* Only sk_common_release() calls this, after a refused nc_sk_init(). */
+static void nc_sk_unhash(struct sock *sk)
+{
 }
 
 static bool nc_addr_is_local(__be32 addr)
@@ -851,6 +873,26 @@ out:
 	return err;
 }
 
+/*
+ * Like sk_stream_wait_connect(): wait while the connection is being set
+ * up; EAGAIN when the caller does not wait (MSG_DONTWAIT, O_NONBLOCK or
+ * the send timeout ran out), not EPIPE.
+ */
+static int nc_wait_connect(struct sock *sk, long *timeo)
+{
+	while (READ_ONCE(sk->sk_state) == TCP_SYN_SENT) {
+		if (READ_ONCE(sk->sk_err))
+			return sock_error(sk);
+		if (!*timeo)
+			return -EAGAIN;
+		if (signal_pending(current))
+			return sock_intr_errno(*timeo);
+		nc_wait(sk, timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
+			READ_ONCE(sk->sk_err));
+	}
+	return 0;
+}
+
 static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 {
 	struct sock *sk = sock->sk;
@@ -863,10 +905,9 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		return -EOPNOTSUPP;
 	lock_sock(sk);
 	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
-	if (sk->sk_state == TCP_SYN_SENT)
-		nc_wait(sk, &timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT);
+	err = nc_wait_connect(sk, &timeo);
 
-	while (copied < len) {
+	while (!err && copied < len) {
 		struct nc_txframe *f;
 		struct nc_hdr h = { };
 		u32 avail, n;
@@ -942,6 +983,17 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	if (err == -EPIPE)
 		return sk_stream_error(sk, msg->msg_flags, err);
 	return err;
+}
+
+/* recvmsg's wake-up condition: data, EOF, an error or a state change */
+static bool nc_recv_ready(struct nc_sock *nsk, size_t peek_off, int state)
+{
+	struct sock *sk = nc_to_sk(nsk);
+
+	return READ_ONCE(nsk->rxq_bytes) > peek_off ||
+	       READ_ONCE(nsk->peer_fin) || READ_ONCE(sk->sk_err) ||
+	       READ_ONCE(sk->sk_state) != state ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
 }
 
 static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
@@ -1024,7 +1076,8 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		}
 		if (fin || (sk->sk_shutdown & RCV_SHUTDOWN))
 			break;
-		if (state != TCP_ESTABLISHED) {
+		/* still connecting: wait (or EAGAIN) as for an empty queue */
+		if (state != TCP_ESTABLISHED && state != TCP_SYN_SENT) {
 			if (!nsk->peer)
 				err = -ENOTCONN;
 			break;
@@ -1037,11 +1090,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			err = sock_intr_errno(timeo);
 			break;
 		}
-		nc_wait(sk, &timeo,
-			READ_ONCE(nsk->rxq_bytes) > peek_off ||
-			READ_ONCE(nsk->peer_fin) || READ_ONCE(sk->sk_err) ||
-			READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
-			(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN));
+		nc_wait(sk, &timeo, nc_recv_ready(nsk, peek_off, state));
 	}
 out:
 	release_sock(sk);
@@ -1073,8 +1122,9 @@ static __poll_t nc_poll(struct file *file, struct socket *sock,
 	if (READ_ONCE(nsk->peer_fin) || (shut & RCV_SHUTDOWN))
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
 	if (state == TCP_ESTABLISHED) {
-		if (!(shut & SEND_SHUTDOWN) && nc_txc_avail(&nsk->txc) &&
-		    nc_tx_room(nsk))
+		/* like tcp_poll(): a shut writer is "writable" to see EPIPE */
+		if ((shut & SEND_SHUTDOWN) ||
+		    (nc_txc_avail(&nsk->txc) && nc_tx_room(nsk)))
 			mask |= EPOLLOUT | EPOLLWRNORM;
 	} else if (state != TCP_SYN_SENT) {
 		mask |= EPOLLOUT | EPOLLWRNORM;
@@ -1207,6 +1257,25 @@ static int nc_setsockopt(struct socket *sock, int level, int optname,
 }
 
 /*
+ * TCP_MAXSEG: the segment size of the channel the connection sends on (the
+ * data travels in that TCP connection's segments); TCP's default of 536
+ * while there is no channel, as TCP answers before it knows the path.
+ */
+static u32 nc_sock_mss(struct sock *sk)
+{
+	struct nc_chan *ch = READ_ONCE(nc_sk(sk)->txch);
+	u32 mss = 0;
+
+	if (ch && READ_ONCE(nc_sk(sk)->peer)) {
+		spin_lock(&ch->lock);
+		if (ch->state == NC_CH_UP && ch->sock)
+			mss = READ_ONCE(tcp_sk(ch->sock->sk)->mss_cache);
+		spin_unlock(&ch->lock);
+	}
+	return mss ? mss : TCP_MSS_DEFAULT;
+}
+
+/*
  * TCP_INFO for programs that report it (iperf3 reads it after every run and
  * does not check the result): the state and segment size are ours; the
  * retransmission and RTT fields stay zero because a virtual socket has none
@@ -1214,10 +1283,12 @@ static int nc_setsockopt(struct socket *sock, int level, int optname,
  */
 static void nc_fill_tcp_info(struct sock *sk, struct tcp_info *info)
 {
+	u32 mss = nc_sock_mss(sk);
+
 	memset(info, 0, sizeof(*info));
 	info->tcpi_state = READ_ONCE(sk->sk_state);
-	info->tcpi_snd_mss = NC_MAX_PAYLOAD;
-	info->tcpi_rcv_mss = NC_MAX_PAYLOAD;
+	info->tcpi_snd_mss = mss;
+	info->tcpi_rcv_mss = mss;
 }
 
 static int nc_getsockopt(struct socket *sock, int level, int optname,
@@ -1235,7 +1306,7 @@ static int nc_getsockopt(struct socket *sock, int level, int optname,
 		src = &val;
 		break;
 	case TCP_MAXSEG:
-		val = NC_MAX_PAYLOAD;
+		val = (int)nc_sock_mss(sock->sk);
 		src = &val;
 		break;
 	case TCP_INFO:
@@ -1299,6 +1370,7 @@ static struct proto nc_prot = {
 	.owner		= THIS_MODULE,
 	.close		= nc_close,
 	.init		= nc_sk_init,
+	.unhash		= nc_sk_unhash,
 	.obj_size	= sizeof(struct nc_sock),
 };
 
