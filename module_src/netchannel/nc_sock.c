@@ -326,6 +326,25 @@ static bool nc_tx_room(struct nc_sock *nsk)
 	       nc_sock_sndlim(nc_to_sk(nsk));
 }
 
+/*
+ * Room in the send queue again: wake writers only if one found it full
+ * (SOCK_NOSPACE, set by sendmsg and poll), like sk_stream_write_space(),
+ * not once per frame sent.  The socket is freed after an RCU grace period.
+ */
+static void nc_write_space(struct sock *sk)
+{
+	struct socket *sock;
+
+	rcu_read_lock();
+	sock = READ_ONCE(sk->sk_socket);
+	if (sock && test_bit(SOCK_NOSPACE, &sock->flags) &&
+	    nc_tx_room(nc_sk(sk))) {
+		clear_bit(SOCK_NOSPACE, &sock->flags);
+		nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
+	}
+	rcu_read_unlock();
+}
+
 /* A frame left the channel queue (sent or dropped): release it. */
 void nc_txframe_done(struct nc_txframe *f)
 {
@@ -333,7 +352,8 @@ void nc_txframe_done(struct nc_txframe *f)
 
 	if (sk) {
 		atomic_sub((int)f->len, &nc_sk(sk)->tx_queued);
-		nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
+		smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
+		nc_write_space(sk);
 		sock_put(sk);
 	}
 	kfree(f);
@@ -929,6 +949,10 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			break;
 		}
 		if (!avail || !nc_tx_room(nsk)) {
+			/* nc_write_space() wakes us when frames leave */
+			set_bit(SOCK_NOSPACE, &sock->flags);
+			/* bit before the re-check; pairs with nc_txframe_done() */
+			smp_mb__after_atomic();
 			if (!timeo) {
 				err = -EAGAIN;
 				break;
@@ -1123,8 +1147,17 @@ static __poll_t nc_poll(struct file *file, struct socket *sock,
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
 	if (state == TCP_ESTABLISHED) {
 		/* like tcp_poll(): a shut writer is "writable" to see EPIPE */
+		bool room = nc_tx_room(nsk);
+
+		if (!room && !(shut & SEND_SHUTDOWN)) {
+			/* ask nc_write_space() for a wake-up, then look again */
+			set_bit(SOCK_NOSPACE, &sock->flags);
+			/* bit before the re-check; pairs with nc_txframe_done() */
+			smp_mb__after_atomic();
+			room = nc_tx_room(nsk);
+		}
 		if ((shut & SEND_SHUTDOWN) ||
-		    (nc_txc_avail(&nsk->txc) && nc_tx_room(nsk)))
+		    (nc_txc_avail(&nsk->txc) && room))
 			mask |= EPOLLOUT | EPOLLWRNORM;
 	} else if (state != TCP_SYN_SENT) {
 		mask |= EPOLLOUT | EPOLLWRNORM;

@@ -1707,6 +1707,48 @@ out:
 	free(fp);
 }
 
+/* ---- no EPOLLOUT per frame sent (issue 13) ---- */
+
+/*
+ * With edge-triggered epoll, a writer that never filled its send queue
+ * must not be woken for every frame the channel sends (TCP wakes writers
+ * only after they found the queue full).  Before the fix each of the 20
+ * small writes produced one EPOLLOUT edge.
+ */
+static void test_epollout_edges(void)
+{
+	int lfd = nc_listener(5007, 4), cfd = nc_connect("127.0.0.1", 5007), sfd, ep, i, edges = 0;
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET }, out;
+
+	sfd = lfd >= 0 ? accept(lfd, NULL, NULL) : -1;
+	ep = epoll_create1(0);
+	if (cfd < 0 || sfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev)) {
+		FAIL("epollout_edges", "setup: %s", strerror(errno));
+		return;
+	}
+	if (epoll_wait(ep, &out, 1, 1000) != 1) {	/* the first edge: writable */
+		FAIL("epollout_edges", "connected socket not writable");
+		return;
+	}
+	for (i = 0; i < 20; i++) {
+		if (write(cfd, "0123456789", 10) != 10) {
+			FAIL("epollout_edges", "write: %s", strerror(errno));
+			return;
+		}
+		usleep(20000);		/* the frame leaves the channel queue */
+		edges += epoll_wait(ep, &out, 1, 0) == 1;
+	}
+	if (edges <= 1)
+		PASS("epollout_edges", "%d EPOLLOUT edges for 20 writes that never filled the queue", edges);
+	else
+		FAIL("epollout_edges", "%d EPOLLOUT edges for 20 writes that never filled the queue (want <= 1)",
+		     edges);
+	close(ep);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 struct local_args {
 	uint64_t mib;
 	const char *peer;
@@ -1726,6 +1768,7 @@ static void t_hello_replaces(void *a) { (void)a; test_hello_replaces(); }
 static void t_netns_refused(void *a) { (void)a; test_netns_refused(); }
 static void t_userns_netns_refused(void *a) { (void)a; test_userns_netns_refused(); }
 static void t_maxseg(void *a) { (void)a; test_maxseg(); }
+static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
 
 static void t_unreachable_peer(void *a)
@@ -1838,6 +1881,7 @@ int main(int argc, char **argv)
 		run_test("netns_refused", t_netns_refused, NULL, 30);
 		run_test("userns_netns_refused", t_userns_netns_refused, NULL, 30);
 		run_test("tcp_maxseg", t_maxseg, NULL, 30);
+		run_test("epollout_edges", t_epollout_edges, NULL, 30);
 		run_test("pending_connect", t_pending_connect, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
