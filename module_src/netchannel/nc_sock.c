@@ -448,7 +448,8 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->conn_id = h->conn_id;
 	nsk->latency = latency;
 	nsk->rxchan_id = rc->id;
-	nsk->txch = nc_peer_pick_chan(peer, latency, nsk->lport, nsk->rport);
+	nsk->txch = nc_peer_chan_up(peer, latency, nsk->lport, nsk->rport,
+				    &gen, 0);
 	nc_txc_init(&nsk->txc, 0, h->credit);
 	nc_rxc_init(&nsk->rxc, 0, nc_sock_window(sk));
 	nsk->node.key.peer = rc->peer_ip;
@@ -456,7 +457,8 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->node.key.rport = nsk->rport;
 	sk->sk_state = TCP_ESTABLISHED;
 
-	if (nc_chan_wait_up(nsk->txch, &gen, 0) || nc_hash(nsk)) {
+	if (IS_ERR(nsk->txch) || nc_hash(nsk)) {
+		nsk->txch = NULL;
 		sk->sk_state = TCP_CLOSE;
 		sock_orphan(sk);
 		sock_put(sk);
@@ -763,6 +765,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	struct sock *sk = sock->sk;
 	struct nc_sock *nsk = nc_sk(sk);
 	struct nc_peer *peer;
+	struct nc_chan *ch;
 	long timeo, ctimeo;
 	u16 rport;
 	u32 gen;
@@ -811,14 +814,16 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	}
 	nsk->latency = sk->sk_priority >= READ_ONCE(nc_tun.latency_priority);
 	nsk->rport = rport;
-	nsk->txch = nc_peer_pick_chan(peer, nsk->latency, nsk->lport, rport);
-	err = nc_chan_wait_up(nsk->txch, &gen,
-			      msecs_to_jiffies(READ_ONCE(nc_tun.chan_wait_ms)));
-	if (err) {
+	/* any channel of the class that is up, the hashed one first */
+	ch = nc_peer_chan_up(peer, nsk->latency, nsk->lport, rport, &gen,
+			     msecs_to_jiffies(READ_ONCE(nc_tun.chan_wait_ms)));
+	if (IS_ERR(ch)) {
+		err = (int)PTR_ERR(ch);
 		if (err != -ERESTARTSYS)
 			err = -EHOSTUNREACH;	/* channel to the peer is down */
 		goto out;
 	}
+	nsk->txch = ch;
 	nsk->peer = peer;
 	nsk->txgen = gen;
 	nsk->conn_id = get_random_u32();

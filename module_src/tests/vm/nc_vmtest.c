@@ -1474,6 +1474,8 @@ struct fake_peer {
 	int lfd;
 	int n;
 	int fd[FP_MAX];
+	int idx[FP_MAX];	/* channel index from the channel's HELLO */
+	int last;		/* the channel the last frame found came on */
 	unsigned char buf[FP_MAX][4096];
 	size_t fill[FP_MAX];
 };
@@ -1524,8 +1526,10 @@ static int fake_poll(struct fake_peer *fp, int ms, int type, uint32_t conn_id, u
 		if ((p[0].revents & POLLIN) && fp->n < FP_MAX) {
 			int c = accept(fp->lfd, NULL, NULL);
 
-			if (c >= 0)
+			if (c >= 0) {
+				fp->idx[fp->n] = -1;
 				fp->fd[fp->n++] = c;
+			}
 		}
 		for (i = 0; i < fp->n; i++) {
 			unsigned char *b = fp->buf[i];
@@ -1546,8 +1550,12 @@ static int fake_poll(struct fake_peer *fp, int ms, int type, uint32_t conn_id, u
 						fp->fill[i] = 0;	/* big DATA: not ours */
 					break;
 				}
-				if (hit)
+				if (b[3] == 1)
+					fp->idx[i] = rd16(b + 8);
+				if (hit) {
 					memcpy(hdr, b, 24);
+					fp->last = i;
+				}
 				memmove(b, b + flen, fp->fill[i] - flen);
 				fp->fill[i] -= flen;
 				if (hit)
@@ -1566,6 +1574,110 @@ static void fake_close(struct fake_peer *fp)
 		close(fp->fd[i]);
 	if (fp->lfd >= 0)
 		close(fp->lfd);
+}
+
+/*
+ * connect() takes any channel of its class that is up, not only the one
+ * its ports hash to.  The fake peer accepts the module's channels, stops
+ * listening and closes bulk channel 0, which then stays down; a connect
+ * from a port that hashes to channel 0 must go out on channel 1 at once.
+ * Before the fix it waited chan_wait_ms (3 s) and failed with EHOSTUNREACH.
+ */
+static void test_connect_any_channel(void)
+{
+	const char *name = "connect_any_channel";
+	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
+	struct fake_peer *fp = calloc(1, sizeof(*fp));
+	unsigned char hdr[24];
+	char local[32] = "";
+	unsigned int bulk = 0, lat = 0, lport, i, hellos;
+	int port = 0, one = 1, cfd = -1, in, dying, distinct, up = -1;
+	struct sockaddr_in a;
+	double t0, dt;
+	ssize_t r;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!ip || !fp) {
+		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+		free(fp);
+		if (f)
+			fclose(f);
+		return;
+	}
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 local, &port, &bulk, &lat) != 4 || bulk < 2) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel (need bulk >= 2)");
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(ip, port);
+	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
+		FAIL(name, "fake peer %s:%d: %s", ip, port, strerror(errno));
+		goto out;
+	}
+	/* every channel of the module to the fake peer, each with its HELLO */
+	t0 = now();
+	do {
+		fake_poll(fp, 200, -1, 0, hdr);
+		for (hellos = 0, i = 0; i < (unsigned int)fp->n; i++)
+			hellos += fp->idx[i] >= 0;
+	} while (hellos < bulk + lat && now() - t0 < 20);
+	close(fp->lfd);			/* reconnects are refused from now on */
+	fp->lfd = -1;
+	for (i = 0; i < (unsigned int)fp->n; i++)
+		if (fp->idx[i] == 0) {
+			close(fp->fd[i]);
+			fp->fd[i] = -1;
+		}
+	t0 = now();
+	do {
+		chan_census(ip, &in, &dying, &distinct, &up);
+	} while (up != (int)(bulk + lat - 1) && now() - t0 < 5 && !usleep(50000));
+	if (hellos < bulk + lat || up != (int)(bulk + lat - 1)) {
+		FAIL(name, "setup: %u of %u channels accepted, %d up after closing bulk 0", hellos,
+		     bulk + lat, up);
+		goto out;
+	}
+	for (lport = 40000; lport < 60000; lport++) {	/* nc_peer_pick_chan() */
+		uint32_t h = (lport << 16 | 7101u) * 0x9e3779b1u;
+
+		h ^= h >> 15;
+		if (h % bulk == 0)
+			break;
+	}
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+	a = addr("0.0.0.0", lport);
+	if (bind(cfd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "bind port %u: %s", lport, strerror(errno));
+		goto out;
+	}
+	a = addr(ip, 7101);
+	t0 = now();
+	r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
+	dt = now() - t0;
+	if (!(r < 0 && errno == EINPROGRESS)) {
+		FAIL(name, "connect from port %u (hashes to bulk 0, down; %d others up): %s after %.1f s",
+		     lport, up, r ? strerror(errno) : "connected", dt);
+		goto out;
+	}
+	if (fake_poll(fp, 3000, 2, 0, hdr) && fp->idx[fp->last] > 0 &&
+	    fp->idx[fp->last] < (int)bulk)
+		PASS(name, "port %u hashes to bulk 0 (down): EINPROGRESS after %.2f s, CONNECT on bulk %d",
+		     lport, dt, fp->idx[fp->last]);
+	else
+		FAIL(name, "EINPROGRESS, but no CONNECT on another bulk channel within 3 s");
+out:
+	if (cfd >= 0)
+		close(cfd);
+	for (i = 0; i < (unsigned int)fp->n; i++)
+		if (fp->fd[i] < 0)
+			fp->fd[i] = open("/dev/null", O_RDONLY);	/* fake_close closes it */
+	fake_close(fp);
+	free(fp);
 }
 
 static int sigpipes;
@@ -1770,6 +1882,7 @@ static void t_userns_netns_refused(void *a) { (void)a; test_userns_netns_refused
 static void t_maxseg(void *a) { (void)a; test_maxseg(); }
 static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
+static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -1883,6 +1996,7 @@ int main(int argc, char **argv)
 		run_test("tcp_maxseg", t_maxseg, NULL, 30);
 		run_test("epollout_edges", t_epollout_edges, NULL, 30);
 		run_test("pending_connect", t_pending_connect, NULL, 90);
+		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}
