@@ -84,6 +84,15 @@ static void nc_wake(struct sock *sk, __poll_t mask)
 	if (skwq_has_sleeper(wq))
 		wake_up_interruptible_poll(&wq->wait, mask);
 	rcu_read_unlock();
+	/* O_ASYNC owners get SIGIO, with the band TCP would give */
+	if (!sock_flag(sk, SOCK_FASYNC))
+		return;
+	if ((mask & EPOLLERR) && READ_ONCE(sk->sk_err))
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_ERR);
+	else if (mask & EPOLLIN)
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_IN);
+	if (mask & EPOLLOUT)
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
 }
 
 #define NC_WAKE_ALL	(EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | \

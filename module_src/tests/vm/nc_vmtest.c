@@ -1861,6 +1861,40 @@ static void test_epollout_edges(void)
 	close(lfd);
 }
 
+/* ---- O_ASYNC: SIGIO when data arrives (issue 13) ---- */
+
+static volatile sig_atomic_t sigios;
+static void on_sigio(int s) { (void)s; sigios++; }
+
+static void test_sigio(void)
+{
+	int lfd = nc_listener(5008, 4), cfd = nc_connect("127.0.0.1", 5008), sfd;
+	double t0;
+
+	sfd = lfd >= 0 ? accept(lfd, NULL, NULL) : -1;
+	signal(SIGIO, on_sigio);
+	if (cfd < 0 || sfd < 0 || fcntl(cfd, F_SETOWN, getpid()) ||
+	    fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) | O_ASYNC)) {
+		FAIL("sigio", "setup: %s", strerror(errno));
+		return;
+	}
+	sigios = 0;
+	if (write(sfd, "x", 1) != 1) {
+		FAIL("sigio", "write: %s", strerror(errno));
+		return;
+	}
+	t0 = now();
+	while (!sigios && now() - t0 < 2)
+		usleep(10000);
+	if (sigios)
+		PASS("sigio", "O_ASYNC socket got SIGIO %.3f s after the peer's write", now() - t0);
+	else
+		FAIL("sigio", "no SIGIO within 2 s of the peer's write on an O_ASYNC socket");
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 struct local_args {
 	uint64_t mib;
 	const char *peer;
@@ -1880,6 +1914,7 @@ static void t_hello_replaces(void *a) { (void)a; test_hello_replaces(); }
 static void t_netns_refused(void *a) { (void)a; test_netns_refused(); }
 static void t_userns_netns_refused(void *a) { (void)a; test_userns_netns_refused(); }
 static void t_maxseg(void *a) { (void)a; test_maxseg(); }
+static void t_sigio(void *a) { (void)a; test_sigio(); }
 static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
 static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
@@ -1995,6 +2030,7 @@ int main(int argc, char **argv)
 		run_test("userns_netns_refused", t_userns_netns_refused, NULL, 30);
 		run_test("tcp_maxseg", t_maxseg, NULL, 30);
 		run_test("epollout_edges", t_epollout_edges, NULL, 30);
+		run_test("sigio", t_sigio, NULL, 30);
 		run_test("pending_connect", t_pending_connect, NULL, 90);
 		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
 		if (la.peer)
