@@ -69,7 +69,9 @@ def test_rep_complete_with_raw_outputs(item):
     assert rec["params"]["bench"]["length"] == WANTED["netchannel_experiments_length"]
     assert rec["params"]["bench"]["warmup"] == WANTED["netchannel_experiments_warmup"]
     assert 0.5 <= rec["metrics"]["window_s"] <= 3
-    assert rec["params"]["bench"]["protocol"] == rec["outputs"][f"{client}/ncbench.txt"]["options"]["protocol"]
+    assert (
+        rec["params"]["bench"]["protocol"] == rec["outputs"][f"{client}/ncbench.txt"]["parsed"]["options"]["protocol"]
+    )
 
 
 @pytest.mark.parametrize("item", [i for i in PLANNED if i["figure"] == "6ab"], ids=lambda i: i["variant"])
@@ -90,11 +92,11 @@ def test_latency_numbers_plausible(item):
     assert 0 < m["latency_p50_us"] <= m["latency_p90_us"] <= m["latency_p99_us"] <= m["latency_p999_us"]
     assert m["latency_p999_us"] <= m["latency_max_us"]
     assert m["latency_mean_us"] > 0
-    priority = rec["outputs"][f"{rec['config']['client']}/ncbench.txt"]["options"]["priority"]
+    priority = rec["outputs"][f"{rec['config']['client']}/ncbench.txt"]["parsed"]["options"]["priority"]
     assert priority == rec["params"]["bench"].get("priority", -1)
     background = f"{rec['config']['client']}/background.txt"
     if item["point"] == "scenario-interference":
-        bg = rec["outputs"][background]["results"]
+        bg = rec["outputs"][background]["parsed"]["results"]
         assert bg["bytes_agree"] == "yes"
         assert bg["flow7_tx_bytes"] > 0, "the 8th background flow sent nothing"
     else:
