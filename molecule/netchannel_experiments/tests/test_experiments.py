@@ -13,7 +13,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 CONVERGE = REPO / "molecule" / "netchannel_experiments" / "converge.yml"
-WANTED = yaml.safe_load(CONVERGE.read_text())[1]["vars"]
+WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
 RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
 RUN = RESULTS / WANTED["netchannel_experiments_run_id"]
 FIGURES = WANTED["netchannel_experiments_figures"]
@@ -39,9 +39,11 @@ def _record(item) -> dict:
 
 
 def _env() -> dict:
+    """The converge's playbook run again on the same results (it would otherwise start afresh)."""
     return {
         "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / "collections"),
         "NETCHANNEL_EXPERIMENTS_TEST_RESULTS": str(RESULTS),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESUME": "1",
     }
 
 
