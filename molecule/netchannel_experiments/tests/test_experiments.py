@@ -1,0 +1,173 @@
+"""netchannel_experiments: the tiny smoke run of converge.yml, read back from the controller's results
+tree (records, raw outputs, CSV, PNG, report), the hosts (configuration recorded, nothing left running),
+and the role driven again (the same run id resumes and runs nothing; bad input stops it first)."""
+
+import csv
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+CONVERGE = REPO / "molecule" / "netchannel_experiments" / "converge.yml"
+WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
+RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
+RUN = RESULTS / WANTED["netchannel_experiments_run_id"]
+FIGURES = WANTED["netchannel_experiments_figures"]
+testinfra_hosts = ["netchannel"]
+
+_spec = importlib.util.spec_from_file_location(
+    "netchannel_results", REPO / "plugins" / "module_utils" / "netchannel_results.py"
+)
+results = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(results)
+
+# What the run had to measure: the library's plan of the smoke profile for these figures.
+PLANNED = results.expand("smoke", FIGURES)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _rep_dir(item) -> Path:
+    return RUN / item["figure"] / item["variant"] / item["point"] / f"rep-{item['rep']}"
+
+
+def _record(item) -> dict:
+    return json.loads((_rep_dir(item) / "record.json").read_text())
+
+
+def _env() -> dict:
+    """The converge's playbook run again on the same results (it would otherwise start afresh)."""
+    return {
+        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / "collections"),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESULTS": str(RESULTS),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESUME": "1",
+    }
+
+
+def test_planned_points_exist():
+    assert PLANNED, "the smoke plan of the converge's figures is empty"
+    assert {i["figure"] for i in PLANNED} == set(FIGURES)
+
+
+@pytest.mark.parametrize("item", PLANNED, ids=lambda i: f"{i['figure']}-{i['variant']}-{i['point']}")
+def test_rep_complete_with_raw_outputs(item):
+    rep = _rep_dir(item)
+    assert (rep / "COMPLETE").is_file(), f"{rep}: no marker"
+    config = json.loads((rep / "config.json").read_text())
+    client, server = config["client"], config["server"]
+    assert client != server
+    for host in (client, server):
+        text = (rep / "raw" / host / "ncbench.txt").read_text()
+        assert "# results" in text, f"{host}: ncbench.txt has no results section"
+        doc = json.loads((rep / "raw" / host / "ncbench.json").read_text())
+        assert doc["tool"] == "ncbench"
+        assert doc["role"] == ("client" if host == client else "server")
+    rec = _record(item)
+    assert rec["primary"] == f"{client}/ncbench.txt"
+    # the converge's 1 s points, not the profile's 3 s
+    assert rec["params"]["bench"]["length"] == WANTED["netchannel_experiments_length"]
+    assert rec["params"]["bench"]["warmup"] == WANTED["netchannel_experiments_warmup"]
+    assert 0.5 <= rec["metrics"]["window_s"] <= 3
+    assert (
+        rec["params"]["bench"]["protocol"] == rec["outputs"][f"{client}/ncbench.txt"]["parsed"]["options"]["protocol"]
+    )
+
+
+@pytest.mark.parametrize("item", [i for i in PLANNED if i["figure"] == "6ab"], ids=lambda i: i["variant"])
+def test_stream_numbers_plausible(item):
+    m = _record(item)["metrics"]
+    assert m["throughput_gbps"] > 0
+    assert m["cores"] > 0
+    assert m["throughput_per_core_gbps"] == pytest.approx(m["throughput_gbps"] / m["cores"])
+
+
+@pytest.mark.parametrize(
+    "item", [i for i in PLANNED if i["figure"] == "6d"], ids=lambda i: f"{i['variant']}-{i['point']}"
+)
+def test_latency_numbers_plausible(item):
+    rec = _record(item)
+    m = rec["metrics"]
+    assert m["transactions_per_s"] > 0
+    assert 0 < m["latency_p50_us"] <= m["latency_p90_us"] <= m["latency_p99_us"] <= m["latency_p999_us"]
+    assert m["latency_p999_us"] <= m["latency_max_us"]
+    assert m["latency_mean_us"] > 0
+    priority = rec["outputs"][f"{rec['config']['client']}/ncbench.txt"]["parsed"]["options"]["priority"]
+    assert priority == rec["params"]["bench"].get("priority", -1)
+    background = f"{rec['config']['client']}/background.txt"
+    if item["point"] == "scenario-interference":
+        bg = rec["outputs"][background]["parsed"]["results"]
+        assert bg["bytes_agree"] == "yes"
+        assert bg["flow7_tx_bytes"] > 0, "the 8th background flow sent nothing"
+    else:
+        assert background not in rec["outputs"]
+
+
+@pytest.mark.parametrize("figure", FIGURES)
+def test_csv_has_a_row_per_rep(figure):
+    rows = list(csv.DictReader((RUN / "report" / f"{figure}.csv").open()))
+    got = sorted((r["variant"], r["point"], int(r["rep"])) for r in rows)
+    assert got == sorted((i["variant"], i["point"], i["rep"]) for i in PLANNED if i["figure"] == figure)
+    for row in rows:
+        for metric in results.FIGURES[figure]["metrics"]:
+            assert float(row[metric]) > 0, f"{figure}.csv {row['variant']} {row['point']}: {metric} empty or 0"
+
+
+@pytest.mark.parametrize("figure", FIGURES)
+def test_png_per_figure(figure):
+    data = (RUN / "report" / f"{figure}.png").read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    assert len(data) > 5000
+
+
+def test_report_names_figures_and_lab():
+    text = (RUN / "report" / "report.md").read_text()
+    for figure in FIGURES:
+        assert f"![{figure}]({figure}.png)" in text
+    assert "software emulation" in text
+    assert f"{len(PLANNED)} complete repetitions" in text
+
+
+def test_config_is_the_hosts(host):
+    """config.json holds each host's own kernel and data address, as the host reports them."""
+    name = host.backend.get_hostname()
+    config = json.loads((_rep_dir(PLANNED[0]) / "config.json").read_text())
+    if name not in config["hosts"]:
+        pytest.skip(f"{name} is neither client nor server of the run")
+    mine = config["hosts"][name]
+    assert mine["kernel"] == host.check_output("uname -r")
+    assert mine["data_ip"] in host.check_output("ip -o -4 addr show")
+    assert mine["ncbench"] == host.check_output("ncbench --version")
+    assert mine["module"]["config"]["bulk"] > 0
+
+
+def test_nothing_left_running(host):
+    """Every server and background client the role started was stopped (or exited by itself)."""
+    assert host.run("pgrep -x ncbench").stdout.strip() == ""
+
+
+def test_same_run_id_resumes(ansible):
+    before = sorted(p.relative_to(RUN) for p in RUN.rglob("rep-*"))
+    proc = ansible("ansible-playbook", str(CONVERGE), env=_env())
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert f"{len(PLANNED)} of {len(PLANNED)} done, 0 left" in proc.output
+    assert "Run the ncbench client" not in proc.output
+    assert sorted(p.relative_to(RUN) for p in RUN.rglob("rep-*")) == before
+    assert f"report: {RUN}/report/report.md" in proc.output
+
+
+def test_bad_group_fails_before_anything_runs(ansible):
+    before = sorted(p.relative_to(RUN) for p in RUN.rglob("*"))
+    proc = ansible(
+        "ansible-playbook",
+        str(CONVERGE),
+        "-e",
+        "netchannel_experiments_server_group=nosuchgroup netchannel_experiments_run_id=molecule-bad",
+        env=_env(),
+    )
+    assert proc.returncode != 0
+    assert "netchannel_experiments_server_group='nosuchgroup'" in proc.output
+    assert not (RESULTS / "molecule-bad").exists()
+    assert sorted(p.relative_to(RUN) for p in RUN.rglob("*")) == before
