@@ -340,7 +340,8 @@ def molecule(t: Tier, keep_lab: bool) -> None:
         # (nclab down, a reboot). Forget it, so the default scenario boots the lab.
         subprocess.run(["molecule", "reset", "-s", "default"], cwd=ROOT, env=te, check=False, capture_output=True)
     # --all runs the scenarios in name order: lab (back to Debian's kernel), netchannel_kernel (the
-    # last VM on our kernel), netchannel_module (on both kernels), netchannel_nic, netchannel_preflight.
+    # last VM on our kernel), netchannel_module (on both kernels), netchannel_nic, netchannel_preflight,
+    # workloads (the experiments role, on the module and NIC the earlier scenarios set up).
     cmd = ["molecule", "test", "--all", "--exclude", "default"]
     if keep_lab:
         cmd += ["--destroy", "never"]

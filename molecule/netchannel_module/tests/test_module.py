@@ -339,6 +339,16 @@ def test_sysctls_change_live_without_a_reload(ansible):
     assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "3000"
 
 
+def test_site_runs_the_module_stage_alone_by_its_tag(ansible):
+    # Every role's argument check runs under any tag: the kernel stage's must render without the
+    # build result that its skipped build play would have set.
+    proc = ansible("ansible-playbook", str(REPO / "site.yml"), "--tags", "module", "--check")
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert "TASK [netchannel.deploy.netchannel_module : Load the module, or reload it" in proc.output
+    kernel_tasks = re.findall(r"^TASK \[netchannel\.deploy\.netchannel_kernel_\w+ : (.*?)\]", proc.output, re.M)
+    assert all(t.startswith("Validating arguments") for t in kernel_tasks), kernel_tasks
+
+
 # ---------------------------------------------------------------- last: a reboot
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-CONVERGE = REPO / "molecule" / "netchannel_experiments" / "converge.yml"
+CONVERGE = REPO / "molecule" / "workloads" / "converge.yml"
 WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
 RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
 RUN = RESULTS / WANTED["netchannel_experiments_run_id"]
