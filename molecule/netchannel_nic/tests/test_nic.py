@@ -257,7 +257,7 @@ def test_persistence_reapplies_the_values_after_a_reboot(ansible):
     assert _queue_affinity(after) == _queue_affinity(before)
     # the unit's log says what it did at boot: value pairs, or the command for rings and features
     log = vm.check_output(f"journalctl -b --no-pager -o cat -u {unit}")
-    assert "changed: mtu 1500 -> 9000" in log, log
+    assert f"changed: mtu ip link set dev {IFACE} mtu 9000" in log, log
     assert f"changed: rings ethtool -G {IFACE} rx 128" in log, log
     assert "None -> None" not in log, log
     proc, _, _ = _role(ansible)  # persistence off again: the unit is disabled
