@@ -17,24 +17,12 @@ keeps the old import name.  The format is described in docs/bench-tool.md.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-_LIB = Path(__file__).resolve().parents[1] / "plugins" / "module_utils" / "netchannel_ncbench.py"
+import collection_utils  # tools/, beside this script
 
-
-def _load_lib():
-    name = "netchannel_ncbench"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _LIB)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-_lib = _load_lib()
+_lib = collection_utils.load("netchannel_ncbench")
 NcbenchParseError = _lib.NcbenchParseError
 Record = _lib.Record
 parse_text = _lib.parse_text

@@ -16,26 +16,13 @@ layout and the record.  Errors are one line and exit status 1 (2 for bad usage).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
-from pathlib import Path
 
-_LIB = Path(__file__).resolve().parents[1] / "plugins" / "module_utils" / "netchannel_results.py"
+import collection_utils  # tools/, beside this script
 
-
-def _load_lib():
-    name = "netchannel_results"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _LIB)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-res = _load_lib()
+res = collection_utils.load("netchannel_results")
 
 
 def _run_path(results: str, run: str) -> tuple[str, str]:
