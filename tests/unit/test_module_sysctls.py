@@ -2,19 +2,14 @@
 module's own range and default: a sysctl added to nc_main.c without the role learning it would
 be refused by the role (out of SYSCTL_RANGES) or left at a stale value when a profile changes."""
 
-import importlib.util
 import re
 from pathlib import Path
 
+import collection_utils  # tools/
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "netchannel_module_utils", ROOT / "plugins" / "module_utils" / "netchannel_module.py"
-)
-_nm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_nm)
-SYSCTL_RANGES = _nm.SYSCTL_RANGES
+SYSCTL_RANGES = collection_utils.load("netchannel_module").SYSCTL_RANGES
 SRC = ROOT / "module_src"
 # include/net/tcp.h of the kernel (not in this tree): the limits TCP itself puts on keepalive.
 KERNEL_CONSTANTS = {"MAX_TCP_KEEPIDLE": "32767", "MAX_TCP_KEEPCNT": "127"}
