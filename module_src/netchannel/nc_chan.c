@@ -148,6 +148,41 @@ int nc_chan_wait_up(struct nc_chan *ch, u32 *gen, long timeout)
 	return 0;
 }
 
+/*
+ * The channel a new connection sends on: the one its ports hash to if it
+ * is up, else the next one of the same class that is up.  Waits up to
+ * timeout for any of them: woken by the hashed channel, it looks at the
+ * others every 100 ms.  ERR_PTR(-EHOSTUNREACH) if none came up.
+ */
+struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
+				u16 lport, u16 rport, u32 *gen, long timeout)
+{
+	struct nc_chan *first = nc_peer_pick_chan(peer, latency, lport, rport);
+	bool lat = latency && nc_cfg.lat;
+	u32 base = lat ? nc_cfg.bulk : 0, n = lat ? nc_cfg.lat : nc_cfg.bulk;
+	u32 start = (u32)(first - peer->chans) - base, i;
+	unsigned long end = jiffies + timeout;
+	long left, ret;
+
+	for (;;) {
+		for (i = 0; i < n; i++) {
+			struct nc_chan *ch = &peer->chans[base + (start + i) % n];
+
+			if (READ_ONCE(ch->state) == NC_CH_UP &&
+			    !nc_chan_wait_up(ch, gen, 0))
+				return ch;
+		}
+		left = (long)(end - jiffies);
+		if (timeout <= 0 || left <= 0)
+			return ERR_PTR(-EHOSTUNREACH);
+		ret = wait_event_interruptible_timeout(first->up_wait,
+						       READ_ONCE(first->state) == NC_CH_UP,
+						       min_t(long, left, max(HZ / 10, 1)));
+		if (ret < 0)
+			return ERR_PTR(ret);
+	}
+}
+
 /* ---- outbound channel: transmit ---- */
 
 static void nc_chan_tx_work(struct work_struct *work)

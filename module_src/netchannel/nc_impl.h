@@ -183,6 +183,8 @@ struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
 				  u16 lport, u16 rport);
 void nc_chan_reset_all(void);
 int nc_chan_wait_up(struct nc_chan *ch, u32 *gen, long timeout);
+struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
+				u16 lport, u16 rport, u32 *gen, long timeout);
 int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,

@@ -84,6 +84,15 @@ static void nc_wake(struct sock *sk, __poll_t mask)
 	if (skwq_has_sleeper(wq))
 		wake_up_interruptible_poll(&wq->wait, mask);
 	rcu_read_unlock();
+	/* O_ASYNC owners get SIGIO, with the band TCP would give */
+	if (!sock_flag(sk, SOCK_FASYNC))
+		return;
+	if ((mask & EPOLLERR) && READ_ONCE(sk->sk_err))
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_ERR);
+	else if (mask & EPOLLIN)
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_IN);
+	if (mask & EPOLLOUT)
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
 }
 
 #define NC_WAKE_ALL	(EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | \
@@ -326,6 +335,25 @@ static bool nc_tx_room(struct nc_sock *nsk)
 	       nc_sock_sndlim(nc_to_sk(nsk));
 }
 
+/*
+ * Room in the send queue again: wake writers only if one found it full
+ * (SOCK_NOSPACE, set by sendmsg and poll), like sk_stream_write_space(),
+ * not once per frame sent.  The socket is freed after an RCU grace period.
+ */
+static void nc_write_space(struct sock *sk)
+{
+	struct socket *sock;
+
+	rcu_read_lock();
+	sock = READ_ONCE(sk->sk_socket);
+	if (sock && test_bit(SOCK_NOSPACE, &sock->flags) &&
+	    nc_tx_room(nc_sk(sk))) {
+		clear_bit(SOCK_NOSPACE, &sock->flags);
+		nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
+	}
+	rcu_read_unlock();
+}
+
 /* A frame left the channel queue (sent or dropped): release it. */
 void nc_txframe_done(struct nc_txframe *f)
 {
@@ -333,7 +361,8 @@ void nc_txframe_done(struct nc_txframe *f)
 
 	if (sk) {
 		atomic_sub((int)f->len, &nc_sk(sk)->tx_queued);
-		nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
+		smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
+		nc_write_space(sk);
 		sock_put(sk);
 	}
 	kfree(f);
@@ -428,7 +457,8 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->conn_id = h->conn_id;
 	nsk->latency = latency;
 	nsk->rxchan_id = rc->id;
-	nsk->txch = nc_peer_pick_chan(peer, latency, nsk->lport, nsk->rport);
+	nsk->txch = nc_peer_chan_up(peer, latency, nsk->lport, nsk->rport,
+				    &gen, 0);
 	nc_txc_init(&nsk->txc, 0, h->credit);
 	nc_rxc_init(&nsk->rxc, 0, nc_sock_window(sk));
 	nsk->node.key.peer = rc->peer_ip;
@@ -436,7 +466,8 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->node.key.rport = nsk->rport;
 	sk->sk_state = TCP_ESTABLISHED;
 
-	if (nc_chan_wait_up(nsk->txch, &gen, 0) || nc_hash(nsk)) {
+	if (IS_ERR(nsk->txch) || nc_hash(nsk)) {
+		nsk->txch = NULL;
 		sk->sk_state = TCP_CLOSE;
 		sock_orphan(sk);
 		sock_put(sk);
@@ -521,6 +552,7 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 {
 	struct nc_sock *nsk;
 	struct sock *sk;
+	bool fin;
 	int r;
 
 	if (h->type == NC_T_CONNECT) {
@@ -545,13 +577,21 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		chunk = NULL;
 		break;
 	case NC_T_ACCEPT:
+		fin = false;
 		spin_lock(&nsk->lock);
 		if (sk->sk_state == TCP_SYN_SENT) {
 			nc_txc_init(&nsk->txc, 0, h->credit);
 			nsk->rxchan_id = rc->id;
 			WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
+			/* shutdown(SHUT_WR) came before the connection was up */
+			if ((sk->sk_shutdown & SEND_SHUTDOWN) && !nsk->fin_sent) {
+				nsk->fin_sent = true;
+				fin = true;
+			}
 		}
 		spin_unlock(&nsk->lock);
+		if (fin)
+			nc_send(nsk, NC_T_CLOSE, 0);
 		NC_INC(conn_opened);
 		nc_wake(sk, NC_WAKE_ALL);
 		break;
@@ -585,10 +625,23 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 
 /* ---- socket operations ---- */
 
+/*
+ * The channels, the port map and the listeners belong to the initial
+ * network namespace: refuse the protocol elsewhere (a container must not
+ * reach the host's peers or take its virtual ports).  EPROTONOSUPPORT is
+ * what socket() answers for a protocol the namespace does not offer.
+ */
 static int nc_sk_init(struct sock *sk)
 {
+	if (!net_eq(sock_net(sk), &init_net))
+		return -EPROTONOSUPPORT;
 	nc_sock_setup(nc_sk(sk));
 	return 0;
+}
+
+/* Only sk_common_release() calls this, after a refused nc_sk_init(). */
+static void nc_sk_unhash(struct sock *sk)
+{
 }
 
 static bool nc_addr_is_local(__be32 addr)
@@ -721,6 +774,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	struct sock *sk = sock->sk;
 	struct nc_sock *nsk = nc_sk(sk);
 	struct nc_peer *peer;
+	struct nc_chan *ch;
 	long timeo, ctimeo;
 	u16 rport;
 	u32 gen;
@@ -769,14 +823,16 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	}
 	nsk->latency = sk->sk_priority >= READ_ONCE(nc_tun.latency_priority);
 	nsk->rport = rport;
-	nsk->txch = nc_peer_pick_chan(peer, nsk->latency, nsk->lport, rport);
-	err = nc_chan_wait_up(nsk->txch, &gen,
-			      msecs_to_jiffies(READ_ONCE(nc_tun.chan_wait_ms)));
-	if (err) {
+	/* any channel of the class that is up, the hashed one first */
+	ch = nc_peer_chan_up(peer, nsk->latency, nsk->lport, rport, &gen,
+			     msecs_to_jiffies(READ_ONCE(nc_tun.chan_wait_ms)));
+	if (IS_ERR(ch)) {
+		err = (int)PTR_ERR(ch);
 		if (err != -ERESTARTSYS)
 			err = -EHOSTUNREACH;	/* channel to the peer is down */
 		goto out;
 	}
+	nsk->txch = ch;
 	nsk->peer = peer;
 	nsk->txgen = gen;
 	nsk->conn_id = get_random_u32();
@@ -851,6 +907,26 @@ out:
 	return err;
 }
 
+/*
+ * Like sk_stream_wait_connect(): wait while the connection is being set
+ * up; EAGAIN when the caller does not wait (MSG_DONTWAIT, O_NONBLOCK or
+ * the send timeout ran out), not EPIPE.
+ */
+static int nc_wait_connect(struct sock *sk, long *timeo)
+{
+	while (READ_ONCE(sk->sk_state) == TCP_SYN_SENT) {
+		if (READ_ONCE(sk->sk_err))
+			return sock_error(sk);
+		if (!*timeo)
+			return -EAGAIN;
+		if (signal_pending(current))
+			return sock_intr_errno(*timeo);
+		nc_wait(sk, timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT ||
+			READ_ONCE(sk->sk_err));
+	}
+	return 0;
+}
+
 static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 {
 	struct sock *sk = sock->sk;
@@ -863,10 +939,9 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		return -EOPNOTSUPP;
 	lock_sock(sk);
 	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
-	if (sk->sk_state == TCP_SYN_SENT)
-		nc_wait(sk, &timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT);
+	err = nc_wait_connect(sk, &timeo);
 
-	while (copied < len) {
+	while (!err && copied < len) {
 		struct nc_txframe *f;
 		struct nc_hdr h = { };
 		u32 avail, n;
@@ -888,6 +963,10 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			break;
 		}
 		if (!avail || !nc_tx_room(nsk)) {
+			/* nc_write_space() wakes us when frames leave */
+			set_bit(SOCK_NOSPACE, &sock->flags);
+			/* bit before the re-check; pairs with nc_txframe_done() */
+			smp_mb__after_atomic();
 			if (!timeo) {
 				err = -EAGAIN;
 				break;
@@ -942,6 +1021,17 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	if (err == -EPIPE)
 		return sk_stream_error(sk, msg->msg_flags, err);
 	return err;
+}
+
+/* recvmsg's wake-up condition: data, EOF, an error or a state change */
+static bool nc_recv_ready(struct nc_sock *nsk, size_t peek_off, int state)
+{
+	struct sock *sk = nc_to_sk(nsk);
+
+	return READ_ONCE(nsk->rxq_bytes) > peek_off ||
+	       READ_ONCE(nsk->peer_fin) || READ_ONCE(sk->sk_err) ||
+	       READ_ONCE(sk->sk_state) != state ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN);
 }
 
 static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
@@ -1024,7 +1114,8 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		}
 		if (fin || (sk->sk_shutdown & RCV_SHUTDOWN))
 			break;
-		if (state != TCP_ESTABLISHED) {
+		/* still connecting: wait (or EAGAIN) as for an empty queue */
+		if (state != TCP_ESTABLISHED && state != TCP_SYN_SENT) {
 			if (!nsk->peer)
 				err = -ENOTCONN;
 			break;
@@ -1037,11 +1128,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			err = sock_intr_errno(timeo);
 			break;
 		}
-		nc_wait(sk, &timeo,
-			READ_ONCE(nsk->rxq_bytes) > peek_off ||
-			READ_ONCE(nsk->peer_fin) || READ_ONCE(sk->sk_err) ||
-			READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
-			(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN));
+		nc_wait(sk, &timeo, nc_recv_ready(nsk, peek_off, state));
 	}
 out:
 	release_sock(sk);
@@ -1073,8 +1160,18 @@ static __poll_t nc_poll(struct file *file, struct socket *sock,
 	if (READ_ONCE(nsk->peer_fin) || (shut & RCV_SHUTDOWN))
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
 	if (state == TCP_ESTABLISHED) {
-		if (!(shut & SEND_SHUTDOWN) && nc_txc_avail(&nsk->txc) &&
-		    nc_tx_room(nsk))
+		/* like tcp_poll(): a shut writer is "writable" to see EPIPE */
+		bool room = nc_tx_room(nsk);
+
+		if (!room && !(shut & SEND_SHUTDOWN)) {
+			/* ask nc_write_space() for a wake-up, then look again */
+			set_bit(SOCK_NOSPACE, &sock->flags);
+			/* bit before the re-check; pairs with nc_txframe_done() */
+			smp_mb__after_atomic();
+			room = nc_tx_room(nsk);
+		}
+		if ((shut & SEND_SHUTDOWN) ||
+		    (nc_txc_avail(&nsk->txc) && room))
 			mask |= EPOLLOUT | EPOLLWRNORM;
 	} else if (state != TCP_SYN_SENT) {
 		mask |= EPOLLOUT | EPOLLWRNORM;
@@ -1207,6 +1304,25 @@ static int nc_setsockopt(struct socket *sock, int level, int optname,
 }
 
 /*
+ * TCP_MAXSEG: the segment size of the channel the connection sends on (the
+ * data travels in that TCP connection's segments); TCP's default of 536
+ * while there is no channel, as TCP answers before it knows the path.
+ */
+static u32 nc_sock_mss(struct sock *sk)
+{
+	struct nc_chan *ch = READ_ONCE(nc_sk(sk)->txch);
+	u32 mss = 0;
+
+	if (ch && READ_ONCE(nc_sk(sk)->peer)) {
+		spin_lock(&ch->lock);
+		if (ch->state == NC_CH_UP && ch->sock)
+			mss = READ_ONCE(tcp_sk(ch->sock->sk)->mss_cache);
+		spin_unlock(&ch->lock);
+	}
+	return mss ? mss : TCP_MSS_DEFAULT;
+}
+
+/*
  * TCP_INFO for programs that report it (iperf3 reads it after every run and
  * does not check the result): the state and segment size are ours; the
  * retransmission and RTT fields stay zero because a virtual socket has none
@@ -1214,10 +1330,12 @@ static int nc_setsockopt(struct socket *sock, int level, int optname,
  */
 static void nc_fill_tcp_info(struct sock *sk, struct tcp_info *info)
 {
+	u32 mss = nc_sock_mss(sk);
+
 	memset(info, 0, sizeof(*info));
 	info->tcpi_state = READ_ONCE(sk->sk_state);
-	info->tcpi_snd_mss = NC_MAX_PAYLOAD;
-	info->tcpi_rcv_mss = NC_MAX_PAYLOAD;
+	info->tcpi_snd_mss = mss;
+	info->tcpi_rcv_mss = mss;
 }
 
 static int nc_getsockopt(struct socket *sock, int level, int optname,
@@ -1235,7 +1353,7 @@ static int nc_getsockopt(struct socket *sock, int level, int optname,
 		src = &val;
 		break;
 	case TCP_MAXSEG:
-		val = NC_MAX_PAYLOAD;
+		val = (int)nc_sock_mss(sock->sk);
 		src = &val;
 		break;
 	case TCP_INFO:
@@ -1299,6 +1417,7 @@ static struct proto nc_prot = {
 	.owner		= THIS_MODULE,
 	.close		= nc_close,
 	.init		= nc_sk_init,
+	.unhash		= nc_sk_unhash,
 	.obj_size	= sizeof(struct nc_sock),
 };
 

@@ -33,6 +33,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sched.h>
+#include <grp.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
@@ -1368,6 +1370,531 @@ static double client_one(const char *ip, int proto, int port, uint64_t mib)
 	return mbs;
 }
 
+/* ---- network namespaces (issue 13): refused outside the initial one ---- */
+
+/*
+ * socket(AF_INET, *, 19) in a network namespace other than the initial
+ * one must fail with EPROTONOSUPPORT (what Linux answers for a protocol
+ * it does not offer there); before the fix it succeeded and the socket
+ * reached the initial namespace's peers.  The test process is a child of
+ * run_test(), so unshare() does not affect the other tests.
+ */
+static void netns_check(const char *name, const char *how)
+{
+	int fd = nc_socket(), e = errno, fd2, e2, tfd;
+
+	fd2 = socket(AF_INET, SOCK_DGRAM, IPPROTO_VIRTUAL_SOCK);
+	e2 = errno;
+	tfd = socket(AF_INET, SOCK_STREAM, 0);	/* the namespace itself works */
+	if (fd < 0 && e == EPROTONOSUPPORT && fd2 < 0 && e2 == EPROTONOSUPPORT && tfd >= 0)
+		PASS(name, "%s: SOCK_STREAM and SOCK_DGRAM protocol 19 refused with EPROTONOSUPPORT, TCP socket fine",
+		     how);
+	else
+		FAIL(name, "%s: stream fd %d (%s), dgram fd %d (%s), tcp fd %d", how, fd,
+		     fd < 0 ? strerror(e) : "created", fd2, fd2 < 0 ? strerror(e2) : "created", tfd);
+	if (fd >= 0)
+		close(fd);
+	if (fd2 >= 0)
+		close(fd2);
+	if (tfd >= 0)
+		close(tfd);
+}
+
+static void test_netns_refused(void)
+{
+	if (unshare(CLONE_NEWNET)) {
+		FAIL("netns_refused", "unshare(CLONE_NEWNET) as root: %s", strerror(errno));
+		return;
+	}
+	netns_check("netns_refused", "root in a fresh network namespace");
+}
+
+static void test_userns_netns_refused(void)
+{
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534)) {
+		FAIL("userns_netns_refused", "cannot become uid 65534: %s", strerror(errno));
+		return;
+	}
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
+		/* not a failure of the module: the kernel does not allow it */
+		printf("NCTEST INFO userns_netns_refused skipped: unshare(CLONE_NEWUSER|CLONE_NEWNET) as uid 65534: %s\n",
+		       strerror(errno));
+		return;
+	}
+	netns_check("userns_netns_refused", "uid 65534 in a fresh user+network namespace");
+}
+
+/* ---- TCP_MAXSEG (issue 13) ---- */
+
+/*
+ * TCP_MAXSEG must be a segment size TCP could have: iperf3 ignores
+ * values above 65507 ("nonsense TCP MSS"), and an IPv4 TCP segment is at
+ * most 65495 bytes.  Before the fix the module answered 65536.
+ */
+static void test_maxseg(void)
+{
+	int lfd = nc_listener(5006, 4), cfd = nc_connect("127.0.0.1", 5006), sfd, v[3] = { -1, -1, -1 }, i;
+	int fds[3];
+	socklen_t l;
+
+	sfd = lfd >= 0 ? accept(lfd, NULL, NULL) : -1;
+	if (cfd < 0 || sfd < 0) {
+		FAIL("tcp_maxseg", "connection: %s", strerror(errno));
+		return;
+	}
+	fds[0] = cfd;
+	fds[1] = sfd;
+	fds[2] = nc_socket();		/* not connected: TCP's default */
+	for (i = 0; i < 3; i++) {
+		l = sizeof(v[i]);
+		if (getsockopt(fds[i], IPPROTO_TCP, TCP_MAXSEG, &v[i], &l))
+			v[i] = -errno;
+	}
+	if (v[0] >= 536 && v[0] <= 65495 && v[1] >= 536 && v[1] <= 65495 && v[2] == 536)
+		PASS("tcp_maxseg", "connected %d, accepted %d, unconnected %d", v[0], v[1], v[2]);
+	else
+		FAIL("tcp_maxseg", "connected %d, accepted %d, unconnected %d (want 536..65495, 536)",
+		     v[0], v[1], v[2]);
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	close(lfd);
+}
+
+/* ---- a connection that is not up yet (issue 13) ---- */
+
+/*
+ * A fake peer (NC_VMTEST_FAKE_PEER, an address on lo that the module's
+ * host table lists as a peer, see run_vm.py --fake-peer) accepts the
+ * module's channels and stays silent, so a connect() to it stays in
+ * SYN_SENT for as long as the test wants.  Then the test answers ACCEPT
+ * itself, over a channel it opens from the fake address.
+ */
+#define FP_MAX 8
+struct fake_peer {
+	int lfd;
+	int n;
+	int fd[FP_MAX];
+	int idx[FP_MAX];	/* channel index from the channel's HELLO */
+	int last;		/* the channel the last frame found came on */
+	unsigned char buf[FP_MAX][4096];
+	size_t fill[FP_MAX];
+};
+
+static void be16(unsigned char *p, unsigned int v) { p[0] = v >> 8; p[1] = v; }
+static void be32(unsigned char *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+static unsigned int rd16(const unsigned char *p) { return p[0] << 8 | p[1]; }
+static uint32_t rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static void frame(unsigned char *h, int type, unsigned int sport, unsigned int dport,
+		  uint32_t conn_id, uint32_t credit)
+{
+	memset(h, 0, 24);
+	h[0] = 0x4e;
+	h[1] = 0x43;
+	h[2] = 1;
+	h[3] = type;
+	be16(h + 8, sport);
+	be16(h + 10, dport);
+	be32(h + 12, conn_id);
+	be32(h + 20, credit);
+}
+
+/*
+ * Accept new channels and read frames for up to ms; return 1 as soon as a
+ * frame of the given type (and conn_id, unless 0) arrives, with its header
+ * copied to hdr.
+ */
+static int fake_poll(struct fake_peer *fp, int ms, int type, uint32_t conn_id, unsigned char *hdr)
+{
+	double end = now() + ms / 1000.0;
+
+	do {
+		struct pollfd p[FP_MAX + 1];
+		int i, n = 0;
+
+		p[n].fd = fp->lfd;
+		p[n++].events = POLLIN;
+		for (i = 0; i < fp->n; i++) {
+			p[n].fd = fp->fd[i];
+			p[n++].events = POLLIN;
+		}
+		if (poll(p, n, 50) <= 0)
+			continue;
+		if ((p[0].revents & POLLIN) && fp->n < FP_MAX) {
+			int c = accept(fp->lfd, NULL, NULL);
+
+			if (c >= 0) {
+				fp->idx[fp->n] = -1;
+				fp->fd[fp->n++] = c;
+			}
+		}
+		for (i = 0; i < fp->n; i++) {
+			unsigned char *b = fp->buf[i];
+			ssize_t r;
+
+			if (!(p[i + 1].revents & POLLIN))
+				continue;
+			r = read(fp->fd[i], b + fp->fill[i], sizeof(fp->buf[i]) - fp->fill[i]);
+			if (r <= 0)
+				continue;
+			fp->fill[i] += r;
+			while (fp->fill[i] >= 24) {
+				size_t flen = 24 + rd32(b + 16);
+				int hit = b[3] == type && (!conn_id || rd32(b + 12) == conn_id);
+
+				if (flen > sizeof(fp->buf[i]) || fp->fill[i] < flen) {
+					if (flen > sizeof(fp->buf[i]))
+						fp->fill[i] = 0;	/* big DATA: not ours */
+					break;
+				}
+				if (b[3] == 1)
+					fp->idx[i] = rd16(b + 8);
+				if (hit) {
+					memcpy(hdr, b, 24);
+					fp->last = i;
+				}
+				memmove(b, b + flen, fp->fill[i] - flen);
+				fp->fill[i] -= flen;
+				if (hit)
+					return 1;
+			}
+		}
+	} while (now() < end);
+	return 0;
+}
+
+static void fake_close(struct fake_peer *fp)
+{
+	int i;
+
+	for (i = 0; i < fp->n; i++)
+		close(fp->fd[i]);
+	if (fp->lfd >= 0)
+		close(fp->lfd);
+}
+
+/*
+ * connect() takes any channel of its class that is up, not only the one
+ * its ports hash to.  The fake peer accepts the module's channels, stops
+ * listening and closes bulk channel 0, which then stays down; a connect
+ * from a port that hashes to channel 0 must go out on channel 1 at once.
+ * Before the fix it waited chan_wait_ms (3 s) and failed with EHOSTUNREACH.
+ */
+static void test_connect_any_channel(void)
+{
+	const char *name = "connect_any_channel";
+	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
+	struct fake_peer *fp = calloc(1, sizeof(*fp));
+	unsigned char hdr[24];
+	char local[32] = "";
+	unsigned int bulk = 0, lat = 0, lport, i, hellos;
+	int port = 0, one = 1, cfd = -1, in, dying, distinct, up = -1;
+	struct sockaddr_in a;
+	double t0, dt;
+	ssize_t r;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!ip || !fp) {
+		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+		free(fp);
+		if (f)
+			fclose(f);
+		return;
+	}
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 local, &port, &bulk, &lat) != 4 || bulk < 2) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel (need bulk >= 2)");
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(ip, port);
+	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
+		FAIL(name, "fake peer %s:%d: %s", ip, port, strerror(errno));
+		goto out;
+	}
+	/* every channel of the module to the fake peer, each with its HELLO */
+	t0 = now();
+	do {
+		fake_poll(fp, 200, -1, 0, hdr);
+		for (hellos = 0, i = 0; i < (unsigned int)fp->n; i++)
+			hellos += fp->idx[i] >= 0;
+	} while (hellos < bulk + lat && now() - t0 < 20);
+	close(fp->lfd);			/* reconnects are refused from now on */
+	fp->lfd = -1;
+	for (i = 0; i < (unsigned int)fp->n; i++)
+		if (fp->idx[i] == 0) {
+			close(fp->fd[i]);
+			fp->fd[i] = -1;
+		}
+	t0 = now();
+	do {
+		chan_census(ip, &in, &dying, &distinct, &up);
+	} while (up != (int)(bulk + lat - 1) && now() - t0 < 5 && !usleep(50000));
+	if (hellos < bulk + lat || up != (int)(bulk + lat - 1)) {
+		FAIL(name, "setup: %u of %u channels accepted, %d up after closing bulk 0", hellos,
+		     bulk + lat, up);
+		goto out;
+	}
+	for (lport = 40000; lport < 60000; lport++) {	/* nc_peer_pick_chan() */
+		uint32_t h = (lport << 16 | 7101u) * 0x9e3779b1u;
+
+		h ^= h >> 15;
+		if (h % bulk == 0)
+			break;
+	}
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+	a = addr("0.0.0.0", lport);
+	if (bind(cfd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "bind port %u: %s", lport, strerror(errno));
+		goto out;
+	}
+	a = addr(ip, 7101);
+	t0 = now();
+	r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
+	dt = now() - t0;
+	if (!(r < 0 && errno == EINPROGRESS)) {
+		FAIL(name, "connect from port %u (hashes to bulk 0, down; %d others up): %s after %.1f s",
+		     lport, up, r ? strerror(errno) : "connected", dt);
+		goto out;
+	}
+	if (fake_poll(fp, 3000, 2, 0, hdr) && fp->idx[fp->last] > 0 &&
+	    fp->idx[fp->last] < (int)bulk)
+		PASS(name, "port %u hashes to bulk 0 (down): EINPROGRESS after %.2f s, CONNECT on bulk %d",
+		     lport, dt, fp->idx[fp->last]);
+	else
+		FAIL(name, "EINPROGRESS, but no CONNECT on another bulk channel within 3 s");
+out:
+	if (cfd >= 0)
+		close(cfd);
+	for (i = 0; i < (unsigned int)fp->n; i++)
+		if (fp->fd[i] < 0)
+			fp->fd[i] = open("/dev/null", O_RDONLY);	/* fake_close closes it */
+	fake_close(fp);
+	free(fp);
+}
+
+static int sigpipes;
+static void on_sigpipe(int s) { (void)s; sigpipes++; }
+
+static void test_pending_connect(void)
+{
+	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
+	struct fake_peer *fp = calloc(1, sizeof(*fp));
+	unsigned char hdr[24], hello[24], acc[24];
+	char local[32] = "", b[8];
+	unsigned int bulk, lat, lport;
+	int port = 0, cfd = -1, afd = -1, one = 1, ok;
+	uint32_t conn_id;
+	struct sockaddr_in a;
+	ssize_t r;
+	double t0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!ip || !fp) {
+		printf("NCTEST INFO pending_connect skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n");
+		free(fp);
+		if (f)
+			fclose(f);
+		return;
+	}
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 local, &port, &bulk, &lat) != 4) {
+		FAIL("pending_connect", "cannot read the configuration line of /proc/net/netchannel");
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(ip, port);
+	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
+		FAIL("pending_connect", "fake peer %s:%d: %s", ip, port, strerror(errno));
+		return;
+	}
+	/* the module's channels to the fake peer retry with a backoff */
+	t0 = now();
+	while (now() - t0 < 30) {
+		a = addr(ip, 7100);
+		cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+		r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
+		if (r < 0 && errno == EINPROGRESS)
+			break;
+		close(cfd);
+		cfd = -1;
+		fake_poll(fp, 300, -1, 0, hdr);
+	}
+	if (cfd < 0 || !fake_poll(fp, 10000, 2, 0, hdr)) {
+		FAIL("pending_connect", "no connection in progress to fake peer %s (fd %d, %s)",
+		     ip, cfd, strerror(errno));
+		goto out;
+	}
+	conn_id = rd32(hdr + 12);
+	lport = rd16(hdr + 8);
+
+	/* SYN_SENT now, and it stays so until we answer */
+	signal(SIGPIPE, on_sigpipe);
+	r = send(cfd, "x", 1, MSG_DONTWAIT);
+	if (r < 0 && errno == EAGAIN && !sigpipes)
+		PASS("send_connecting_eagain", "send(MSG_DONTWAIT) before ACCEPT: EAGAIN, no SIGPIPE");
+	else
+		FAIL("send_connecting_eagain", "send returned %zd (%s), %d SIGPIPE", r,
+		     r < 0 ? strerror(errno) : "sent", sigpipes);
+	signal(SIGPIPE, SIG_IGN);
+	r = recv(cfd, b, sizeof(b), MSG_DONTWAIT);
+	if (r < 0 && errno == EAGAIN)
+		PASS("recv_connecting_eagain", "recv(MSG_DONTWAIT) before ACCEPT: EAGAIN");
+	else
+		FAIL("recv_connecting_eagain", "recv returned %zd (%s)", r, r < 0 ? strerror(errno) : "EOF/data");
+	{
+		struct timeval tv = { .tv_usec = 300000 };
+		int fl = fcntl(cfd, F_GETFL);
+
+		fcntl(cfd, F_SETFL, fl & ~O_NONBLOCK);
+		setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		t0 = now();
+		r = recv(cfd, b, sizeof(b), 0);
+		if (r < 0 && errno == EAGAIN && now() - t0 > 0.25)
+			PASS("recv_connecting_waits", "blocking recv before ACCEPT waited %.2f s, then EAGAIN",
+			     now() - t0);
+		else
+			FAIL("recv_connecting_waits", "recv returned %zd (%s) after %.2f s", r,
+			     r < 0 ? strerror(errno) : "EOF/data", now() - t0);
+		fcntl(cfd, F_SETFL, fl);
+	}
+	if (shutdown(cfd, SHUT_WR)) {
+		FAIL("shutdown_wr_connecting", "shutdown(SHUT_WR) before ACCEPT: %s", strerror(errno));
+		goto out;
+	}
+	/* ACCEPT from the fake peer over a channel it opens from its address */
+	afd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(ip, 0);
+	if (bind(afd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		a = addr(local, port);
+		if (connect(afd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			frame(hello, 1, 0, 0, ntohl(addr(ip, 0).sin_addr.s_addr), 0);
+			frame(acc, 3, 7100, lport, conn_id, 65536);
+			write_all(afd, hello, 24);
+			write_all(afd, acc, 24);
+		}
+	}
+	/* up: TCP_INFO says ESTABLISHED (poll may not say POLLOUT before the fix) */
+	t0 = now();
+	do {
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+		     ti.tcpi_state == TCP_ESTABLISHED;
+	} while (!ok && now() - t0 < 5 && !usleep(20000));
+	if (!ok) {
+		FAIL("shutdown_wr_connecting", "connection to the fake peer never came up: %s", strerror(errno));
+		goto out;
+	}
+	if (fake_poll(fp, 5000, 6, conn_id, hdr))
+		PASS("shutdown_wr_connecting", "shutdown(SHUT_WR) before ACCEPT: CLOSE sent once up");
+	else
+		FAIL("shutdown_wr_connecting", "no CLOSE within 5 s of ACCEPT");
+	/* like TCP: a shut writer polls writable, and the write gives EPIPE */
+	ok = wait_fd(cfd, POLLOUT, 0);
+	r = send(cfd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (ok && r < 0 && errno == EPIPE)
+		PASS("shutdown_wr_connecting_epipe", "after shutdown(SHUT_WR), now up: POLLOUT, send EPIPE");
+	else
+		FAIL("shutdown_wr_connecting_epipe", "POLLOUT %d, send returned %zd (%s)", ok, r,
+		     r < 0 ? strerror(errno) : "sent");
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (afd >= 0)
+		close(afd);
+	fake_close(fp);
+	free(fp);
+}
+
+/* ---- no EPOLLOUT per frame sent (issue 13) ---- */
+
+/*
+ * With edge-triggered epoll, a writer that never filled its send queue
+ * must not be woken for every frame the channel sends (TCP wakes writers
+ * only after they found the queue full).  Before the fix each of the 20
+ * small writes produced one EPOLLOUT edge.
+ */
+static void test_epollout_edges(void)
+{
+	int lfd = nc_listener(5007, 4), cfd = nc_connect("127.0.0.1", 5007), sfd, ep, i, edges = 0;
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET }, out;
+
+	sfd = lfd >= 0 ? accept(lfd, NULL, NULL) : -1;
+	ep = epoll_create1(0);
+	if (cfd < 0 || sfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev)) {
+		FAIL("epollout_edges", "setup: %s", strerror(errno));
+		return;
+	}
+	if (epoll_wait(ep, &out, 1, 1000) != 1) {	/* the first edge: writable */
+		FAIL("epollout_edges", "connected socket not writable");
+		return;
+	}
+	for (i = 0; i < 20; i++) {
+		if (write(cfd, "0123456789", 10) != 10) {
+			FAIL("epollout_edges", "write: %s", strerror(errno));
+			return;
+		}
+		usleep(20000);		/* the frame leaves the channel queue */
+		edges += epoll_wait(ep, &out, 1, 0) == 1;
+	}
+	if (edges <= 1)
+		PASS("epollout_edges", "%d EPOLLOUT edges for 20 writes that never filled the queue", edges);
+	else
+		FAIL("epollout_edges", "%d EPOLLOUT edges for 20 writes that never filled the queue (want <= 1)",
+		     edges);
+	close(ep);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* ---- O_ASYNC: SIGIO when data arrives (issue 13) ---- */
+
+static volatile sig_atomic_t sigios;
+static void on_sigio(int s) { (void)s; sigios++; }
+
+static void test_sigio(void)
+{
+	int lfd = nc_listener(5008, 4), cfd = nc_connect("127.0.0.1", 5008), sfd;
+	double t0;
+
+	sfd = lfd >= 0 ? accept(lfd, NULL, NULL) : -1;
+	signal(SIGIO, on_sigio);
+	if (cfd < 0 || sfd < 0 || fcntl(cfd, F_SETOWN, getpid()) ||
+	    fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) | O_ASYNC)) {
+		FAIL("sigio", "setup: %s", strerror(errno));
+		return;
+	}
+	sigios = 0;
+	if (write(sfd, "x", 1) != 1) {
+		FAIL("sigio", "write: %s", strerror(errno));
+		return;
+	}
+	t0 = now();
+	while (!sigios && now() - t0 < 2)
+		usleep(10000);
+	if (sigios)
+		PASS("sigio", "O_ASYNC socket got SIGIO %.3f s after the peer's write", now() - t0);
+	else
+		FAIL("sigio", "no SIGIO within 2 s of the peer's write on an O_ASYNC socket");
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 struct local_args {
 	uint64_t mib;
 	const char *peer;
@@ -1384,6 +1911,13 @@ static void t_recv_flags(void *a) { (void)a; test_recv_flags(); }
 static void t_bad_frames(void *a) { (void)a; test_bad_frames(); }
 static void t_listener_shutdown_rd(void *a) { (void)a; test_listener_shutdown_rd(); }
 static void t_hello_replaces(void *a) { (void)a; test_hello_replaces(); }
+static void t_netns_refused(void *a) { (void)a; test_netns_refused(); }
+static void t_userns_netns_refused(void *a) { (void)a; test_userns_netns_refused(); }
+static void t_maxseg(void *a) { (void)a; test_maxseg(); }
+static void t_sigio(void *a) { (void)a; test_sigio(); }
+static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
+static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
+static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -1492,6 +2026,13 @@ int main(int argc, char **argv)
 		run_test("bad_frames", t_bad_frames, NULL, 60);
 		run_test("listener_shutdown_rd", t_listener_shutdown_rd, NULL, 60);
 		run_test("hello_replaces", t_hello_replaces, NULL, 60);
+		run_test("netns_refused", t_netns_refused, NULL, 30);
+		run_test("userns_netns_refused", t_userns_netns_refused, NULL, 30);
+		run_test("tcp_maxseg", t_maxseg, NULL, 30);
+		run_test("epollout_edges", t_epollout_edges, NULL, 30);
+		run_test("sigio", t_sigio, NULL, 30);
+		run_test("pending_connect", t_pending_connect, NULL, 90);
+		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

@@ -245,6 +245,11 @@ def main():
     ap.add_argument("--hosts", default="")
     ap.add_argument("--timeout", type=int, default=1200)
     ap.add_argument("--lo-addr", action="append", default=[], help="extra address to put on lo (198.18.0.0/15 only)")
+    ap.add_argument(
+        "--fake-peer",
+        default=None,
+        help="an address put on lo and listed as a peer; nc_vmtest plays that peer (connections not yet up)",
+    )
     ap.add_argument("--unreachable-peer", default=None, help="configured peer that is down; expect EHOSTUNREACH")
     ap.add_argument("--mem", default="1024")
     ap.add_argument("--smp", default="2")
@@ -276,7 +281,7 @@ def main():
     if not os.path.exists(args.module):
         sys.exit(f"module {args.module} not built (make -C module_src module)")
 
-    for a in args.lo_addr + ([args.unreachable_peer] if args.unreachable_peer else []):
+    for a in args.lo_addr + [p for p in (args.unreachable_peer, args.fake_peer) if p]:
         if not a.startswith(("127.", "198.18.", "198.19.")):
             sys.exit(f"only loopback and 198.18.0.0/15 addresses are allowed: {a}")
     if args.reboot_peer and not args.pair:
@@ -297,6 +302,10 @@ def main():
     else:
         initrd = os.path.join(tmp, "initrd.cpio")
         setup = "\n".join(f"ip addr add {a}/32 dev lo" for a in args.lo_addr)
+        if args.fake_peer:
+            setup += f"\nip addr add {args.fake_peer}/32 dev lo\nexport NC_VMTEST_FAKE_PEER={args.fake_peer}"
+            if not args.hosts:
+                args.hosts = f"local=127.0.0.1;peers={args.fake_peer};bulk=2;lat=1;port=9000;cpus=0"
         role = f"/nc_vmtest local {args.mib:d} {args.unreachable_peer or ''}"
         build_initramfs(
             initrd,
