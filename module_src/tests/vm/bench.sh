@@ -21,6 +21,11 @@
 role=$1
 server=${2:-127.0.0.1}
 SECS=${NC_BENCH_SECS:-1.5}
+# how long a flow may take to drain after the run: 10 s, times the debug
+# kernels' NC_VMTEST_TIMEOUT_SCALE (under load on a debug kernel even TCP
+# streams took longer than 10 s to drain)
+SCALE=${NC_VMTEST_TIMEOUT_SCALE:-1}
+DRAIN=$((10 * SCALE))
 WARM=0.5
 DUMP=${NC_BENCH_DUMP:-0}
 TESTS="stream:tcp stream:netchannel rr:tcp rr:netchannel msgrate:tcp msgrate:netchannel"
@@ -56,10 +61,22 @@ uptime_s() {
 	cut -d' ' -f1 /proc/uptime
 }
 
+# after a failed NetChannel run: the channels twice, 2 s apart: bytes that
+# still grow mean data was draining (slow), unchanged ones with frames
+# queued mean a stall
+chan_progress() {	# chan_progress NAME
+	for _i in 1 2; do
+		grep -E '^  tx |^rx ' /proc/net/netchannel | sed "s/^ */NCVM BENCHCHAN $1 $_i /"
+		[ $_i = 2 ] || sleep 2
+	done
+}
+
 serve_one() {		# serve_one N: one test, whatever the client asks for
-	timeout 120 /ncbench -s --once --idle-timeout 40 >"/bench-s-$1.log" 2>&1
+	timeout $((110 + DRAIN)) /ncbench -s --once --idle-timeout 40 >"/bench-s-$1.log" 2>&1
 	echo "NCVM BENCHSRV rc=$? $(pick "/bench-s-$1.log" protocol workload uring tx_bytes rx_bytes)"
 	grep 'error' "/bench-s-$1.log" | sed "s/^/NCVM BENCHLOG server-$1 /" | head -3
+	grep -q 'error' "/bench-s-$1.log" && grep -q '^protocol=netchannel' "/bench-s-$1.log" &&
+		chan_progress "server-$1"
 	[ "$DUMP" = 1 ] && dump "/bench-s-$1.log"
 }
 
@@ -68,7 +85,7 @@ client_one() {		# client_one workload protocol host
 	n=0
 	while :; do
 		# shellcheck disable=SC2046 # the workload's options are words
-		timeout 60 /ncbench -c "$3" -p "$2" -W "${1%-uring}" -l "$SECS" -w $WARM --timeout 10 \
+		timeout $((50 + DRAIN)) /ncbench -c "$3" -p "$2" -W "${1%-uring}" -l "$SECS" -w $WARM --timeout $DRAIN \
 			$(wl_args "$1" "$name") --json "/bench-$name.json" >"/bench-c-$name.log" 2>"/bench-c-$name.err"
 		rc=$?
 		# the server of the next test may still be starting
@@ -78,6 +95,7 @@ client_one() {		# client_one workload protocol host
 		sleep 0.5
 	done
 	sed "s/^/NCVM BENCHLOG $name /" "/bench-c-$name.err" | head -5
+	[ "$rc" != 0 ] && [ "$2" = netchannel ] && chan_progress "$name"
 	rows=none
 	[ -f "/bench-$name.csv" ] && rows=$(($(grep -c . "/bench-$name.csv") - 1))
 	echo "NCVM BENCH $name rc=$rc $(pick "/bench-c-$name.log" bytes_agree tx_bytes rx_bytes \

@@ -1861,6 +1861,131 @@ static void test_epollout_edges(void)
 	close(lfd);
 }
 
+/*
+ * The other side of epollout_edges: a writer that did find its queue full
+ * must get its edge once there is room again, whatever freed it.  (a) The
+ * send queue (SO_SNDBUF at its minimum, the reader idle, credit to spare):
+ * frames leaving the channel wake it.  (b) Credit (the receiver's window at
+ * its minimum): the reader's CREDIT wakes it.  Every EAGAIN waits for an
+ * EPOLLOUT edge (edge-triggered epoll, no periodic re-poll that would hide
+ * a lost wake-up) and then writes on; a lost wake-up times out.
+ */
+static int ep_write_on(int fd, int ep, const char *buf, size_t len, size_t total,
+		       int *fills, int limit_ms)
+{
+	struct epoll_event out;
+	size_t done = 0;
+
+	while (done < total) {
+		ssize_t r = send(fd, buf, len, MSG_DONTWAIT);
+
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN)
+			return -1;
+		++*fills;
+		if (epoll_wait(ep, &out, 1, limit_ms) != 1)
+			return 1;	/* no edge: the wake-up was lost */
+	}
+	return 0;
+}
+
+static void test_epollout_after_full(void)
+{
+	static char buf[65536];
+	int lfd = nc_listener(5009, 4), small = 2048, cfd = -1, sfd = -1, ep = -1;
+	int ms = 5000 * timeout_scale, fills = 0, r;
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET }, out;
+	size_t got = 0;
+
+	/* (a) 1 MiB through a send queue of a few KiB, the reader idle */
+	cfd = nc_socket();
+	if (lfd < 0 || cfd < 0 ||
+	    setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small))) {
+		FAIL("epollout_after_full", "setup: %s", strerror(errno));
+		goto out;
+	}
+	{
+		struct sockaddr_in a = addr("127.0.0.1", 5009);
+
+		if (connect(cfd, (struct sockaddr *)&a, sizeof(a))) {
+			FAIL("epollout_after_full", "connect: %s", strerror(errno));
+			goto out;
+		}
+	}
+	sfd = accept(lfd, NULL, NULL);
+	ep = epoll_create1(0);
+	if (sfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) ||
+	    epoll_wait(ep, &out, 1, ms) != 1) {
+		FAIL("epollout_after_full", "setup: %s", strerror(errno));
+		goto out;
+	}
+	r = ep_write_on(cfd, ep, buf, sizeof(buf), 1 << 20, &fills, ms);
+	if (r || !fills) {
+		FAIL("epollout_after_full", "send queue: %s after %d full queues",
+		     r < 0 ? strerror(errno) : r ? "no EPOLLOUT edge within the limit" :
+		     "1 MiB never filled the queue", fills);
+		goto out;
+	}
+	PASS("epollout_after_full", "send queue: %d full queues, an EPOLLOUT edge after each", fills);
+	close(cfd);
+	close(sfd);
+	close(ep);
+	cfd = sfd = ep = -1;
+
+	/* (b) the window: the reader reads only once the writer is stuck */
+	if (setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small))) {
+		FAIL("epollout_after_credit", "SO_RCVBUF: %s", strerror(errno));
+		goto out;
+	}
+	cfd = nc_connect("127.0.0.1", 5009);
+	sfd = cfd >= 0 ? accept(lfd, NULL, NULL) : -1;
+	ep = epoll_create1(0);
+	if (sfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev) ||
+	    epoll_wait(ep, &out, 1, ms) != 1) {
+		FAIL("epollout_after_credit", "setup: %s", strerror(errno));
+		goto out;
+	}
+	for (fills = 0; fills < 3; ) {
+		ssize_t n = send(cfd, buf, sizeof(buf), MSG_DONTWAIT);
+		struct pollfd pr = { .fd = sfd, .events = POLLIN };
+
+		if (n > 0)
+			continue;
+		if (errno != EAGAIN) {
+			FAIL("epollout_after_credit", "send: %s", strerror(errno));
+			goto out;
+		}
+		fills++;
+		/*
+		 * the window is full: let its frames leave and drop the edges
+		 * they raised, then drain it; only the CREDIT can wake now
+		 */
+		usleep(100000);
+		epoll_wait(ep, &out, 1, 0);
+		while (poll(&pr, 1, 200) == 1 &&
+		       (n = recv(sfd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			got += (size_t)n;
+		if (epoll_wait(ep, &out, 1, ms) != 1) {
+			FAIL("epollout_after_credit", "no EPOLLOUT edge within %d ms after the reader took %zu bytes",
+			     ms, got);
+			goto out;
+		}
+	}
+	PASS("epollout_after_credit", "%d full windows, an EPOLLOUT edge after each (%zu bytes read)", fills, got);
+out:
+	if (ep >= 0)
+		close(ep);
+	if (cfd >= 0)
+		close(cfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (lfd >= 0)
+		close(lfd);
+}
+
 /* ---- O_ASYNC: SIGIO when data arrives (issue 13) ---- */
 
 static volatile sig_atomic_t sigios;
@@ -1916,6 +2041,7 @@ static void t_userns_netns_refused(void *a) { (void)a; test_userns_netns_refused
 static void t_maxseg(void *a) { (void)a; test_maxseg(); }
 static void t_sigio(void *a) { (void)a; test_sigio(); }
 static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
+static void t_epollout_after_full(void *a) { (void)a; test_epollout_after_full(); }
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
 static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
 
@@ -2030,6 +2156,7 @@ int main(int argc, char **argv)
 		run_test("userns_netns_refused", t_userns_netns_refused, NULL, 30);
 		run_test("tcp_maxseg", t_maxseg, NULL, 30);
 		run_test("epollout_edges", t_epollout_edges, NULL, 30);
+		run_test("epollout_after_full", t_epollout_after_full, NULL, 60);
 		run_test("sigio", t_sigio, NULL, 30);
 		run_test("pending_connect", t_pending_connect, NULL, 90);
 		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
