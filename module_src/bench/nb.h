@@ -71,6 +71,16 @@ int nb_parse_cpulist(const char *s, int *cpus, int max, int *n);
 int nb_parse_seconds(const char *s, double min, double max, double *out);
 int nb_parse_int(const char *s, long min, long max, long *out);
 
+/*
+ * One live flow's state for the "did not finish" error: what it sent and
+ * received, the bytes of the message it started and could not send yet,
+ * and whether each side's write half is shut.  Appends to buf (at most
+ * len bytes including the NUL, "; " between flows) and returns 0, or -1
+ * if it did not fit (buf then ends with "...").
+ */
+int nb_flow_state(char *buf, size_t len, int id, uint64_t sent, uint64_t received,
+		  uint64_t unsent, int shut, int eof);
+
 void nb_opts_default(struct nb_opts *o);
 /*
  * Parse argv into o.  Returns 0, 1 for --help/--version (text in err,

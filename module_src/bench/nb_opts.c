@@ -519,3 +519,25 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 		return fail(err, len, "--csv needs --interval");
 	return 0;
 }
+
+int nb_flow_state(char *buf, size_t len, int id, uint64_t sent, uint64_t received,
+		  uint64_t unsent, int shut, int eof)
+{
+	size_t used = strnlen(buf, len);
+	char one[200], more[64] = "";
+	int n;
+
+	if (unsent)
+		snprintf(more, sizeof(more), ", %" PRIu64 " B of a message unsent", unsent);
+	snprintf(one, sizeof(one), "%sflow %d: sent %" PRIu64 " B, received %" PRIu64 " B%s, %s, %s",
+		 used ? "; " : "", id, sent, received, more,
+		 shut ? "shut" : "not shut", eof ? "EOF seen" : "no EOF");
+	if (used >= len)
+		return -1;
+	n = snprintf(buf + used, len - used, "%s", one);
+	if (n >= 0 && (size_t)n < len - used)
+		return 0;
+	if (len >= 4)
+		memcpy(buf + len - 4, "...", 4);
+	return -1;
+}

@@ -509,6 +509,23 @@ static int do_read(struct run *r, struct worker *w, struct flow *f, char *buf,
 	return got(r, w, f, n, errno, ph);
 }
 
+/* what the live flows of w are waiting for, for the "did not finish" error */
+static void unfinished(struct run *r, struct worker *w, char *buf, size_t len)
+{
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < w->nflows; i++) {
+		struct flow *f = w->flows[i];
+
+		if (f->eof && f->shut)
+			continue;
+		if (nb_flow_state(buf, len, f->id, load(&f->tx), load(&f->rx),
+				  f->out_off ? out_msg(r) - f->out_off : 0, f->shut, f->eof))
+			break;
+	}
+}
+
 /* shut our write side when this end has nothing more to send */
 static void maybe_shut(struct run *r, struct flow *f, int ph, int busy)
 {
@@ -537,6 +554,7 @@ static void uring_loop(struct run *r, struct worker *w, char *rbuf, size_t rlen,
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	struct io_uring ring;
+	char detail[NB_ERRLEN - 128];
 	int i, live, ph, err, pending = 0;
 
 	if (!rpend || !wt) {
@@ -584,8 +602,9 @@ static void uring_loop(struct run *r, struct worker *w, char *rbuf, size_t rlen,
 		if (!live)
 			break;
 		if (ph == PH_STOP && now() > r->stop_at + o->timeout) {
-			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run",
-				    live, w->idx, o->timeout);
+			unfinished(r, w, detail, sizeof(detail));
+			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run (%s)",
+				    live, w->idx, o->timeout, detail);
 			break;
 		}
 		err = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
@@ -637,7 +656,7 @@ static void *worker_main(void *arg)
 	const struct nb_opts *o = &r->o;
 	struct pollfd *pfd;
 	size_t rlen, wlen;
-	char *rbuf, *wbuf;
+	char *rbuf, *wbuf, detail[NB_ERRLEN - 128];
 	int i, live, ph;
 
 	if (w->cpu >= 0) {
@@ -706,8 +725,9 @@ static void *worker_main(void *arg)
 		if (!live)
 			break;
 		if (ph == PH_STOP && now() > r->stop_at + o->timeout) {
-			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run",
-				    live, w->idx, o->timeout);
+			unfinished(r, w, detail, sizeof(detail));
+			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run (%s)",
+				    live, w->idx, o->timeout, detail);
 			break;
 		}
 		if (poll(pfd, (nfds_t)w->nflows, POLL_MS) < 0) {

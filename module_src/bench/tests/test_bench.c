@@ -398,6 +398,31 @@ static void test_cpu(void)
 	CHECK(a.total_ticks >= a.busy_ticks && a.total_ticks > 0 && a.t > 0);
 }
 
+/* the per-flow detail of the "did not finish" error */
+static void test_flow_state(void)
+{
+	char buf[NB_ERRLEN - 128], small[40];
+
+	buf[0] = '\0';
+	CHECK(nb_flow_state(buf, sizeof(buf), 0, 4194296, 0, 8, 0, 0) == 0);
+	CHECK(!strcmp(buf, "flow 0: sent 4194296 B, received 0 B, 8 B of a message unsent, not shut, no EOF"));
+	CHECK(nb_flow_state(buf, sizeof(buf), 1, 4194304, 0, 0, 1, 0) == 0);
+	CHECK(!strcmp(buf, "flow 0: sent 4194296 B, received 0 B, 8 B of a message unsent, not shut, no EOF; "
+		      "flow 1: sent 4194304 B, received 0 B, shut, no EOF"));
+	buf[0] = '\0';
+	CHECK(nb_flow_state(buf, sizeof(buf), 3, 0, 12, 0, 0, 1) == 0);
+	CHECK(!strcmp(buf, "flow 3: sent 0 B, received 12 B, not shut, EOF seen"));
+
+	/* too long: cut, marked, NUL-terminated; a full buffer stays full */
+	small[0] = '\0';
+	CHECK(nb_flow_state(small, sizeof(small), 0, 4194296, 0, 8, 0, 0) == -1);
+	CHECK(strlen(small) == sizeof(small) - 1);
+	CHECK(!strcmp(small + sizeof(small) - 4, "..."));
+	CHECK(!strncmp(small, "flow 0: sent 4194296 B", 22));
+	CHECK(nb_flow_state(small, sizeof(small), 1, 1, 1, 0, 1, 1) == -1);
+	CHECK(strlen(small) == sizeof(small) - 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -410,6 +435,7 @@ int main(int argc, char **argv)
 	test_hist();
 	test_json(argv[1]);
 	test_cpu();
+	test_flow_state();
 	printf("ncbench unit: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }
