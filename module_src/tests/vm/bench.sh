@@ -71,12 +71,31 @@ chan_progress() {	# chan_progress NAME
 	done
 }
 
+# while a server runs: every 5 s the uptime and each inbound channel's bytes
+# ("t=12.3 id5=29635682 ..."), so a failed run shows whether data was still
+# arriving at the deadline (a slow drain) or had stopped long before (a stall)
+rx_samples() {		# rx_samples FILE
+	while :; do
+		awk -v t="$(uptime_s)" 'BEGIN { printf "t=%s", t }
+			$1 == "rx" { printf " id%s=%s", $3, $12 } END { print "" }' /proc/net/netchannel
+		sleep 5
+	done >"$1" 2>/dev/null
+}
+
 serve_one() {		# serve_one N: one test, whatever the client asks for
+	rx_samples "/bench-s-$1.rx" &
+	sampler=$!
 	timeout $((110 + DRAIN)) /ncbench -s --once --idle-timeout 40 >"/bench-s-$1.log" 2>&1
-	echo "NCVM BENCHSRV rc=$? $(pick "/bench-s-$1.log" protocol workload uring tx_bytes rx_bytes)"
+	rc=$?
+	kill $sampler 2>/dev/null
+	wait $sampler 2>/dev/null
+	echo "NCVM BENCHSRV rc=$rc $(pick "/bench-s-$1.log" protocol workload uring tx_bytes rx_bytes)"
 	grep 'error' "/bench-s-$1.log" | sed "s/^/NCVM BENCHLOG server-$1 /" | head -3
-	grep -q 'error' "/bench-s-$1.log" && grep -q '^protocol=netchannel' "/bench-s-$1.log" &&
+	if grep -q 'error' "/bench-s-$1.log" && grep -q '^protocol=netchannel' "/bench-s-$1.log"; then
+		echo "NCVM BENCHRX server-$1 ended t=$(uptime_s)"
+		tail -n 30 "/bench-s-$1.rx" | sed "s/^/NCVM BENCHRX server-$1 /"
 		chan_progress "server-$1"
+	fi
 	[ "$DUMP" = 1 ] && dump "/bench-s-$1.log"
 }
 
