@@ -111,3 +111,18 @@ u32 nc_rxc_grant(struct nc_rx_credit *c)
 	c->lim = c->consumed + c->win;
 	return c->lim;
 }
+
+/*
+ * The CREDIT frame carrying lim (from nc_rxc_grant(), which moved the
+ * limit up from prev) could not be sent: the peer still has prev, so go
+ * back to it unless a later grant has replaced lim.  The next consume then
+ * offers the window again.  Without this, a lost grant is replaced only
+ * after another quarter window has been consumed past it; when one frame
+ * crossed most of a small window, the peer never sends that much and both
+ * ends wait for good.
+ */
+void nc_rxc_ungrant(struct nc_rx_credit *c, u32 lim, u32 prev)
+{
+	if (c->lim == lim)
+		c->lim = prev;
+}

@@ -208,6 +208,27 @@ static int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 }
 
 /*
+ * Send the CREDIT for a grant nc_rxc_grant() has counted (the limit was
+ * prev before it).  If it cannot be queued, give the grant back so the
+ * next read offers it again: the peer would otherwise wait for a limit it
+ * never gets (see nc_rxc_ungrant()).
+ */
+static void nc_send_credit(struct nc_sock *nsk, u32 credit, u32 prev)
+{
+	int err = nc_send(nsk, NC_T_CREDIT, credit);
+
+	if (!err) {
+		NC_INC(credit_sent);
+		return;
+	}
+	spin_lock(&nsk->lock);
+	nc_rxc_ungrant(&nsk->rxc, credit, prev);
+	spin_unlock(&nsk->lock);
+	nc_dbg("CREDIT %u on port %u not sent (%d), offered again\n", credit,
+	       nsk->lport, err);
+}
+
+/*
  * Fail a connection (reset received, protocol violation, channel lost):
  * set the error, move to CLOSE, leave the table and wake everybody.
  */
@@ -509,7 +530,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	bool grant = false, violation = false, queued = false;
-	u32 credit = 0;
+	u32 credit = 0, prev = 0;
 
 	spin_lock(&nsk->lock);
 	if (sk->sk_state != TCP_ESTABLISHED) {
@@ -522,6 +543,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
 	} else if (sk->sk_shutdown & RCV_SHUTDOWN) {
 		/* Reader is gone: discard, but keep the sender moving. */
 		if (nc_rxc_consume(&nsk->rxc, c->len) == 1) {
+			prev = nsk->rxc.lim;
 			credit = nc_rxc_grant(&nsk->rxc);
 			grant = true;
 		}
@@ -542,8 +564,8 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
 				    nsk->lport);
 		NC_INC(proto_errors);
 		nc_conn_fail(nsk, ECONNRESET, true);
-	} else if (grant && !nc_send(nsk, NC_T_CREDIT, credit)) {
-		NC_INC(credit_sent);
+	} else if (grant) {
+		nc_send_credit(nsk, credit, prev);
 	}
 }
 
@@ -1057,7 +1079,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	while (copied < len) {
 		struct nc_chunk *c = NULL, *it;
 		bool fin, grant = false, done = false;
-		u32 off = 0, n, credit = 0;
+		u32 off = 0, n, credit = 0, prev = 0;
 		size_t skip = peek_off;
 		int state;
 
@@ -1096,14 +1118,15 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			}
 			if (nc_rxc_consume(&nsk->rxc, n) == 1 &&
 			    sk->sk_state == TCP_ESTABLISHED) {
+				prev = nsk->rxc.lim;
 				credit = nc_rxc_grant(&nsk->rxc);
 				grant = true;
 			}
 			spin_unlock(&nsk->lock);
 			if (done)
 				kvfree(c);
-			if (grant && !nc_send(nsk, NC_T_CREDIT, credit))
-				NC_INC(credit_sent);
+			if (grant)
+				nc_send_credit(nsk, credit, prev);
 			continue;
 		}
 		if (copied >= target)
@@ -1223,19 +1246,20 @@ static int nc_shutdown(struct socket *sock, int how)
 	if (send_fin)
 		nc_send(nsk, NC_T_CLOSE, 0);
 	if (how & RCV_SHUTDOWN) {
-		u32 dropped = nc_rxq_purge(nsk), credit = 0;
+		u32 dropped = nc_rxq_purge(nsk), credit = 0, prev = 0;
 		bool grant = false;
 
 		/* dropped data counts as consumed: keep the sender moving */
 		spin_lock(&nsk->lock);
 		if (dropped && nc_rxc_consume(&nsk->rxc, dropped) == 1 &&
 		    sk->sk_state == TCP_ESTABLISHED) {
+			prev = nsk->rxc.lim;
 			credit = nc_rxc_grant(&nsk->rxc);
 			grant = true;
 		}
 		spin_unlock(&nsk->lock);
-		if (grant && !nc_send(nsk, NC_T_CREDIT, credit))
-			NC_INC(credit_sent);
+		if (grant)
+			nc_send_credit(nsk, credit, prev);
 	}
 	nc_wake(sk, NC_WAKE_ALL);
 out:

@@ -208,6 +208,72 @@ NC_TEST(independent_connections)
 	CHECK_EQ(nc_rxc_buffered(&r1), 4096);
 }
 
+/*
+ * A CREDIT the receiver counted but could not send (nc_send() failed after
+ * nc_rxc_grant()).  Window 64 KiB: one 65280-byte frame (the largest the
+ * module sends) crosses the grant threshold.  Without giving the grant
+ * back, the next grant needs another quarter window past the lost one,
+ * which the sender, still at the old limit, can never send: both wait for
+ * good (the state the module kept before nc_rxc_ungrant()).  With it, the
+ * next read offers the window again.
+ */
+static void lost_grant(struct nc_rx_credit *r, struct nc_tx_credit *t,
+		       bool give_back)
+{
+	u32 prev, lost;
+
+	nc_rxc_init(r, 0, 65536);
+	nc_txc_init(t, 0, r->lim);
+	CHECK_EQ(nc_txc_consume(t, 65280), 0);
+	CHECK_EQ(nc_rxc_receive(r, 65280), 0);
+	CHECK_EQ(nc_rxc_consume(r, 65280), 1);
+	prev = r->lim;
+	lost = nc_rxc_grant(r);			/* never reaches the sender */
+	CHECK_EQ(lost, 65280 + 65536);
+	if (give_back)
+		nc_rxc_ungrant(r, lost, prev);
+	/* the sender sends what it still may; the reader reads all of it */
+	CHECK_EQ(nc_txc_avail(t), 256);
+	CHECK_EQ(nc_txc_consume(t, 256), 0);
+	CHECK_EQ(nc_rxc_receive(r, 256), 0);
+}
+
+NC_TEST(lost_grant_is_offered_again)
+{
+	struct nc_rx_credit r;
+	struct nc_tx_credit t;
+
+	lost_grant(&r, &t, false);
+	CHECK_EQ(nc_rxc_consume(&r, 256), 0);	/* no grant: a stall */
+	CHECK_EQ(nc_txc_avail(&t), 0);
+	CHECK_EQ(nc_rxc_buffered(&r), 0);
+
+	lost_grant(&r, &t, true);
+	CHECK_EQ(r.lim, 65536);
+	CHECK_EQ(nc_rxc_consume(&r, 256), 1);
+	CHECK_EQ(nc_txc_update(&t, nc_rxc_grant(&r)), 1);
+	CHECK_EQ(nc_txc_avail(&t), 65536);
+}
+
+/* A later grant replaced the lost one: giving the old one back is a no-op. */
+NC_TEST(ungrant_after_later_grant)
+{
+	struct nc_rx_credit r;
+	u32 prev, lost, later;
+
+	nc_rxc_init(&r, 0, 4096);
+	CHECK_EQ(nc_rxc_receive(&r, 4096), 0);
+	CHECK_EQ(nc_rxc_consume(&r, 2048), 1);
+	prev = r.lim;
+	lost = nc_rxc_grant(&r);
+	CHECK_EQ(nc_rxc_consume(&r, 2048), 1);
+	later = nc_rxc_grant(&r);
+	nc_rxc_ungrant(&r, lost, prev);
+	CHECK_EQ(r.lim, later);
+	nc_rxc_ungrant(&r, later, lost);
+	CHECK_EQ(r.lim, lost);
+}
+
 static const struct nc_test_case cases[] = {
 	NC_CASE(win_clamp),
 	NC_CASE(tx_basic),
@@ -219,6 +285,8 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(rx_wraparound),
 	NC_CASE(model_no_overrun_no_deadlock),
 	NC_CASE(independent_connections),
+	NC_CASE(lost_grant_is_offered_again),
+	NC_CASE(ungrant_after_later_grant),
 };
 
 void suite_credit(void)
