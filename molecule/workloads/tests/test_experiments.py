@@ -171,3 +171,23 @@ def test_bad_group_fails_before_anything_runs(ansible):
     assert "netchannel_experiments_server_group='nosuchgroup'" in proc.output
     assert not (RESULTS / "molecule-bad").exists()
     assert sorted(p.relative_to(RUN) for p in RUN.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "item", [i for i in PLANNED if i["figure"] == "6c" and i["variant"] == "netchannel"], ids=lambda i: i["point"]
+)
+def test_channel_sweep_ran_with_the_points_channel_count(item):
+    """6c's NetChannel points ran on a module reloaded with their bulk channel count, on both hosts."""
+    rec = _record(item)
+    want = item["setup"]["module"]["channels"]
+    for name in (rec["config"]["client"], rec["config"]["server"]):
+        module = rec["config"]["hosts"][name]["module"]
+        assert module["config"]["bulk"] == want, name
+        assert f";bulk={want};" in module["hosts_param"], name
+
+
+def test_module_table_is_the_module_roles_again_after_the_run(host):
+    """The sweep's reloads are undone: the loaded table is the one the module role wrote."""
+    conf = host.file("/etc/modprobe.d/netchannel.conf").content_string
+    table = next(ln.split("hosts=", 1)[1].strip() for ln in conf.splitlines() if ln.startswith("options "))
+    assert host.file("/sys/module/netchannel/parameters/hosts").content_string.strip() == table
