@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -494,7 +495,7 @@ def _redis_metrics(doc: dict, source: str) -> dict:
     lat = [("p50", get["p50_latency_ms"])] + [
         (c.split("_")[0], get[c]) for c in ("p95_latency_ms", "p99_latency_ms", "max_latency_ms") if c in get
     ]
-    for (lo_name, lo), (hi_name, hi) in zip(lat, lat[1:], strict=False):
+    for (lo_name, lo), (hi_name, hi) in itertools.pairwise(lat):
         if lo > hi:
             raise ResultsError(f"{source}: GET {lo_name}={lo:g} ms above {hi_name}={hi:g} ms: percentiles out of order")
     out = {
