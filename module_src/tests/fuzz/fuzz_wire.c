@@ -5,7 +5,9 @@
  * -DNC_FUZZ_STANDALONE, which adds a deterministic mutation driver.
  *
  * Input layout: byte 0 selects the target (bit 0: 0 = frame parser,
- * 1 = host-table parser) and, for the frame parser, bytes 1..4 seed the
+ * 1 = host-table parser; bit 1 for the frame parser: 0 = version 1 only,
+ * as the module's channels, 1 = versions 1 and 2, as a channel before
+ * HELLO negotiation) and, for the frame parser, bytes 1..4 seed the
  * chunking of the rest of the input.
  *
  * Invariants checked (abort() on violation, so the run fails):
@@ -35,13 +37,14 @@
 		}							\
 	} while (0)
 
-static void fuzz_frames(const u8 *data, size_t size)
+static void fuzz_frames(const u8 *data, size_t size, u32 vmask)
 {
 	struct nc_parser p;
 	u32 seed = 1, in_frame = 0, got = 0, want = 0;
 	size_t off = 0, consumed = 0;
-	u8 hdrbytes[NC_HDR_LEN];
-	u8 enc[NC_HDR_LEN];
+	u8 hdrbytes[NC_HDR_MAX];
+	u8 enc[NC_HDR_MAX];
+	u32 hlen;
 	size_t hpos = 0;
 	int errored = 0;
 
@@ -50,7 +53,10 @@ static void fuzz_frames(const u8 *data, size_t size)
 		data += 4;
 		size -= 4;
 	}
-	nc_parser_init(&p);
+	if (vmask == NC_VBIT(NC_WIRE_V1))
+		nc_parser_init(&p);
+	else
+		nc_parser_init_vmask(&p, vmask);
 	do {
 		size_t n = size - off;
 
@@ -89,7 +95,7 @@ static void fuzz_frames(const u8 *data, size_t size)
 				if (!in_frame && !errored) {
 					size_t k;
 
-					for (k = 0; k < used && hpos < NC_HDR_LEN; k++)
+					for (k = 0; k < used && hpos < NC_HDR_MAX; k++)
 						hdrbytes[hpos++] = piece[k];
 				}
 				consumed += used;
@@ -106,10 +112,26 @@ static void fuzz_frames(const u8 *data, size_t size)
 				}
 				if (ev.type == NC_EV_HDR) {
 					FZ_ASSERT(!in_frame);
-					FZ_ASSERT(hpos == NC_HDR_LEN);
-					FZ_ASSERT(nc_hdr_validate(ev.hdr) == NC_WERR_NONE);
-					nc_hdr_encode(ev.hdr, enc);
-					FZ_ASSERT(!memcmp(enc, hdrbytes, NC_HDR_LEN));
+					hlen = nc_hdr_len(ev.hdr->version,
+							  ev.hdr->type);
+					FZ_ASSERT(hlen && hpos == hlen);
+					FZ_ASSERT(nc_hdr_validate_v(ev.hdr, vmask) ==
+						  NC_WERR_NONE);
+					if (vmask == NC_VBIT(NC_WIRE_V1))
+						FZ_ASSERT(nc_hdr_validate(ev.hdr) ==
+							  NC_WERR_NONE);
+					FZ_ASSERT(nc_hdr_encode_v(ev.hdr, enc,
+								  sizeof(enc)) == hlen);
+					FZ_ASSERT(!memcmp(enc, hdrbytes, hlen));
+					/* the one-shot parser agrees */
+					{
+						struct nc_hdr h2;
+
+						FZ_ASSERT(nc_hdr_parse(hdrbytes, hlen, vmask,
+								       &h2) == (int)hlen);
+						FZ_ASSERT(!memcmp(&h2, ev.hdr,
+								  sizeof(h2)));
+					}
 					in_frame = 1;
 					want = ev.hdr->len;
 					got = 0;
@@ -171,7 +193,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	if (data[0] & 1)
 		fuzz_hostcfg(data + 1, size - 1);
 	else
-		fuzz_frames(data + 1, size - 1);
+		fuzz_frames(data + 1, size - 1, data[0] & 2 ?
+			    NC_VMASK_KNOWN : NC_VBIT(NC_WIRE_V1));
 	return 0;
 }
 
@@ -193,14 +216,19 @@ static size_t seed_frames(u8 *b, size_t cap)
 {
 	size_t off = 5;
 	struct nc_hdr h = { 0 };
+	bool v2 = rnd() % 2;
 
 	memset(b, 0, 5);
-	while (off + NC_HDR_LEN + 64 < cap && rnd() % 8) {
-		h.type = (u8)(1 + rnd() % (NC_T_MAX - 1));
+	b[0] = v2 ? 2 : 0;
+	while (off + NC_HDR_MAX + 64 < cap && rnd() % 8) {
+		h.version = v2 ? NC_WIRE_V2 : NC_WIRE_V1;
+		h.type = (u8)(1 + rnd() % ((v2 ? NC_T_MAX : NC_T_MAX_V1) - 1));
 		h.len = h.type == NC_T_DATA ? 1 + rnd() % 64 : 0;
 		h.sport = (u16)rnd();
-		nc_hdr_encode(&h, b + off);
-		off += NC_HDR_LEN;
+		h.vmask = NC_VMASK_KNOWN;
+		h.daddr = rnd() | 1;
+		h.seq = rnd();
+		off += nc_hdr_encode_v(&h, b + off, (u32)(cap - off));
 		memset(b + off, (int)rnd(), h.len);
 		off += h.len;
 	}

@@ -30,6 +30,7 @@ void nc_run_suite(const char *suite, const struct nc_test_case *cases, int n)
 }
 
 void suite_wire(void);
+void suite_wire2(void);
 void suite_credit(void);
 void suite_hostcfg(void);
 void suite_demux(void);
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		filter = argv[1];
 	suite_wire();
+	suite_wire2();
 	suite_credit();
 	suite_hostcfg();
 	suite_demux();
