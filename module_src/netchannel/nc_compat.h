@@ -35,6 +35,9 @@ typedef __INT64_TYPE__ s64;
 #ifndef EPROTO
 #define EPROTO 71
 #endif
+#ifndef U64_MAX
+#define U64_MAX ((u64)~0ULL)
+#endif
 
 /* list_head and rb_node stand-ins for the tests (not kernel code) */
 #include "../tests/unit/nc_kshim_user.h"
