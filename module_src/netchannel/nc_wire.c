@@ -215,13 +215,19 @@ int nc_hdr_parse(const u8 *buf, u32 size, u32 vmask, struct nc_hdr *h)
 		return -err;
 	if (size < 4)
 		return 0;
+	if (size < NC_HDR_LEN)
+		return 0;
+	/* the fixed part is judged as soon as it is in, as the stream parser does */
+	nc_hdr_decode(buf, h);
+	err = nc_hdr_validate_fixed(h, vmask);
+	if (err != NC_WERR_NONE)
+		return -err;
 	len = nc_hdr_len(buf[2], buf[3]);
 	if (size < len)
 		return 0;
-	nc_hdr_decode(buf, h);
 	if (len > NC_HDR_LEN)
 		nc_hdr_ext_set(h, nc_get_be32(buf + NC_HDR_LEN));
-	err = nc_hdr_validate_v(h, vmask);
+	err = nc_hdr_validate_ext(h);
 	if (err != NC_WERR_NONE)
 		return -err;
 	return (int)len;

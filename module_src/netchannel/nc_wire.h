@@ -119,7 +119,9 @@ int nc_hdr_validate(const struct nc_hdr *h);
  * do not exist or size is too small.  nc_hdr_validate_v() accepts only
  * the versions in vmask.  nc_hdr_parse() decodes and validates one header
  * from buf[size]: the header length when complete and valid, 0 when more
- * bytes are needed, or -NC_WERR_* as soon as the bytes seen are bad.
+ * bytes are needed, or -NC_WERR_* as soon as the bytes seen are bad (magic
+ * at 2 bytes, version at 3, type at 4, the rest of the fixed part at 24,
+ * the extension when complete).  *h is undefined unless it succeeded.
  */
 u32 nc_hdr_len(u8 version, u8 type);
 u32 nc_hdr_encode_v(const struct nc_hdr *h, u8 *buf, u32 size);

@@ -232,6 +232,11 @@ NC_TEST(v2_field_checks)
 	h = mk2(NC_T_ACK, 0);
 	h.len = 4;
 	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_LEN);
+	/* a bad fixed part is reported at 24 bytes, before the extension */
+	CHECK_EQ(nc_hdr_encode_v(&h, b, sizeof(b)), NC_HDR_MAX);
+	CHECK_EQ(nc_hdr_parse(b, NC_HDR_LEN - 1, NC_VMASK_KNOWN, &d), 0);
+	CHECK_EQ(nc_hdr_parse(b, NC_HDR_LEN, NC_VMASK_KNOWN, &d),
+		 -NC_WERR_LEN);
 	h = mk2(NC_T_DATA, 0);
 	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_LEN);
 	h.len = NC_MAX_PAYLOAD + 1;
