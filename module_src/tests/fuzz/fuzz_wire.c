@@ -37,6 +37,7 @@
 #include "../../netchannel/nc_reorder.h"
 #include "../../netchannel/nc_stripe.h"
 #include "../../netchannel/nc_credit.h"
+#include "../unit/nc_test.h"
 
 #define FZ_ASSERT(c)							\
 	do {								\
@@ -503,10 +504,7 @@ static u32 rs = 0x9e3779b9u;
 
 static u32 rnd(void)
 {
-	rs ^= rs << 13;
-	rs ^= rs >> 17;
-	rs ^= rs << 5;
-	return rs;
+	return nc_test_xorshift32(&rs);
 }
 
 static size_t seed_frames(u8 *b, size_t cap)

@@ -242,10 +242,7 @@ static u32 mrs = 0x2545f491u;
 
 static u32 mrnd(void)
 {
-	mrs ^= mrs << 13;
-	mrs ^= mrs >> 17;
-	mrs ^= mrs << 5;
-	return mrs;
+	return nc_test_xorshift32(&mrs);
 }
 
 static u8 stream_byte(u32 off)

@@ -327,10 +327,7 @@ static u32 srs = 0x1234567u;
 
 static u32 srnd(void)
 {
-	srs ^= srs << 13;
-	srs ^= srs >> 17;
-	srs ^= srs << 5;
-	return srs;
+	return nc_test_xorshift32(&srs);
 }
 
 static u8 sbyte(u32 off)
