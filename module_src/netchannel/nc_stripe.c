@@ -8,6 +8,18 @@
 #include "nc_wire.h"
 #include "nc_credit.h"
 
+unsigned int nc_stripe_home(u16 lport, u16 rport, unsigned int n)
+{
+	u32 h = ((u32)lport << 16 | rport) * 0x9e3779b1u;
+
+	/*
+	 * Scale by the product's high bits: its low 16 bits depend on rport
+	 * alone, so h % n put every connection to one server port on the
+	 * same channel.
+	 */
+	return (u32)(((u64)h * n) >> 32);
+}
+
 void nc_stripe_init(struct nc_stripe *st, int home)
 {
 	st->cur = home < 0 ? NC_CHAN_NONE : home;

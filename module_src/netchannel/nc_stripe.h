@@ -38,6 +38,12 @@ struct nc_stripe {
 	u64 switches;	/* times the connection changed channel */
 };
 
+/*
+ * Home channel of a connection among n channels of its class (0 when n is
+ * 0), from both ports: connections from many local ports to one server
+ * port spread over the channels.
+ */
+unsigned int nc_stripe_home(u16 lport, u16 rport, unsigned int n);
 void nc_stripe_init(struct nc_stripe *st, int home);
 /* Least-loaded channel that is up (ties: prefer, then lowest), or -ENOLINK. */
 int nc_stripe_least_loaded(const struct nc_stripe_load *ld, unsigned int n,

@@ -13,6 +13,49 @@
 
 /* ---- scheduler ---- */
 
+/*
+ * Connections from many client ports to one server port spread over the
+ * channels of a class: the client side picks by (its port, server port),
+ * and with h % n the pick depended on the server port alone (every
+ * connection to one server on one channel).
+ */
+NC_TEST(stripe_home_spreads_client_ports)
+{
+	static const u16 servers[] = { 5201, 6379, 9000, 80 };
+	unsigned int n, k, i, hits[4];
+
+	for (n = 2; n <= 4; n++) {
+		for (k = 0; k < sizeof(servers) / sizeof(servers[0]); k++) {
+			memset(hits, 0, sizeof(hits));
+			for (i = 0; i < 64; i++)
+				hits[nc_stripe_home(40000 + i, servers[k], n)]++;
+			for (i = 0; i < n; i++)
+				CHECK(hits[i] >= 64 / n / 2);
+		}
+	}
+	/* the server side's view: one local port, many remote ports */
+	memset(hits, 0, sizeof(hits));
+	for (i = 0; i < 64; i++)
+		hits[nc_stripe_home(5201, 32768 + 7 * i, 2)]++;
+	CHECK(hits[0] >= 16 && hits[1] >= 16);
+}
+
+NC_TEST(stripe_home_in_range)
+{
+	u32 s = 12345, i;
+
+	for (i = 0; i < 100000; i++) {
+		u32 r = nc_test_xorshift32(&s);
+		unsigned int n = 1 + r % 16;
+
+		CHECK(nc_stripe_home(r >> 16, r & 0xffff, n) < n);
+	}
+	CHECK_EQ(nc_stripe_home(65535, 65535, 1), 0);
+	CHECK_EQ(nc_stripe_home(1, 2, 0), 0);
+	/* the same ports always give the same channel */
+	CHECK_EQ(nc_stripe_home(40001, 5201, 3), nc_stripe_home(40001, 5201, 3));
+}
+
 NC_TEST(stripe_no_channel)
 {
 	struct nc_stripe_load ld[3] = { { 0 } };
@@ -503,6 +546,8 @@ NC_TEST(stripe_model_channel_loss)
 }
 
 static const struct nc_test_case cases[] = {
+	NC_CASE(stripe_home_spreads_client_ports),
+	NC_CASE(stripe_home_in_range),
 	NC_CASE(stripe_no_channel),
 	NC_CASE(stripe_sticks_with_one_frame),
 	NC_CASE(stripe_counts_tcp_notsent),
