@@ -1,16 +1,32 @@
-"""netchannel_experiments: the tiny smoke run of converge.yml's site.yml, read back from the controller's
-results tree (records, raw outputs, CSV, PNG, report), the hosts (configuration recorded, nothing left
-running), and the role driven again (bad input stops it first; the resume is in test_site.py)."""
+"""netchannel_experiments: the tiny smoke run of converge.yml, read back from the controller's results
+tree (records, raw outputs, CSV, PNG, report), the hosts (configuration recorded, nothing left running),
+and the role driven again (the same run id resumes and runs nothing; bad input stops it first)."""
 
 import csv
+import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
-from workloads_common import FIGURES, PLANNED, RESULTS, RUN, WANTED, results
+import yaml
 
+REPO = Path(__file__).resolve().parents[3]
+CONVERGE = REPO / "molecule" / "workloads" / "converge.yml"
+WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
+RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
+RUN = RESULTS / WANTED["netchannel_experiments_run_id"]
+FIGURES = WANTED["netchannel_experiments_figures"]
 testinfra_hosts = ["netchannel"]
 
+_spec = importlib.util.spec_from_file_location(
+    "netchannel_results", REPO / "plugins" / "module_utils" / "netchannel_results.py"
+)
+results = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(results)
+
+# What the run had to measure: the library's plan of the smoke profile for these figures.
+PLANNED = results.expand("smoke", FIGURES)
 NCBENCH = [i for i in PLANNED if i["tool"] == "ncbench"]
 REDIS = [i for i in PLANNED if i["tool"] == "redis-benchmark"]
 REDIS_PORT = 12879  # the role's default netchannel_experiments_ports.redis
@@ -23,6 +39,15 @@ def _rep_dir(item) -> Path:
 
 def _record(item) -> dict:
     return json.loads((_rep_dir(item) / "record.json").read_text())
+
+
+def _env() -> dict:
+    """The converge's playbook run again on the same results (it would otherwise start afresh)."""
+    return {
+        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / "collections"),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESULTS": str(RESULTS),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESUME": "1",
+    }
 
 
 def test_planned_points_exist():
@@ -171,9 +196,26 @@ def test_nothing_left_running(host):
     assert ours == []
 
 
-def test_bad_group_fails_before_anything_runs(experiments):
+def test_same_run_id_resumes(ansible):
+    before = sorted(p.relative_to(RUN) for p in RUN.rglob("rep-*"))
+    proc = ansible("ansible-playbook", str(CONVERGE), env=_env())
+    assert proc.returncode == 0, proc.output[-3000:]
+    assert f"{len(PLANNED)} of {len(PLANNED)} done, 0 left" in proc.output
+    assert "Run the ncbench client" not in proc.output
+    assert "Run redis-benchmark" not in proc.output
+    assert sorted(p.relative_to(RUN) for p in RUN.rglob("rep-*")) == before
+    assert f"report: {RUN}/report/report.md" in proc.output
+
+
+def test_bad_group_fails_before_anything_runs(ansible):
     before = sorted(p.relative_to(RUN) for p in RUN.rglob("*"))
-    proc = experiments("netchannel_experiments_server_group=nosuchgroup netchannel_experiments_run_id=molecule-bad")
+    proc = ansible(
+        "ansible-playbook",
+        str(CONVERGE),
+        "-e",
+        "netchannel_experiments_server_group=nosuchgroup netchannel_experiments_run_id=molecule-bad",
+        env=_env(),
+    )
     assert proc.returncode != 0
     assert "netchannel_experiments_server_group='nosuchgroup'" in proc.output
     assert not (RESULTS / "molecule-bad").exists()
