@@ -8,12 +8,13 @@ export ANSIBLE_STRATEGY_PLUGINS ?= $(CURDIR)/.venv/mitogen-strategy
 
 .PHONY: lab test bootstrap lab-up lab-down lab-status docs lock prune
 
-## 1. Start the local QEMU lab and run site.yml against it.
+## 1. Start the local QEMU lab and run site.yml against it; ends with the report's path.
 # Ansible refuses a non-blocking standard input (as scripts and CI may give it);
 # it reads nothing from it, so it gets /dev/null.
 lab: bootstrap
 	$(PY) -m nclab up </dev/null
 	ansible-playbook site.yml </dev/null
+	@$(PY) tools/ncresults.py report
 
 ## 2. Run every test tier (static, unit, molecule on the lab) and print a summary.
 test: bootstrap

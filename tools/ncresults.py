@@ -7,8 +7,10 @@
     ncresults.py [--results DIR] replot RUN [--hardware]
                                                        CSV, PNG and report.md again from RUN's results
     ncresults.py [--results DIR] plan RUN [--profile P] what is left of RUN (writes nothing)
+    ncresults.py [--results DIR] report [RUN]          the path of RUN's report (default: the newest run's)
 
-RUN is a run id under DIR (default: ./results) or the path of a run directory.  The library is
+RUN is a run id under DIR or the path of a run directory.  DIR defaults to $NETCHANNEL_RESULTS_DIR,
+else ~/netchannel-results (the experiments role's default).  The library is
 the collection's plugins/module_utils/netchannel_results.py; docs/experiments.md describes the
 layout and the record.  Errors are one line and exit status 1 (2 for bad usage).
 """
@@ -33,9 +35,36 @@ def _run_path(results: str, run: str) -> tuple[str, str]:
     return results, run
 
 
+REPORT = ("report", "report.md")
+
+
+def default_results() -> str:
+    """Where the runs are unless --results says otherwise: the experiments role's default place."""
+    return os.environ.get("NETCHANNEL_RESULTS_DIR") or os.path.join(os.path.expanduser("~"), "netchannel-results")
+
+
+def report_path(results: str, run: str | None) -> str:
+    """The report of RUN, or the newest report of any run; ResultsError naming what is missing."""
+    if run is None:
+        reports = [os.path.join(results, r["run_id"], *REPORT) for r in res.list_runs(results)]
+        reports = [p for p in reports if os.path.isfile(p)]
+        if not reports:
+            raise res.ResultsError(f"{results}: no run with a report (ansible-playbook site.yml makes one)")
+        return max(reports, key=os.path.getmtime)
+    results, run = _run_path(results, run)
+    path = os.path.join(res.run_dir(results, run), *REPORT)
+    if not os.path.isfile(path):
+        raise res.ResultsError(f"{path}: no report in run {run!r} yet (no complete repetition, or replot it)")
+    return path
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="ncresults.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--results", default="results", help="directory of the runs (default: ./results)")
+    ap.add_argument(
+        "--results",
+        default=default_results(),
+        help="directory of the runs (default: $NETCHANNEL_RESULTS_DIR, else ~/netchannel-results)",
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="the runs")
     q = sub.add_parser("query", help="a JMESPath expression over a run's records")
@@ -47,11 +76,16 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("plan", help="what is left of a run (writes nothing)")
     p.add_argument("run")
     p.add_argument("--profile", default=None, help="the run's profile (default: from its run.json)")
+    rp = sub.add_parser("report", help="the path of a run's report (default: the newest run's)")
+    rp.add_argument("run", nargs="?", default=None)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "list":
             for run in res.list_runs(args.results):
                 print(f"{run['run_id']}\t{run['profile']}\t{run['created']}\t{run['reps']} complete reps")
+            return 0
+        if args.cmd == "report":
+            print(f"report: {report_path(args.results, args.run)}")
             return 0
         results, run_id = _run_path(args.results, args.run)
         rdir = res.run_dir(results, run_id)

@@ -20,6 +20,7 @@
 #include <net/tcp.h>
 
 #include "nc_impl.h"
+#include "nc_stripe.h"
 
 #define NC_RXBUF_SIZE		(64 * 1024)
 #define NC_RX_BUDGET		(512 * 1024)
@@ -70,12 +71,10 @@ struct nc_peer *nc_peer_find(u32 ip)
 struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
 				  u16 lport, u16 rport)
 {
-	u32 h = ((u32)lport << 16 | rport) * 0x9e3779b1u;
-
-	h ^= h >> 15;
 	if (latency && nc_cfg.lat)
-		return &peer->chans[nc_cfg.bulk + h % nc_cfg.lat];
-	return &peer->chans[h % nc_cfg.bulk];
+		return &peer->chans[nc_cfg.bulk +
+				    nc_stripe_home(lport, rport, nc_cfg.lat)];
+	return &peer->chans[nc_stripe_home(lport, rport, nc_cfg.bulk)];
 }
 
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)

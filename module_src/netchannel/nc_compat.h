@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * nc_compat.h - the only place where the pure-logic files (nc_wire.c,
- * nc_credit.c, nc_hostcfg.c, nc_demux.c) learn whether they are built
- * into the kernel module or into the user-space unit tests.
+ * nc_credit.c, nc_hostcfg.c, nc_demux.c, nc_reorder.c, nc_stripe.c) learn
+ * whether they are built into the kernel module or into the user-space
+ * unit tests.
  *
  * The pure-logic files must not include any other kernel or libc header.
  */
@@ -14,6 +15,8 @@
 #include <linux/string.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
+#include <linux/list.h>
+#include <linux/rbtree.h>
 #else
 #include <stddef.h>
 #include <stdbool.h>
@@ -32,6 +35,12 @@ typedef __INT64_TYPE__ s64;
 #ifndef EPROTO
 #define EPROTO 71
 #endif
+#ifndef U64_MAX
+#define U64_MAX ((u64)~0ULL)
+#endif
+
+/* list_head and rb_node stand-ins for the tests (not kernel code) */
+#include "../tests/unit/nc_kshim_user.h"
 #endif /* __KERNEL__ */
 
 /* Byte-order helpers on unaligned byte buffers, identical in both worlds. */

@@ -93,3 +93,14 @@ def test_bootstrap_refreshes_apt_lists_before_choosing_the_kernel_abi(monkeypatc
     # Old ones are.
     os.utime(tmp_path / "stamp", (time.time() - bs.APT_MAX_AGE_S - 10,) * 2)
     assert bs.apt_lists_stale()
+
+
+def test_make_lab_ends_with_the_reports_path():
+    # --no-print-directory: under `make test` (MAKELEVEL set) make would add "Entering directory" lines
+    out = subprocess.run(
+        ["make", "-n", "--no-print-directory", "lab"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    site = next(i for i, ln in enumerate(lines) if "ansible-playbook site.yml" in ln)
+    assert lines[-1].endswith("tools/ncresults.py report"), lines
+    assert site == len(lines) - 2

@@ -354,7 +354,11 @@ def test_redis_sample_and_its_errors(run):
         config=CONFIG,
     )
     get = next(r for r in rows if r["test"] == "GET")
-    assert got["metrics"]["requests_per_s"] == pytest.approx(sum(float(r["rps"]) for r in rows))
+    # SET then GET, the same request count each: the run's rate is the harmonic mean, never the sum
+    rates = [float(r["rps"]) for r in rows]
+    assert got["metrics"]["requests_per_s"] == pytest.approx(len(rates) / sum(1 / r for r in rates))
+    assert min(rates) < got["metrics"]["requests_per_s"] < max(rates)
+    assert got["metrics"]["get_requests_per_s"] == pytest.approx(float(get["rps"]))
     assert got["metrics"]["latency_p99_us"] == pytest.approx(float(get["p99_latency_ms"]) * 1000)
     with pytest.raises(res.ResultsError, match=r"x.csv:3: rps='n/a' is not a number"):
         res.parse_redis_csv(text.replace(get["rps"], "n/a"), "x.csv")
@@ -362,6 +366,39 @@ def test_redis_sample_and_its_errors(run):
         res.parse_redis_csv('"test","rps"\n"GET","1.0"\n', "x.csv")
     with pytest.raises(res.ResultsError, match=r"x.csv: a header and no results"):
         res.parse_redis_csv(text.splitlines()[0], "x.csv")
+
+
+@pytest.mark.parametrize("name", ["depth-1.csv", "depth-8.csv"])
+def test_redis_samples_give_plausible_figure_7_metrics(name):
+    # depth-1.csv: the role's command shape (-c 8 -P 1 -t set,get -d 4096 -n 4000 --csv) on this machine
+    text = (DATA / "redis" / name).read_text()
+    rows = {r["test"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert set(rows) == {"SET", "GET"}
+    m = res.metrics_of("redis-benchmark", res.parse_redis_csv(text, name), name)
+    assert m["requests_per_s"] > 0
+    assert m["latency_p50_us"] <= m["latency_p95_us"] <= m["latency_p99_us"]
+    assert m["latency_p99_us"] == pytest.approx(float(rows["GET"]["p99_latency_ms"]) * 1000)
+    assert m["set_requests_per_s"] == pytest.approx(float(rows["SET"]["rps"]))
+
+
+def test_redis_bad_runs_are_errors_naming_the_file():
+    text = (DATA / "redis" / "depth-1.csv").read_text()
+    header, set_row, get_row = text.splitlines()
+    # killed by its timeout before any test ended: redis-benchmark --csv printed nothing at all
+    with pytest.raises(res.ResultsError, match=r"client/redis-benchmark.csv: empty"):
+        res.parse_redis_csv("", "client/redis-benchmark.csv")
+    # killed during GET: SET only, still a result (the metrics of the test that ran)
+    m = res.metrics_of("redis-benchmark", res.parse_redis_csv(f"{header}\n{set_row}\n", "x.csv"), "x.csv")
+    assert m["requests_per_s"] == pytest.approx(float(next(csv.reader([set_row]))[1]))
+    # no request completed
+    cells = next(csv.reader([get_row]))
+    zero = ",".join(f'"{c}"' for c in [cells[0], "0.00", *cells[2:]])
+    with pytest.raises(res.ResultsError, match=r"x.csv: GET rps=0: no request completed"):
+        res.metrics_of("redis-benchmark", res.parse_redis_csv(f"{header}\n{set_row}\n{zero}\n", "x.csv"), "x.csv")
+    # percentiles out of order (p50 above p99) are not a result
+    swapped = ",".join(f'"{c}"' for c in [*cells[:4], "99.0", *cells[5:]])
+    with pytest.raises(res.ResultsError, match=r"x.csv: GET p50=99 ms above p95="):
+        res.metrics_of("redis-benchmark", res.parse_redis_csv(f"{header}\n{swapped}\n", "x.csv"), "x.csv")
 
 
 # --------------------------------------------------------------------------- CSV, plots, report, queries

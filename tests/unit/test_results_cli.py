@@ -58,3 +58,24 @@ def test_errors_are_one_line(results, capsys):
     assert "Traceback" not in err
     assert ncresults.main(["--results", str(results), "replot", "nope"]) == 1
     assert "nope: no such run directory" in capsys.readouterr().err
+
+
+def test_report_prints_the_path_of_a_runs_report_or_the_newest(results, capsys):
+    assert ncresults.main(["--results", str(results), "report", "r1"]) == 1
+    assert "no report in run 'r1' yet" in capsys.readouterr().err
+    assert ncresults.main(["--results", str(results), "report"]) == 1
+    assert f"{results}: no run with a report" in capsys.readouterr().err
+    assert ncresults.main(["--results", str(results), "replot", "r1"]) == 0
+    capsys.readouterr()
+    want = results / "r1" / "report" / "report.md"
+    for argv in (["report", "r1"], ["report"], ["report", str(results / "r1")]):
+        assert ncresults.main(["--results", str(results), *argv]) == 0
+        assert capsys.readouterr().out == f"report: {want}\n"
+
+
+def test_results_default_to_the_roles_place(monkeypatch, tmp_path):
+    monkeypatch.delenv("NETCHANNEL_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert ncresults.default_results() == str(tmp_path / "netchannel-results")
+    monkeypatch.setenv("NETCHANNEL_RESULTS_DIR", "/srv/r")
+    assert ncresults.default_results() == "/srv/r"

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fuzz target for the NetChannel frame parser (and the host-table
- * parser).  Built with libFuzzer when clang provides it; otherwise with
+ * parser, the reorder queue and the retransmit list).  Built with libFuzzer when clang provides it; otherwise with
  * -DNC_FUZZ_STANDALONE, which adds a deterministic mutation driver.
  *
- * Input layout: byte 0 selects the target (bit 0: 0 = frame parser,
- * 1 = host-table parser) and, for the frame parser, bytes 1..4 seed the
+ * Input layout: byte 0 selects the target (byte 0 & 3: 0 = frame parser,
+ * version 1 only, as the module's channels; 1 = host-table parser; 2 =
+ * frame parser accepting versions 1 and 2, as a channel before HELLO
+ * negotiation; 3 = reorder queue and retransmit list driven by the input
+ * as a list of operations) and, for the frame parser, bytes 1..4 seed the
  * chunking of the rest of the input.
  *
  * Invariants checked (abort() on violation, so the run fails):
@@ -18,13 +21,23 @@
  *  - the parser's byte counter equals the bytes consumed, also when part
  *    of a payload is taken zero-copy with nc_parser_advance();
  *  - host-table parser: success yields a consistent table, failure an
- *    error position inside the input and NUL-terminated strings.
+ *    error position inside the input and NUL-terminated strings;
+ *  - reorder queue: queued frames in order, disjoint, inside [nxt, lim),
+ *    byte and frame counts exact, a refused frame changes nothing, pops
+ *    are in order, every frame is handed back exactly once;
+ *  - retransmit list: frames contiguous from una to nxt, counts and
+ *    orphans exact, orphans only while no channel is up, every frame
+ *    released exactly once.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../../netchannel/nc_wire.h"
 #include "../../netchannel/nc_hostcfg.h"
+#include "../../netchannel/nc_reorder.h"
+#include "../../netchannel/nc_stripe.h"
+#include "../../netchannel/nc_credit.h"
+#include "../unit/nc_test.h"
 
 #define FZ_ASSERT(c)							\
 	do {								\
@@ -35,13 +48,14 @@
 		}							\
 	} while (0)
 
-static void fuzz_frames(const u8 *data, size_t size)
+static void fuzz_frames(const u8 *data, size_t size, u32 vmask)
 {
 	struct nc_parser p;
 	u32 seed = 1, in_frame = 0, got = 0, want = 0;
 	size_t off = 0, consumed = 0;
-	u8 hdrbytes[NC_HDR_LEN];
-	u8 enc[NC_HDR_LEN];
+	u8 hdrbytes[NC_HDR_MAX];
+	u8 enc[NC_HDR_MAX];
+	u32 hlen;
 	size_t hpos = 0;
 	int errored = 0;
 
@@ -50,7 +64,10 @@ static void fuzz_frames(const u8 *data, size_t size)
 		data += 4;
 		size -= 4;
 	}
-	nc_parser_init(&p);
+	if (vmask == NC_VBIT(NC_WIRE_V1))
+		nc_parser_init(&p);
+	else
+		nc_parser_init_vmask(&p, vmask);
 	do {
 		size_t n = size - off;
 
@@ -89,7 +106,7 @@ static void fuzz_frames(const u8 *data, size_t size)
 				if (!in_frame && !errored) {
 					size_t k;
 
-					for (k = 0; k < used && hpos < NC_HDR_LEN; k++)
+					for (k = 0; k < used && hpos < NC_HDR_MAX; k++)
 						hdrbytes[hpos++] = piece[k];
 				}
 				consumed += used;
@@ -106,10 +123,26 @@ static void fuzz_frames(const u8 *data, size_t size)
 				}
 				if (ev.type == NC_EV_HDR) {
 					FZ_ASSERT(!in_frame);
-					FZ_ASSERT(hpos == NC_HDR_LEN);
-					FZ_ASSERT(nc_hdr_validate(ev.hdr) == NC_WERR_NONE);
-					nc_hdr_encode(ev.hdr, enc);
-					FZ_ASSERT(!memcmp(enc, hdrbytes, NC_HDR_LEN));
+					hlen = nc_hdr_len(ev.hdr->version,
+							  ev.hdr->type);
+					FZ_ASSERT(hlen && hpos == hlen);
+					FZ_ASSERT(nc_hdr_validate_v(ev.hdr, vmask) ==
+						  NC_WERR_NONE);
+					if (vmask == NC_VBIT(NC_WIRE_V1))
+						FZ_ASSERT(nc_hdr_validate(ev.hdr) ==
+							  NC_WERR_NONE);
+					FZ_ASSERT(nc_hdr_encode_v(ev.hdr, enc,
+								  sizeof(enc)) == hlen);
+					FZ_ASSERT(!memcmp(enc, hdrbytes, hlen));
+					/* the one-shot parser agrees */
+					{
+						struct nc_hdr h2;
+
+						FZ_ASSERT(nc_hdr_parse(hdrbytes, hlen, vmask,
+								       &h2) == (int)hlen);
+						FZ_ASSERT(!memcmp(&h2, ev.hdr,
+								  sizeof(h2)));
+					}
 					in_frame = 1;
 					want = ev.hdr->len;
 					got = 0;
@@ -163,15 +196,303 @@ static void fuzz_hostcfg(const u8 *data, size_t size)
 	free(s);
 }
 
+/* ---- reorder queue and retransmit list ---- */
+
+#define FQ_POOL 64
+
+struct fq_frag {
+	struct nc_ro_frag f;
+	int used;
+};
+
+struct fq_tx {
+	struct nc_rtx_frame f;
+	int used;
+};
+
+struct fq_in {
+	const u8 *p;
+	size_t left;
+};
+
+static u32 fq_get(struct fq_in *in, int bytes)
+{
+	u32 v = 0;
+
+	while (bytes--) {
+		v <<= 8;
+		if (in->left) {
+			v |= *in->p++;
+			in->left--;
+		}
+	}
+	return v;
+}
+
+static void fq_ro_release(struct nc_ro_frag *f, void *arg)
+{
+	struct fq_frag *ff = container_of(f, struct fq_frag, f);
+
+	FZ_ASSERT(ff->used == 2);
+	ff->used = 0;
+	(*(u32 *)arg)++;
+}
+
+static void fq_ro_check(const struct nc_reorder *q)
+{
+	struct rb_node *n;
+	u32 bytes = 0, count = 0, prev_end = 0;
+
+	FZ_ASSERT(q->lim - q->nxt <= NC_WIN_MAX);
+	for (n = rb_first(&q->root); n; n = rb_next(n)) {
+		const struct nc_ro_frag *f = rb_entry(n, struct nc_ro_frag, rb);
+		u32 off = f->seq - q->nxt;
+
+		FZ_ASSERT(container_of(f, struct fq_frag, f)->used == 2);
+		FZ_ASSERT(f->len && f->len <= NC_MAX_PAYLOAD);
+		FZ_ASSERT(off >= prev_end && off + f->len > off);
+		FZ_ASSERT(off + f->len <= q->lim - q->nxt);
+		if (q->fin_set)
+			FZ_ASSERT(off + f->len <= q->fin - q->nxt);
+		prev_end = off + f->len;
+		bytes += f->len;
+		count++;
+	}
+	FZ_ASSERT(nc_rb_check(q->root.rb_node, NULL) == (long)count);
+	FZ_ASSERT(bytes == q->bytes && count == q->count);
+}
+
+static void fuzz_reorder(struct fq_in *in)
+{
+	static struct fq_frag pool[FQ_POOL];
+	struct nc_reorder q, before;
+	u32 released = 0, handed = 0;
+	int i, r;
+
+	memset(pool, 0, sizeof(pool));
+	nc_ro_init(&q, fq_get(in, 4), 0);
+	nc_ro_set_limit(&q, q.nxt + fq_get(in, 3));
+	while (in->left) {
+		u32 op = fq_get(in, 1);
+
+		before = q;
+		switch (op % 4) {
+		case 0:
+		case 1: {	/* offer a frame near nxt */
+			struct fq_frag *ff = NULL;
+
+			for (i = 0; i < FQ_POOL; i++)
+				if (!pool[i].used) {
+					ff = &pool[i];
+					break;
+				}
+			if (!ff)
+				break;
+			ff->f.seq = q.nxt + (u32)(s32)(short)fq_get(in, 2) *
+				    (op & 0x80 ? 64 : 1);
+			ff->f.len = fq_get(in, 2) + (op & 0x40 ? 1 : 0);
+			r = nc_ro_insert(&q, &ff->f);
+			if (r == NC_RO_QUEUED) {
+				ff->used = 2;
+				FZ_ASSERT(q.count == before.count + 1);
+			} else {
+				FZ_ASSERT(r == NC_RO_DUP || r == -EINVAL ||
+					  r == -ENOBUFS || r == -EPROTO);
+				FZ_ASSERT(q.count == before.count &&
+					  q.bytes == before.bytes &&
+					  q.nxt == before.nxt);
+				if (r == NC_RO_DUP)
+					FZ_ASSERT(q.dups == before.dups + 1);
+			}
+			break;
+		}
+		case 2: {	/* deliver what is in order */
+			struct nc_ro_frag *f;
+
+			while ((f = nc_ro_pop(&q))) {
+				FZ_ASSERT(f->seq == before.nxt);
+				before.nxt += f->len;
+				FZ_ASSERT(q.nxt == before.nxt);
+				fq_ro_release(f, &handed);
+			}
+			break;
+		}
+		default:	/* grant credit or announce the end */
+			if (op & 0x80) {
+				r = nc_ro_set_fin(&q, q.nxt + fq_get(in, 2));
+				FZ_ASSERT(r == 0 || r == -EPROTO);
+				if (r)
+					FZ_ASSERT(q.fin_set == before.fin_set &&
+						  q.fin == before.fin);
+			} else {
+				r = nc_ro_set_limit(&q, q.lim +
+						    (u32)(s32)(short)fq_get(in, 2));
+				FZ_ASSERT(r == 0 || r == -EPROTO);
+				if (r)
+					FZ_ASSERT(q.lim == before.lim);
+				else
+					FZ_ASSERT(!nc_seq_lt(q.lim, before.lim));
+			}
+			break;
+		}
+		fq_ro_check(&q);
+	}
+	nc_ro_purge(&q, fq_ro_release, &released);
+	FZ_ASSERT(q.count == 0 && q.bytes == 0 && RB_EMPTY_ROOT(&q.root));
+	for (i = 0; i < FQ_POOL; i++)
+		FZ_ASSERT(!pool[i].used);
+	(void)handed;
+}
+
+static void fq_tx_release(struct nc_rtx_frame *f, void *arg)
+{
+	struct fq_tx *t = container_of(f, struct fq_tx, f);
+
+	FZ_ASSERT(t->used == 1);
+	t->used = 0;
+	(*(u32 *)arg)++;
+}
+
+static void fq_tx_resend(struct nc_rtx_frame *f, void *arg)
+{
+	FZ_ASSERT(f->chan >= 0 && f->chan < 4);
+	FZ_ASSERT(((struct nc_stripe_load *)arg)[f->chan].up);
+}
+
+static void fq_rtx_check(const struct nc_rtx *r,
+			 const struct nc_stripe_load *ld)
+{
+	const struct nc_rtx_frame *f;
+	u32 seq = r->una, bytes = 0, count = 0, orphans = 0;
+	bool any_up = ld[0].up || ld[1].up || ld[2].up || ld[3].up;
+
+	list_for_each_entry(f, &r->frames, node) {
+		FZ_ASSERT(f->seq == seq && f->len);
+		FZ_ASSERT(f->chan >= NC_CHAN_NONE && f->chan < 4);
+		if (f->chan == NC_CHAN_NONE)
+			orphans++;
+		seq += f->len;
+		bytes += f->len;
+		count++;
+	}
+	FZ_ASSERT(seq == r->nxt);
+	FZ_ASSERT(bytes == r->bytes && count == r->count);
+	FZ_ASSERT(orphans == r->orphans);
+	/* frames wait without a channel only while every channel is down */
+	FZ_ASSERT(!orphans || !any_up);
+}
+
+static void fuzz_rtx(struct fq_in *in)
+{
+	static struct fq_tx pool[FQ_POOL];
+	struct nc_stripe_load ld[4];
+	struct nc_stripe st;
+	struct nc_rtx r;
+	u32 released = 0, sent = 0;
+	int i, c;
+
+	memset(pool, 0, sizeof(pool));
+	memset(ld, 0, sizeof(ld));
+	for (i = 0; i < 4; i++)
+		ld[i].up = true;
+	nc_rtx_init(&r, fq_get(in, 4));
+	nc_stripe_init(&st, (int)fq_get(in, 1) % 5 - 1);
+	while (in->left) {
+		u32 op = fq_get(in, 1);
+		struct nc_rtx before = r;
+
+		switch (op % 5) {
+		case 0:
+		case 1: {	/* queue a frame on the scheduler's channel */
+			struct fq_tx *t = NULL;
+
+			for (i = 0; i < FQ_POOL; i++)
+				if (!pool[i].used) {
+					t = &pool[i];
+					break;
+				}
+			if (!t)
+				break;
+			c = nc_stripe_pick(&st, ld, 4, op >> 4);
+			FZ_ASSERT(c == -ENOLINK || (c >= 0 && c < 4 && ld[c].up));
+			t->f.seq = op & 0x08 ? r.nxt + 1 : r.nxt;
+			t->f.len = fq_get(in, 2);
+			if (!nc_rtx_sent(&r, &t->f, c)) {
+				t->used = 1;
+				sent++;
+				if (c >= 0)
+					ld[c].queued += t->f.len;
+			} else {
+				FZ_ASSERT(r.count == before.count);
+			}
+			break;
+		}
+		case 2: {	/* a cumulative ACK, maybe stale or bogus */
+			u32 ack = op & 0x80 ? r.una + fq_get(in, 3) :
+				  r.una - fq_get(in, 1);
+			int n = nc_rtx_ack(&r, ack, fq_tx_release, &released);
+
+			FZ_ASSERT(n >= 0 || n == -EPROTO);
+			if (n < 0)
+				FZ_ASSERT(r.count == before.count &&
+					  r.una == before.una);
+			else if (n > 0)
+				FZ_ASSERT(r.una == ack);
+			break;
+		}
+		case 3:		/* a channel drops */
+			c = (int)(op >> 4) % 4;
+			i = nc_rtx_chan_lost(&r, c, ld, 4, fq_tx_resend, ld);
+			FZ_ASSERT(!ld[c].up);
+			FZ_ASSERT(i >= 0 || i == -ENOLINK);
+			if (i == -ENOLINK)
+				FZ_ASSERT(!ld[0].up && !ld[1].up && !ld[2].up &&
+					  !ld[3].up && r.orphans);
+			break;
+		default:	/* a channel comes back, TCP drains */
+			c = (int)(op >> 4) % 4;
+			ld[c].up = true;
+			ld[c].queued /= 2;
+			ld[c].notsent = op & 0x08 ? fq_get(in, 2) : 0;
+			FZ_ASSERT(nc_rtx_requeue(&r, ld, 4, fq_tx_resend, ld) >= 0);
+			FZ_ASSERT(!r.orphans);
+			break;
+		}
+		fq_rtx_check(&r, ld);
+	}
+	nc_rtx_purge(&r, fq_tx_release, &released);
+	FZ_ASSERT(released == sent);
+	for (i = 0; i < FQ_POOL; i++)
+		FZ_ASSERT(!pool[i].used);
+}
+
+static void fuzz_queues(const u8 *data, size_t size)
+{
+	struct fq_in in = { data, size };
+
+	if (fq_get(&in, 1) & 1)
+		fuzz_rtx(&in);
+	else
+		fuzz_reorder(&in);
+}
+
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	if (!size)
 		return 0;
-	if (data[0] & 1)
+	switch (data[0] & 3) {
+	case 1:
 		fuzz_hostcfg(data + 1, size - 1);
-	else
-		fuzz_frames(data + 1, size - 1);
+		break;
+	case 3:
+		fuzz_queues(data + 1, size - 1);
+		break;
+	default:
+		fuzz_frames(data + 1, size - 1, data[0] & 2 ?
+			    NC_VMASK_KNOWN : NC_VBIT(NC_WIRE_V1));
+		break;
+	}
 	return 0;
 }
 
@@ -183,24 +504,26 @@ static u32 rs = 0x9e3779b9u;
 
 static u32 rnd(void)
 {
-	rs ^= rs << 13;
-	rs ^= rs >> 17;
-	rs ^= rs << 5;
-	return rs;
+	return nc_test_xorshift32(&rs);
 }
 
 static size_t seed_frames(u8 *b, size_t cap)
 {
 	size_t off = 5;
 	struct nc_hdr h = { 0 };
+	bool v2 = rnd() % 2;
 
 	memset(b, 0, 5);
-	while (off + NC_HDR_LEN + 64 < cap && rnd() % 8) {
-		h.type = (u8)(1 + rnd() % (NC_T_MAX - 1));
+	b[0] = v2 ? 2 : 0;
+	while (off + NC_HDR_MAX + 64 < cap && rnd() % 8) {
+		h.version = v2 ? NC_WIRE_V2 : NC_WIRE_V1;
+		h.type = (u8)(1 + rnd() % ((v2 ? NC_T_MAX : NC_T_MAX_V1) - 1));
 		h.len = h.type == NC_T_DATA ? 1 + rnd() % 64 : 0;
 		h.sport = (u16)rnd();
-		nc_hdr_encode(&h, b + off);
-		off += NC_HDR_LEN;
+		h.vmask = NC_VMASK_KNOWN;
+		h.daddr = rnd() | 1;
+		h.seq = rnd();
+		off += nc_hdr_encode_v(&h, b + off, (u32)(cap - off));
 		memset(b + off, (int)rnd(), h.len);
 		off += h.len;
 	}
@@ -219,10 +542,16 @@ int main(int argc, char **argv)
 	unsigned long iters = 0;
 
 	while (time(NULL) < end) {
-		size_t len, m, nmut;
+		size_t len, m, nmut, k;
 
-		if (rnd() % 4) {
+		k = rnd() % 8;
+		if (k < 5) {
 			len = seed_frames(buf, sizeof(buf));
+		} else if (k == 7) {
+			buf[0] = 3;
+			len = 1 + rnd() % 400;
+			for (m = 1; m < len; m++)
+				buf[m] = (u8)rnd();
 		} else {
 			const char *c = cfgs[rnd() % 2];
 

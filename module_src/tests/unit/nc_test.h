@@ -3,6 +3,7 @@
 #ifndef _NC_TEST_H
 #define _NC_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 extern int nc_test_failed_checks;
@@ -34,6 +35,18 @@ struct nc_test_case {
 
 #define NC_TEST(name) static void name(void)
 #define NC_CASE(name) { #name, name }
+
+/* xorshift32: the tests' and the fuzzer's reproducible pseudo-random numbers */
+static inline uint32_t nc_test_xorshift32(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*state = x;
+	return x;
+}
 
 void nc_run_suite(const char *suite, const struct nc_test_case *cases,
 		  int n);

@@ -30,6 +30,9 @@ void nc_run_suite(const char *suite, const struct nc_test_case *cases, int n)
 }
 
 void suite_wire(void);
+void suite_wire2(void);
+void suite_reorder(void);
+void suite_stripe(void);
 void suite_credit(void);
 void suite_hostcfg(void);
 void suite_demux(void);
@@ -39,6 +42,9 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		filter = argv[1];
 	suite_wire();
+	suite_wire2();
+	suite_reorder();
+	suite_stripe();
 	suite_credit();
 	suite_hostcfg();
 	suite_demux();

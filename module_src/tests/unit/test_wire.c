@@ -52,7 +52,7 @@ NC_TEST(roundtrip_all_types)
 	struct nc_hdr h, d;
 	int t;
 
-	for (t = NC_T_HELLO; t < NC_T_MAX; t++) {
+	for (t = NC_T_HELLO; t < NC_T_MAX_V1; t++) {
 		h = mk((u8)t, t == NC_T_DATA ? NC_MAX_PAYLOAD : 0);
 		nc_hdr_encode(&h, b);
 		nc_hdr_decode(b, &d);
@@ -83,6 +83,8 @@ NC_TEST(validate_errors)
 	CHECK_EQ(nc_hdr_validate(&h), NC_WERR_VERSION);
 	h.version = NC_WIRE_VERSION;
 	h.type = 0;
+	CHECK_EQ(nc_hdr_validate(&h), NC_WERR_TYPE);
+	h.type = NC_T_MAX_V1;	/* ACK is v2 only */
 	CHECK_EQ(nc_hdr_validate(&h), NC_WERR_TYPE);
 	h.type = NC_T_MAX;
 	CHECK_EQ(nc_hdr_validate(&h), NC_WERR_TYPE);
@@ -351,7 +353,7 @@ NC_TEST(parser_random_chunks)
 		size_t len;
 
 		for (i = 0; i < 40; i++) {
-			t[i] = (u8)(NC_T_HELLO + rnd() % (NC_T_MAX - 1));
+			t[i] = (u8)(NC_T_HELLO + rnd() % (NC_T_MAX_V1 - 1));
 			l[i] = t[i] == NC_T_DATA ? 1 + rnd() % 2000 : 0;
 		}
 		len = build_stream(buf, t, l, 40);

@@ -808,6 +808,101 @@ static void test_bad_frames(void)
 		FAIL("bad_frames_drop_channel", "%u of 2 dropped", ok);
 }
 
+/*
+ * Bytes sent so far on each bulk channel to this host's own address (the
+ * first peer of /proc/net/netchannel); returns the number of bulk channels.
+ */
+static int self_bulk_bytes(unsigned long long *bytes, int max)
+{
+	char line[512];
+	int n = 0, self = 0;
+	unsigned int idx;
+	unsigned long long b;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "peer ", 5)) {
+			self = strstr(line, "(self)") != NULL;
+			continue;
+		}
+		if (self && sscanf(line, "  tx %u bulk %*s cpu %*d frames %*u bytes %llu", &idx, &b) == 2 &&
+		    (int)idx < max) {
+			bytes[idx] = b;
+			n = n > (int)idx + 1 ? n : (int)idx + 1;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Sixteen connections from this host to one listening port: their data
+ * goes over every bulk channel, not all over one (the pick hashed only the
+ * server's port: every connection to one server took the same channel).
+ */
+#define SPREAD_CONNS	16
+#define SPREAD_BYTES	32768
+
+static void test_bulk_spread(void)
+{
+	static uint8_t buf[SPREAD_BYTES];
+	unsigned long long before[8] = { 0 }, after[8] = { 0 };
+	int lfd, cfd[SPREAD_CONNS], i, nb, low = -1, done = 0;
+
+	nb = self_bulk_bytes(before, 8);
+	if (nb < 2) {
+		FAIL("bulk_spread", "needs 2 or more bulk channels to this host, /proc shows %d", nb);
+		return;
+	}
+	lfd = nc_listener(5008, SPREAD_CONNS);
+	if (lfd < 0) {
+		FAIL("bulk_spread", "listen: %s", strerror(errno));
+		return;
+	}
+	memset(buf, 0x5a, sizeof(buf));
+	for (i = 0; i < SPREAD_CONNS; i++)
+		cfd[i] = -1;
+	for (i = 0; i < SPREAD_CONNS; i++) {
+		int afd;
+		size_t got = 0;
+
+		cfd[i] = nc_connect("127.0.0.1", 5008);
+		if (cfd[i] < 0 || write_all(cfd[i], buf, sizeof(buf)))
+			break;
+		afd = accept(lfd, NULL, NULL);
+		if (afd < 0)
+			break;
+		while (got < sizeof(buf) && wait_fd(afd, POLLIN, 10000)) {
+			static uint8_t in[SPREAD_BYTES];
+			ssize_t r = read(afd, in, sizeof(in));
+
+			if (r <= 0)
+				break;
+			got += r;
+		}
+		close(afd);
+		if (got != sizeof(buf))
+			break;
+		done++;
+	}
+	for (i = 0; i < SPREAD_CONNS; i++)
+		if (cfd[i] >= 0)
+			close(cfd[i]);
+	close(lfd);
+	self_bulk_bytes(after, 8);
+	for (i = 0; i < nb; i++)
+		if (low < 0 || after[i] - before[i] < after[low] - before[low])
+			low = i;
+	if (done == SPREAD_CONNS && after[low] - before[low] >= SPREAD_BYTES)
+		PASS("bulk_spread", "%d connections to one port, %d KiB each: %d bulk channels, the least used carried %llu bytes",
+		     done, SPREAD_BYTES / 1024, nb, after[low] - before[low]);
+	else
+		FAIL("bulk_spread", "%d of %d connections done; bulk channel %d carried %llu bytes (want >= %d)",
+		     done, SPREAD_CONNS, low, after[low] - before[low], SPREAD_BYTES);
+}
+
 /* A configured peer that is not reachable: clear error, no hang. */
 static void test_unreachable_peer(const char *ip)
 {
@@ -2044,6 +2139,7 @@ static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
 static void t_epollout_after_full(void *a) { (void)a; test_epollout_after_full(); }
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
 static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
+static void t_bulk_spread(void *a) { (void)a; test_bulk_spread(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -2160,6 +2256,7 @@ int main(int argc, char **argv)
 		run_test("sigio", t_sigio, NULL, 30);
 		run_test("pending_connect", t_pending_connect, NULL, 90);
 		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
+		run_test("bulk_spread", t_bulk_spread, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

@@ -33,6 +33,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -619,6 +620,37 @@ def qemu_cmd(args, initrd, net):
     ]
 
 
+# Every QEMU this process started: stopped when run_vm.py is stopped.
+RUNNING = []
+
+
+def die_with_us(cmd):
+    """cmd under util-linux's setpriv --pdeathsig: the kernel kills it when run_vm.py dies, even by
+    SIGKILL (set before exec, so no Python code runs in the forked child)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *cmd] if setpriv else list(cmd)
+
+
+def stop_guests():
+    """Kill and reap every QEMU still running (run_vm.py stopped early, or an error)."""
+    while RUNNING:
+        proc = RUNNING.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def _stopped_by_signal(signum, frame):
+    stop_guests()
+    sys.exit(128 + signum)
+
+
+def install_stop_handlers():
+    """SIGTERM, SIGHUP and SIGINT (a test runner's timeout, a closed terminal, ^C) stop the VMs too."""
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _stopped_by_signal)
+
+
 class Guest:
     def __init__(self, name, cmd, verbose, apps=None, app_requests=10000):
         self.name, self.cmd, self.verbose = name, cmd, verbose
@@ -632,8 +664,9 @@ class Guest:
     def start(self):
         self.t0 = time.time()
         self.proc = subprocess.Popen(
-            self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            die_with_us(self.cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
+        RUNNING.append(self.proc)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -857,6 +890,7 @@ def reboot_timing(survivor, reborn):
 
 
 if __name__ == "__main__":
+    install_stop_handlers()
     try:
         sys.exit(main())
     except subprocess.CalledProcessError as exc:
@@ -864,3 +898,5 @@ if __name__ == "__main__":
         sys.exit(f"run_vm.py: error: '{cmd}' failed with exit status {exc.returncode} (its output is above)")
     except OSError as exc:
         sys.exit(f"run_vm.py: error: {exc}")
+    finally:
+        stop_guests()

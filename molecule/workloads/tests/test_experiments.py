@@ -27,6 +27,9 @@ _spec.loader.exec_module(results)
 
 # What the run had to measure: the library's plan of the smoke profile for these figures.
 PLANNED = results.expand("smoke", FIGURES)
+NCBENCH = [i for i in PLANNED if i["tool"] == "ncbench"]
+REDIS = [i for i in PLANNED if i["tool"] == "redis-benchmark"]
+REDIS_PORT = 12879  # the role's default netchannel_experiments_ports.redis
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -52,7 +55,12 @@ def test_planned_points_exist():
     assert {i["figure"] for i in PLANNED} == set(FIGURES)
 
 
-@pytest.mark.parametrize("item", PLANNED, ids=lambda i: f"{i['figure']}-{i['variant']}-{i['point']}")
+def test_redis_figure_planned():
+    assert REDIS, "figure 7 is not in the converge's figures"
+    assert {i["variant"] for i in REDIS} == {"netchannel", "tcp"}
+
+
+@pytest.mark.parametrize("item", NCBENCH, ids=lambda i: f"{i['figure']}-{i['variant']}-{i['point']}")
 def test_rep_complete_with_raw_outputs(item):
     rep = _rep_dir(item)
     assert (rep / "COMPLETE").is_file(), f"{rep}: no marker"
@@ -105,6 +113,42 @@ def test_latency_numbers_plausible(item):
         assert background not in rec["outputs"]
 
 
+@pytest.mark.parametrize("item", REDIS, ids=lambda i: f"{i['variant']}-{i['point']}")
+def test_redis_rep_complete_with_raw_outputs(item):
+    rep = _rep_dir(item)
+    assert (rep / "COMPLETE").is_file(), f"{rep}: no marker"
+    rec = _record(item)
+    client, server = rec["config"]["client"], rec["config"]["server"]
+    assert client != server
+    assert rec["primary"] == f"{client}/redis-benchmark.csv"
+    rows = list(csv.DictReader((rep / "raw" / client / "redis-benchmark.csv").open()))
+    assert [r["test"] for r in rows] == ["SET", "GET"]
+    log = (rep / "raw" / server / "redis-server.log").read_text()
+    assert "Ready to accept connections" in log
+    assert rec["config"]["client_rc"] == 0
+    # the point's queue depth and the figure's connections and value size reached redis-benchmark
+    bench = rec["params"]["bench"]
+    cmd = rec["config"]["client_command"].split()
+    assert cmd[cmd.index("-P") + 1] == str(item["x"]) == str(bench["depth"])
+    assert cmd[cmd.index("-c") + 1] == str(bench["threads"])
+    assert cmd[cmd.index("-d") + 1] == str(bench["value_size"])
+    assert cmd[cmd.index("-h") + 1] == rec["config"]["hosts"][server]["data_ip"]
+    # NetChannel through the module role's wrapper on both ends, TCP plain
+    for command in (rec["config"]["client_command"], rec["config"]["server_command"]):
+        wrapped = command.split()[0].endswith("/bin/netchannel")
+        assert wrapped == (bench["protocol"] == "netchannel"), command
+
+
+@pytest.mark.parametrize("item", REDIS, ids=lambda i: f"{i['variant']}-{i['point']}")
+def test_redis_numbers_plausible(item):
+    m = _record(item)["metrics"]
+    assert m["requests_per_s"] > 0
+    assert m["set_requests_per_s"] > 0
+    assert m["get_requests_per_s"] > 0
+    assert 0 < m["latency_p50_us"] <= m["latency_p95_us"] <= m["latency_p99_us"]
+    assert m["latency_mean_us"] > 0
+
+
 @pytest.mark.parametrize("figure", FIGURES)
 def test_csv_has_a_row_per_rep(figure):
     rows = list(csv.DictReader((RUN / "report" / f"{figure}.csv").open()))
@@ -140,12 +184,16 @@ def test_config_is_the_hosts(host):
     assert mine["kernel"] == host.check_output("uname -r")
     assert mine["data_ip"] in host.check_output("ip -o -4 addr show")
     assert mine["ncbench"] == host.check_output("ncbench --version")
+    assert mine["redis"] == host.check_output("redis-server --version; redis-benchmark --version").splitlines()
     assert mine["module"]["config"]["bulk"] > 0
 
 
 def test_nothing_left_running(host):
     """Every server and background client the role started was stopped (or exited by itself)."""
     assert host.run("pgrep -x ncbench").stdout.strip() == ""
+    # Debian's own redis-server service may run (127.0.0.1:6379); the role's (title ADDRESS:PORT) must not
+    ours = [line for line in host.run("pgrep -a redis-server").stdout.splitlines() if f":{REDIS_PORT}" in line]
+    assert ours == []
 
 
 def test_same_run_id_resumes(ansible):
@@ -154,6 +202,7 @@ def test_same_run_id_resumes(ansible):
     assert proc.returncode == 0, proc.output[-3000:]
     assert f"{len(PLANNED)} of {len(PLANNED)} done, 0 left" in proc.output
     assert "Run the ncbench client" not in proc.output
+    assert "Run redis-benchmark" not in proc.output
     assert sorted(p.relative_to(RUN) for p in RUN.rglob("rep-*")) == before
     assert f"report: {RUN}/report/report.md" in proc.output
 
@@ -171,3 +220,40 @@ def test_bad_group_fails_before_anything_runs(ansible):
     assert "netchannel_experiments_server_group='nosuchgroup'" in proc.output
     assert not (RESULTS / "molecule-bad").exists()
     assert sorted(p.relative_to(RUN) for p in RUN.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "item", [i for i in PLANNED if i["figure"] == "6c" and i["variant"] == "netchannel"], ids=lambda i: i["point"]
+)
+def test_channel_sweep_ran_with_the_points_channel_count(item):
+    """6c's NetChannel points ran on a module reloaded with their bulk channel count, on both hosts."""
+    rec = _record(item)
+    want = item["setup"]["module"]["channels"]
+    for name in (rec["config"]["client"], rec["config"]["server"]):
+        module = rec["config"]["hosts"][name]["module"]
+        assert module["config"]["bulk"] == want, name
+        assert f";bulk={want};" in module["hosts_param"], name
+
+
+def _role_table(host) -> str:
+    conf = host.file("/etc/modprobe.d/netchannel.conf").content_string
+    return next(ln.split("hosts=", 1)[1].strip() for ln in conf.splitlines() if ln.startswith("options "))
+
+
+def test_module_table_is_the_module_roles_again_after_the_run(host):
+    """The sweep's reloads are undone: the loaded table is the one the module role wrote."""
+    assert host.file("/sys/module/netchannel/parameters/hosts").content_string.strip() == _role_table(host)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [i for i in PLANNED if i["variant"] == "netchannel" and "channels" not in ((i["setup"] or {}).get("module") or {})],
+    ids=lambda i: f"{i['figure']}-{i['point']}",
+)
+def test_points_without_a_channel_count_ran_on_the_module_roles_table(item, host):
+    """6d and 7 come after 6c's reloads: they ran on the module role's own table again."""
+    name = host.backend.get_hostname()
+    config = _record(item)["config"]
+    if name not in config["hosts"]:
+        pytest.skip(f"{name} is neither client nor server of the run")
+    assert config["hosts"][name]["module"]["hosts_param"] == _role_table(host)

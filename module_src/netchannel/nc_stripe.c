@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nc_stripe.c - channel choice for striped connections and the sender's
+ * retransmit list (see nc_stripe.h).  Pure logic: builds into the module
+ * and the unit tests.
+ */
+#include "nc_stripe.h"
+#include "nc_wire.h"
+#include "nc_credit.h"
+
+unsigned int nc_stripe_home(u16 lport, u16 rport, unsigned int n)
+{
+	u32 h = ((u32)lport << 16 | rport) * 0x9e3779b1u;
+
+	/*
+	 * Scale by the product's high bits: its low 16 bits depend on rport
+	 * alone, so h % n put every connection to one server port on the
+	 * same channel.
+	 */
+	return (u32)(((u64)h * n) >> 32);
+}
+
+void nc_stripe_init(struct nc_stripe *st, int home)
+{
+	st->cur = home < 0 ? NC_CHAN_NONE : home;
+	st->switches = 0;
+}
+
+static u64 nc_stripe_load_of(const struct nc_stripe_load *l)
+{
+	/* saturate rather than wrap on absurd inputs */
+	return l->queued > U64_MAX - l->notsent ? U64_MAX :
+						   l->queued + l->notsent;
+}
+
+int nc_stripe_least_loaded(const struct nc_stripe_load *ld, unsigned int n,
+			   int prefer)
+{
+	u64 best_load = U64_MAX, load;
+	int best = -ENOLINK;
+	unsigned int i;
+
+	if (prefer >= 0 && (unsigned int)prefer < n && ld[prefer].up) {
+		best = prefer;
+		best_load = nc_stripe_load_of(&ld[prefer]);
+	}
+	for (i = 0; i < n; i++) {
+		if (!ld[i].up)
+			continue;
+		load = nc_stripe_load_of(&ld[i]);
+		if (best < 0 || load < best_load) {
+			best = (int)i;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
+int nc_stripe_pick(struct nc_stripe *st, const struct nc_stripe_load *ld,
+		   unsigned int n, u32 queued_frames)
+{
+	int c;
+
+	if (queued_frames <= 1 && st->cur >= 0 &&
+	    (unsigned int)st->cur < n && ld[st->cur].up)
+		return st->cur;
+	c = nc_stripe_least_loaded(ld, n, st->cur);
+	if (c < 0)
+		return c;
+	if (st->cur >= 0 && c != st->cur)
+		st->switches++;
+	st->cur = c;
+	return c;
+}
+
+void nc_rtx_init(struct nc_rtx *r, u32 isn)
+{
+	memset(r, 0, sizeof(*r));
+	INIT_LIST_HEAD(&r->frames);
+	r->una = isn;
+	r->nxt = isn;
+}
+
+int nc_rtx_sent(struct nc_rtx *r, struct nc_rtx_frame *f, int chan)
+{
+	if (f->seq != r->nxt || !f->len || f->len > NC_MAX_PAYLOAD ||
+	    r->nxt + f->len - r->una > NC_WIN_MAX)
+		return -EINVAL;
+	f->chan = chan < 0 ? NC_CHAN_NONE : chan;
+	f->sends = 1;
+	list_add_tail(&f->node, &r->frames);
+	r->nxt += f->len;
+	r->bytes += f->len;
+	r->count++;
+	if (f->chan == NC_CHAN_NONE)
+		r->orphans++;
+	return 0;
+}
+
+int nc_rtx_ack(struct nc_rtx *r, u32 ack,
+	       void (*release)(struct nc_rtx_frame *f, void *arg), void *arg)
+{
+	struct nc_rtx_frame *f, *tmp;
+	u32 ack_off = ack - r->una;
+	int done = 0;
+
+	if (ack == r->una)
+		return 0;
+	if (nc_seq_lt(ack, r->una))
+		return r->una - ack > NC_WIN_MAX ? -EPROTO : 0;
+	if (ack_off > r->nxt - r->una)
+		return -EPROTO;
+	/* an ACK falls on a frame boundary: check before touching anything */
+	list_for_each_entry(f, &r->frames, node) {
+		u32 end_off = f->seq + f->len - r->una;
+
+		if (end_off == ack_off)
+			break;
+		if (end_off > ack_off)
+			return -EPROTO;
+	}
+	list_for_each_entry_safe(f, tmp, &r->frames, node) {
+		if (f->seq + f->len - r->una > ack_off)
+			break;
+		list_del(&f->node);
+		r->bytes -= f->len;
+		r->count--;
+		if (f->chan == NC_CHAN_NONE)
+			r->orphans--;
+		release(f, arg);
+		done++;
+	}
+	r->una = ack;
+	return done;
+}
+
+int nc_rtx_requeue(struct nc_rtx *r, struct nc_stripe_load *ld,
+		   unsigned int n,
+		   void (*resend)(struct nc_rtx_frame *f, void *arg),
+		   void *arg)
+{
+	struct nc_rtx_frame *f;
+	int c, done = 0;
+
+	if (!r->orphans)
+		return 0;
+	list_for_each_entry(f, &r->frames, node) {
+		if (f->chan != NC_CHAN_NONE)
+			continue;
+		c = nc_stripe_least_loaded(ld, n, NC_CHAN_NONE);
+		if (c < 0)
+			return -ENOLINK;
+		f->chan = c;
+		f->sends++;
+		ld[c].queued += f->len;
+		r->orphans--;
+		r->resent++;
+		done++;
+		resend(f, arg);
+	}
+	return done;
+}
+
+int nc_rtx_chan_lost(struct nc_rtx *r, int chan, struct nc_stripe_load *ld,
+		     unsigned int n,
+		     void (*resend)(struct nc_rtx_frame *f, void *arg),
+		     void *arg)
+{
+	struct nc_rtx_frame *f;
+
+	if (chan < 0)
+		return -EINVAL;
+	if ((unsigned int)chan < n)
+		ld[chan].up = false;
+	list_for_each_entry(f, &r->frames, node) {
+		if (f->chan == chan) {
+			f->chan = NC_CHAN_NONE;
+			r->orphans++;
+		}
+	}
+	return nc_rtx_requeue(r, ld, n, resend, arg);
+}
+
+void nc_rtx_purge(struct nc_rtx *r,
+		  void (*release)(struct nc_rtx_frame *f, void *arg),
+		  void *arg)
+{
+	struct nc_rtx_frame *f, *tmp;
+
+	list_for_each_entry_safe(f, tmp, &r->frames, node) {
+		list_del(&f->node);
+		release(f, arg);
+	}
+	r->bytes = 0;
+	r->count = 0;
+	r->orphans = 0;
+	r->una = r->nxt;
+}

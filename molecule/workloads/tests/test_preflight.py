@@ -1,0 +1,82 @@
+"""netchannel_experiments preflight: a host without enough disk, on the wrong kernel or with a
+clock far from the controller's stops the run before anything is measured, naming host and check.
+
+Each test runs converge.yml again under a run id of its own, with one thing made wrong.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+CONVERGE = REPO / "molecule" / "workloads" / "converge.yml"
+WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
+RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
+RUN_ID = "molecule-preflight"
+
+
+def _env() -> dict:
+    return {
+        "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / "collections"),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESULTS": str(RESULTS),
+        "NETCHANNEL_EXPERIMENTS_TEST_RESUME": "1",
+    }
+
+
+@pytest.fixture(name="pair", scope="module")
+def fixture_pair() -> tuple[str, str]:
+    """Client and server of the converge's run, from its recorded configuration."""
+    run = RESULTS / WANTED["netchannel_experiments_run_id"]
+    config = json.loads(next(run.rglob("config.json")).read_text())
+    return config["client"], config["server"]
+
+
+def _run(ansible, extra: str):
+    proc = ansible(
+        "ansible-playbook", str(CONVERGE), "-e", f"netchannel_experiments_run_id={RUN_ID} {extra}", env=_env()
+    )
+    assert proc.returncode != 0, proc.output[-3000:]
+    assert "Run the ncbench client" not in proc.output
+    assert not list((RESULTS / RUN_ID).rglob("rep-*")), "a repetition was measured after a failed preflight"
+    return proc.output
+
+
+def test_too_little_disk_names_the_controller_and_each_host(ansible, pair):
+    out = _run(ansible, "netchannel_experiments_min_free_mib=1000000000")
+    assert "preflight on the controller (localhost): only " in out
+    for name in pair:
+        assert f"preflight on {name}: only " in out
+        assert "for netchannel_experiments_host_dir=/var/tmp/netchannel-experiments" in out
+    assert "want netchannel_experiments_min_free_mib=1000000000" in out
+
+
+def test_the_wrong_kernel_names_each_host_and_its_kernel(ansible, pair):
+    out = _run(ansible, "netchannel_experiments_kernel_release=6.1.0-nosuch-amd64")
+    for name in pair:
+        assert f"preflight on {name}: the running kernel is " in out
+    assert "the run wants netchannel_experiments_kernel_release=6.1.0-nosuch-amd64" in out
+
+
+def test_a_clock_an_hour_ahead_names_the_host(ansible, pair):
+    """The server's clock is moved an hour ahead for the run, then an hour back (relative to its own
+    reading each time, so the slow round trip to the VM does not shift it)."""
+
+    def move_clock(seconds: int):
+        script = (
+            "import subprocess, time; "
+            f"subprocess.run(['date', '-u', '-s', '@%.6f' % (time.time() + {seconds})], check=True)"
+        )
+        proc = ansible("ansible", pair[1], "-m", "ansible.builtin.command", "-a", f'python3 -c "{script}"')
+        assert proc.returncode == 0, proc.output[-2000:]
+
+    move_clock(3600)
+    try:
+        out = _run(ansible, "")
+    finally:
+        move_clock(-3600)
+    assert f"preflight on {pair[1]}: the clock is " in out
+    assert " s ahead of the controller's, more than netchannel_experiments_clock_skew_max_s=10" in out
+    assert f"preflight on {pair[0]}: the clock is" not in out
