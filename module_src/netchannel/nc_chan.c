@@ -198,6 +198,8 @@ static void nc_chan_tx_work(struct work_struct *work)
 		return;
 	}
 	spin_unlock(&ch->lock);
+	/* the sockets' default send limit follows it (nc_sndlim_auto) */
+	WRITE_ONCE(ch->sndbuf, (u32)READ_ONCE(sock->sk->sk_sndbuf));
 
 	while (budget < NC_TX_BUDGET) {
 		struct msghdr msg = { };
@@ -387,6 +389,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 		return;
 	}
 	ch->sock = sock;
+	WRITE_ONCE(ch->sndbuf, (u32)READ_ONCE(sock->sk->sk_sndbuf));
 	ch->state = NC_CH_UP;
 	ch->gen++;
 	ch->backoff_ms = 0;

@@ -15,6 +15,21 @@ u32 nc_win_clamp(u64 bytes)
 	return (u32)bytes;
 }
 
+/*
+ * Send limit of a socket that did not set SO_SNDBUF: as much as its
+ * channel's TCP socket may buffer (TCP autotunes that to the path), at
+ * least NC_SNDLIM_FLOOR so a writer always makes progress, and never
+ * more than cap (the default_window sysctl).  Without this, each socket
+ * could queue a whole window ahead of a slow channel, and send() would
+ * report megabytes as sent that the link needs a minute to carry.
+ */
+u32 nc_sndlim_auto(u32 chan_sndbuf, u32 cap)
+{
+	u32 lim = chan_sndbuf > NC_SNDLIM_FLOOR ? chan_sndbuf : NC_SNDLIM_FLOOR;
+
+	return nc_win_clamp(lim < cap ? lim : cap);
+}
+
 void nc_txc_init(struct nc_tx_credit *c, u32 isn, u32 lim)
 {
 	c->nxt = isn;

@@ -18,6 +18,8 @@
 
 #define NC_WIN_MIN		4096u
 #define NC_WIN_MAX		0x40000000u	/* 1 GiB */
+/* a socket may always queue two full DATA frames (see nc_sndlim_auto) */
+#define NC_SNDLIM_FLOOR		131072u
 
 struct nc_tx_credit {
 	u32 nxt;	/* offset of the next byte to send */
@@ -32,6 +34,7 @@ struct nc_rx_credit {
 };
 
 u32 nc_win_clamp(u64 bytes);
+u32 nc_sndlim_auto(u32 chan_sndbuf, u32 cap);
 
 void nc_txc_init(struct nc_tx_credit *c, u32 isn, u32 lim);
 u32 nc_txc_avail(const struct nc_tx_credit *c);

@@ -105,6 +105,7 @@ struct nc_chan {
 	struct list_head txq;
 	u32 txq_len;
 	u32 backoff_ms;
+	u32 sndbuf;			/* the TCP socket's sk_sndbuf, last seen */
 
 	struct work_struct tx_work;
 	struct work_struct down_work;

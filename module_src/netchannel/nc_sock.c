@@ -342,12 +342,20 @@ static u32 nc_sock_window(const struct sock *sk)
 	return nc_win_clamp(READ_ONCE(nc_tun.default_window));
 }
 
-/* Send-side queue limit: SO_SNDBUF if set, else default_window. */
+/*
+ * Send-side queue limit (bytes queued on the channel, not yet handed to
+ * its TCP socket): SO_SNDBUF if set, else what the channel's TCP socket
+ * buffers, between NC_SNDLIM_FLOOR and default_window.
+ */
 static u32 nc_sock_sndlim(const struct sock *sk)
 {
+	struct nc_chan *ch;
+
 	if (sk->sk_userlocks & SOCK_SNDBUF_LOCK)
 		return nc_win_clamp(READ_ONCE(sk->sk_sndbuf));
-	return nc_win_clamp(READ_ONCE(nc_tun.default_window));
+	ch = READ_ONCE(nc_sk(sk)->txch);
+	return nc_sndlim_auto(!IS_ERR_OR_NULL(ch) ? READ_ONCE(ch->sndbuf) : 0,
+			      READ_ONCE(nc_tun.default_window));
 }
 
 static bool nc_tx_room(struct nc_sock *nsk)

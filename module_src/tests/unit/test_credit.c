@@ -12,6 +12,22 @@ NC_TEST(win_clamp)
 	CHECK_EQ(nc_win_clamp(~0ULL), NC_WIN_MAX);
 }
 
+NC_TEST(sndlim_auto)
+{
+	u32 win = 4u << 20;	/* default_window */
+
+	/* follows the channel's TCP send buffer ... */
+	CHECK_EQ(nc_sndlim_auto(1u << 20, win), 1u << 20);
+	CHECK_EQ(nc_sndlim_auto(NC_SNDLIM_FLOOR + 1, win), NC_SNDLIM_FLOOR + 1);
+	/* ... never below two full frames (no channel seen yet: 0) ... */
+	CHECK_EQ(nc_sndlim_auto(0, win), NC_SNDLIM_FLOOR);
+	CHECK_EQ(nc_sndlim_auto(16384, win), NC_SNDLIM_FLOOR);
+	/* ... and never above default_window, even below the floor */
+	CHECK_EQ(nc_sndlim_auto(6u << 20, win), win);
+	CHECK_EQ(nc_sndlim_auto(1u << 20, 65536), 65536);
+	CHECK_EQ(nc_sndlim_auto(0, 0), NC_WIN_MIN);
+}
+
 NC_TEST(tx_basic)
 {
 	struct nc_tx_credit c;
@@ -276,6 +292,7 @@ NC_TEST(ungrant_after_later_grant)
 
 static const struct nc_test_case cases[] = {
 	NC_CASE(win_clamp),
+	NC_CASE(sndlim_auto),
 	NC_CASE(tx_basic),
 	NC_CASE(tx_bad_initial_limit),
 	NC_CASE(tx_update_too_large),

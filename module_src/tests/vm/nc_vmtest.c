@@ -1914,6 +1914,136 @@ out:
 	free(fp);
 }
 
+/*
+ * A socket without SO_SNDBUF queues about what its channel's TCP socket
+ * buffers, not a whole window.  The fake peer grants 16 MiB of credit and
+ * then reads nothing, with a small receive buffer on its channels, so the
+ * channel stalls; send(MSG_DONTWAIT) must stop with EAGAIN well before the
+ * credit or the 4 MiB default_window.  Before the fix each socket queued
+ * default_window bytes ahead of the channel (4 MiB and more accepted here).
+ * The bound is a design figure (NC_SNDLIM_FLOOR plus the channel's TCP
+ * buffers on both ends), not a timing.
+ */
+static void test_send_limit(void)
+{
+	const char *name = "send_limit_follows_channel";
+	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
+	struct fake_peer *fp = calloc(1, sizeof(*fp));
+	static char buf[65536];
+	unsigned char hdr[24], hello[24], acc[24];
+	char local[32] = "";
+	unsigned int bulk, lat, lport;
+	int port = 0, cfd = -1, afd = -1, one = 1, rcv = 65536, mss = 1200, ok, idle = 0;
+	uint32_t conn_id;
+	struct sockaddr_in a;
+	size_t total = 0;
+	ssize_t r;
+	double t0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!ip || !fp) {
+		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+		free(fp);
+		if (f)
+			fclose(f);
+		return;
+	}
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 local, &port, &bulk, &lat) != 4) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+		if (f)
+			fclose(f);
+		free(fp);
+		return;
+	}
+	fclose(f);
+	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(ip, port);
+	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * the module's channels to the fake peer: a small receive buffer and
+	 * a small MSS (lo's 64 KiB MSS starts TCP's send buffer at megabytes)
+	 */
+	setsockopt(fp->lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	setsockopt(fp->lfd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
+		FAIL(name, "fake peer %s:%d: %s", ip, port, strerror(errno));
+		goto out;
+	}
+	t0 = now();
+	while (now() - t0 < 30) {
+		a = addr(ip, 7101);
+		cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+		r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
+		if (r < 0 && errno == EINPROGRESS)
+			break;
+		close(cfd);
+		cfd = -1;
+		fake_poll(fp, 300, -1, 0, hdr);
+	}
+	if (cfd < 0 || !fake_poll(fp, 10000, 2, 0, hdr)) {
+		FAIL(name, "no connection in progress to fake peer %s (fd %d, %s)",
+		     ip, cfd, strerror(errno));
+		goto out;
+	}
+	conn_id = rd32(hdr + 12);
+	lport = rd16(hdr + 8);
+	afd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(ip, 0);
+	if (afd < 0 || bind(afd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "fake peer's own channel: %s", strerror(errno));
+		goto out;
+	}
+	a = addr(local, port);
+	if (connect(afd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "fake peer's own channel to %s:%d: %s", local, port, strerror(errno));
+		goto out;
+	}
+	frame(hello, 1, 0, 0, ntohl(addr(ip, 0).sin_addr.s_addr), 0);
+	frame(acc, 3, 7101, lport, conn_id, 16u << 20);
+	write_all(afd, hello, 24);
+	write_all(afd, acc, 24);
+	t0 = now();
+	do {
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+		     ti.tcpi_state == TCP_ESTABLISHED;
+	} while (!ok && now() - t0 < 5 && !usleep(20000));
+	if (!ok) {
+		FAIL(name, "connection to the fake peer never came up: %s", strerror(errno));
+		goto out;
+	}
+	/* write until the queue stays full for 1 s (the peer reads nothing) */
+	while (idle < 5 && total < (64u << 20)) {
+		r = send(cfd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r > 0) {
+			total += (size_t)r;
+			idle = 0;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN) {
+			FAIL(name, "send after %zu bytes: %s", total, strerror(errno));
+			goto out;
+		}
+		idle++;
+		usleep(200000);
+	}
+	if (total > 0 && total < (2u << 20))
+		PASS(name, "a stalled channel took %zu bytes of a 16 MiB window, then EAGAIN", total);
+	else
+		FAIL(name, "a stalled channel took %zu bytes of a 16 MiB window (want > 0 and < 2 MiB)",
+		     total);
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (afd >= 0)
+		close(afd);
+	fake_close(fp);
+	free(fp);
+}
+
 /* ---- no EPOLLOUT per frame sent (issue 13) ---- */
 
 /*
@@ -2139,6 +2269,7 @@ static void t_epollout_edges(void *a) { (void)a; test_epollout_edges(); }
 static void t_epollout_after_full(void *a) { (void)a; test_epollout_after_full(); }
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
 static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
+static void t_send_limit(void *a) { (void)a; test_send_limit(); }
 static void t_bulk_spread(void *a) { (void)a; test_bulk_spread(); }
 
 static void t_unreachable_peer(void *a)
@@ -2256,6 +2387,7 @@ int main(int argc, char **argv)
 		run_test("sigio", t_sigio, NULL, 30);
 		run_test("pending_connect", t_pending_connect, NULL, 90);
 		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
+		run_test("send_limit_follows_channel", t_send_limit, NULL, 90);
 		run_test("bulk_spread", t_bulk_spread, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
