@@ -86,6 +86,23 @@ def kernel_abi_debs() -> list[str]:
     return [f"linux-headers-6.1.0-{abis[-1]}-amd64", f"linux-image-6.1.0-{abis[-1]}-amd64"]
 
 
+def newest_612_headers(names: list[str]) -> str | None:
+    """The newest Debian 12 build of Linux 6.12 (bookworm-security) among apt's package names:
+    the module is also built W=1 against it (`make -C module_src module-6.12`)."""
+    found = [n for n in names if re.fullmatch(r"linux-headers-6\.12\.\d+\+deb12-amd64", n)]
+    return max(found, key=lambda n: int(n.split(".")[2].split("+")[0]), default=None)
+
+
+def kernel_612_debs() -> list[str]:
+    out = subprocess.run(
+        ["apt-cache", "pkgnames", "linux-headers-6.12."], capture_output=True, text=True, check=False
+    ).stdout.split()
+    newest = newest_612_headers(out)
+    if newest is None:
+        sys.exit("[bootstrap] error: apt knows no linux-headers-6.12.NN+deb12-amd64 package (bookworm-security)")
+    return [newest]
+
+
 def log(msg: str) -> None:
     print(f"[bootstrap] {msg}", flush=True)
 
@@ -103,7 +120,7 @@ def missing_debs(packages: list[str]) -> list[str]:
 
 def ensure_debs() -> None:
     refresh_apt_lists()
-    todo = missing_debs(DEB_PACKAGES + kernel_abi_debs())
+    todo = missing_debs(DEB_PACKAGES + kernel_abi_debs() + kernel_612_debs())
     if not todo:
         log("Debian packages: all present")
         return

@@ -269,9 +269,11 @@ def module(t: Tier) -> None:
     t.check("ncbench unit tests under ASan/UBSan", [*make, "bench-unit"])
     t.check("fuzz the frame parser (30 s)", [*make, "fuzz", "FUZZ_SECONDS=30"])
     t.check("module build, W=1, no warnings", [*make, "module"])
+    t.check("module build against Linux 6.12, W=1, no warnings", [*make, "module-6.12"])
     t.check("sparse C=2, no warnings", [*make, "sparse"])
     t.check("checkpatch --strict, no findings", [*make, "checkpatch"])
     t.check("in-VM tests, loopback peer (256 MiB, 50 load/unload)", [*make, "vmtest"])
+    t.check("in-VM tests on Linux 6.12, loopback peer (64 MiB, 10 load/unload)", [*make, "vmtest-6.12"])
     t.check("in-VM tests, two VMs (256 MiB, NetChannel and TCP)", [*make, "vmtest-pair"])
     t.check("in-VM tests, two VMs, the second crashes and boots again", [*make, "vmtest-reboot"])
     t.info = pair_figures(ROOT / "module_src" / "build" / "vm_pair.vm2")  # the client VM prints the rates

@@ -14,6 +14,7 @@
 #include <net/sock.h>
 #include <net/inet_sock.h>
 #include <linux/netchannel.h>
+#include "nc_kcompat.h"
 
 #include "nc_wire.h"
 #include "nc_credit.h"

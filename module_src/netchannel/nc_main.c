@@ -67,8 +67,13 @@ static int nc_keepcnt_max = MAX_TCP_KEEPCNT;
 
 static int nc_reset_trigger;
 
+#if NC_HAS_CONST_CTL
+static int nc_reset_channels_handler(const struct ctl_table *table, int write,
+				     void *buffer, size_t *lenp, loff_t *ppos)
+#else
 static int nc_reset_channels_handler(struct ctl_table *table, int write,
 				     void *buffer, size_t *lenp, loff_t *ppos)
+#endif
 {
 	struct ctl_table t = *table;
 	int val = 0, err;
@@ -191,7 +196,7 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra1		= &nc_zero,
 		.extra2		= &nc_one,
 	},
-	{ }
+	{ }	/* before 6.6; later kernels get the size without it */
 };
 
 /* The n-th CPU (cyclically) of the configured list, if online. */
@@ -303,8 +308,15 @@ static int __init nc_init(void)
 	if (err)
 		goto fail_sock;
 
+#if NC_HAS_SYSCTL_SZ
+	/* without the sentinel: 6.11 and later refuse an entry with no name */
+	nc_sysctl_hdr = register_net_sysctl_sz(&init_net, NETCHANNEL_SYSCTL_DIR,
+					       nc_sysctl_table,
+					       ARRAY_SIZE(nc_sysctl_table) - 1);
+#else
 	nc_sysctl_hdr = register_net_sysctl(&init_net, NETCHANNEL_SYSCTL_DIR,
 					    nc_sysctl_table);
+#endif
 	if (!nc_sysctl_hdr) {
 		err = -ENOMEM;
 		goto fail_chan;

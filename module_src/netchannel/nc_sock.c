@@ -750,8 +750,7 @@ out:
 	return err;
 }
 
-static int nc_accept(struct socket *sock, struct socket *newsock, int flags,
-		     bool kern)
+static int nc_accept(struct socket *sock, struct socket *newsock, int flags)
 {
 	struct sock *sk = sock->sk;
 	struct nc_sock *nsk = nc_sk(sk), *child = NULL;
@@ -796,6 +795,20 @@ static int nc_accept(struct socket *sock, struct socket *newsock, int flags,
 	release_sock(nc_to_sk(child));
 	return 0;
 }
+
+#if NC_HAS_ACCEPT_ARG
+static int nc_accept_op(struct socket *sock, struct socket *newsock,
+			struct proto_accept_arg *arg)
+{
+	return nc_accept(sock, newsock, arg->flags);
+}
+#else
+static int nc_accept_op(struct socket *sock, struct socket *newsock, int flags,
+			bool kern)
+{
+	return nc_accept(sock, newsock, flags);
+}
+#endif
 
 static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 		      int addr_len, int flags)
@@ -1430,7 +1443,7 @@ static const struct proto_ops nc_proto_ops = {
 	.bind		= nc_bind,
 	.connect	= nc_connect,
 	.socketpair	= sock_no_socketpair,
-	.accept		= nc_accept,
+	.accept		= nc_accept_op,
 	.getname	= inet_getname,
 	.poll		= nc_poll,
 	.ioctl		= nc_ioctl,
@@ -1441,7 +1454,9 @@ static const struct proto_ops nc_proto_ops = {
 	.sendmsg	= nc_sendmsg,
 	.recvmsg	= nc_recvmsg,
 	.mmap		= sock_no_mmap,
+#if NC_HAS_SENDPAGE
 	.sendpage	= sock_no_sendpage,
+#endif
 };
 
 static struct proto nc_prot = {

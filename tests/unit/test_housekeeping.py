@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -73,7 +76,7 @@ def test_bootstrap_refreshes_apt_lists_before_choosing_the_kernel_abi(monkeypatc
 
     class Done:
         returncode = 0
-        stdout = "linux-headers-6.1.0-57-amd64\nlinux-headers-6.1.0-50-amd64\n"
+        stdout = "linux-headers-6.1.0-57-amd64\nlinux-headers-6.1.0-50-amd64\nlinux-headers-6.12.111+deb12-amd64\n"
 
     def fake_run(cmd, **_kw):
         calls.append(cmd[:2])
@@ -93,6 +96,43 @@ def test_bootstrap_refreshes_apt_lists_before_choosing_the_kernel_abi(monkeypatc
     # Old ones are.
     os.utime(tmp_path / "stamp", (time.time() - bs.APT_MAX_AGE_S - 10,) * 2)
     assert bs.apt_lists_stale()
+
+
+def test_bootstrap_picks_the_newest_debian_612_headers():
+    bs = _bootstrap()
+    names = [
+        "linux-headers-6.12.99+deb12-amd64",
+        "linux-headers-6.12.111+deb12-amd64",
+        "linux-headers-6.12.107+deb12-amd64",
+        "linux-headers-6.12.200+deb12-cloud-amd64",
+        "linux-headers-6.12.200+deb12-rt-amd64",
+        "linux-headers-6.12.200+deb12-common",
+        "linux-headers-6.1.0-57-amd64",
+    ]
+    # numerically newest (111 > 107 > 99), generic flavour only
+    assert bs.newest_612_headers(names) == "linux-headers-6.12.111+deb12-amd64"
+    assert bs.newest_612_headers(["linux-headers-6.1.0-57-amd64"]) is None
+
+
+def test_bootstrap_without_612_headers_says_so(monkeypatch, capsys):
+    bs = _bootstrap()
+
+    class Done:
+        returncode = 0
+        stdout = "linux-headers-6.12.111+deb12-cloud-amd64\n"
+
+    monkeypatch.setattr(bs.subprocess, "run", lambda *_a, **_k: Done())
+    with pytest.raises(SystemExit, match=r"no linux-headers-6\.12\.NN\+deb12-amd64"):
+        bs.kernel_612_debs()
+
+
+def test_module_tier_builds_and_runs_on_612():
+    # the README's test command builds the module W=1 on 6.12 too and runs its in-VM tests there (issue 13)
+    tier = (ROOT / "tools" / "run_tests.py").read_text()
+    makefile = (ROOT / "module_src" / "Makefile").read_text()
+    for target in ("module-6.12", "vmtest-6.12"):
+        assert f'"{target}"' in tier, target
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
 
 
 def test_make_lab_ends_with_the_reports_path():
