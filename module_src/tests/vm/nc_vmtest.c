@@ -1671,6 +1671,148 @@ static void fake_close(struct fake_peer *fp)
 		close(fp->lfd);
 }
 
+/* End a fake-peer test: its socket, the fake's own channel, the fake. */
+static void fake_done(struct fake_peer *fp, int cfd, int afd)
+{
+	if (cfd >= 0)
+		close(cfd);
+	if (afd >= 0)
+		close(afd);
+	fake_close(fp);
+	free(fp);
+}
+
+/* What the fake-peer tests need to know of the module's configuration. */
+struct fake_cfg {
+	const char *ip;		/* the fake peer's address */
+	char local[32];		/* the module's own address */
+	int port;		/* the module's channel port */
+	unsigned int bulk, lat;
+};
+
+/*
+ * The fake peer listening on the module's channel port, so the module's
+ * channels to it come up; rcvbuf and mss (if nonzero) apply to the
+ * channels it accepts.  NULL if the test is skipped or failed (reported).
+ */
+static struct fake_peer *fake_open(const char *name, struct fake_cfg *c, int rcvbuf, int mss)
+{
+	struct fake_peer *fp;
+	struct sockaddr_in a;
+	int one = 1, n;
+	FILE *f;
+
+	c->ip = getenv("NC_VMTEST_FAKE_PEER");
+	if (!c->ip) {
+		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+		return NULL;
+	}
+	f = fopen("/proc/net/netchannel", "r");
+	n = f ? fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+		       c->local, &c->port, &c->bulk, &c->lat) : 0;
+	if (f)
+		fclose(f);
+	if (n != 4) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+		return NULL;
+	}
+	fp = calloc(1, sizeof(*fp));
+	if (!fp) {
+		FAIL(name, "out of memory");
+		return NULL;
+	}
+	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	a = addr(c->ip, c->port);
+	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (rcvbuf)
+		setsockopt(fp->lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (mss)
+		setsockopt(fp->lfd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
+		FAIL(name, "fake peer %s:%d: %s", c->ip, c->port, strerror(errno));
+		fake_close(fp);
+		free(fp);
+		return NULL;
+	}
+	return fp;
+}
+
+/*
+ * A non-blocking NetChannel connect to the fake peer's dport, left in
+ * SYN_SENT: its CONNECT's conn id and source port.  -1 if none came.
+ */
+static int fake_connecting(const char *name, struct fake_peer *fp, const struct fake_cfg *c,
+			   unsigned int dport, uint32_t *conn_id, unsigned int *lport)
+{
+	unsigned char hdr[24];
+	struct sockaddr_in a = addr(c->ip, dport);
+	double t0 = now();
+	int cfd = -1;
+
+	/* the module's channels to the fake peer retry with a backoff */
+	while (now() - t0 < 30) {
+		cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+		if (connect(cfd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EINPROGRESS)
+			break;
+		close(cfd);
+		cfd = -1;
+		fake_poll(fp, 300, -1, 0, hdr);
+	}
+	if (cfd < 0 || !fake_poll(fp, 10000, 2, 0, hdr)) {
+		FAIL(name, "no connection in progress to fake peer %s (fd %d, %s)", c->ip, cfd,
+		     strerror(errno));
+		if (cfd >= 0)
+			close(cfd);
+		return -1;
+	}
+	*conn_id = rd32(hdr + 12);
+	*lport = rd16(hdr + 8);
+	return cfd;
+}
+
+/*
+ * The fake peer answers cfd's CONNECT with ACCEPT (credit bytes), over a
+ * channel it opens from its own address; then waits until TCP_INFO says
+ * ESTABLISHED (poll may not say POLLOUT).  The channel's socket, or -1.
+ */
+static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsigned int dport,
+		       unsigned int lport, uint32_t conn_id, uint32_t credit)
+{
+	unsigned char hello[24], acc[24];
+	struct sockaddr_in a = addr(c->ip, 0);
+	int afd = socket(AF_INET, SOCK_STREAM, 0), ok;
+	double t0;
+
+	if (afd < 0 || bind(afd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "fake peer's own channel: %s", strerror(errno));
+		goto fail;
+	}
+	a = addr(c->local, c->port);
+	if (connect(afd, (struct sockaddr *)&a, sizeof(a))) {
+		FAIL(name, "fake peer's own channel to %s:%d: %s", c->local, c->port, strerror(errno));
+		goto fail;
+	}
+	frame(hello, 1, 0, 0, ntohl(addr(c->ip, 0).sin_addr.s_addr), 0);
+	frame(acc, 3, dport, lport, conn_id, credit);
+	write_all(afd, hello, 24);
+	write_all(afd, acc, 24);
+	t0 = now();
+	do {
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+		     ti.tcpi_state == TCP_ESTABLISHED;
+	} while (!ok && now() - t0 < 5 && !usleep(20000));
+	if (ok)
+		return afd;
+	FAIL(name, "connection to the fake peer never came up: %s", strerror(errno));
+fail:
+	if (afd >= 0)
+		close(afd);
+	return -1;
+}
+
 /*
  * connect() takes any channel of its class that is up, not only the one
  * its ports hash to.  The fake peer accepts the module's channels, stops
@@ -1681,37 +1823,21 @@ static void fake_close(struct fake_peer *fp)
 static void test_connect_any_channel(void)
 {
 	const char *name = "connect_any_channel";
-	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
-	struct fake_peer *fp = calloc(1, sizeof(*fp));
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
 	unsigned char hdr[24];
-	char local[32] = "";
-	unsigned int bulk = 0, lat = 0, lport, i, hellos;
-	int port = 0, one = 1, cfd = -1, in, dying, distinct, up = -1;
+	unsigned int bulk, lat, lport, i, hellos;
+	int cfd = -1, in, dying, distinct, up = -1;
 	struct sockaddr_in a;
 	double t0, dt;
 	ssize_t r;
-	FILE *f = fopen("/proc/net/netchannel", "r");
 
-	if (!ip || !fp) {
-		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
-		free(fp);
-		if (f)
-			fclose(f);
+	if (!fp)
 		return;
-	}
-	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
-			 local, &port, &bulk, &lat) != 4 || bulk < 2) {
-		FAIL(name, "cannot read the configuration line of /proc/net/netchannel (need bulk >= 2)");
-		if (f)
-			fclose(f);
-		return;
-	}
-	fclose(f);
-	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	a = addr(ip, port);
-	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
-		FAIL(name, "fake peer %s:%d: %s", ip, port, strerror(errno));
+	bulk = c.bulk;
+	lat = c.lat;
+	if (bulk < 2) {
+		FAIL(name, "needs at least 2 bulk channels, the module has %u", bulk);
 		goto out;
 	}
 	/* every channel of the module to the fake peer, each with its HELLO */
@@ -1730,18 +1856,18 @@ static void test_connect_any_channel(void)
 		}
 	t0 = now();
 	do {
-		chan_census(ip, &in, &dying, &distinct, &up);
+		chan_census(c.ip, &in, &dying, &distinct, &up);
 	} while (up != (int)(bulk + lat - 1) && now() - t0 < 5 && !usleep(50000));
 	if (hellos < bulk + lat || up != (int)(bulk + lat - 1)) {
 		FAIL(name, "setup: %u of %u channels accepted, %d up after closing bulk 0", hellos,
 		     bulk + lat, up);
 		goto out;
 	}
-	for (lport = 40000; lport < 60000; lport++) {	/* nc_peer_pick_chan() */
+	/* a source port that nc_stripe_home() sends to bulk channel 0 */
+	for (lport = 40000; lport < 60000; lport++) {
 		uint32_t h = (lport << 16 | 7101u) * 0x9e3779b1u;
 
-		h ^= h >> 15;
-		if (h % bulk == 0)
+		if ((((uint64_t)h * bulk) >> 32) == 0)
 			break;
 	}
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
@@ -1750,7 +1876,7 @@ static void test_connect_any_channel(void)
 		FAIL(name, "bind port %u: %s", lport, strerror(errno));
 		goto out;
 	}
-	a = addr(ip, 7101);
+	a = addr(c.ip, 7101);
 	t0 = now();
 	r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
 	dt = now() - t0;
@@ -1780,59 +1906,21 @@ static void on_sigpipe(int s) { (void)s; sigpipes++; }
 
 static void test_pending_connect(void)
 {
-	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
-	struct fake_peer *fp = calloc(1, sizeof(*fp));
-	unsigned char hdr[24], hello[24], acc[24];
-	char local[32] = "", b[8];
-	unsigned int bulk, lat, lport;
-	int port = 0, cfd = -1, afd = -1, one = 1, ok;
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open("pending_connect", &c, 0, 0);
+	unsigned char hdr[24];
+	char b[8];
+	unsigned int lport;
+	int cfd = -1, afd = -1, ok;
 	uint32_t conn_id;
-	struct sockaddr_in a;
 	ssize_t r;
 	double t0;
-	FILE *f = fopen("/proc/net/netchannel", "r");
 
-	if (!ip || !fp) {
-		printf("NCTEST INFO pending_connect skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n");
-		free(fp);
-		if (f)
-			fclose(f);
+	if (!fp)
 		return;
-	}
-	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
-			 local, &port, &bulk, &lat) != 4) {
-		FAIL("pending_connect", "cannot read the configuration line of /proc/net/netchannel");
-		if (f)
-			fclose(f);
-		return;
-	}
-	fclose(f);
-	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	a = addr(ip, port);
-	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
-		FAIL("pending_connect", "fake peer %s:%d: %s", ip, port, strerror(errno));
-		return;
-	}
-	/* the module's channels to the fake peer retry with a backoff */
-	t0 = now();
-	while (now() - t0 < 30) {
-		a = addr(ip, 7100);
-		cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
-		r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
-		if (r < 0 && errno == EINPROGRESS)
-			break;
-		close(cfd);
-		cfd = -1;
-		fake_poll(fp, 300, -1, 0, hdr);
-	}
-	if (cfd < 0 || !fake_poll(fp, 10000, 2, 0, hdr)) {
-		FAIL("pending_connect", "no connection in progress to fake peer %s (fd %d, %s)",
-		     ip, cfd, strerror(errno));
+	cfd = fake_connecting("pending_connect", fp, &c, 7100, &conn_id, &lport);
+	if (cfd < 0)
 		goto out;
-	}
-	conn_id = rd32(hdr + 12);
-	lport = rd16(hdr + 8);
 
 	/* SYN_SENT now, and it stays so until we answer */
 	signal(SIGPIPE, on_sigpipe);
@@ -1869,30 +1957,9 @@ static void test_pending_connect(void)
 		goto out;
 	}
 	/* ACCEPT from the fake peer over a channel it opens from its address */
-	afd = socket(AF_INET, SOCK_STREAM, 0);
-	a = addr(ip, 0);
-	if (bind(afd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-		a = addr(local, port);
-		if (connect(afd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			frame(hello, 1, 0, 0, ntohl(addr(ip, 0).sin_addr.s_addr), 0);
-			frame(acc, 3, 7100, lport, conn_id, 65536);
-			write_all(afd, hello, 24);
-			write_all(afd, acc, 24);
-		}
-	}
-	/* up: TCP_INFO says ESTABLISHED (poll may not say POLLOUT before the fix) */
-	t0 = now();
-	do {
-		struct tcp_info ti;
-		socklen_t tl = sizeof(ti);
-
-		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
-		     ti.tcpi_state == TCP_ESTABLISHED;
-	} while (!ok && now() - t0 < 5 && !usleep(20000));
-	if (!ok) {
-		FAIL("shutdown_wr_connecting", "connection to the fake peer never came up: %s", strerror(errno));
+	afd = fake_accept("shutdown_wr_connecting", &c, cfd, 7100, lport, conn_id, 65536);
+	if (afd < 0)
 		goto out;
-	}
 	if (fake_poll(fp, 5000, 6, conn_id, hdr))
 		PASS("shutdown_wr_connecting", "shutdown(SHUT_WR) before ACCEPT: CLOSE sent once up");
 	else
@@ -1906,12 +1973,7 @@ static void test_pending_connect(void)
 		FAIL("shutdown_wr_connecting_epipe", "POLLOUT %d, send returned %zd (%s)", ok, r,
 		     r < 0 ? strerror(errno) : "sent");
 out:
-	if (cfd >= 0)
-		close(cfd);
-	if (afd >= 0)
-		close(afd);
-	fake_close(fp);
-	free(fp);
+	fake_done(fp, cfd, afd);
 }
 
 /*
@@ -1927,94 +1989,27 @@ out:
 static void test_send_limit(void)
 {
 	const char *name = "send_limit_follows_channel";
-	const char *ip = getenv("NC_VMTEST_FAKE_PEER");
-	struct fake_peer *fp = calloc(1, sizeof(*fp));
-	static char buf[65536];
-	unsigned char hdr[24], hello[24], acc[24];
-	char local[32] = "";
-	unsigned int bulk, lat, lport;
-	int port = 0, cfd = -1, afd = -1, one = 1, rcv = 65536, mss = 1200, ok, idle = 0;
-	uint32_t conn_id;
-	struct sockaddr_in a;
-	size_t total = 0;
-	ssize_t r;
-	double t0;
-	FILE *f = fopen("/proc/net/netchannel", "r");
-
-	if (!ip || !fp) {
-		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
-		free(fp);
-		if (f)
-			fclose(f);
-		return;
-	}
-	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
-			 local, &port, &bulk, &lat) != 4) {
-		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
-		if (f)
-			fclose(f);
-		free(fp);
-		return;
-	}
-	fclose(f);
-	fp->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	a = addr(ip, port);
-	setsockopt(fp->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct fake_cfg c;
 	/*
 	 * the module's channels to the fake peer: a small receive buffer and
 	 * a small MSS (lo's 64 KiB MSS starts TCP's send buffer at megabytes)
 	 */
-	setsockopt(fp->lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	setsockopt(fp->lfd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
-	if (bind(fp->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(fp->lfd, 16)) {
-		FAIL(name, "fake peer %s:%d: %s", ip, port, strerror(errno));
-		goto out;
-	}
-	t0 = now();
-	while (now() - t0 < 30) {
-		a = addr(ip, 7101);
-		cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
-		r = connect(cfd, (struct sockaddr *)&a, sizeof(a));
-		if (r < 0 && errno == EINPROGRESS)
-			break;
-		close(cfd);
-		cfd = -1;
-		fake_poll(fp, 300, -1, 0, hdr);
-	}
-	if (cfd < 0 || !fake_poll(fp, 10000, 2, 0, hdr)) {
-		FAIL(name, "no connection in progress to fake peer %s (fd %d, %s)",
-		     ip, cfd, strerror(errno));
-		goto out;
-	}
-	conn_id = rd32(hdr + 12);
-	lport = rd16(hdr + 8);
-	afd = socket(AF_INET, SOCK_STREAM, 0);
-	a = addr(ip, 0);
-	if (afd < 0 || bind(afd, (struct sockaddr *)&a, sizeof(a))) {
-		FAIL(name, "fake peer's own channel: %s", strerror(errno));
-		goto out;
-	}
-	a = addr(local, port);
-	if (connect(afd, (struct sockaddr *)&a, sizeof(a))) {
-		FAIL(name, "fake peer's own channel to %s:%d: %s", local, port, strerror(errno));
-		goto out;
-	}
-	frame(hello, 1, 0, 0, ntohl(addr(ip, 0).sin_addr.s_addr), 0);
-	frame(acc, 3, 7101, lport, conn_id, 16u << 20);
-	write_all(afd, hello, 24);
-	write_all(afd, acc, 24);
-	t0 = now();
-	do {
-		struct tcp_info ti;
-		socklen_t tl = sizeof(ti);
+	struct fake_peer *fp = fake_open(name, &c, 65536, 1200);
+	static char buf[65536];
+	unsigned int lport;
+	int cfd = -1, afd = -1, idle = 0;
+	uint32_t conn_id;
+	size_t total = 0;
+	ssize_t r;
 
-		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
-		     ti.tcpi_state == TCP_ESTABLISHED;
-	} while (!ok && now() - t0 < 5 && !usleep(20000));
-	if (!ok) {
-		FAIL(name, "connection to the fake peer never came up: %s", strerror(errno));
+	if (!fp)
+		return;
+	cfd = fake_connecting(name, fp, &c, 7101, &conn_id, &lport);
+	if (cfd < 0)
 		goto out;
-	}
+	afd = fake_accept(name, &c, cfd, 7101, lport, conn_id, 16u << 20);
+	if (afd < 0)
+		goto out;
 	/* write until the queue stays full for 1 s (the peer reads nothing) */
 	while (idle < 5 && total < (64u << 20)) {
 		r = send(cfd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -2036,12 +2031,7 @@ static void test_send_limit(void)
 		FAIL(name, "a stalled channel took %zu bytes of a 16 MiB window (want > 0 and < 2 MiB)",
 		     total);
 out:
-	if (cfd >= 0)
-		close(cfd);
-	if (afd >= 0)
-		close(afd);
-	fake_close(fp);
-	free(fp);
+	fake_done(fp, cfd, afd);
 }
 
 /* ---- no EPOLLOUT per frame sent (issue 13) ---- */
