@@ -38,6 +38,13 @@ u32 nc_dkey_hash(const struct nc_dkey *k, u32 seed)
 	return nc_mix32(h ^ ((u32)k->lport << 16 | k->rport));
 }
 
+u32 nc_reuse_pick(u32 peer, u16 rport, u32 seed, u32 n)
+{
+	u32 h = nc_mix32(nc_mix32(peer ^ seed) ^ rport);
+
+	return (u32)(((u64)h * n) >> 32);
+}
+
 static bool nc_dkey_eq(const struct nc_dkey *a, const struct nc_dkey *b)
 {
 	return a->peer == b->peer && a->lport == b->lport &&

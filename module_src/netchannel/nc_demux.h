@@ -46,6 +46,13 @@ int nc_demux_remove(struct nc_demux *d, struct nc_dnode *n);
 struct nc_dnode *nc_demux_next(const struct nc_demux *d, u32 *bucket,
 			       struct nc_dnode *prev);
 
+/*
+ * SO_REUSEPORT: which of a port's n listeners (0..n-1) takes a new
+ * connection from (peer, rport).  The same peer and port always land on
+ * the same listener while n stays the same; different ones spread evenly.
+ */
+u32 nc_reuse_pick(u32 peer, u16 rport, u32 seed, u32 n);
+
 /* Virtual port space: one bit per port. */
 #define NC_PORT_EPH_LO	32768
 #define NC_PORT_EPH_HI	60999

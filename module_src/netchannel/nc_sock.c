@@ -46,6 +46,9 @@ struct nc_sock {
 	u16 lport;
 	u16 rport;
 	bool port_reserved;
+	bool rg_listening;		/* on rg->listeners, not in nc_tbl */
+	struct nc_rgroup *rg;		/* SO_REUSEPORT group of lport */
+	struct list_head rg_node;
 	bool latency;
 	bool peer_fin;
 	bool fin_sent;
@@ -60,7 +63,24 @@ struct nc_sock {
 	struct list_head accept_node;
 };
 
+/*
+ * SO_REUSEPORT, as TCP has it: sockets that set it before bind() and
+ * belong to the same user share the port; new connections are spread
+ * over the group's listeners by nc_reuse_pick().  The port's bit in
+ * nc_ports stays set while the group has members.  Groups are few (one
+ * per shared port), so a list will do.  All under nc_tbl_lock.
+ */
+struct nc_rgroup {
+	struct list_head node;		/* on nc_rgroups */
+	struct list_head listeners;	/* nc_sock.rg_node, TCP_LISTEN */
+	kuid_t uid;
+	u32 members;			/* sockets bound to the port */
+	u32 nlisten;
+	u16 port;
+};
+
 static DEFINE_SPINLOCK(nc_tbl_lock);
+static LIST_HEAD(nc_rgroups);
 static struct nc_demux nc_tbl;
 static struct nc_dnode *nc_tbl_buckets[NC_TBL_BUCKETS];
 static struct nc_portmap nc_ports;
@@ -112,6 +132,17 @@ static void nc_wake(struct sock *sk, __poll_t mask)
 
 /* ---- table helpers ---- */
 
+static struct nc_rgroup *nc_rgroup_find(u16 port)
+{
+	struct nc_rgroup *rg;
+
+	lockdep_assert_held(&nc_tbl_lock);
+	list_for_each_entry(rg, &nc_rgroups, node)
+		if (rg->port == port)
+			return rg;
+	return NULL;
+}
+
 static int nc_hash(struct nc_sock *nsk)
 {
 	int err;
@@ -124,12 +155,32 @@ static int nc_hash(struct nc_sock *nsk)
 	return err == -EEXIST ? -EADDRINUSE : err;
 }
 
+/* A listener: into the demux table, or onto its SO_REUSEPORT group. */
+static int nc_listener_hash(struct nc_sock *nsk)
+{
+	if (!nsk->rg)
+		return nc_hash(nsk);
+	spin_lock(&nc_tbl_lock);
+	list_add_tail(&nsk->rg_node, &nsk->rg->listeners);
+	nsk->rg->nlisten++;
+	nsk->rg_listening = true;
+	sock_hold(nc_to_sk(nsk));
+	spin_unlock(&nc_tbl_lock);
+	return 0;
+}
+
 static void nc_unhash(struct nc_sock *nsk)
 {
-	int err;
+	int err = 0;
 
 	spin_lock(&nc_tbl_lock);
-	err = nc_demux_remove(&nc_tbl, &nsk->node);
+	if (nsk->rg_listening) {
+		list_del_init(&nsk->rg_node);
+		nsk->rg->nlisten--;
+		nsk->rg_listening = false;
+	} else {
+		err = nc_demux_remove(&nc_tbl, &nsk->node);
+	}
 	spin_unlock(&nc_tbl_lock);
 	if (!err)
 		sock_put(nc_to_sk(nsk));
@@ -151,17 +202,74 @@ static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
 	return nsk;
 }
 
+/*
+ * A listener for a CONNECT to port: the one in the demux table, else one
+ * of the port's SO_REUSEPORT group.  With a reference, or NULL.
+ */
+static struct nc_sock *nc_lookup_listener(u32 peer, u16 port, u16 rport)
+{
+	struct nc_sock *nsk = nc_lookup(0, port, 0), *l;
+	struct nc_rgroup *rg;
+	u32 k;
+
+	if (nsk)
+		return nsk;
+	spin_lock(&nc_tbl_lock);
+	rg = nc_rgroup_find(port);
+	if (rg && rg->nlisten) {
+		k = nc_reuse_pick(peer, rport, nc_tbl.seed, rg->nlisten);
+		list_for_each_entry(l, &rg->listeners, rg_node)
+			if (!k--) {
+				nsk = l;
+				sock_hold(nc_to_sk(nsk));
+				break;
+			}
+	}
+	spin_unlock(&nc_tbl_lock);
+	return nsk;
+}
+
 static int nc_port_get(struct nc_sock *nsk, u16 port)
 {
+	struct sock *sk = nc_to_sk(nsk);
+	bool reuse = port && sk->sk_reuseport;
+	kuid_t uid = sock_i_uid(sk);
+	struct nc_rgroup *rg, *fresh = NULL;
 	int ret;
 
+	if (reuse) {
+		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+		if (!fresh)
+			return -ENOMEM;
+	}
 	spin_lock(&nc_tbl_lock);
-	if (port)
-		ret = nc_ports_reserve(&nc_ports, port);
-	else
+	if (port) {
+		rg = nc_rgroup_find(port);
+		if (rg) {
+			/* TCP's rule: every socket on it set SO_REUSEPORT, same user */
+			ret = reuse && uid_eq(rg->uid, uid) ? 0 : -EADDRINUSE;
+			if (!ret) {
+				rg->members++;
+				nsk->rg = rg;
+			}
+		} else {
+			ret = nc_ports_reserve(&nc_ports, port);
+			if (!ret && reuse) {
+				INIT_LIST_HEAD(&fresh->listeners);
+				fresh->uid = uid;
+				fresh->port = port;
+				fresh->members = 1;
+				list_add(&fresh->node, &nc_rgroups);
+				nsk->rg = fresh;
+				fresh = NULL;
+			}
+		}
+	} else {
 		ret = nc_ports_alloc(&nc_ports, NC_PORT_EPH_LO, NC_PORT_EPH_HI,
 				     get_random_u32());
+	}
 	spin_unlock(&nc_tbl_lock);
+	kfree(fresh);
 	if (ret < 0)
 		return ret == -EADDRNOTAVAIL ? -EADDRNOTAVAIL : -EADDRINUSE;
 	if (!port)
@@ -175,11 +283,21 @@ static int nc_port_get(struct nc_sock *nsk, u16 port)
 
 static void nc_port_put(struct nc_sock *nsk)
 {
+	struct nc_rgroup *rg = nsk->rg, *gone = NULL;
+
 	if (!nsk->port_reserved)
 		return;
 	spin_lock(&nc_tbl_lock);
-	nc_ports_release(&nc_ports, nsk->lport);
+	if (!rg || !--rg->members) {
+		nc_ports_release(&nc_ports, nsk->lport);
+		if (rg) {
+			list_del(&rg->node);
+			gone = rg;
+		}
+	}
+	nsk->rg = NULL;
 	spin_unlock(&nc_tbl_lock);
+	kfree(gone);
 	nsk->port_reserved = false;
 }
 
@@ -403,6 +521,7 @@ static void nc_sock_setup(struct nc_sock *nsk)
 	INIT_LIST_HEAD(&nsk->rxq);
 	INIT_LIST_HEAD(&nsk->acceptq);
 	INIT_LIST_HEAD(&nsk->accept_node);
+	INIT_LIST_HEAD(&nsk->rg_node);
 }
 
 /* Release a child that never reached accept(). */
@@ -452,7 +571,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 		sock_put(nc_to_sk(old));
 		return;
 	}
-	lnsk = nc_lookup(0, h->dport, 0);
+	lnsk = nc_lookup_listener(rc->peer_ip, h->dport, h->sport);
 	if (!lnsk) {
 		NC_INC(conn_refused);
 		nc_reply_reset(rc, h);
@@ -741,7 +860,7 @@ static int nc_listen(struct socket *sock, int backlog)
 	nsk->node.key.peer = 0;
 	nsk->node.key.lport = nsk->lport;
 	nsk->node.key.rport = 0;
-	err = nc_hash(nsk);
+	err = nc_listener_hash(nsk);
 	if (err)
 		goto out;
 	WRITE_ONCE(sk->sk_state, TCP_LISTEN);

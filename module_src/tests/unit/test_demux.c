@@ -178,6 +178,33 @@ NC_TEST(ports_alloc_exhaust_wrap)
 	CHECK_EQ(nc_ports_alloc(&pm, 65535, 65535, 0), 65535);
 }
 
+/* SO_REUSEPORT: in range, stable, and spread over the listeners */
+NC_TEST(reuse_pick_spreads)
+{
+	u32 n, cnt[8], peer, rport, i;
+
+	for (n = 1; n <= 8; n++) {
+		memset(cnt, 0, sizeof(cnt));
+		for (peer = 0; peer < 4; peer++)
+			for (rport = 32768; rport < 32768 + 1024; rport++) {
+				u32 k = nc_reuse_pick(0xc6120001 + peer, (u16)rport, 77, n);
+
+				CHECK(k < n);
+				CHECK_EQ(nc_reuse_pick(0xc6120001 + peer, (u16)rport, 77, n), k);
+				cnt[k % 8]++;
+			}
+		/* 4096 connections: every listener within 20% of its share */
+		for (i = 0; i < n; i++) {
+			CHECK(cnt[i] * n * 10 > 4096 * 8);
+			CHECK(cnt[i] * n * 10 < 4096 * 12);
+		}
+	}
+	/* consecutive client ports from one peer alternate, not pile up */
+	for (i = 0, n = 0; i < 64; i++)
+		n += nc_reuse_pick(0xc6120002, (u16)(40000 + i), 1, 2);
+	CHECK(n > 16 && n < 48);
+}
+
 static const struct nc_test_case cases[] = {
 	NC_CASE(init_rejects_non_pow2),
 	NC_CASE(insert_lookup_remove),
@@ -186,6 +213,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(hash_spreads),
 	NC_CASE(ports_reserve_release),
 	NC_CASE(ports_alloc_exhaust_wrap),
+	NC_CASE(reuse_pick_spreads),
 };
 
 void suite_demux(void)

@@ -2034,6 +2034,128 @@ out:
 	fake_done(fp, cfd, afd);
 }
 
+/* ---- SO_REUSEPORT (issue 13) ---- */
+
+/* A NetChannel socket with SO_REUSEPORT (if reuse) bound to 0.0.0.0:port. */
+static int reuse_bind(int port, int reuse)
+{
+	struct sockaddr_in a = addr("0.0.0.0", port);
+	int fd = nc_socket();
+
+	if (fd < 0)
+		return -1;
+	if ((reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse, sizeof(reuse))) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Accept everything queued on fd without waiting; the count. */
+static int drain_accept(int fd)
+{
+	int n = 0, c;
+
+	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * As TCP: sockets that all set SO_REUSEPORT before bind() and belong to
+ * the same user share a port, and their listeners share its connections;
+ * a socket without it, or another user's, gets EADDRINUSE; when one
+ * listener closes, the others take every new connection.  Before the fix
+ * the second bind failed with EADDRINUSE.
+ */
+static void test_reuseport(void)
+{
+	const char *name = "reuseport";
+	int l1 = -1, l2 = -1, c[40], i, n1 = 0, n2 = 0, fd, st, lost = 0;
+	pid_t pid;
+
+	for (i = 0; i < 40; i++)
+		c[i] = -1;
+	l1 = reuse_bind(7300, 1);
+	l2 = l1 >= 0 ? reuse_bind(7300, 1) : -1;
+	if (l1 < 0 || l2 < 0) {
+		FAIL(name, "two SO_REUSEPORT binds of port 7300: %s", strerror(errno));
+		goto out;
+	}
+	fd = reuse_bind(7300, 0);
+	if (fd >= 0 || errno != EADDRINUSE) {
+		FAIL(name, "a bind without SO_REUSEPORT to the shared port: %s",
+		     fd >= 0 ? "succeeded" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* another user, with SO_REUSEPORT: TCP says EADDRINUSE */
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		fd = reuse_bind(7300, 1);
+		_exit(fd < 0 && errno == EADDRINUSE ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		FAIL(name, "user nobody's SO_REUSEPORT bind of the shared port: exit %d (want EADDRINUSE)",
+		     pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		goto out;
+	}
+	if (listen(l1, 64) || listen(l2, 64)) {
+		FAIL(name, "listen: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 32; i++) {
+		c[i] = nc_connect("127.0.0.1", 7300);
+		if (c[i] < 0) {
+			FAIL(name, "connection %d to the shared port: %s", i, strerror(errno));
+			goto out;
+		}
+	}
+	for (i = 0; i < 50 && n1 + n2 < 32; i++) {
+		n1 += drain_accept(l1);
+		n2 += drain_accept(l2);
+		usleep(20000);
+	}
+	if (n1 + n2 != 32 || !n1 || !n2) {
+		FAIL(name, "32 connections: %d accepted by the first listener, %d by the second", n1, n2);
+		goto out;
+	}
+	/* one listener gone: the other takes every new connection */
+	close(l1);
+	l1 = -1;
+	for (i = 32; i < 40; i++) {
+		c[i] = nc_connect("127.0.0.1", 7300);
+		lost += c[i] < 0;
+	}
+	for (i = 0, n2 = 0; i < 50 && n2 < 8 - lost; i++) {
+		n2 += drain_accept(l2);
+		usleep(20000);
+	}
+	if (lost || n2 != 8)
+		FAIL(name, "after the first listener closed: %d of 8 connections refused, %d accepted",
+		     lost, n2);
+	else
+		PASS(name, "two SO_REUSEPORT listeners took %d and %d of 32 connections; no SO_REUSEPORT or another user: EADDRINUSE; after one closed the other took 8 of 8",
+		     n1, 32 - n1);
+out:
+	for (i = 0; i < 40; i++)
+		if (c[i] >= 0)
+			close(c[i]);
+	if (l1 >= 0)
+		close(l1);
+	if (l2 >= 0)
+		close(l2);
+}
+
 /* ---- no EPOLLOUT per frame sent (issue 13) ---- */
 
 /*
@@ -2260,6 +2382,7 @@ static void t_epollout_after_full(void *a) { (void)a; test_epollout_after_full()
 static void t_pending_connect(void *a) { (void)a; test_pending_connect(); }
 static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel(); }
 static void t_send_limit(void *a) { (void)a; test_send_limit(); }
+static void t_reuseport(void *a) { (void)a; test_reuseport(); }
 static void t_bulk_spread(void *a) { (void)a; test_bulk_spread(); }
 
 static void t_unreachable_peer(void *a)
@@ -2378,6 +2501,7 @@ int main(int argc, char **argv)
 		run_test("pending_connect", t_pending_connect, NULL, 90);
 		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
 		run_test("send_limit_follows_channel", t_send_limit, NULL, 90);
+		run_test("reuseport", t_reuseport, NULL, 60);
 		run_test("bulk_spread", t_bulk_spread, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
