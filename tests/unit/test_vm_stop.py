@@ -68,3 +68,53 @@ def test_commands_run_under_pdeathsig():
     ]
     out = subprocess.run(spec_cmd, capture_output=True, text=True, check=True).stdout
     assert "'--pdeathsig', 'KILL', '--', 'qemu', '-x'" in out
+
+
+# A stand-in QEMU: silent for its first boot, then prints NCVM lines (first boot: marker file absent).
+STALL_ONCE = """
+import os, sys, time
+mark = sys.argv[1]
+if not os.path.exists(mark):
+    open(mark, "w").close()
+    print("SeaBIOS (stand-in)", flush=True)
+    time.sleep(600)
+print("NCVM BOOT ok", flush=True)
+print("NCVM DONE", flush=True)
+"""
+
+
+def _run_vm():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_vm", RUN_VM)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_guest_stuck_before_its_init_is_booted_again(tmp_path, capsys):
+    run_vm = _run_vm()
+    cmd = [sys.executable, "-c", STALL_ONCE, str(tmp_path / "booted-once")]
+    vm = run_vm.start_booted(lambda: run_vm.Guest("vm", cmd, False), 2)
+    vm.wait(20)
+    out = capsys.readouterr().out
+    assert "NCVM BOOT_STALL vm: no NCVM line 2 s after QEMU started" in out
+    assert "[vm] SeaBIOS (stand-in)" in out, out
+    assert "NCVM DONE" in vm.lines
+
+
+def test_a_guest_that_booted_is_not_booted_again(tmp_path, capsys):
+    run_vm = _run_vm()
+    (tmp_path / "booted-once").touch()
+    cmd = [sys.executable, "-c", STALL_ONCE, str(tmp_path / "booted-once")]
+    starts = []
+
+    def make():
+        starts.append(1)
+        return run_vm.Guest("vm", cmd, False)
+
+    vm = run_vm.start_booted(make, 5)
+    vm.wait(20)
+    assert len(starts) == 1
+    assert "BOOT_STALL" not in capsys.readouterr().out
+    assert "NCVM DONE" in vm.lines

@@ -324,14 +324,43 @@ def main():
             extra_files=build_preload(tmp) + apps + bench,
             timeout_scale=args.timeout_scale,
         )
-        vm = Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests)
-        vm.start()
+        vm = start_booted(
+            lambda: Guest("vm", qemu_cmd(args, initrd, []), args.verbose, "local" if apps else None, args.app_requests),
+            BOOT_LIMIT_S * args.timeout_scale,
+        )
         vm.wait(args.timeout)
         if args.log:
             vm.save(args.log)
         rc = verdict([vm], "local" if bench else None, bench_uring(bench))
     shutil.rmtree(tmp, ignore_errors=True)
     return rc
+
+
+# A guest whose init has not printed its first NCVM line this long after QEMU started is stuck
+# before our code runs (a CI run saw a Debian 6.12 guest sit silent and idle for 15 minutes; by
+# hand the same image booted in seconds every time).
+BOOT_LIMIT_S = 240
+
+
+def start_booted(make_guest, limit):
+    """Start a guest; if its init prints no NCVM line within limit seconds, show what the console
+    did print, stop it and boot it once more.  Only a stall before the module is loaded is
+    retried: once an NCVM line came, the run counts as it is."""
+    for attempt in (1, 2):
+        vm = make_guest()
+        vm.start()
+        if attempt == 2 or vm.wait_prefix("NCVM", limit):
+            return vm
+        tail = vm.lines[-20:]
+        print(
+            f"NCVM BOOT_STALL {vm.name}: no NCVM line {limit} s after QEMU started "
+            f"({len(vm.lines)} console lines; the last {len(tail)} follow); booting it again",
+            flush=True,
+        )
+        for line in tail:
+            print(f"[{vm.name}] {line}", flush=True)
+        vm.kill()
+    return vm
 
 
 def build_preload(tmp):
@@ -689,6 +718,15 @@ class Guest:
             self.proc.kill()
             self.proc.wait()
         self.elapsed = time.time() - self.t0
+
+    def wait_prefix(self, prefix, timeout):
+        """Wait until the guest printed a line starting with prefix; False if it did not in time."""
+        end = time.time() + timeout
+        while time.time() < end and self.proc.poll() is None:
+            if any(line.startswith(prefix) for line in self.lines):
+                return True
+            time.sleep(0.2)
+        return any(line.startswith(prefix) for line in self.lines)
 
     def stamp(self, text):
         """Host time of the first NCTEST INFO line containing text, or None."""
