@@ -2055,7 +2055,7 @@ static int reuse_bind(int port, int reuse)
 	return fd;
 }
 
-/* Accept everything queued on fd without waiting; the count. */
+/* Accept everything queued on the non-blocking listener fd; the count. */
 static int drain_accept(int fd)
 {
 	int n = 0, c;
@@ -2109,7 +2109,8 @@ static void test_reuseport(void)
 		     pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		goto out;
 	}
-	if (listen(l1, 64) || listen(l2, 64)) {
+	if (listen(l1, 64) || listen(l2, 64) ||
+	    fcntl(l1, F_SETFL, O_NONBLOCK) || fcntl(l2, F_SETFL, O_NONBLOCK)) {
 		FAIL(name, "listen: %s", strerror(errno));
 		goto out;
 	}
