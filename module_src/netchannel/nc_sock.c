@@ -46,9 +46,8 @@ struct nc_sock {
 	u16 lport;
 	u16 rport;
 	bool port_reserved;
-	bool rg_listening;		/* on rg->listeners, not in nc_tbl */
 	struct nc_rgroup *rg;		/* SO_REUSEPORT group of lport */
-	struct list_head rg_node;
+	struct list_head rg_node;	/* on rg->listeners (not in nc_tbl) */
 	bool latency;
 	bool peer_fin;
 	bool fin_sent;
@@ -163,7 +162,6 @@ static int nc_listener_hash(struct nc_sock *nsk)
 	spin_lock(&nc_tbl_lock);
 	list_add_tail(&nsk->rg_node, &nsk->rg->listeners);
 	nsk->rg->nlisten++;
-	nsk->rg_listening = true;
 	sock_hold(nc_to_sk(nsk));
 	spin_unlock(&nc_tbl_lock);
 	return 0;
@@ -174,10 +172,9 @@ static void nc_unhash(struct nc_sock *nsk)
 	int err = 0;
 
 	spin_lock(&nc_tbl_lock);
-	if (nsk->rg_listening) {
+	if (!list_empty(&nsk->rg_node)) {
 		list_del_init(&nsk->rg_node);
 		nsk->rg->nlisten--;
-		nsk->rg_listening = false;
 	} else {
 		err = nc_demux_remove(&nc_tbl, &nsk->node);
 	}
@@ -233,11 +230,12 @@ static int nc_port_get(struct nc_sock *nsk, u16 port)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	bool reuse = port && sk->sk_reuseport;
-	kuid_t uid = sock_i_uid(sk);
+	kuid_t uid = GLOBAL_ROOT_UID;	/* only compared when reuse */
 	struct nc_rgroup *rg, *fresh = NULL;
 	int ret;
 
 	if (reuse) {
+		uid = sock_i_uid(sk);
 		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
 		if (!fresh)
 			return -ENOMEM;
