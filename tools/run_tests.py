@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,22 +43,73 @@ class Tier:
         self.info = ""
         self.t0 = time.monotonic()
         self.took = 0.0
+        self.digest: list[str] = []  # what failed, in a few lines, repeated before the summary
 
     def check(self, what: str, cmd: list[str], cwd_: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
         print(f"\n=== {self.name}: {what}\n$ {' '.join(cmd)}", flush=True)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
-        proc = subprocess.run(cmd, cwd=cwd_, check=False, text=True, **kwargs)
+        tail: deque[str] = deque(maxlen=DIGEST_TAIL)
+        if "stdout" in kwargs:
+            proc = subprocess.run(cmd, cwd=cwd_, check=False, text=True, **kwargs)
+        else:
+            # Echoed as it comes, and the last lines kept for the digest.
+            with subprocess.Popen(
+                cmd, cwd=cwd_, text=True, errors="replace", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs
+            ) as pipe:
+                assert pipe.stdout is not None
+                for line in pipe.stdout:
+                    sys.stdout.write(line)
+                    tail.append(line.rstrip("\n"))
+                rc = pipe.wait()
+            proc = subprocess.CompletedProcess(cmd, rc)
         if proc.returncode == 0:
             self.passed += 1
         else:
             self.failed += 1
             self.notes.append(f"{what} (exit {proc.returncode})")
+            self.digest += [f"--- {what} (exit {proc.returncode}), its last lines:", *map(clip, tail)]
         return proc
 
     def line(self) -> str:
         extra = f"  [failed: {'; '.join(self.notes)}]" if self.notes else ""
         info = f" ({self.info})" if self.info else ""
         return f"{self.name}: {self.passed} passed, {self.failed} failed in {self.took:.0f}s{info}{extra}"
+
+
+DIGEST_TAIL = 10  # lines of a failed check's output repeated before the summary
+DIGEST_WIDTH = 240  # characters per repeated line
+DIGEST_LINES = 24  # the digest's length at most, per tier
+
+
+def clip(line: str) -> str:
+    return line if len(line) <= DIGEST_WIDTH else line[: DIGEST_WIDTH - 3] + "..."
+
+
+# What names a failure in molecule's output: Ansible's failed tasks and errors, pytest's
+# failures, and the experiments role's note of a failed repetition.
+FAILURE_LINE = re.compile(
+    r"^(fatal: \[|failed: \[|ERROR!|\[ERROR\]|CRITICAL|FAILED |E   |_{3,} test|Traceback \(most recent call last\)"
+    r"|.*repetitions? failed|.*\brep \d+: )"
+)
+
+
+def failure_digest(text: str, limit: int = DIGEST_LINES) -> list[str]:
+    """The lines of a long log that say what failed, each after the task or scenario it belongs to."""
+    out: list[str] = []
+    where = ""
+    shown = ""
+    for line in text.splitlines():
+        if line.startswith(("TASK [", "INFO     ", "PLAY [")) or re.match(r"^\S+\s+: actions=", line):
+            where = line
+            continue
+        if FAILURE_LINE.match(line):
+            if where and where != shown:
+                out.append(clip(where))
+                shown = where
+            out.append(clip(line))
+    if len(out) > limit:
+        out = [*out[: limit // 2], f"... {len(out) - limit} lines left out ...", *out[-(limit - limit // 2) :]]
+    return out
 
 
 def env() -> dict:
@@ -254,7 +306,11 @@ def witness_check(t: Tier, w: dict | None) -> None:
     ue = user_env()
     after = lab_fingerprint(ue)
     same = after == w["before"] and lab_running(ue)
-    print(f"user lab before: {w['before']}\nuser lab after:  {after}", flush=True)
+    if after != w["before"]:
+        for key in ("inventory", "vms"):
+            if after.get(key) != w["before"].get(key):
+                print(f"user lab {key} before: {w['before'].get(key)}\nuser lab {key} after:  {after.get(key)}")
+    print(f"user lab: {'unchanged' if same else 'CHANGED (see above)'}: {sorted(after['vms'])}", flush=True)
     t.check(
         "the user's lab still runs, unchanged (same inventory, same boots, same kernels)",
         [sys.executable, "-c", f"import sys; sys.exit({0 if same else 1})"],
@@ -369,6 +425,7 @@ def molecule(t: Tier, keep_lab: bool) -> None:
     if rc != 0 or bad:
         t.failed += 1
         t.notes.append(f"molecule exit {rc}" + (f", scenarios {', '.join(bad)}" if bad else ""))
+        t.digest += [f"--- molecule (exit {rc}); full log: {log}", *failure_digest(text)]
     if tests_passed == 0:
         t.failed += 1
         t.notes.append("no testinfra test ran")
@@ -399,6 +456,10 @@ def main() -> int:
             molecule(t, args.keep_lab)
         t.took = time.monotonic() - t.t0
         results.append(t)
+    digest = [line for t in results for line in t.digest[: DIGEST_LINES + 2]]
+    if digest:
+        print("\n==== what failed (the output above has it all)")
+        print("\n".join(digest))
     print("\n==== summary")
     for t in results:
         print(t.line())

@@ -1,0 +1,71 @@
+"""tools/run_tests.py repeats what failed just before its summary, so that a CI log that keeps only
+its end still names the failure (the workloads scenario failed in CI with nothing of it in view)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("run_tests", ROOT / "tools" / "run_tests.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+MOLECULE_LOG = """\
+INFO     workloads ➜ converge: Executing
+PLAY [Converge] ****
+TASK [netchannel.deploy.netchannel_experiments : Run the ncbench client for 6d lat 1 rep 2] ****
+changed: [nctest1 -> nctest2]
+TASK [netchannel.deploy.netchannel_experiments : Show the failure] ****
+ok: [nctest1] => {
+    "msg": "6d netchannel 1 rep 2: no JSON record (client exit 1)"
+}
+TASK [netchannel.deploy.netchannel_experiments : Fail if any repetition failed] ****
+fatal: [nctest1]: FAILED! => {"changed": false, "msg": "1 repetitions failed: %s"}
+PLAY RECAP ****
+nctest1 : ok=80 changed=20 unreachable=0 failed=1 skipped=3 rescued=1 ignored=0
+workloads                 : actions=2  successful=0  disabled=0  skipped=0  missing=1  failed=1
+"""
+
+
+def test_digest_names_the_failed_task_and_its_message():
+    rt = load()
+    lines = rt.failure_digest(MOLECULE_LOG % ("x" * 1000))
+    text = "\n".join(lines)
+    assert "TASK [netchannel.deploy.netchannel_experiments : Fail if any repetition failed]" in text
+    assert 'fatal: [nctest1]: FAILED! => {"changed": false, "msg": "1 repetitions failed: xxx' in text
+    assert "6d netchannel 1 rep 2: no JSON record" in text
+    assert "changed: [nctest1 -> nctest2]" not in text  # what went well stays out
+    assert all(len(line) <= rt.DIGEST_WIDTH for line in lines)
+
+
+def test_digest_is_bounded():
+    rt = load()
+    log = "".join(f"TASK [t{i}] ****\nfatal: [h]: FAILED! => {{}}\n" for i in range(500))
+    lines = rt.failure_digest(log)
+    assert len(lines) <= rt.DIGEST_LINES + 1
+    assert any("lines left out" in line for line in lines)
+    assert lines[-1] == "fatal: [h]: FAILED! => {}"  # the end of the log stays in view
+
+
+def test_failed_check_keeps_its_last_lines(capsys):
+    rt = load()
+    t = rt.Tier("demo")
+    script = "for i in $(seq 30); do echo line$i; done; exit 3"
+    proc = t.check("a check that fails", ["sh", "-c", script])
+    assert proc.returncode == 3
+    assert t.failed == 1
+    assert t.passed == 0
+    assert t.digest[0] == "--- a check that fails (exit 3), its last lines:"
+    assert t.digest[1:] == [f"line{i}" for i in range(31 - rt.DIGEST_TAIL, 31)]
+    assert "line1\n" in capsys.readouterr().out  # still echoed whole as it ran
+    ok = t.check("a check that passes", [sys.executable, "-c", "print('fine')"])
+    assert ok.returncode == 0
+    assert t.passed == 1
+    assert len(t.digest) == 1 + rt.DIGEST_TAIL  # nothing added for a pass
