@@ -37,3 +37,57 @@ def test_rules_that_read_pipestatus_run_under_bash():
     assert {"module", "sparse", "module-6.12"} <= needs_bash, needs_bash
     missing = sorted(needs_bash - bash_targets)
     assert not missing, f"rules that read PIPESTATUS without 'SHELL := /bin/bash': {missing}"
+
+
+def _fake_apt(tmp: Path, have: str) -> Path:
+    """A stand-in apt-get on PATH that can download only the package named `have`: a real .deb
+    holding ./boot/vmlinuz-<version>, built with dpkg-deb."""
+    import subprocess
+
+    pkg = tmp / "pkgroot"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "boot").mkdir()
+    (pkg / "boot" / "vmlinuz-6.12.999+deb12-amd64").write_text("not really a kernel\n")
+    (pkg / "DEBIAN" / "control").write_text(
+        f"Package: {have}\nVersion: 1\nArchitecture: amd64\nMaintainer: t <t@example.invalid>\nDescription: t\n"
+    )
+    deb = tmp / f"{have}_1_amd64.deb"
+    subprocess.run(["dpkg-deb", "--build", "-Zgzip", str(pkg), str(deb)], check=True, capture_output=True)
+    bin_ = tmp / "bin"
+    bin_.mkdir()
+    apt = bin_ / "apt-get"
+    apt.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1 $2 $3" = "download -q {have}" ] || {{ echo "E: no candidate for $3" >&2; exit 100; }}\n'
+        f"cp {deb} .\n"
+    )
+    apt.chmod(0o755)
+    return bin_
+
+
+def test_612_image_falls_back_to_the_unsigned_build(tmp_path):
+    """bookworm-security had linux-headers-6.12.118 with only linux-image-6.12.118+deb12-amd64-unsigned
+    for a while: the vmtest-6.12 kernel must then come from the unsigned package (same kernel)."""
+    import os
+    import subprocess
+
+    version = "6.12.999+deb12-amd64"
+    bin_ = _fake_apt(tmp_path, f"linux-image-{version}-unsigned")
+    cache = tmp_path / "cache"
+    target = cache / "boot" / f"vmlinuz-{version}"
+    proc = subprocess.run(
+        [
+            "make",
+            "-C",
+            str(MAKEFILE.parent),
+            f"KDIR_612={tmp_path}/linux-headers-{version}",
+            f"K612_DIR={cache}",
+            str(target),
+        ],
+        env={**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert target.read_text() == "not really a kernel\n"

@@ -122,9 +122,18 @@ enum { RT_DONE, RT_TIMEOUT, RT_CRASH };
 static int run_test(const char *name, void (*fn)(void *), void *arg, int limit_s)
 {
 	double deadline = now() + (double)limit_s * timeout_scale;
+	const char *only = getenv("NC_VMTEST_ONLY");	/* run_vm.py --only */
 	int status = 0;
 	pid_t pid;
 
+	if (only && *only && !timeout_expected) {	/* the watchdog self-test always runs */
+		char list[256];
+
+		snprintf(list, sizeof(list), ",%s,", only);
+		if (!strstr(list, name) || strstr(list, name)[-1] != ',' ||
+		    strstr(list, name)[strlen(name)] != ',')
+			return RT_DONE;
+	}
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
@@ -2358,6 +2367,382 @@ static void test_sigio(void)
 	close(lfd);
 }
 
+/* ---- live fuzzer (issue 13) ---- */
+
+/*
+ * Hostile channels against the running module for a bounded time, while
+ * real connections carry checked data beside them.  A fuzz channel is a
+ * TCP connection to the channel port from one of three sources: the fake
+ * peer's address (a host of the table: HELLO with any index), this host's
+ * own address (taken as "self", as is all of 127/8: HELLO only with an
+ * index the module does not have, since a valid one replaces the real
+ * self channel that the checked traffic uses, and channels are not
+ * authenticated yet), or an address that is not in the table
+ * (NC_VMTEST_OUTSIDER, run_vm.py --outsider: refused at accept).  On it go frames
+ * of every type, fields drawn from small pools so that CONNECTs open real
+ * children and DATA, CREDIT, CLOSE and RESET reach them; some frames have
+ * a flipped header bit, some are cut short.  Passes if the checked traffic
+ * stayed intact, the module still serves, and the fuzzer reached what it
+ * aims at (children accepted, channels dropped for bad frames, every frame
+ * type sent); run_vm.py then checks the kernel log (and on the debug
+ * kernel KASAN, lockdep and kmemleak).  NC_VMTEST_FUZZ_S sets the time (8
+ * s), NC_VMTEST_FUZZ_SEED the seed (printed, to run a failure again).
+ * Every socket of the fuzzer has a time limit: a module that stops
+ * reading a channel or answering a connection is reported, not waited for.
+ */
+#define LF_PORT		5096	/* the listener the fuzzed CONNECTs reach */
+#define LF_REAL		5095	/* the checked traffic's listener */
+#define LF_IDS		16	/* connection ids in play */
+#define LF_KIDS		32	/* accepted children kept open at most */
+#define LF_CHUNK	32768	/* bytes per checked transfer */
+#define LF_MAX_PAYLOAD	65536u	/* NC_MAX_PAYLOAD */
+
+enum { LF_SRC_FAKE, LF_SRC_SELF, LF_SRC_OUTSIDER, LF_NSRC };
+
+struct lf_state {
+	uint64_t rnd;
+	uint32_t ids[LF_IDS];
+	unsigned int nidx;	/* channel indexes the module has (bulk + lat) */
+	unsigned long frames[10];	/* by type; [0] and [9]: no such type */
+	unsigned long chans[LF_NSRC], dropped[LF_NSRC], stalled[LF_NSRC];
+	unsigned long mutated, cut, hello, children, child_bytes;
+	const char *claim;	/* the address HELLOs claim */
+	const char *outsider;	/* an address on lo that the table does not have */
+};
+
+static uint32_t lf_rand(struct lf_state *s)
+{
+	s->rnd ^= s->rnd << 13;
+	s->rnd ^= s->rnd >> 7;
+	s->rnd ^= s->rnd << 17;
+	return (uint32_t)(s->rnd >> 16);
+}
+
+/* The total column of a counter line of /proc/net/netchannel, or 0. */
+static unsigned long long lf_counter(const char *name)
+{
+	char line[512];
+	unsigned long long v = 0;
+	size_t n = strlen(name);
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *last = strrchr(line, ' ');
+
+		if (!strncmp(line, name, n) && line[n] == ' ' && last)
+			v = strtoull(last + 1, NULL, 10);
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * One frame for a channel from src into b: header and payload, its length
+ * (*hdr_only: the header announces more than may be sent, so only the
+ * header goes out and the module must drop the channel).
+ */
+static size_t lf_frame(struct lf_state *s, unsigned char *b, int src, int *hdr_only)
+{
+	static const unsigned char types[] = { 2, 2, 2, 5, 5, 5, 5, 7, 7, 6, 6, 4, 3, 1, 8, 0, 9 };
+	unsigned int type = types[lf_rand(s) % sizeof(types)];
+	unsigned int dport = lf_rand(s) % 8 ? LF_PORT : 1 + lf_rand(s) % 65535;
+	uint32_t len = 0, credit = 0;
+	unsigned int v = lf_rand(s);
+
+	if (dport == LF_REAL)
+		dport = LF_PORT;
+	if (type == 5)
+		len = v % 8 ? v % 2048 : v % 3 ? 65536 : 65537 + lf_rand(s) % 1000000;
+	else if (v % 16 == 0)
+		len = 1 + lf_rand(s) % 64;	/* a length where none belongs */
+	if (type == 2 || type == 3 || type == 7)
+		credit = lf_rand(s) % 4 ? 4096u << (lf_rand(s) % 12) : lf_rand(s);
+	frame(b, type, 40000 + lf_rand(s) % 8, dport, s->ids[lf_rand(s) % LF_IDS], credit);
+	be32(b + 16, len);
+	if (lf_rand(s) % 8 == 0)
+		be16(b + 4, lf_rand(s) % 4 ? 1 : lf_rand(s));	/* latency, or unknown flags */
+	if (lf_rand(s) % 32 == 0)
+		b[2] = lf_rand(s) % 2 ? 2 : lf_rand(s);		/* another wire version */
+	if (type == 1) {				/* HELLO: index, sender's address */
+		unsigned int idx = lf_rand(s) % (s->nidx + 2);
+
+		if (src == LF_SRC_SELF)
+			idx = s->nidx + lf_rand(s) % 64;	/* see above */
+		be16(b + 8, idx);
+		be16(b + 4, lf_rand(s) % 2);
+		be32(b + 12, ntohl(addr(s->claim, 0).sin_addr.s_addr));
+	}
+	if (lf_rand(s) % 20 == 0) {			/* one flipped bit */
+		unsigned int at = lf_rand(s) % 24;
+
+		/* never turn a self frame into a HELLO with a valid index */
+		if (src != LF_SRC_SELF || (at != 3 && at != 8 && at != 9)) {
+			b[at] ^= 1u << (lf_rand(s) % 8);
+			s->mutated++;
+		}
+	}
+	s->frames[type]++;
+	len = rd32(b + 16);
+	*hdr_only = len > LF_MAX_PAYLOAD;
+	if (*hdr_only)
+		return 24;
+	fill(b + 24, len, &s->rnd);
+	return 24 + len;
+}
+
+/* Discard what the module sends the fake peer; accept its new channels. */
+static void lf_drain(struct fake_peer *fp)
+{
+	static unsigned char junk[65536];
+	int i, c;
+
+	if (!fp)
+		return;
+	while ((c = accept4(fp->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		if (fp->n < FP_MAX)
+			fp->fd[fp->n++] = c;
+		else
+			close(c);
+	}
+	for (i = 0; i < fp->n; i++)
+		while (recv(fp->fd[i], junk, sizeof(junk), MSG_DONTWAIT) > 0)
+			;
+}
+
+/* Accept the fuzzed CONNECTs' children, read what they got, close the oldest. */
+static void lf_children(struct lf_state *s, int lfd, int *kids, int *nkids)
+{
+	static unsigned char junk[65536];
+	ssize_t r;
+	int c, i;
+
+	while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		s->children++;
+		if (*nkids == LF_KIDS) {
+			close(kids[0]);
+			memmove(kids, kids + 1, sizeof(*kids) * (LF_KIDS - 1));
+			(*nkids)--;
+		}
+		kids[(*nkids)++] = c;
+	}
+	for (i = 0; i < *nkids; i++)
+		while ((r = recv(kids[i], junk, sizeof(junk), MSG_DONTWAIT)) > 0)
+			s->child_bytes += r;
+}
+
+/* One fuzz channel from src: a few frames, then closed (or cut short). */
+static void lf_channel(struct lf_state *s, const struct fake_cfg *c, int src, unsigned char *b)
+{
+	const char *from[LF_NSRC] = { c->ip, "127.0.0.1", s->outsider };
+	struct sockaddr_in a = addr(from[src], 0);
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, i, nframes, hdr_only;
+	size_t n;
+
+	s->chans[src]++;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		goto out;
+	a = addr(c->local, c->port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		goto dropped;		/* not even taken */
+	if (src != LF_SRC_SELF && lf_rand(s) % 4) {	/* most begin with a HELLO */
+		frame(b, 1, lf_rand(s) % (s->nidx + 1), 0, ntohl(addr(s->claim, 0).sin_addr.s_addr), 0);
+		if (send(fd, b, 24, MSG_NOSIGNAL) != 24)
+			goto dropped;
+		s->hello++;
+		s->frames[1]++;
+	}
+	nframes = 1 + lf_rand(s) % 48;
+	for (i = 0; i < nframes; i++) {
+		n = lf_frame(s, b, src, &hdr_only);
+		if (src != LF_SRC_OUTSIDER && lf_rand(s) % 40 == 0) {	/* cut short, then gone */
+			s->cut++;
+			send(fd, b, 1 + lf_rand(s) % (n - 1 ? n - 1 : 1), MSG_NOSIGNAL);
+			goto out;
+		}
+		if (write_all(fd, b, n)) {
+			if (errno != EAGAIN)
+				goto dropped;
+			s->stalled[src]++;	/* the module stopped reading it */
+			printf("NCTEST INFO live_fuzz the module read nothing of channel %lu (source %d) for 3 s\n",
+			       s->chans[0] + s->chans[1] + s->chans[2], src);
+			goto out;
+		}
+		if (hdr_only)
+			break;
+	}
+	/* a channel the module drops reads EOF or a reset (an outsider's: always, at once) */
+	if (wait_fd(fd, POLLIN, src == LF_SRC_OUTSIDER ? 2000 : 20)) {
+		char x;
+
+		if (recv(fd, &x, 1, MSG_DONTWAIT) <= 0)
+			goto dropped;
+	}
+	goto out;
+dropped:
+	s->dropped[src]++;
+out:
+	close(fd);
+}
+
+/* The checked traffic (in a child): transfers over loopback, every byte compared. */
+static void lf_real(double secs, int out)
+{
+	static unsigned char tx[LF_CHUNK], rx[LF_CHUNK];
+	int lfd = nc_listener(LF_REAL, 8), ok = 0, bad = 0, err = 0;
+	uint64_t seed = 42;
+	double end = now() + secs;
+	char msg[64];
+
+	alarm((unsigned int)secs + 30);
+	while (lfd >= 0 && now() < end && !bad && !err) {
+		int cfd = nc_connect("127.0.0.1", LF_REAL), sfd = -1;
+		struct timeval tv = { .tv_sec = 10 };
+
+		fill(tx, sizeof(tx), &seed);
+		if (cfd >= 0 && wait_fd(lfd, POLLIN, 10000))
+			sfd = accept(lfd, NULL, NULL);
+		if (sfd >= 0)
+			setsockopt(sfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (sfd < 0 || write_all(cfd, tx, sizeof(tx)) ||
+		    recv(sfd, rx, sizeof(rx), MSG_WAITALL) != (ssize_t)sizeof(rx))
+			err++;
+		else if (memcmp(tx, rx, sizeof(tx)))
+			bad++;
+		else
+			ok++;
+		if (cfd >= 0)
+			close(cfd);
+		if (sfd >= 0)
+			close(sfd);
+	}
+	snprintf(msg, sizeof(msg), "%d %d %d %d\n", ok, bad, err, errno);
+	write_all(out, msg, strlen(msg));
+	_exit(0);
+}
+
+static void test_live_fuzz(void)
+{
+	const char *name = "live_fuzz";
+	const char *secs_env = getenv("NC_VMTEST_FUZZ_S"), *seed_env = getenv("NC_VMTEST_FUZZ_SEED");
+	double secs = secs_env && atof(secs_env) > 0 ? atof(secs_env) : 8;
+	static const char *const ctrs[] = {
+		"conn_accepted", "conn_refused", "conn_reset", "proto_errors", "unknown_conn",
+	};
+	unsigned long long before[5], after, seed;
+	static unsigned char b[24 + 65536];
+	struct lf_state s = { 0 };
+	struct fake_cfg c = { 0 };
+	struct fake_peer *fp = NULL;
+	int kids[LF_KIDS], nkids = 0, lfd, pipefd[2], ok = -1, bad = -1, err = -1, e = 0, i, missing = 0;
+	char line[128], states[256] = "", types[160] = "";
+	double end;
+	pid_t real;
+	FILE *f;
+
+	s.rnd = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) * 2654435761u;
+	s.rnd |= 1;
+	seed = s.rnd;
+	printf("NCTEST INFO %s seed %llu, %.0f s\n", name, seed, secs);
+	for (i = 0; i < LF_IDS; i++)
+		s.ids[i] = lf_rand(&s);
+	if (getenv("NC_VMTEST_FAKE_PEER"))
+		fp = fake_open(name, &c, 0, 0);
+	if (fp)		/* lf_drain() must not wait in accept() */
+		fcntl(fp->lfd, F_SETFL, fcntl(fp->lfd, F_GETFL) | O_NONBLOCK);
+	s.claim = fp ? c.ip : "198.18.0.254";
+	s.outsider = getenv("NC_VMTEST_OUTSIDER");
+	f = fopen("/proc/net/netchannel", "r");
+	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			 c.local, &c.port, &c.bulk, &c.lat) != 4) {
+		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	s.nidx = c.bulk + c.lat;
+	for (i = 0; i < 5; i++)
+		before[i] = lf_counter(ctrs[i]);
+	lfd = nc_listener(LF_PORT, 64);
+	if (lfd < 0 || pipe(pipefd)) {
+		FAIL(name, "listener on %d: %s", LF_PORT, strerror(errno));
+		return;
+	}
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	real = fork();
+	if (real == 0) {
+		close(pipefd[0]);
+		lf_real(secs, pipefd[1]);
+	}
+	close(pipefd[1]);
+	end = now() + secs;
+	while (now() < end) {
+		int src = lf_rand(&s) % LF_NSRC;
+
+		if ((src == LF_SRC_FAKE && !fp) || (src == LF_SRC_OUTSIDER && !s.outsider))
+			src = LF_SRC_SELF;
+		lf_channel(&s, &c, src, b);
+		lf_children(&s, lfd, kids, &nkids);
+		lf_drain(fp);
+	}
+	f = fdopen(pipefd[0], "r");
+	if (f && fgets(line, sizeof(line), f))
+		sscanf(line, "%d %d %d %d", &ok, &bad, &err, &e);
+	if (f)
+		fclose(f);
+	waitpid(real, NULL, 0);
+	for (i = 0; i < nkids; i++)
+		close(kids[i]);
+	close(lfd);
+	if (fp)
+		fake_done(fp, -1, -1);
+	for (i = 0; i < 5; i++) {
+		after = lf_counter(ctrs[i]);
+		snprintf(states + strlen(states), sizeof(states) - strlen(states), "%s%s +%llu",
+			 i ? ", " : "", ctrs[i], after - before[i]);
+	}
+	for (i = 0; i < 10; i++) {
+		snprintf(types + strlen(types), sizeof(types) - strlen(types), "%s%d:%lu",
+			 i ? " " : "", i, s.frames[i]);
+		if (i >= 1 && i <= 8 && !s.frames[i])
+			missing++;
+	}
+	/* the module still serves: a fresh connection carries a byte both ways */
+	lfd = nc_listener(LF_PORT, 4);
+	i = nc_connect("127.0.0.1", LF_PORT);
+	{
+		int sfd = lfd >= 0 && i >= 0 && wait_fd(lfd, POLLIN, 10000) ? accept(lfd, NULL, NULL) : -1;
+		char x = 0;
+		int serves = sfd >= 0 && write(i, "z", 1) == 1 && wait_fd(sfd, POLLIN, 10000) &&
+			     read(sfd, &x, 1) == 1 && x == 'z';
+
+		if (sfd >= 0)
+			close(sfd);
+		if (i >= 0)
+			close(i);
+		if (lfd >= 0)
+			close(lfd);
+		printf("NCTEST INFO %s channels: fake peer %lu, self %lu, outsider %lu (%lu began with HELLO); frames by type %s; %lu mutated, %lu cut short; channels the module dropped: fake peer %lu, self %lu, outsider %lu; stopped reading: %lu; %lu children accepted, %lu bytes read from them; module counters %s\n",
+		       name, s.chans[0], s.chans[1], s.chans[2], s.hello, types, s.mutated, s.cut,
+		       s.dropped[0], s.dropped[1], s.dropped[2],
+		       s.stalled[0] + s.stalled[1] + s.stalled[2], s.children, s.child_bytes, states);
+		/* bad frames must have cost channels that an address of the table opened */
+		if (serves && ok > 0 && !bad && !err && s.children && s.dropped[0] + s.dropped[1] &&
+		    s.dropped[2] == s.chans[2] && !missing && !(s.stalled[0] + s.stalled[1] + s.stalled[2]))
+			PASS(name, "%.0f s: %lu channels, %d checked transfers of %d KiB intact beside them, module still serves",
+			     secs, s.chans[0] + s.chans[1] + s.chans[2], ok, LF_CHUNK / 1024);
+		else
+			FAIL(name, "serves %d; checked transfers %d ok, %d corrupted, %d failed (errno %d); %lu children; dropped %lu+%lu of the table's, %lu of %lu outsiders'; %lu channels the module stopped reading; %d frame types never sent (seed %llu)",
+			     serves, ok, bad, err, e, s.children, s.dropped[0], s.dropped[1], s.dropped[2],
+			     s.chans[2], s.stalled[0] + s.stalled[1] + s.stalled[2], missing, seed);
+	}
+}
+
 struct local_args {
 	uint64_t mib;
 	const char *peer;
@@ -2385,6 +2770,7 @@ static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel()
 static void t_send_limit(void *a) { (void)a; test_send_limit(); }
 static void t_reuseport(void *a) { (void)a; test_reuseport(); }
 static void t_bulk_spread(void *a) { (void)a; test_bulk_spread(); }
+static void t_live_fuzz(void *a) { (void)a; test_live_fuzz(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -2504,6 +2890,7 @@ int main(int argc, char **argv)
 		run_test("send_limit_follows_channel", t_send_limit, NULL, 90);
 		run_test("reuseport", t_reuseport, NULL, 60);
 		run_test("bulk_spread", t_bulk_spread, NULL, 60);
+		run_test("live_fuzz", t_live_fuzz, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

@@ -265,6 +265,10 @@ def main():
     )
     ap.add_argument("--no-bench", action="store_true", help="skip the ncbench runs (quick runs)")
     ap.add_argument(
+        "--outsider", default=None, help="an address on lo that the host table lacks (live_fuzz's refused source)"
+    )
+    ap.add_argument("--only", default="", help="comma-separated nc_vmtest test names: run only these (one VM)")
+    ap.add_argument(
         "--bench-dump", action="store_true", help="print ncbench's full outputs (NCVM BENCHOUT lines; with --log)"
     )
     ap.add_argument(
@@ -282,9 +286,13 @@ def main():
     if not os.path.exists(args.module):
         sys.exit(f"module {args.module} not built (make -C module_src module)")
 
-    for a in args.lo_addr + [p for p in (args.unreachable_peer, args.fake_peer) if p]:
+    for a in args.lo_addr + [p for p in (args.unreachable_peer, args.fake_peer, args.outsider) if p]:
         if not a.startswith(("127.", "198.18.", "198.19.")):
             sys.exit(f"only loopback and 198.18.0.0/15 addresses are allowed: {a}")
+    if args.only and not re.fullmatch(r"[a-z0-9_]+(,[a-z0-9_]+)*", args.only):
+        sys.exit(f"run_vm.py: error: --only {args.only!r}: want nc_vmtest test names separated by commas")
+    if args.only and args.pair:
+        sys.exit("run_vm.py: error: --only applies to the one-VM run, not --pair")
     if args.reboot_peer and not args.pair:
         sys.exit("run_vm.py: error: --reboot-peer needs --pair")
     if args.reboot_peer:
@@ -307,6 +315,10 @@ def main():
             setup += f"\nip addr add {args.fake_peer}/32 dev lo\nexport NC_VMTEST_FAKE_PEER={args.fake_peer}"
             if not args.hosts:
                 args.hosts = f"local=127.0.0.1;peers={args.fake_peer};bulk=2;lat=1;port=9000;cpus=0"
+        if args.outsider:
+            setup += f"\nip addr add {args.outsider}/32 dev lo\nexport NC_VMTEST_OUTSIDER={args.outsider}"
+        if args.only:
+            setup += f"\nexport NC_VMTEST_ONLY={args.only}"
         role = f"/nc_vmtest local {args.mib:d} {args.unreachable_peer or ''}"
         build_initramfs(
             initrd,
