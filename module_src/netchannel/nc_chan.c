@@ -575,6 +575,12 @@ static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 		case NC_EV_HDR:
 			rc->cur = *ev.hdr;
 			rc->cur_fill = 0;
+			if (!rc->hello && rc->cur.type != NC_T_HELLO) {
+				pr_warn_ratelimited("netchannel: frame of type %u before HELLO from %pI4h, dropping channel\n",
+						    rc->cur.type, &rc->peer_ip);
+				NC_INC(proto_errors);
+				return -EPROTO;
+			}
 			if (rc->cur.type != NC_T_DATA)
 				break;
 			rc->cur_chunk = kvmalloc(struct_size(rc->cur_chunk,
@@ -668,12 +674,32 @@ static void nc_rx_data_ready(struct sock *sk)
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
+/* A channel that has not said who it is within hello_timeout_ms goes. */
+static void nc_rx_hello_timeout(struct work_struct *work)
+{
+	struct nc_rxchan *rc = container_of(to_delayed_work(work),
+					    struct nc_rxchan, hello_work);
+	bool hello;
+
+	spin_lock(&nc_rx_lock);
+	hello = rc->hello;
+	spin_unlock(&nc_rx_lock);
+	if (hello)
+		return;
+	pr_warn_ratelimited("netchannel: channel %llu from %pI4h sent no HELLO in time, dropping it\n",
+			    rc->id, &rc->peer_ip);
+	NC_INC(proto_errors);
+	WRITE_ONCE(rc->dying, true);
+	nc_rx_queue_teardown(rc);
+}
+
 static void nc_rx_teardown_work(struct work_struct *work)
 {
 	struct nc_rxchan *rc = container_of(work, struct nc_rxchan,
 					    teardown_work);
 	struct sock *sk = rc->sock->sk;
 
+	cancel_delayed_work_sync(&rc->hello_work);
 	WRITE_ONCE(rc->dying, true);
 	write_lock_bh(&sk->sk_callback_lock);
 	sk->sk_user_data = NULL;
@@ -697,9 +723,9 @@ static int nc_rx_add(struct socket *sock)
 {
 	struct nc_peer *peer;
 	struct sockaddr_in sin;
-	struct nc_rxchan *rc;
+	struct nc_rxchan *rc, *o;
 	struct sock *sk = sock->sk;
-	u32 ip;
+	u32 ip, n = 0, limit;
 	int err;
 
 	err = kernel_getpeername(sock, (struct sockaddr *)&sin);
@@ -710,6 +736,7 @@ static int nc_rx_add(struct socket *sock)
 	if (!peer) {
 		pr_warn_ratelimited("netchannel: channel from %pI4h refused: not in the host table\n",
 				    &ip);
+		NC_INC(chan_refused);
 		return -EPERM;
 	}
 	ip = peer->ip;	/* 127.0.0.0/8 is the local host */
@@ -727,20 +754,40 @@ static int nc_rx_add(struct socket *sock)
 	mutex_init(&rc->rx_mutex);
 	INIT_WORK(&rc->rx_work, nc_rx_work);
 	INIT_WORK(&rc->teardown_work, nc_rx_teardown_work);
+	INIT_DELAYED_WORK(&rc->hello_work, nc_rx_hello_timeout);
 	nc_parser_init(&rc->parser);
 	tcp_sock_set_nodelay(sk);
 	nc_chan_set_liveness(sk);
 
+	/*
+	 * A host has bulk + lat channels here, twice that for a moment when
+	 * it comes back from a crash (the old ones wait for keepalive):
+	 * beyond the limit, someone is opening channels to fill memory.
+	 */
+	limit = READ_ONCE(nc_tun.max_inbound_per_peer);
+	if (!limit)
+		limit = 2 * (nc_cfg.bulk + nc_cfg.lat) + 4;
 	spin_lock(&nc_rx_lock);
-	if (nc_rx_stopping) {
+	list_for_each_entry(o, &nc_rx_list, list)
+		if (o->peer_ip == ip && !o->teardown_queued)
+			n++;
+	if (nc_rx_stopping || n >= limit) {
 		spin_unlock(&nc_rx_lock);
+		if (!nc_rx_stopping) {
+			pr_warn_ratelimited("netchannel: channel from %pI4h refused: %u inbound channels from it already (max_inbound_per_peer)\n",
+					    &ip, n);
+			NC_INC(chan_refused);
+		}
 		kfree(rc->rxbuf);
 		kfree(rc);
-		return -ESHUTDOWN;
+		return nc_rx_stopping ? -ESHUTDOWN : -EBUSY;
 	}
 	rc->id = nc_rx_next_id++;
 	rc->cpu = nc_pick_cpu((u32)rc->id);
 	list_add_tail(&rc->list, &nc_rx_list);
+	/* under the lock: every teardown is queued under it, after this */
+	queue_delayed_work(nc_ctl_wq, &rc->hello_work,
+			   msecs_to_jiffies(READ_ONCE(nc_tun.hello_timeout_ms)));
 	spin_unlock(&nc_rx_lock);
 
 	write_lock_bh(&sk->sk_callback_lock);

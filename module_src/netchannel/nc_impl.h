@@ -37,6 +37,7 @@ struct nc_stats {
 	u64 chan_connect_fail;
 	u64 proto_errors;
 	u64 unknown_conn;
+	u64 chan_refused;	/* inbound channels refused: table, limit */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -56,6 +57,8 @@ struct nc_tunables {
 	int keepalive_intvl_s;		/* between keepalive probes */
 	int keepalive_probes;		/* unanswered probes before the drop */
 	int user_timeout_ms;		/* TCP_USER_TIMEOUT, 0: TCP's default */
+	int hello_timeout_ms;		/* an inbound channel's HELLO, at most */
+	int max_inbound_per_peer;	/* 0: 2 * (bulk + lat) + 4 */
 };
 
 extern struct nc_tunables nc_tun;
@@ -147,6 +150,7 @@ struct nc_rxchan {
 	struct mutex rx_mutex;		/* serialises rx_work runs */
 	struct work_struct rx_work;
 	struct work_struct teardown_work;
+	struct delayed_work hello_work;	/* drops it if no HELLO came in time */
 	struct workqueue_struct *wq;	/* changes to latency wq on HELLO */
 	int cpu;
 	bool dying;

@@ -46,6 +46,8 @@ struct nc_tunables nc_tun = {
 	.keepalive_intvl_s	= 2,
 	.keepalive_probes	= 3,
 	.user_timeout_ms	= 12000,
+	.hello_timeout_ms	= 5000,
+	.max_inbound_per_peer	= 0,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -64,6 +66,9 @@ static int nc_win_min = NC_WIN_MIN;
 static int nc_win_max = NC_WIN_MAX;
 static int nc_keep_max = MAX_TCP_KEEPIDLE;
 static int nc_keepcnt_max = MAX_TCP_KEEPCNT;
+static int nc_hello_min = 100;
+static int nc_hello_max = 60000;
+static int nc_inbound_max = 1024;
 
 static int nc_reset_trigger;
 
@@ -188,6 +193,24 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra2		= &nc_ms_max,
 	},
 	{
+		.procname	= NETCHANNEL_SYSCTL_HELLO_TIMEOUT_MS,
+		.data		= &nc_tun.hello_timeout_ms,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_hello_min,
+		.extra2		= &nc_hello_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_MAX_INBOUND_PER_PEER,
+		.data		= &nc_tun.max_inbound_per_peer,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_inbound_max,
+	},
+	{
 		.procname	= NETCHANNEL_SYSCTL_RESET_CHANNELS,
 		.data		= &nc_reset_trigger,
 		.maxlen		= sizeof(int),
@@ -227,7 +250,7 @@ static const struct {
 	NC_STAT(rx_bytes), NC_STAT(conn_opened), NC_STAT(conn_accepted),
 	NC_STAT(conn_refused), NC_STAT(conn_reset), NC_STAT(credit_sent),
 	NC_STAT(chan_up), NC_STAT(chan_down), NC_STAT(chan_connect_fail),
-	NC_STAT(proto_errors), NC_STAT(unknown_conn),
+	NC_STAT(proto_errors), NC_STAT(unknown_conn), NC_STAT(chan_refused),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -2367,6 +2367,223 @@ static void test_sigio(void)
 	close(lfd);
 }
 
+/* ---- inbound channels: HELLO first, in time, and a limit per host (issue 13) ---- */
+
+/* A TCP connection to the module's channel port from address ip, or -1. */
+static int raw_channel(const struct fake_cfg *c, const char *ip)
+{
+	struct sockaddr_in a = addr(ip, 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	a = addr(c->local, c->port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Until the module's channels to the fake peer are all up (1), or secs (0). */
+static int fake_wait_up(struct fake_peer *fp, const struct fake_cfg *c, int secs)
+{
+	unsigned char hdr[24];
+	double end = now() + secs;
+
+	while (fp->n < (int)(c->bulk + c->lat) && now() < end)
+		fake_poll(fp, 200, 1, 0, hdr);
+	return fp->n >= (int)(c->bulk + c->lat);
+}
+
+/* 1 if the module closed fd (EOF or reset) within ms. */
+static int closed_within(int fd, int ms)
+{
+	char x;
+
+	return wait_fd(fd, POLLIN, ms) && recv(fd, &x, 1, MSG_DONTWAIT) <= 0;
+}
+
+static int read_sysctl(const char *name)
+{
+	char path[128];
+	FILE *f;
+	int v = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/netchannel/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int write_sysctl(const char *name, int v)
+{
+	char path[128];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/netchannel/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	ok = fprintf(f, "%d\n", v) > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/*
+ * A channel's first frame must be HELLO.  Before the fix a CONNECT sent
+ * straight away was taken (a child reached the listener): HELLO was never
+ * required.  The same CONNECT after a HELLO reaches it, so the frame
+ * itself is good.
+ */
+static void test_hello_required(void)
+{
+	const char *name = "hello_required";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	unsigned char h[48];
+	int lfd = -1, bare = -1, good = -1, child = -1, dropped, reached;
+
+	if (!fp)
+		return;
+	if (!fake_wait_up(fp, &c, 30)) {	/* a child needs a channel for its ACCEPT */
+		FAIL(name, "the module's channels to the fake peer did not come up (%d)", fp->n);
+		fake_done(fp, -1, -1);
+		return;
+	}
+	lfd = nc_listener(5093, 4);
+	bare = raw_channel(&c, c.ip);
+	if (lfd < 0 || bare < 0) {
+		FAIL(name, "setup: listener %d, channel %d: %s", lfd, bare, strerror(errno));
+		goto out;
+	}
+	frame(h, 2, 41000, 5093, 0x51d1, 1 << 16);			/* CONNECT */
+	write_all(bare, h, 24);
+	dropped = closed_within(bare, 3000);
+	reached = wait_fd(lfd, POLLIN, 1000);
+	if (reached) {
+		FAIL(name, "a CONNECT with no HELLO before it reached the listener (channel %s)",
+		     dropped ? "dropped" : "kept");
+		goto out;
+	}
+	good = raw_channel(&c, c.ip);
+	frame(h, 1, 0, 0, ntohl(addr(c.ip, 0).sin_addr.s_addr), 0);	/* HELLO */
+	frame(h + 24, 2, 41001, 5093, 0x51d2, 1 << 16);
+	if (good < 0 || write_all(good, h, 48) || !wait_fd(lfd, POLLIN, 5000) ||
+	    (child = accept(lfd, NULL, NULL)) < 0) {
+		FAIL(name, "the same CONNECT after a HELLO did not reach the listener: %s", strerror(errno));
+		goto out;
+	}
+	if (dropped)
+		PASS(name, "CONNECT before HELLO: channel dropped, no connection; after HELLO: accepted");
+	else
+		FAIL(name, "CONNECT before HELLO: no connection, but the channel was kept");
+out:
+	if (child >= 0)
+		close(child);
+	if (good >= 0)
+		close(good);
+	if (bare >= 0)
+		close(bare);
+	if (lfd >= 0)
+		close(lfd);
+	fake_done(fp, -1, -1);
+}
+
+/*
+ * A channel that says nothing is dropped after hello_timeout_ms; one that
+ * sent its HELLO stays.  Before the fix there was no such sysctl, and a
+ * silent channel stayed for as long as its TCP connection did.
+ */
+static void test_hello_timeout(void)
+{
+	const char *name = "hello_timeout";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	int old = read_sysctl("hello_timeout_ms"), silent = -1, greeted = -1, gone, kept;
+	unsigned char h[24];
+	double t0, took;
+
+	if (!fp)
+		return;
+	if (old < 0 || write_sysctl("hello_timeout_ms", 300)) {
+		FAIL(name, "no writable net.netchannel.hello_timeout_ms (read %d)", old);
+		fake_done(fp, -1, -1);
+		return;
+	}
+	silent = raw_channel(&c, c.ip);
+	greeted = raw_channel(&c, c.ip);
+	frame(h, 1, 0, 0, ntohl(addr(c.ip, 0).sin_addr.s_addr), 0);
+	if (silent < 0 || greeted < 0 || write_all(greeted, h, 24)) {
+		FAIL(name, "setup: %s", strerror(errno));
+		goto out;
+	}
+	t0 = now();
+	gone = closed_within(silent, 5000);
+	took = now() - t0;
+	kept = !closed_within(greeted, 500);
+	if (gone && took < 3 && kept)
+		PASS(name, "silent channel dropped after %.2f s (hello_timeout_ms 300); the greeted one stays",
+		     took);
+	else
+		FAIL(name, "silent channel %s after %.2f s; greeted one %s", gone ? "dropped" : "kept", took,
+		     kept ? "kept" : "dropped");
+out:
+	write_sysctl("hello_timeout_ms", old);
+	if (silent >= 0)
+		close(silent);
+	if (greeted >= 0)
+		close(greeted);
+	fake_done(fp, -1, -1);
+}
+
+/*
+ * One host gets max_inbound_per_peer inbound channels at most (0: 2 *
+ * (bulk + lat) + 4): three more than that are refused at once.  Before the
+ * fix every one was taken (each holds a socket and a 64 KiB buffer).
+ */
+static void test_inbound_limit(void)
+{
+	const char *name = "inbound_limit";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	int set = read_sysctl("max_inbound_per_peer"), limit, n, i, refused = 0, first_refused = -1;
+	int fds[1100];
+
+	if (!fp)
+		return;
+	limit = set > 0 ? set : (int)(2 * (c.bulk + c.lat) + 4);
+	n = limit + 3;
+	if (n > (int)(sizeof(fds) / sizeof(fds[0])))
+		n = sizeof(fds) / sizeof(fds[0]);
+	for (i = 0; i < n; i++)
+		fds[i] = raw_channel(&c, c.ip);
+	usleep(500000);
+	for (i = 0; i < n; i++) {
+		if (fds[i] < 0 || closed_within(fds[i], 0)) {
+			refused++;
+			if (first_refused < 0)
+				first_refused = i;
+		}
+	}
+	if (refused == n - limit && first_refused == limit)
+		PASS(name, "%d silent channels from one host: the first %d taken, the last %d refused",
+		     n, limit, refused);
+	else
+		FAIL(name, "%d silent channels from one host, limit %d: %d refused (first at %d)",
+		     n, limit, refused, first_refused);
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	fake_done(fp, -1, -1);
+}
+
 /* ---- live fuzzer (issue 13) ---- */
 
 /*
@@ -2771,6 +2988,9 @@ static void t_send_limit(void *a) { (void)a; test_send_limit(); }
 static void t_reuseport(void *a) { (void)a; test_reuseport(); }
 static void t_bulk_spread(void *a) { (void)a; test_bulk_spread(); }
 static void t_live_fuzz(void *a) { (void)a; test_live_fuzz(); }
+static void t_hello_required(void *a) { (void)a; test_hello_required(); }
+static void t_hello_timeout(void *a) { (void)a; test_hello_timeout(); }
+static void t_inbound_limit(void *a) { (void)a; test_inbound_limit(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -2890,6 +3110,9 @@ int main(int argc, char **argv)
 		run_test("send_limit_follows_channel", t_send_limit, NULL, 90);
 		run_test("reuseport", t_reuseport, NULL, 60);
 		run_test("bulk_spread", t_bulk_spread, NULL, 60);
+		run_test("hello_required", t_hello_required, NULL, 60);
+		run_test("hello_timeout", t_hello_timeout, NULL, 60);
+		run_test("inbound_limit", t_inbound_limit, NULL, 60);
 		run_test("live_fuzz", t_live_fuzz, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
