@@ -521,11 +521,24 @@ static void nc_rx_queue_teardown(struct nc_rxchan *rc)
  * old inbound channel is stale, tear it down now rather than waiting for
  * keepalive.
  */
-static void nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
+static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
+	/*
+	 * Hosts may have other channel counts than ours (a table per host),
+	 * but none more than a table allows: so past HELLO a host has at
+	 * most one channel per possible index and class.
+	 */
+	u32 nch = 2 * NC_MAX_CLASS_CHANNELS;
 	struct nc_rxchan *old;
 	u64 replaced = 0;
 
+	if (rc->hello || h->sport >= nch) {
+		pr_warn_ratelimited("netchannel: %s from %pI4h (index %u, a table allows %u), dropping channel\n",
+				    rc->hello ? "second HELLO" : "HELLO for an index out of range",
+				    &rc->peer_ip, h->sport, nch);
+		NC_INC(proto_errors);
+		return -EPROTO;
+	}
 	spin_lock(&nc_rx_lock);
 	rc->hello = true;
 	rc->hello_idx = h->sport;
@@ -552,6 +565,7 @@ static void nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 		       &h->conn_id);
 	if (rc->hello_latency)
 		WRITE_ONCE(rc->wq, nc_lat_wq);
+	return 0;
 }
 
 /* Feed received bytes to the parser; -EPROTO/-ENOMEM are fatal. */
@@ -600,7 +614,8 @@ static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 			rc->frames++;
 			NC_INC(rx_frames);
 			if (rc->cur.type == NC_T_HELLO) {
-				nc_rx_hello(rc, &rc->cur);
+				if (nc_rx_hello(rc, &rc->cur))
+					return -EPROTO;
 				break;
 			}
 			nc_rx_frame(rc, &rc->cur, rc->cur_chunk);
@@ -686,6 +701,15 @@ static void nc_rx_hello_timeout(struct work_struct *work)
 	spin_unlock(&nc_rx_lock);
 	if (hello)
 		return;
+	/* bytes in but not parsed yet (a busy worker): look once more */
+	if (!rc->hello_rearmed &&
+	    (work_pending(&rc->rx_work) ||
+	     !skb_queue_empty_lockless(&rc->sock->sk->sk_receive_queue))) {
+		rc->hello_rearmed = true;
+		queue_delayed_work(nc_ctl_wq, &rc->hello_work,
+				   msecs_to_jiffies(READ_ONCE(nc_tun.hello_timeout_ms)));
+		return;
+	}
 	pr_warn_ratelimited("netchannel: channel %llu from %pI4h sent no HELLO in time, dropping it\n",
 			    rc->id, &rc->peer_ip);
 	NC_INC(proto_errors);
@@ -723,9 +747,10 @@ static int nc_rx_add(struct socket *sock)
 {
 	struct nc_peer *peer;
 	struct sockaddr_in sin;
-	struct nc_rxchan *rc, *o;
+	struct nc_rxchan *rc, *o, *oldest = NULL;
 	struct sock *sk = sock->sk;
-	u32 ip, n = 0, limit;
+	u32 ip, n = 0, cap;
+	u64 id, evicted = 0;
 	int err;
 
 	err = kernel_getpeername(sock, (struct sockaddr *)&sin);
@@ -760,36 +785,43 @@ static int nc_rx_add(struct socket *sock)
 	nc_chan_set_liveness(sk);
 
 	/*
-	 * A host has bulk + lat channels here, twice that for a moment when
-	 * it comes back from a crash (the old ones wait for keepalive):
-	 * beyond the limit, someone is opening channels to fill memory.
+	 * Channels that have not said HELLO yet cost memory and prove
+	 * nothing: a host gets cap of them (0: bulk + lat + 4), and a new
+	 * one evicts the oldest rather than being refused, so silent
+	 * channels cannot keep a host's real ones out.  Channels past HELLO
+	 * are bounded by their index range (nc_rx_hello).  Everything up to
+	 * the queued work happens under nc_rx_lock: every teardown is queued
+	 * under it, so rc cannot go away before this function is done with it.
 	 */
-	limit = READ_ONCE(nc_tun.max_inbound_per_peer);
-	if (!limit)
-		limit = 2 * (nc_cfg.bulk + nc_cfg.lat) + 4;
+	cap = READ_ONCE(nc_tun.max_pending_per_peer);
+	if (!cap)
+		cap = nc_cfg.bulk + nc_cfg.lat + 4;
 	spin_lock(&nc_rx_lock);
-	list_for_each_entry(o, &nc_rx_list, list)
-		if (o->peer_ip == ip && !o->teardown_queued)
-			n++;
-	if (nc_rx_stopping || n >= limit) {
+	if (nc_rx_stopping) {
 		spin_unlock(&nc_rx_lock);
-		if (!nc_rx_stopping) {
-			pr_warn_ratelimited("netchannel: channel from %pI4h refused: %u inbound channels from it already (max_inbound_per_peer)\n",
-					    &ip, n);
-			NC_INC(chan_refused);
-		}
 		kfree(rc->rxbuf);
 		kfree(rc);
-		return nc_rx_stopping ? -ESHUTDOWN : -EBUSY;
+		return -ESHUTDOWN;
+	}
+	list_for_each_entry(o, &nc_rx_list, list) {
+		if (o->peer_ip != ip || o->hello || o->teardown_queued)
+			continue;
+		if (!oldest)
+			oldest = o;
+		n++;
+	}
+	if (n >= cap) {
+		WRITE_ONCE(oldest->dying, true);
+		oldest->teardown_queued = true;
+		queue_work(nc_ctl_wq, &oldest->teardown_work);
+		evicted = oldest->id;
 	}
 	rc->id = nc_rx_next_id++;
+	id = rc->id;
 	rc->cpu = nc_pick_cpu((u32)rc->id);
 	list_add_tail(&rc->list, &nc_rx_list);
-	/* under the lock: every teardown is queued under it, after this */
 	queue_delayed_work(nc_ctl_wq, &rc->hello_work,
 			   msecs_to_jiffies(READ_ONCE(nc_tun.hello_timeout_ms)));
-	spin_unlock(&nc_rx_lock);
-
 	write_lock_bh(&sk->sk_callback_lock);
 	rc->saved_data_ready = sk->sk_data_ready;
 	rc->saved_state_change = sk->sk_state_change;
@@ -797,8 +829,15 @@ static int nc_rx_add(struct socket *sock)
 	sk->sk_data_ready = nc_rx_data_ready;
 	sk->sk_state_change = nc_rx_data_ready;
 	write_unlock_bh(&sk->sk_callback_lock);
-	nc_dbg("inbound channel %llu from %pI4h\n", rc->id, &ip);
 	queue_work_on(rc->cpu, rc->wq, &rc->rx_work);
+	spin_unlock(&nc_rx_lock);
+
+	if (evicted) {
+		pr_warn_ratelimited("netchannel: channel %llu from %pI4h evicted: %u channels from it had not sent HELLO (max_pending_per_peer)\n",
+				    evicted, &ip, n);
+		NC_INC(chan_evicted);
+	}
+	nc_dbg("inbound channel %llu from %pI4h\n", id, &ip);
 	return 0;
 }
 

@@ -37,7 +37,8 @@ struct nc_stats {
 	u64 chan_connect_fail;
 	u64 proto_errors;
 	u64 unknown_conn;
-	u64 chan_refused;	/* inbound channels refused: table, limit */
+	u64 chan_refused;	/* inbound channels from hosts not in the table */
+	u64 chan_evicted;	/* silent ones, by a newer one of the same host */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -58,7 +59,7 @@ struct nc_tunables {
 	int keepalive_probes;		/* unanswered probes before the drop */
 	int user_timeout_ms;		/* TCP_USER_TIMEOUT, 0: TCP's default */
 	int hello_timeout_ms;		/* an inbound channel's HELLO, at most */
-	int max_inbound_per_peer;	/* 0: 2 * (bulk + lat) + 4 */
+	int max_pending_per_peer;	/* before HELLO; 0: bulk + lat + 4 */
 };
 
 extern struct nc_tunables nc_tun;
@@ -151,6 +152,7 @@ struct nc_rxchan {
 	struct work_struct rx_work;
 	struct work_struct teardown_work;
 	struct delayed_work hello_work;	/* drops it if no HELLO came in time */
+	bool hello_rearmed;		/* hello_work looked once more */
 	struct workqueue_struct *wq;	/* changes to latency wq on HELLO */
 	int cpu;
 	bool dying;

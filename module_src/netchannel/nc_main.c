@@ -47,7 +47,7 @@ struct nc_tunables nc_tun = {
 	.keepalive_probes	= 3,
 	.user_timeout_ms	= 12000,
 	.hello_timeout_ms	= 5000,
-	.max_inbound_per_peer	= 0,
+	.max_pending_per_peer	= 0,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -202,8 +202,8 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra2		= &nc_hello_max,
 	},
 	{
-		.procname	= NETCHANNEL_SYSCTL_MAX_INBOUND_PER_PEER,
-		.data		= &nc_tun.max_inbound_per_peer,
+		.procname	= NETCHANNEL_SYSCTL_MAX_PENDING_PER_PEER,
+		.data		= &nc_tun.max_pending_per_peer,
 		.maxlen		= sizeof(int),
 		.mode		= 0644,
 		.proc_handler	= proc_dointvec_minmax,
@@ -251,6 +251,7 @@ static const struct {
 	NC_STAT(conn_refused), NC_STAT(conn_reset), NC_STAT(credit_sent),
 	NC_STAT(chan_up), NC_STAT(chan_down), NC_STAT(chan_connect_fail),
 	NC_STAT(proto_errors), NC_STAT(unknown_conn), NC_STAT(chan_refused),
+	NC_STAT(chan_evicted),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -31,7 +31,7 @@ SYSCTL_RANGES = {
     "keepalive_probes": (1, 127),
     "user_timeout_ms": (0, 3600000),
     "hello_timeout_ms": (100, 60000),
-    "max_inbound_per_peer": (0, 1024),
+    "max_pending_per_peer": (0, 1024),
 }
 
 _DOTTED_QUAD = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")

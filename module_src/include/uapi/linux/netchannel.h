@@ -39,8 +39,11 @@
 #define NETCHANNEL_SYSCTL_USER_TIMEOUT_MS	"user_timeout_ms"
 /* an inbound channel must send HELLO first, and within this time */
 #define NETCHANNEL_SYSCTL_HELLO_TIMEOUT_MS	"hello_timeout_ms"
-/* inbound channels from one host at most; 0: 2 * (bulk + lat) + 4 */
-#define NETCHANNEL_SYSCTL_MAX_INBOUND_PER_PEER	"max_inbound_per_peer"
+/*
+ * inbound channels from one host still waiting for their HELLO, at most
+ * (a new one evicts the oldest); 0: bulk + lat + 4
+ */
+#define NETCHANNEL_SYSCTL_MAX_PENDING_PER_PEER	"max_pending_per_peer"
 /* write 1: drop every outbound channel now (tests the recovery path) */
 #define NETCHANNEL_SYSCTL_RESET_CHANNELS	"reset_channels"
 
