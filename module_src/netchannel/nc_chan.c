@@ -786,8 +786,9 @@ static int nc_rx_add(struct socket *sock)
 
 	/*
 	 * Channels that have not said HELLO yet cost memory and prove
-	 * nothing: a host gets cap of them (0: bulk + lat + 4), and a new
-	 * one evicts the oldest rather than being refused, so silent
+	 * nothing: a host gets cap of them (0: as many as the largest table
+	 * opens at once, plus 4), and a new one evicts the oldest rather
+	 * than being refused, so silent
 	 * channels cannot keep a host's real ones out.  Channels past HELLO
 	 * are bounded by their index range (nc_rx_hello).  Everything up to
 	 * the queued work happens under nc_rx_lock: every teardown is queued
@@ -795,7 +796,7 @@ static int nc_rx_add(struct socket *sock)
 	 */
 	cap = READ_ONCE(nc_tun.max_pending_per_peer);
 	if (!cap)
-		cap = nc_cfg.bulk + nc_cfg.lat + 4;
+		cap = 2 * NC_MAX_CLASS_CHANNELS + 4;
 	spin_lock(&nc_rx_lock);
 	if (nc_rx_stopping) {
 		spin_unlock(&nc_rx_lock);

@@ -59,7 +59,7 @@ struct nc_tunables {
 	int keepalive_probes;		/* unanswered probes before the drop */
 	int user_timeout_ms;		/* TCP_USER_TIMEOUT, 0: TCP's default */
 	int hello_timeout_ms;		/* an inbound channel's HELLO, at most */
-	int max_pending_per_peer;	/* before HELLO; 0: bulk + lat + 4 */
+	int max_pending_per_peer;	/* before HELLO; 0: 2 * 16 + 4 */
 };
 
 extern struct nc_tunables nc_tun;

@@ -41,7 +41,7 @@
 #define NETCHANNEL_SYSCTL_HELLO_TIMEOUT_MS	"hello_timeout_ms"
 /*
  * inbound channels from one host still waiting for their HELLO, at most
- * (a new one evicts the oldest); 0: bulk + lat + 4
+ * (a new one evicts the oldest); 0: 36, what the largest table opens at once and 4
  */
 #define NETCHANNEL_SYSCTL_MAX_PENDING_PER_PEER	"max_pending_per_peer"
 /* write 1: drop every outbound channel now (tests the recovery path) */
