@@ -52,15 +52,8 @@ class Tier:
         if "stdout" in kwargs:
             proc = subprocess.run(cmd, cwd=cwd_, check=False, text=True, **kwargs)
         else:
-            # Echoed as it comes, and the last lines kept for the digest.
-            with subprocess.Popen(
-                cmd, cwd=cwd_, text=True, errors="replace", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs
-            ) as pipe:
-                assert pipe.stdout is not None
-                for line in pipe.stdout:
-                    sys.stdout.write(line)
-                    tail.append(line.rstrip("\n"))
-                rc = pipe.wait()
+            # the last lines kept for the digest
+            rc = run_streamed(cmd, lambda line: tail.append(line.rstrip("\n")), cwd=cwd_, **kwargs)
             proc = subprocess.CompletedProcess(cmd, rc)
         if proc.returncode == 0:
             self.passed += 1
@@ -74,6 +67,18 @@ class Tier:
         extra = f"  [failed: {'; '.join(self.notes)}]" if self.notes else ""
         info = f" ({self.info})" if self.info else ""
         return f"{self.name}: {self.passed} passed, {self.failed} failed in {self.took:.0f}s{info}{extra}"
+
+
+def run_streamed(cmd: list[str], on_line, **popen_kwargs) -> int:
+    """Run cmd, echoing its output (stdout and stderr) as it comes; on_line sees every line."""
+    with subprocess.Popen(
+        cmd, text=True, errors="replace", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen_kwargs
+    ) as pipe:
+        assert pipe.stdout is not None
+        for line in pipe.stdout:
+            sys.stdout.write(line)
+            on_line(line)
+        return pipe.wait()
 
 
 DIGEST_TAIL = 10  # lines of a failed check's output repeated before the summary
@@ -407,14 +412,7 @@ def molecule(t: Tier, keep_lab: bool) -> None:
     log.parent.mkdir(exist_ok=True)
     print(f"\n=== molecule: {' '.join(cmd)} (log: {log})", flush=True)
     with log.open("w") as fh:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=te, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            fh.write(line)
-        rc = proc.wait()
+        rc = run_streamed(cmd, fh.write, cwd=ROOT, env=te, stdin=subprocess.DEVNULL)
     text = log.read_text()
     tests_passed = sum(int(n) for n in re.findall(r"=+ (\d+) passed", text))
     tests_failed = sum(int(n) for n in re.findall(r"(\d+) failed", text))

@@ -504,13 +504,20 @@ static void nc_chan_stop(struct nc_chan *ch)
 
 /* ---- inbound channels ---- */
 
-static void nc_rx_queue_teardown(struct nc_rxchan *rc)
+/* Queue rc's teardown once; the caller holds nc_rx_lock. */
+static void nc_rx_queue_teardown_locked(struct nc_rxchan *rc)
 {
-	spin_lock(&nc_rx_lock);
+	lockdep_assert_held(&nc_rx_lock);
 	if (!rc->teardown_queued) {
 		rc->teardown_queued = true;
 		queue_work(nc_ctl_wq, &rc->teardown_work);
 	}
+}
+
+static void nc_rx_queue_teardown(struct nc_rxchan *rc)
+{
+	spin_lock(&nc_rx_lock);
+	nc_rx_queue_teardown_locked(rc);
 	spin_unlock(&nc_rx_lock);
 }
 
@@ -550,8 +557,7 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 		    old->hello_latency != rc->hello_latency)
 			continue;
 		WRITE_ONCE(old->dying, true);
-		old->teardown_queued = true;
-		queue_work(nc_ctl_wq, &old->teardown_work);
+		nc_rx_queue_teardown_locked(old);
 		replaced = old->id;
 	}
 	spin_unlock(&nc_rx_lock);
@@ -788,8 +794,8 @@ static int nc_rx_add(struct socket *sock)
 	 * Channels that have not said HELLO yet cost memory and prove
 	 * nothing: a host gets cap of them (0: as many as the largest table
 	 * opens at once, plus 4), and a new one evicts the oldest rather
-	 * than being refused, so silent
-	 * channels cannot keep a host's real ones out.  Channels past HELLO
+	 * than being refused, so silent channels cannot keep a host's real
+	 * ones out.  Channels past HELLO
 	 * are bounded by their index range (nc_rx_hello).  Everything up to
 	 * the queued work happens under nc_rx_lock: every teardown is queued
 	 * under it, so rc cannot go away before this function is done with it.
@@ -813,8 +819,7 @@ static int nc_rx_add(struct socket *sock)
 	}
 	if (n >= cap) {
 		WRITE_ONCE(oldest->dying, true);
-		oldest->teardown_queued = true;
-		queue_work(nc_ctl_wq, &oldest->teardown_work);
+		nc_rx_queue_teardown_locked(oldest);
 		evicted = oldest->id;
 	}
 	rc->id = nc_rx_next_id++;
@@ -918,12 +923,8 @@ static void nc_listen_stop(void)
 	/* Tear down every inbound channel; teardown removes it from the list. */
 	spin_lock(&nc_rx_lock);
 	nc_rx_stopping = true;
-	list_for_each_entry(rc, &nc_rx_list, list) {
-		if (!rc->teardown_queued) {
-			rc->teardown_queued = true;
-			queue_work(nc_ctl_wq, &rc->teardown_work);
-		}
-	}
+	list_for_each_entry(rc, &nc_rx_list, list)
+		nc_rx_queue_teardown_locked(rc);
 	spin_unlock(&nc_rx_lock);
 	flush_workqueue(nc_ctl_wq);
 	WARN_ON(!list_empty(&nc_rx_list));

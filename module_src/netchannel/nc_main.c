@@ -68,7 +68,7 @@ static int nc_keep_max = MAX_TCP_KEEPIDLE;
 static int nc_keepcnt_max = MAX_TCP_KEEPCNT;
 static int nc_hello_min = 100;
 static int nc_hello_max = 60000;
-static int nc_inbound_max = 1024;
+static int nc_pending_max = 1024;
 
 static int nc_reset_trigger;
 
@@ -208,7 +208,7 @@ static struct ctl_table nc_sysctl_table[] = {
 		.mode		= 0644,
 		.proc_handler	= proc_dointvec_minmax,
 		.extra1		= &nc_zero,
-		.extra2		= &nc_inbound_max,
+		.extra2		= &nc_pending_max,
 	},
 	{
 		.procname	= NETCHANNEL_SYSCTL_RESET_CHANNELS,

@@ -1699,6 +1699,21 @@ struct fake_cfg {
 	unsigned int bulk, lat;
 };
 
+/* The module's configuration line of /proc/net/netchannel into c; -1 (reported) if unreadable. */
+static int read_cfg(const char *name, struct fake_cfg *c)
+{
+	FILE *f = fopen("/proc/net/netchannel", "r");
+	int n = f ? fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
+			   c->local, &c->port, &c->bulk, &c->lat) : 0;
+
+	if (f)
+		fclose(f);
+	if (n == 4)
+		return 0;
+	FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+	return -1;
+}
+
 /*
  * The fake peer listening on the module's channel port, so the module's
  * channels to it come up; rcvbuf and mss (if nonzero) apply to the
@@ -1708,23 +1723,15 @@ static struct fake_peer *fake_open(const char *name, struct fake_cfg *c, int rcv
 {
 	struct fake_peer *fp;
 	struct sockaddr_in a;
-	int one = 1, n;
-	FILE *f;
+	int one = 1;
 
 	c->ip = getenv("NC_VMTEST_FAKE_PEER");
 	if (!c->ip) {
 		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
 		return NULL;
 	}
-	f = fopen("/proc/net/netchannel", "r");
-	n = f ? fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
-		       c->local, &c->port, &c->bulk, &c->lat) : 0;
-	if (f)
-		fclose(f);
-	if (n != 4) {
-		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
+	if (read_cfg(name, c))
 		return NULL;
-	}
 	fp = calloc(1, sizeof(*fp));
 	if (!fp) {
 		FAIL(name, "out of memory");
@@ -2901,15 +2908,8 @@ static void test_live_fuzz(void)
 		fcntl(fp->lfd, F_SETFL, fcntl(fp->lfd, F_GETFL) | O_NONBLOCK);
 	s.claim = fp ? c.ip : "198.18.0.254";
 	s.outsider = getenv("NC_VMTEST_OUTSIDER");
-	f = fopen("/proc/net/netchannel", "r");
-	if (!f || fscanf(f, "netchannel wire_version %*u local %31s port %d bulk %u lat %u",
-			 c.local, &c.port, &c.bulk, &c.lat) != 4) {
-		FAIL(name, "cannot read the configuration line of /proc/net/netchannel");
-		if (f)
-			fclose(f);
+	if (!fp && read_cfg(name, &c))	/* fake_open() read it */
 		return;
-	}
-	fclose(f);
 	s.nidx = c.bulk + c.lat;
 	for (i = 0; i < 5; i++)
 		before[i] = nc_counter(ctrs[i]);
