@@ -77,17 +77,28 @@ struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
 	return &peer->chans[nc_stripe_home(lport, rport, nc_cfg.bulk)];
 }
 
+/*
+ * A frame in the data path's wire version: the header written, room for
+ * h->len payload bytes after it (at f->buf + f->len - h->len).
+ */
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 {
+	struct nc_hdr v = *h;
 	struct nc_txframe *f;
+	u32 hlen;
 
-	f = kmalloc(struct_size(f, buf, NC_HDR_LEN + h->len), gfp);
+	v.magic = NC_WIRE_MAGIC;
+	v.version = NC_DP_VERSION;
+	hlen = nc_hdr_len(v.version, v.type);
+	if (WARN_ON_ONCE(!hlen))
+		return NULL;
+	f = kmalloc(struct_size(f, buf, hlen + h->len), gfp);
 	if (!f)
 		return NULL;
 	f->owner = NULL;
-	f->len = NC_HDR_LEN + h->len;
+	f->len = hlen + h->len;
 	f->sent = 0;
-	nc_hdr_encode(h, f->buf);
+	nc_hdr_encode_v(&v, f->buf, hlen);
 	return f;
 }
 
@@ -110,15 +121,20 @@ int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f)
 }
 
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags,
-		 u16 sport, u16 dport, u32 conn_id, u32 credit)
+		 u16 sport, u16 dport, u32 conn_id, u32 credit, u32 ext)
 {
 	struct nc_hdr h = {
 		.type = type, .flags = flags, .sport = sport, .dport = dport,
 		.conn_id = conn_id, .len = 0, .credit = credit,
 	};
-	struct nc_txframe *f = nc_txframe_alloc(&h, GFP_KERNEL);
+	struct nc_txframe *f;
 	int err;
 
+	if (type == NC_T_CONNECT)
+		h.daddr = ext;
+	else if (type == NC_T_CLOSE)
+		h.seq = ext;
+	f = nc_txframe_alloc(&h, GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
 	err = nc_chan_xmit(ch, gen, f);
@@ -334,6 +350,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 		.sport = (u16)ch->idx,
 		.dport = ch->latency,
 		.conn_id = nc_cfg.local_ip,
+		.vmask = NC_DP_VMASK,
 	};
 	struct sockaddr_in sin;
 	struct nc_txframe *hf;
@@ -538,7 +555,21 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 	u32 nch = 2 * NC_MAX_CLASS_CHANNELS;
 	struct nc_rxchan *old;
 	u64 replaced = 0;
+	u8 version;
+	int res;
 
+	if (!rc->hello) {
+		res = nc_wire_negotiate(NC_DP_VMASK, h, &version);
+		if (res != NC_NEG_OK) {
+			pr_warn_ratelimited("netchannel: channel from %pI4h refused: %s (this module speaks wire version %u)\n",
+					    &rc->peer_ip, nc_neg_strerror(res),
+					    NC_DP_VERSION);
+			NC_INC(wire_refused);
+			return -EPROTO;
+		}
+		/* every later header must be in the agreed version */
+		nc_parser_set_vmask(&rc->parser, NC_VBIT(version));
+	}
 	if (rc->hello || h->sport >= nch) {
 		pr_warn_ratelimited("netchannel: %s from %pI4h (index %u, a table allows %u), dropping channel\n",
 				    rc->hello ? "second HELLO" : "HELLO for an index out of range",
@@ -786,7 +817,8 @@ static int nc_rx_add(struct socket *sock)
 	INIT_WORK(&rc->rx_work, nc_rx_work);
 	INIT_WORK(&rc->teardown_work, nc_rx_teardown_work);
 	INIT_DELAYED_WORK(&rc->hello_work, nc_rx_hello_timeout);
-	nc_parser_init(&rc->parser);
+	/* any version, so an old peer's HELLO is read and refused by name */
+	nc_parser_init_vmask(&rc->parser, NC_VMASK_KNOWN);
 	tcp_sock_set_nodelay(sk);
 	nc_chan_set_liveness(sk);
 

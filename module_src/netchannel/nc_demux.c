@@ -45,6 +45,18 @@ u32 nc_reuse_pick(u32 peer, u16 rport, u32 seed, u32 n)
 	return (u32)(((u64)h * n) >> 32);
 }
 
+bool nc_daddr_ok(u32 daddr, u32 local_ip, bool from_self)
+{
+	if (daddr == local_ip)
+		return true;
+	return from_self && (daddr >> 24) == 127;
+}
+
+bool nc_listen_match(u32 bound, u32 daddr)
+{
+	return bound == 0 || bound == daddr;
+}
+
 static bool nc_dkey_eq(const struct nc_dkey *a, const struct nc_dkey *b)
 {
 	return a->peer == b->peer && a->lport == b->lport &&

@@ -53,6 +53,15 @@ struct nc_dnode *nc_demux_next(const struct nc_demux *d, u32 *bucket,
  */
 u32 nc_reuse_pick(u32 peer, u16 rport, u32 seed, u32 n);
 
+/*
+ * Where a CONNECT may go, as IP delivery decides it for TCP (addresses in
+ * host byte order).  A peer reaches this host at its table address
+ * (local_ip) only; the host itself also at any 127/8 address.  A listener
+ * takes the connection when bound to INADDR_ANY or to that very address.
+ */
+bool nc_daddr_ok(u32 daddr, u32 local_ip, bool from_self);
+bool nc_listen_match(u32 bound, u32 daddr);
+
 /* Virtual port space: one bit per port. */
 #define NC_PORT_EPH_LO	32768
 #define NC_PORT_EPH_HI	60999

@@ -21,6 +21,15 @@
 #include "nc_hostcfg.h"
 #include "nc_demux.h"
 
+/*
+ * The wire version the data path speaks: 2 only.  Version 1 has no
+ * destination address in CONNECT, so a listener bound to one address
+ * could not be told apart from one bound to all (issue 13); a peer that
+ * speaks only version 1 is refused at its HELLO, by name.
+ */
+#define NC_DP_VERSION		NC_WIRE_V2
+#define NC_DP_VMASK		NC_VBIT(NC_DP_VERSION)
+
 /* ---- global counters (per CPU, summed in /proc) ---- */
 struct nc_stats {
 	u64 tx_frames;
@@ -39,6 +48,7 @@ struct nc_stats {
 	u64 unknown_conn;
 	u64 chan_refused;	/* inbound channels from hosts not in the table */
 	u64 chan_evicted;	/* silent ones, by a newer one of the same host */
+	u64 wire_refused;	/* channels whose HELLO shares no wire version */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -195,8 +205,9 @@ struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
 				u16 lport, u16 rport, u32 *gen, long timeout);
 int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
+/* ext: CONNECT's destination address, CLOSE's final offset; else unused */
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,
-		 u16 dport, u32 conn_id, u32 credit);
+		 u16 dport, u32 conn_id, u32 credit, u32 ext);
 void nc_chan_seq_show(struct seq_file *m);
 
 /* nc_sock.c */

@@ -251,7 +251,7 @@ static const struct {
 	NC_STAT(conn_refused), NC_STAT(conn_reset), NC_STAT(credit_sent),
 	NC_STAT(chan_up), NC_STAT(chan_down), NC_STAT(chan_connect_fail),
 	NC_STAT(proto_errors), NC_STAT(unknown_conn), NC_STAT(chan_refused),
-	NC_STAT(chan_evicted),
+	NC_STAT(chan_evicted), NC_STAT(wire_refused),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)
@@ -260,7 +260,7 @@ static int nc_proc_show(struct seq_file *m, void *v)
 	int cpu;
 
 	seq_printf(m, "netchannel wire_version %u local %pI4h port %u bulk %u lat %u peers %u\n",
-		   NC_WIRE_VERSION, &nc_cfg.local_ip, nc_cfg.port, nc_cfg.bulk,
+		   NC_DP_VERSION, &nc_cfg.local_ip, nc_cfg.port, nc_cfg.bulk,
 		   nc_cfg.lat, nc_cfg.npeers);
 	nc_chan_seq_show(m);
 	nc_sock_seq_show(m);

@@ -199,28 +199,44 @@ static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
 	return nsk;
 }
 
+static u32 nc_bound_addr(const struct nc_sock *nsk)
+{
+	return ntohl(READ_ONCE(nsk->inet.inet_rcv_saddr));
+}
+
 /*
- * A listener for a CONNECT to port: the one in the demux table, else one
- * of the port's SO_REUSEPORT group.  With a reference, or NULL.
+ * A listener for a CONNECT to daddr:port: the one in the demux table,
+ * else one of the port's SO_REUSEPORT group; either only if bound to
+ * INADDR_ANY or to daddr, as TCP's.  With a reference, or NULL.
  */
-static struct nc_sock *nc_lookup_listener(u32 peer, u16 port, u16 rport)
+static struct nc_sock *nc_lookup_listener(u32 peer, u32 daddr, u16 port,
+					  u16 rport)
 {
 	struct nc_sock *nsk = nc_lookup(0, port, 0), *l;
 	struct nc_rgroup *rg;
-	u32 k;
+	u32 k, n = 0;
 
-	if (nsk)
-		return nsk;
+	if (nsk) {
+		if (nc_listen_match(nc_bound_addr(nsk), daddr))
+			return nsk;
+		sock_put(nc_to_sk(nsk));
+		return NULL;
+	}
 	spin_lock(&nc_tbl_lock);
 	rg = nc_rgroup_find(port);
-	if (rg && rg->nlisten) {
-		k = nc_reuse_pick(peer, rport, nc_tbl.seed, rg->nlisten);
+	if (rg) {
 		list_for_each_entry(l, &rg->listeners, rg_node)
-			if (!k--) {
-				nsk = l;
-				sock_hold(nc_to_sk(nsk));
-				break;
-			}
+			n += nc_listen_match(nc_bound_addr(l), daddr);
+	}
+	if (n) {
+		k = nc_reuse_pick(peer, rport, nc_tbl.seed, n);
+		list_for_each_entry(l, &rg->listeners, rg_node) {
+			if (!nc_listen_match(nc_bound_addr(l), daddr) || k--)
+				continue;
+			nsk = l;
+			sock_hold(nc_to_sk(nsk));
+			break;
+		}
 	}
 	spin_unlock(&nc_tbl_lock);
 	return nsk;
@@ -316,11 +332,22 @@ static u32 nc_rxq_purge(struct nc_sock *nsk)
 	return bytes;
 }
 
+/*
+ * A control frame of this connection.  CONNECT carries the destination
+ * address asked for (the listener is matched on it), CLOSE the final
+ * offset (one past the last byte sent: the peer checks it got them all).
+ */
 static int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 {
+	u32 ext = 0;
+
+	if (type == NC_T_CONNECT)
+		ext = ntohl(nsk->inet.inet_daddr);
+	else if (type == NC_T_CLOSE)
+		ext = READ_ONCE(nsk->txc.nxt);
 	return nc_send_ctrl(nsk->txch, &nsk->txgen, type,
 			    nsk->latency ? NC_F_LATENCY : 0, nsk->lport,
-			    nsk->rport, nsk->conn_id, credit);
+			    nsk->rport, nsk->conn_id, credit, ext);
 }
 
 /*
@@ -444,7 +471,7 @@ static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
 	ch = nc_peer_pick_chan(peer, h->flags & NC_F_LATENCY, h->dport,
 			       h->sport);
 	nc_send_ctrl(ch, NULL, NC_T_RESET, h->flags & NC_F_LATENCY, h->dport,
-		     h->sport, h->conn_id, 0);
+		     h->sport, h->conn_id, 0, 0);
 }
 
 /*
@@ -569,7 +596,13 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 		sock_put(nc_to_sk(old));
 		return;
 	}
-	lnsk = nc_lookup_listener(rc->peer_ip, h->dport, h->sport);
+	/* a peer reaches us at our table address; we reach ourselves on 127/8 too */
+	if (!nc_daddr_ok(h->daddr, nc_cfg.local_ip,
+			 rc->peer_ip == nc_cfg.local_ip))
+		lnsk = NULL;
+	else
+		lnsk = nc_lookup_listener(rc->peer_ip, h->daddr, h->dport,
+					  h->sport);
 	if (!lnsk) {
 		NC_INC(conn_refused);
 		nc_reply_reset(rc, h);
@@ -593,8 +626,9 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->inet.uc_ttl = -1;
 	nsk->inet.inet_daddr = htonl(rc->peer_ip);
 	nsk->inet.inet_dport = htons(h->sport);
-	nsk->inet.inet_rcv_saddr = htonl(nc_cfg.local_ip);
-	nsk->inet.inet_saddr = htonl(nc_cfg.local_ip);
+	/* the address the connection was made to, as TCP's getsockname() */
+	nsk->inet.inet_rcv_saddr = htonl(h->daddr);
+	nsk->inet.inet_saddr = htonl(h->daddr);
 	nsk->inet.inet_num = h->dport;
 	nsk->inet.inet_sport = htons(h->dport);
 	nsk->peer = peer;
@@ -651,10 +685,16 @@ refuse:
 	sock_put(lsk);
 }
 
-static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
+/*
+ * A connection's frames travel in order on one channel, so a DATA frame
+ * must start where the last one ended (its seq is that offset) and fit
+ * the credit granted; anything else is a broken or lying peer.
+ */
+static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c, u32 seq)
 {
 	struct sock *sk = nc_to_sk(nsk);
-	bool grant = false, violation = false, queued = false;
+	bool grant = false, queued = false;
+	const char *violation = NULL;
 	u32 credit = 0, prev = 0;
 
 	spin_lock(&nsk->lock);
@@ -663,8 +703,10 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
 		kvfree(c);
 		return;
 	}
-	if (nc_rxc_receive(&nsk->rxc, c->len)) {
-		violation = true;
+	if (seq != nsk->rxc.nxt) {
+		violation = "sent data at the wrong offset";
+	} else if (nc_rxc_receive(&nsk->rxc, c->len)) {
+		violation = "overran its credit";
 	} else if (sk->sk_shutdown & RCV_SHUTDOWN) {
 		/* Reader is gone: discard, but keep the sender moving. */
 		if (nc_rxc_consume(&nsk->rxc, c->len) == 1) {
@@ -685,8 +727,8 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c)
 	}
 	kvfree(c);
 	if (violation) {
-		pr_warn_ratelimited("netchannel: peer overran its credit on port %u\n",
-				    nsk->lport);
+		pr_warn_ratelimited("netchannel: peer %s on port %u\n",
+				    violation, nsk->lport);
 		NC_INC(proto_errors);
 		nc_conn_fail(nsk, ECONNRESET, true);
 	} else if (grant) {
@@ -720,7 +762,7 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 
 	switch (h->type) {
 	case NC_T_DATA:
-		nc_rx_data(nsk, chunk);
+		nc_rx_data(nsk, chunk, h->seq);
 		chunk = NULL;
 		break;
 	case NC_T_ACCEPT:
@@ -747,10 +789,20 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 			     ECONNREFUSED : ECONNRESET, false);
 		break;
 	case NC_T_CLOSE:
+		/* the final offset: every byte before it must have come */
 		spin_lock(&nsk->lock);
-		nsk->peer_fin = true;
+		fin = sk->sk_state != TCP_ESTABLISHED || h->seq == nsk->rxc.nxt;
+		if (fin)
+			nsk->peer_fin = true;
 		spin_unlock(&nsk->lock);
-		nc_wake(sk, EPOLLIN | EPOLLRDNORM | EPOLLRDHUP);
+		if (fin) {
+			nc_wake(sk, EPOLLIN | EPOLLRDNORM | EPOLLRDHUP);
+			break;
+		}
+		pr_warn_ratelimited("netchannel: peer closed at a wrong final offset on port %u\n",
+				    nsk->lport);
+		NC_INC(proto_errors);
+		nc_conn_fail(nsk, ECONNRESET, true);
 		break;
 	case NC_T_CREDIT:
 		spin_lock(&nsk->lock);
@@ -1104,7 +1156,7 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	while (!err && copied < len) {
 		struct nc_txframe *f;
 		struct nc_hdr h = { };
-		u32 avail, n;
+		u32 avail, n, seq;
 		int state;
 		bool shut;
 
@@ -1112,6 +1164,7 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		state = sk->sk_state;
 		shut = sk->sk_shutdown & SEND_SHUTDOWN;
 		avail = nc_txc_avail(&nsk->txc);
+		seq = nsk->txc.nxt;	/* only senders, under lock_sock, move it */
 		spin_unlock(&nsk->lock);
 
 		if (READ_ONCE(sk->sk_err)) {
@@ -1150,12 +1203,13 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		h.dport = nsk->rport;
 		h.conn_id = nsk->conn_id;
 		h.len = n;
+		h.seq = seq;
 		f = nc_txframe_alloc(&h, sk->sk_allocation);
 		if (!f) {
 			err = -ENOMEM;
 			break;
 		}
-		if (copy_from_iter(f->buf + NC_HDR_LEN, n, &msg->msg_iter) != n) {
+		if (copy_from_iter(f->buf + f->len - n, n, &msg->msg_iter) != n) {
 			kfree(f);
 			err = -EFAULT;
 			break;

@@ -205,6 +205,29 @@ NC_TEST(reuse_pick_spreads)
 	CHECK(n > 16 && n < 48);
 }
 
+/* A peer reaches the table address only; this host also reaches 127/8. */
+NC_TEST(connect_destination_as_tcp)
+{
+	u32 here = 0xc6120001, lo = 0x7f000001;
+
+	CHECK(nc_daddr_ok(here, here, false));
+	CHECK(nc_daddr_ok(here, here, true));
+	CHECK(!nc_daddr_ok(lo, here, false));
+	CHECK(nc_daddr_ok(lo, here, true));
+	CHECK(nc_daddr_ok(0x7f0000fe, here, true));
+	CHECK(!nc_daddr_ok(0xc6120002, here, false));
+	CHECK(!nc_daddr_ok(0xc6120002, here, true));
+	CHECK(!nc_daddr_ok(0, here, true));
+	/* listeners: INADDR_ANY takes every address, a bound one its own */
+	CHECK(nc_listen_match(0, here));
+	CHECK(nc_listen_match(0, lo));
+	CHECK(nc_listen_match(lo, lo));
+	CHECK(!nc_listen_match(lo, here));
+	CHECK(!nc_listen_match(lo, 0x7f000002));
+	CHECK(!nc_listen_match(here, lo));
+	CHECK(nc_listen_match(here, here));
+}
+
 static const struct nc_test_case cases[] = {
 	NC_CASE(init_rejects_non_pow2),
 	NC_CASE(insert_lookup_remove),
@@ -214,6 +237,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(ports_reserve_release),
 	NC_CASE(ports_alloc_exhaust_wrap),
 	NC_CASE(reuse_pick_spreads),
+	NC_CASE(connect_destination_as_tcp),
 };
 
 void suite_demux(void)

@@ -67,9 +67,9 @@ static struct sockaddr_in addr(const char *ip, int port)
 	return a;
 }
 
-static int nc_listener(int port, int backlog)
+static int nc_listener_at(const char *ip, int port, int backlog)
 {
-	struct sockaddr_in a = addr("0.0.0.0", port);
+	struct sockaddr_in a = addr(ip, port);
 	int fd = nc_socket();
 
 	if (fd < 0)
@@ -79,6 +79,11 @@ static int nc_listener(int port, int backlog)
 		return -1;
 	}
 	return fd;
+}
+
+static int nc_listener(int port, int backlog)
+{
+	return nc_listener_at("0.0.0.0", port, backlog);
 }
 
 static int nc_connect(const char *ip, int port)
@@ -1131,7 +1136,8 @@ static void test_hello_replaces(void)
 {
 	const char *name = "hello_replaces_inbound_channel";
 	unsigned int bulk = 0, lat = 0;
-	unsigned char hello[24] = { 0x4e, 0x43, 1, 1 };	/* magic, version, HELLO */
+	/* magic, version 2, HELLO; the versions it speaks: 2 */
+	unsigned char hello[28] = { 0x4e, 0x43, 2, 1, [27] = 4 };
 	char local[32] = "", b[8];
 	int port = 0, fd, in = 0, dying = 0, distinct = 0, up, closed = 0;
 	struct sockaddr_in a;
@@ -1592,18 +1598,41 @@ static uint32_t rd32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
-static void frame(unsigned char *h, int type, unsigned int sport, unsigned int dport,
-		  uint32_t conn_id, uint32_t credit)
+/*
+ * Wire version 2, what the module speaks: the 24-byte fixed part, then for
+ * HELLO, CONNECT, DATA, CLOSE and ACK a 4-byte word (HELLO: the versions
+ * spoken; CONNECT: the destination address; DATA, CLOSE, ACK: an offset).
+ */
+#define HDR_MAX 28
+#define W2_VMASK (1u << 2)	/* a HELLO's versions: 2 only */
+
+static size_t hdr_len(unsigned int version, unsigned int type)
 {
-	memset(h, 0, 24);
+	return version == 2 && (type == 1 || type == 2 || type == 5 || type == 6 || type == 8) ?
+	       28 : 24;
+}
+
+/* A v2 header into h (HDR_MAX bytes); its length. */
+static size_t frame(unsigned char *h, int type, unsigned int sport, unsigned int dport,
+		    uint32_t conn_id, uint32_t credit, uint32_t ext)
+{
+	memset(h, 0, HDR_MAX);
 	h[0] = 0x4e;
 	h[1] = 0x43;
-	h[2] = 1;
+	h[2] = 2;
 	h[3] = type;
 	be16(h + 8, sport);
 	be16(h + 10, dport);
 	be32(h + 12, conn_id);
 	be32(h + 20, credit);
+	be32(h + 24, ext);
+	return hdr_len(2, type);
+}
+
+/* The fake peer's HELLO for channel index idx: its length. */
+static size_t hello_frame(unsigned char *h, unsigned int idx, const char *ip)
+{
+	return frame(h, 1, idx, 0, ntohl(addr(ip, 0).sin_addr.s_addr), 0, W2_VMASK);
 }
 
 /*
@@ -1646,7 +1675,7 @@ static int fake_poll(struct fake_peer *fp, int ms, int type, uint32_t conn_id, u
 				continue;
 			fp->fill[i] += r;
 			while (fp->fill[i] >= 24) {
-				size_t flen = 24 + rd32(b + 16);
+				size_t flen = hdr_len(b[2], b[3]) + rd32(b + 16);
 				int hit = b[3] == type && (!conn_id || rd32(b + 12) == conn_id);
 
 				if (flen > sizeof(fp->buf[i]) || fp->fill[i] < flen) {
@@ -1657,7 +1686,7 @@ static int fake_poll(struct fake_peer *fp, int ms, int type, uint32_t conn_id, u
 				if (b[3] == 1)
 					fp->idx[i] = rd16(b + 8);
 				if (hit) {
-					memcpy(hdr, b, 24);
+					memcpy(hdr, b, HDR_MAX);
 					fp->last = i;
 				}
 				memmove(b, b + flen, fp->fill[i] - flen);
@@ -1760,7 +1789,7 @@ static struct fake_peer *fake_open(const char *name, struct fake_cfg *c, int rcv
 static int fake_connecting(const char *name, struct fake_peer *fp, const struct fake_cfg *c,
 			   unsigned int dport, uint32_t *conn_id, unsigned int *lport)
 {
-	unsigned char hdr[24];
+	unsigned char hdr[HDR_MAX];
 	struct sockaddr_in a = addr(c->ip, dport);
 	double t0 = now();
 	int cfd = -1;
@@ -1794,8 +1823,9 @@ static int fake_connecting(const char *name, struct fake_peer *fp, const struct 
 static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsigned int dport,
 		       unsigned int lport, uint32_t conn_id, uint32_t credit)
 {
-	unsigned char hello[24], acc[24];
+	unsigned char hello[HDR_MAX], acc[HDR_MAX];
 	struct sockaddr_in a = addr(c->ip, 0);
+	size_t hl, al;
 	int afd = socket(AF_INET, SOCK_STREAM, 0), ok;
 	double t0;
 
@@ -1808,10 +1838,10 @@ static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsi
 		FAIL(name, "fake peer's own channel to %s:%d: %s", c->local, c->port, strerror(errno));
 		goto fail;
 	}
-	frame(hello, 1, 0, 0, ntohl(addr(c->ip, 0).sin_addr.s_addr), 0);
-	frame(acc, 3, dport, lport, conn_id, credit);
-	write_all(afd, hello, 24);
-	write_all(afd, acc, 24);
+	hl = hello_frame(hello, 0, c->ip);
+	al = frame(acc, 3, dport, lport, conn_id, credit, 0);
+	write_all(afd, hello, hl);
+	write_all(afd, acc, al);
 	t0 = now();
 	do {
 		struct tcp_info ti;
@@ -1841,7 +1871,7 @@ static void test_connect_any_channel(void)
 	const char *name = "connect_any_channel";
 	struct fake_cfg c;
 	struct fake_peer *fp = fake_open(name, &c, 0, 0);
-	unsigned char hdr[24];
+	unsigned char hdr[HDR_MAX];
 	unsigned int bulk, lat, lport, i, hellos;
 	int cfd = -1, in, dying, distinct, up = -1;
 	struct sockaddr_in a;
@@ -1924,7 +1954,7 @@ static void test_pending_connect(void)
 {
 	struct fake_cfg c;
 	struct fake_peer *fp = fake_open("pending_connect", &c, 0, 0);
-	unsigned char hdr[24];
+	unsigned char hdr[HDR_MAX];
 	char b[8];
 	unsigned int lport;
 	int cfd = -1, afd = -1, ok;
@@ -2418,7 +2448,7 @@ fail:
 /* Until the module's channels to the fake peer are all up (1), or secs (0). */
 static int fake_wait_up(struct fake_peer *fp, const struct fake_cfg *c, int secs)
 {
-	unsigned char hdr[24];
+	unsigned char hdr[HDR_MAX];
 	double end = now() + secs;
 
 	while (fp->n < (int)(c->bulk + c->lat) && now() < end)
@@ -2475,13 +2505,16 @@ static void test_hello_required(void)
 	const char *name = "hello_required";
 	struct fake_cfg c;
 	struct fake_peer *fp = fake_open(name, &c, 0, 0);
-	unsigned char h[48];
+	unsigned char h[2 * HDR_MAX];
 	unsigned long long errs = nc_counter("proto_errors");
 	int lfd = -1, bare = -1, good = -1, child = -1, dropped, reached, far = -1, twice = -1;
 	int far_dropped, twice_dropped;
+	uint32_t here;
+	size_t n;
 
 	if (!fp)
 		return;
+	here = ntohl(addr(c.local, 0).sin_addr.s_addr);	/* CONNECT's destination */
 	if (!fake_wait_up(fp, &c, 30)) {	/* a child needs a channel for its ACCEPT */
 		FAIL(name, "the module's channels to the fake peer did not come up (%d)", fp->n);
 		fake_done(fp, -1, -1);
@@ -2493,8 +2526,8 @@ static void test_hello_required(void)
 		FAIL(name, "setup: listener %d, channel %d: %s", lfd, bare, strerror(errno));
 		goto out;
 	}
-	frame(h, 2, 41000, 5093, 0x51d1, 1 << 16);			/* CONNECT */
-	write_all(bare, h, 24);
+	n = frame(h, 2, 41000, 5093, 0x51d1, 1 << 16, here);		/* CONNECT */
+	write_all(bare, h, n);
 	dropped = closed_within(bare, 3000);
 	reached = wait_fd(lfd, POLLIN, 1000);
 	if (reached) {
@@ -2503,21 +2536,21 @@ static void test_hello_required(void)
 		goto out;
 	}
 	good = raw_channel(&c, c.ip);
-	frame(h, 1, 0, 0, ntohl(addr(c.ip, 0).sin_addr.s_addr), 0);	/* HELLO */
-	frame(h + 24, 2, 41001, 5093, 0x51d2, 1 << 16);
-	if (good < 0 || write_all(good, h, 48) || !wait_fd(lfd, POLLIN, 5000) ||
+	n = hello_frame(h, 0, c.ip);
+	n += frame(h + n, 2, 41001, 5093, 0x51d2, 1 << 16, here);
+	if (good < 0 || write_all(good, h, n) || !wait_fd(lfd, POLLIN, 5000) ||
 	    (child = accept(lfd, NULL, NULL)) < 0) {
 		FAIL(name, "the same CONNECT after a HELLO did not reach the listener: %s", strerror(errno));
 		goto out;
 	}
 	/* a HELLO for an index no table allows (16 bulk + 16 latency); a second HELLO */
 	far = raw_channel(&c, c.ip);
-	frame(h, 1, 32, 0, ntohl(addr(c.ip, 0).sin_addr.s_addr), 0);
-	far_dropped = far >= 0 && !write_all(far, h, 24) && closed_within(far, 3000);
+	n = hello_frame(h, 32, c.ip);
+	far_dropped = far >= 0 && !write_all(far, h, n) && closed_within(far, 3000);
 	twice = raw_channel(&c, c.ip);
-	frame(h, 1, 0, 0, ntohl(addr(c.ip, 0).sin_addr.s_addr), 0);
-	memcpy(h + 24, h, 24);
-	twice_dropped = twice >= 0 && !write_all(twice, h, 48) && closed_within(twice, 3000);
+	n = hello_frame(h, 0, c.ip);
+	memcpy(h + n, h, n);
+	twice_dropped = twice >= 0 && !write_all(twice, h, 2 * n) && closed_within(twice, 3000);
 	if (dropped && far_dropped && twice_dropped && nc_counter("proto_errors") >= errs + 3)
 		PASS(name, "dropped: CONNECT before HELLO (no connection), HELLO for index 32, a second HELLO; after HELLO a CONNECT is accepted");
 	else
@@ -2550,8 +2583,9 @@ static void test_hello_timeout(void)
 	struct fake_cfg c;
 	struct fake_peer *fp = fake_open(name, &c, 0, 0);
 	int old = read_sysctl("hello_timeout_ms"), silent = -1, greeted = -1, gone, kept;
-	unsigned char h[24];
+	unsigned char h[HDR_MAX];
 	double t0, took;
+	size_t n;
 
 	if (!fp)
 		return;
@@ -2562,8 +2596,8 @@ static void test_hello_timeout(void)
 	}
 	silent = raw_channel(&c, c.ip);
 	greeted = raw_channel(&c, c.ip);
-	frame(h, 1, 0, 0, ntohl(addr(c.ip, 0).sin_addr.s_addr), 0);
-	if (silent < 0 || greeted < 0 || write_all(greeted, h, 24)) {
+	n = hello_frame(h, 0, c.ip);
+	if (silent < 0 || greeted < 0 || write_all(greeted, h, n)) {
 		FAIL(name, "setup: %s", strerror(errno));
 		goto out;
 	}
@@ -2639,6 +2673,183 @@ static void test_pending_limit(void)
 	fake_done(fp, -1, -1);
 }
 
+/*
+ * Wire version 2 is negotiated in HELLO: a peer whose HELLO is version 1
+ * (it speaks nothing else) is refused by name (counter wire_refused); a
+ * version 2 HELLO on the next channel is taken.  Before the module spoke
+ * version 2 the version 1 HELLO was taken, and there was no such counter.
+ */
+static void test_old_peer_refused(void)
+{
+	const char *name = "old_peer_refused";
+	struct fake_cfg c;
+	unsigned char v1[24] = { 0x4e, 0x43, 1, 1 };	/* magic, version 1, HELLO */
+	unsigned char h[HDR_MAX];
+	unsigned long long before = nc_counter("wire_refused");
+	int old = -1, cur = -1, refused, kept;
+	uint32_t ip;
+
+	if (read_cfg(name, &c))
+		return;
+	c.ip = getenv("NC_VMTEST_FAKE_PEER");
+	if (!c.ip) {
+		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+		return;
+	}
+	ip = addr(c.ip, 0).sin_addr.s_addr;
+	memcpy(v1 + 12, &ip, 4);
+	old = raw_channel(&c, c.ip);
+	refused = old >= 0 && !write_all(old, v1, sizeof(v1)) && closed_within(old, 3000);
+	cur = raw_channel(&c, c.ip);
+	kept = cur >= 0 && !write_all(cur, h, hello_frame(h, 0, c.ip)) && !closed_within(cur, 1000);
+	if (refused && kept && nc_counter("wire_refused") == before + 1)
+		PASS(name, "a version 1 HELLO: channel dropped, wire_refused +1; a version 2 HELLO: kept");
+	else
+		FAIL(name, "version 1 HELLO %s, version 2 HELLO %s, wire_refused +%llu",
+		     refused ? "dropped" : "kept", kept ? "kept" : "dropped",
+		     nc_counter("wire_refused") - before);
+	if (old >= 0)
+		close(old);
+	if (cur >= 0)
+		close(cur);
+}
+
+/* The local address of a child accepted from lfd within ms, "" if none came. */
+static const char *lw_accept(int lfd, int ms, int *child, char *buf, size_t len)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	*buf = 0;
+	*child = -1;
+	if (!wait_fd(lfd, POLLIN, ms))
+		return buf;
+	*child = accept(lfd, NULL, NULL);
+	if (*child >= 0 && !getsockname(*child, (struct sockaddr *)&a, &al))
+		inet_ntop(AF_INET, &a.sin_addr, buf, len);
+	return buf;
+}
+
+/*
+ * Listeners match the destination address as TCP's do (issue 13).  Before
+ * the fix CONNECT carried no address: a listener bound to 127.0.0.1 took
+ * connections to any address of the host, from every peer.  Listeners on
+ * 127.0.0.1, on the data address and on INADDR_ANY; connections from this
+ * host to 127.0.0.1, 127.0.0.2 and the data address, and from a peer (the
+ * fake, over its own channel) to the data address and to 127.0.0.1, which
+ * a peer can never reach.  A refused one gets ECONNREFUSED (RESET) and no
+ * child; an accepted child's getsockname() is the address asked for.  Then
+ * on the peer's children: DATA at the right offset arrives, DATA at a
+ * wrong one and a CLOSE at a wrong final offset reset the connection.
+ */
+static void test_listener_address(void)
+{
+	const char *name = "listener_address";
+	static const int port[3] = { 5097, 5098, 5099 };
+	const char *bound[3] = { "127.0.0.1", NULL, "0.0.0.0" };
+	const char *dst[3] = { "127.0.0.1", "127.0.0.2", NULL };
+	static const char want_self[] = "1.. ..1 111", want_peer[] = ".11 ..";
+	char got_self[16] = "", got_peer[16] = "", local[32], why[256] = "";
+	unsigned char h[2 * HDR_MAX + 8];
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	int lfd[3] = { -1, -1, -1 }, kid[3] = { -1, -1, -1 }, ch = -1, i, j, fd, child;
+	uint32_t here, lo = ntohl(inet_addr("127.0.0.1"));
+	size_t n;
+	char x[8];
+	int data_ok, seq_reset, fin_reset;
+
+	if (!fp)
+		return;
+	bound[1] = dst[2] = c.local;
+	here = ntohl(addr(c.local, 0).sin_addr.s_addr);
+	for (i = 0; i < 3; i++)
+		if ((lfd[i] = nc_listener_at(bound[i], port[i], 8)) < 0) {
+			FAIL(name, "listener on %s:%d: %s", bound[i], port[i], strerror(errno));
+			goto out;
+		}
+	/* from this host: listener i, destination j */
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < 3; j++) {
+			fd = nc_connect(dst[j], port[i]);
+			lw_accept(lfd[i], fd >= 0 ? 2000 : 300, &child, local, sizeof(local));
+			strcat(got_self, fd >= 0 && child >= 0 ? "1" : ".");
+			if ((fd >= 0) != (child >= 0) || (fd < 0 && errno != ECONNREFUSED) ||
+			    (child >= 0 && strcmp(local, dst[j])))
+				snprintf(why + strlen(why), sizeof(why) - strlen(why),
+					 " [%s:%d: connect %s, child %s]", dst[j], port[i],
+					 fd >= 0 ? "ok" : strerror(errno), child >= 0 ? local : "none");
+			if (fd >= 0)
+				close(fd);
+			if (child >= 0)
+				close(child);
+		}
+		if (i < 2)
+			strcat(got_self, " ");
+	}
+	/* from a peer: to the data address (listeners 0, 1, 2), then to 127.0.0.1 (2, 0) */
+	if (!fake_wait_up(fp, &c, 30)) {
+		FAIL(name, "the module's channels to the fake peer did not come up (%d)", fp->n);
+		goto out;
+	}
+	ch = raw_channel(&c, c.ip);
+	if (ch < 0 || write_all(ch, h, hello_frame(h, 0, c.ip))) {
+		FAIL(name, "the fake peer's channel: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 5; i++) {
+		static const int to[5] = { 0, 1, 2, 2, 0 };
+		int l = to[i];
+
+		n = frame(h, 2, 41100 + i, port[l], 0x5a00 + i, 1 << 16, i < 3 ? here : lo);
+		write_all(ch, h, n);
+		lw_accept(lfd[l], 2000, &child, local, sizeof(local));
+		strcat(got_peer, child >= 0 ? "1" : ".");
+		if (i == 2)
+			strcat(got_peer, " ");
+		if (child >= 0 && strcmp(local, c.local))
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 " [peer child on %d says %s]", port[l], local);
+		if (child >= 0 && kid[l] < 0)
+			kid[l] = child;
+		else if (child >= 0)
+			close(child);
+	}
+	/* DATA at offset 0 arrives; then DATA at offset 9 (4 were sent) resets */
+	n = frame(h, 5, 41101, port[1], 0x5a01, 0, 0);
+	be32(h + 16, 4);
+	memcpy(h + n, "abcd", 4);
+	data_ok = kid[1] >= 0 && !write_all(ch, h, n + 4) && wait_fd(kid[1], POLLIN, 2000) &&
+		  recv(kid[1], x, sizeof(x), 0) == 4 && !memcmp(x, "abcd", 4);
+	n = frame(h, 5, 41101, port[1], 0x5a01, 0, 9);
+	be32(h + 16, 4);
+	memcpy(h + n, "efgh", 4);
+	seq_reset = data_ok && !write_all(ch, h, n + 4) && wait_fd(kid[1], POLLIN, 2000) &&
+		    recv(kid[1], x, sizeof(x), 0) < 0 && errno == ECONNRESET;
+	/* CLOSE says 7 bytes were sent, none came */
+	fin_reset = 0;
+	if (kid[2] >= 0) {
+		n = frame(h, 6, 41102, port[2], 0x5a02, 0, 7);
+		fin_reset = !write_all(ch, h, n) && wait_fd(kid[2], POLLIN, 2000) &&
+			    recv(kid[2], x, sizeof(x), 0) < 0 && errno == ECONNRESET;
+	}
+	if (!strcmp(got_self, want_self) && !strcmp(got_peer, want_peer) && !why[0] &&
+	    data_ok && seq_reset && fin_reset)
+		PASS(name, "from this host (listeners on 127.0.0.1, %s, any; to 127.0.0.1, 127.0.0.2, %s): %s; from a peer (to %s: listeners 127.0.0.1, %s, any; to 127.0.0.1: any, 127.0.0.1): %s; DATA in order arrives, DATA at a wrong offset and CLOSE at a wrong final offset reset",
+		     c.local, c.local, got_self, c.local, c.local, got_peer);
+	else
+		FAIL(name, "from this host %s (want %s), from a peer %s (want %s)%s; DATA %d, wrong offset reset %d, wrong final offset reset %d",
+		     got_self, want_self, got_peer, want_peer, why, data_ok, seq_reset, fin_reset);
+out:
+	for (i = 0; i < 3; i++) {
+		if (lfd[i] >= 0)
+			close(lfd[i]);
+		if (kid[i] >= 0)
+			close(kid[i]);
+	}
+	fake_done(fp, ch, -1);
+}
+
 /* ---- live fuzzer (issue 13) ---- */
 
 /*
@@ -2679,6 +2890,8 @@ struct lf_state {
 	unsigned long chans[LF_NSRC], dropped[LF_NSRC], stalled[LF_NSRC];
 	unsigned long mutated, cut, hello, children, child_bytes;
 	const char *claim;	/* the address HELLOs claim */
+	uint32_t here;		/* the module's address (CONNECT's destination) */
+	uint32_t off[LF_IDS][8];	/* DATA offsets sent, by connection id and port */
 	const char *outsider;	/* an address on lo that the table does not have */
 };
 
@@ -2700,8 +2913,9 @@ static size_t lf_frame(struct lf_state *s, unsigned char *b, int src, int *hdr_o
 	static const unsigned char types[] = { 2, 2, 2, 5, 5, 5, 5, 7, 7, 6, 6, 4, 3, 1, 8, 0, 9 };
 	unsigned int type = types[lf_rand(s) % sizeof(types)];
 	unsigned int dport = lf_rand(s) % 8 ? LF_PORT : 1 + lf_rand(s) % 65535;
-	uint32_t len = 0, credit = 0;
-	unsigned int v = lf_rand(s);
+	uint32_t len = 0, credit = 0, ext;
+	unsigned int v = lf_rand(s), id = lf_rand(s) % LF_IDS, sport = lf_rand(s) % 8;
+	size_t hl;
 
 	if (dport == LF_REAL)
 		dport = LF_PORT;
@@ -2711,12 +2925,28 @@ static size_t lf_frame(struct lf_state *s, unsigned char *b, int src, int *hdr_o
 		len = 1 + lf_rand(s) % 64;	/* a length where none belongs */
 	if (type == 2 || type == 3 || type == 7)
 		credit = lf_rand(s) % 4 ? 4096u << (lf_rand(s) % 12) : lf_rand(s);
-	frame(b, type, 40000 + lf_rand(s) % 8, dport, s->ids[lf_rand(s) % LF_IDS], credit);
+	/*
+	 * CONNECT: mostly to this host.  DATA and CLOSE: mostly the offset this
+	 * connection (id, port) has reached, so data gets through, else any.
+	 */
+	if (type == 2) {
+		ext = lf_rand(s) % 8 ? s->here : lf_rand(s) % 2 ? 0x7f000001 : lf_rand(s);
+		s->off[id][sport] = 0;
+	} else if (type == 1) {
+		ext = lf_rand(s) % 16 ? W2_VMASK : lf_rand(s);
+	} else if (lf_rand(s) % 4) {
+		ext = s->off[id][sport];
+	} else {
+		ext = lf_rand(s) % 2 ? lf_rand(s) % 4096 : lf_rand(s);
+	}
+	if (type == 5 && len <= LF_MAX_PAYLOAD)
+		s->off[id][sport] += len;
+	hl = frame(b, type, 40000 + sport, dport, s->ids[id], credit, ext);
 	be32(b + 16, len);
 	if (lf_rand(s) % 8 == 0)
 		be16(b + 4, lf_rand(s) % 4 ? 1 : lf_rand(s));	/* latency, or unknown flags */
 	if (lf_rand(s) % 32 == 0)
-		b[2] = lf_rand(s) % 2 ? 2 : lf_rand(s);		/* another wire version */
+		b[2] = lf_rand(s) % 2 ? 1 : lf_rand(s);		/* another wire version */
 	if (type == 1) {				/* HELLO: index, sender's address */
 		unsigned int idx = lf_rand(s) % (s->nidx + 2);
 
@@ -2727,7 +2957,7 @@ static size_t lf_frame(struct lf_state *s, unsigned char *b, int src, int *hdr_o
 		be32(b + 12, ntohl(addr(s->claim, 0).sin_addr.s_addr));
 	}
 	if (lf_rand(s) % 20 == 0) {			/* one flipped bit */
-		unsigned int at = lf_rand(s) % 24;
+		unsigned int at = lf_rand(s) % hl;
 
 		/* never turn a self frame into a HELLO with a valid index */
 		if (src != LF_SRC_SELF || (at != 3 && at != 8 && at != 9)) {
@@ -2739,9 +2969,9 @@ static size_t lf_frame(struct lf_state *s, unsigned char *b, int src, int *hdr_o
 	len = rd32(b + 16);
 	*hdr_only = len > LF_MAX_PAYLOAD;
 	if (*hdr_only)
-		return 24;
-	fill(b + 24, len, &s->rnd);
-	return 24 + len;
+		return hl;
+	fill(b + hl, len, &s->rnd);
+	return hl + len;
 }
 
 /* Discard what the module sends the fake peer; accept its new channels. */
@@ -2802,8 +3032,8 @@ static void lf_channel(struct lf_state *s, const struct fake_cfg *c, int src, un
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		goto dropped;		/* not even taken */
 	if (src != LF_SRC_SELF && lf_rand(s) % 4) {	/* most begin with a HELLO */
-		frame(b, 1, lf_rand(s) % (s->nidx + 1), 0, ntohl(addr(s->claim, 0).sin_addr.s_addr), 0);
-		if (send(fd, b, 24, MSG_NOSIGNAL) != 24)
+		n = hello_frame(b, lf_rand(s) % (s->nidx + 1), s->claim);
+		if (send(fd, b, n, MSG_NOSIGNAL) != (ssize_t)n)
 			goto dropped;
 		s->hello++;
 		s->frames[1]++;
@@ -2886,7 +3116,7 @@ static void test_live_fuzz(void)
 		"conn_accepted", "conn_refused", "conn_reset", "proto_errors", "unknown_conn",
 	};
 	unsigned long long before[5], after, seed;
-	static unsigned char b[24 + 65536];
+	static unsigned char b[HDR_MAX + LF_MAX_PAYLOAD];
 	struct lf_state s = { 0 };
 	struct fake_cfg c = { 0 };
 	struct fake_peer *fp = NULL;
@@ -2911,6 +3141,7 @@ static void test_live_fuzz(void)
 	if (!fp && read_cfg(name, &c))	/* fake_open() read it */
 		return;
 	s.nidx = c.bulk + c.lat;
+	s.here = ntohl(addr(c.local, 0).sin_addr.s_addr);
 	for (i = 0; i < 5; i++)
 		before[i] = nc_counter(ctrs[i]);
 	lfd = nc_listener(LF_PORT, 64);
@@ -3019,6 +3250,8 @@ static void t_live_fuzz(void *a) { (void)a; test_live_fuzz(); }
 static void t_hello_required(void *a) { (void)a; test_hello_required(); }
 static void t_hello_timeout(void *a) { (void)a; test_hello_timeout(); }
 static void t_pending_limit(void *a) { (void)a; test_pending_limit(); }
+static void t_old_peer_refused(void *a) { (void)a; test_old_peer_refused(); }
+static void t_listener_address(void *a) { (void)a; test_listener_address(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -3141,6 +3374,8 @@ int main(int argc, char **argv)
 		run_test("hello_required", t_hello_required, NULL, 60);
 		run_test("hello_timeout", t_hello_timeout, NULL, 60);
 		run_test("pending_limit", t_pending_limit, NULL, 60);
+		run_test("old_peer_refused", t_old_peer_refused, NULL, 30);
+		run_test("listener_address", t_listener_address, NULL, 90);
 		run_test("live_fuzz", t_live_fuzz, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);

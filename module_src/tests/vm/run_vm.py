@@ -48,6 +48,8 @@ SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 # The rebooted VM's listener must be reachable from the survivor within this
 # many seconds of the listener being up (host clock; both VMs print a line).
 REBOOT_CONNECT_MAX_S = 30
+# the one-VM run's own data address (on lo) when it has a fake peer
+SELF_ADDR = "198.18.0.1"
 
 # Over-long shell lines are split into adjacent raw literals so the generated
 # /init is byte-for-byte the same as one long line.
@@ -314,7 +316,10 @@ def main():
         if args.fake_peer:
             setup += f"\nip addr add {args.fake_peer}/32 dev lo\nexport NC_VMTEST_FAKE_PEER={args.fake_peer}"
             if not args.hosts:
-                args.hosts = f"local=127.0.0.1;peers={args.fake_peer};bulk=2;lat=1;port=9000;cpus=0"
+                # a data address apart from 127/8, as on a real host: listeners
+                # bound to 127.0.0.1 and to it must be told apart (listener_address)
+                setup += f"\nip addr add {SELF_ADDR}/32 dev lo"
+                args.hosts = f"local={SELF_ADDR};peers={args.fake_peer};bulk=2;lat=1;port=9000;cpus=0"
         if args.outsider:
             setup += f"\nip addr add {args.outsider}/32 dev lo\nexport NC_VMTEST_OUTSIDER={args.outsider}"
         if args.only:

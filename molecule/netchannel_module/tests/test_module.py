@@ -65,7 +65,7 @@ def test_loaded_with_its_own_address_and_table(host, me, lab_hosts):
     cpus = int(host.check_output("nproc --all"))
     first = _proc(host).splitlines()[0]
     ip, npeers = me["netchannel_data_ip"], len(lab_hosts) - 1
-    assert first == f"netchannel wire_version 1 local {ip} port 9000 bulk 2 lat 1 peers {npeers}"
+    assert first == f"netchannel wire_version 2 local {ip} port 9000 bulk 2 lat 1 peers {npeers}"
     table = host.check_output("cat /sys/module/netchannel/parameters/hosts")
     assert table == _table(me, lab_hosts, cpus=f"0-{cpus - 1}" if cpus > 1 else "0")
     assert host.file("/etc/modprobe.d/netchannel.conf").contains(f"^options netchannel hosts={re.escape(table)}$")
@@ -131,7 +131,7 @@ def test_shim_and_wrapper_installed(host):
     for sym in ("socket", "connect", "bind"):
         assert re.search(rf" T {sym}$", symbols, re.M), sym
     assert host.file("/usr/local/bin/netchannel").mode == 0o755
-    assert host.check_output("netchannel status").startswith("netchannel wire_version 1 local ")
+    assert host.check_output("netchannel status").startswith("netchannel wire_version 2 local ")
     assert host.file("/etc/netchannel/sysctl.conf").contains("^net.netchannel.default_window = 4194304$")
 
 
