@@ -338,6 +338,18 @@ static void nc_chan_set_liveness(struct sock *sk)
 	tcp_sock_set_user_timeout(sk, READ_ONCE(nc_tun.user_timeout_ms));
 }
 
+/*
+ * A latency channel's TCP connection carries DSCP latency_dscp and the
+ * latency class's socket priority, in both directions (the acceptor's
+ * ACKs too), so qdiscs and switches can serve it before bulk traffic.
+ * Read when the channel is set up.
+ */
+static void nc_chan_mark_latency(struct sock *sk)
+{
+	ip_sock_set_tos(sk, READ_ONCE(nc_tun.latency_dscp) << 2);
+	sock_set_priority(sk, (u32)READ_ONCE(nc_tun.latency_priority));
+}
+
 /* ---- outbound channel: connect with retry ---- */
 
 static void nc_chan_conn_work(struct work_struct *work)
@@ -377,6 +389,8 @@ static void nc_chan_conn_work(struct work_struct *work)
 	tcp_sock_set_nodelay(sk);
 	tcp_sock_set_syncnt(sk, 2);
 	nc_chan_set_liveness(sk);
+	if (ch->latency)
+		nc_chan_mark_latency(sk);
 	nc_sin(&sin, nc_cfg.local_ip, 0);
 	err = kernel_bind(sock, (struct sockaddr *)&sin, sizeof(sin));
 	if (!err) {
@@ -600,8 +614,10 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 	if (h->conn_id != rc->peer_ip)
 		nc_dbg("channel from %pI4h announces %pI4h\n", &rc->peer_ip,
 		       &h->conn_id);
-	if (rc->hello_latency)
+	if (rc->hello_latency) {
+		nc_chan_mark_latency(rc->sock->sk);
 		WRITE_ONCE(rc->wq, nc_lat_wq);
+	}
 	return 0;
 }
 

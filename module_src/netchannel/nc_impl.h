@@ -70,6 +70,7 @@ struct nc_tunables {
 	int user_timeout_ms;		/* TCP_USER_TIMEOUT, 0: TCP's default */
 	int hello_timeout_ms;		/* an inbound channel's HELLO, at most */
 	int max_pending_per_peer;	/* before HELLO; 0: 2 * 16 + 4 */
+	int latency_dscp;		/* latency channels' DSCP */
 };
 
 extern struct nc_tunables nc_tun;

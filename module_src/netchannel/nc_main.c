@@ -48,6 +48,7 @@ struct nc_tunables nc_tun = {
 	.user_timeout_ms	= 12000,
 	.hello_timeout_ms	= 5000,
 	.max_pending_per_peer	= 0,
+	.latency_dscp		= 46,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -69,6 +70,7 @@ static int nc_keepcnt_max = MAX_TCP_KEEPCNT;
 static int nc_hello_min = 100;
 static int nc_hello_max = 60000;
 static int nc_pending_max = 1024;
+static int nc_dscp_max = 63;
 
 static int nc_reset_trigger;
 
@@ -200,6 +202,15 @@ static struct ctl_table nc_sysctl_table[] = {
 		.proc_handler	= proc_dointvec_minmax,
 		.extra1		= &nc_hello_min,
 		.extra2		= &nc_hello_max,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_LATENCY_DSCP,
+		.data		= &nc_tun.latency_dscp,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_dscp_max,
 	},
 	{
 		.procname	= NETCHANNEL_SYSCTL_MAX_PENDING_PER_PEER,

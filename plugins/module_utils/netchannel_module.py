@@ -32,6 +32,7 @@ SYSCTL_RANGES = {
     "user_timeout_ms": (0, 3600000),
     "hello_timeout_ms": (100, 60000),
     "max_pending_per_peer": (0, 1024),
+    "latency_dscp": (0, 63),
 }
 
 _DOTTED_QUAD = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")

@@ -23,6 +23,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
@@ -2798,12 +2801,13 @@ static void test_listener_address(void)
 		goto out;
 	}
 	for (i = 0; i < 5; i++) {
-		static const int to[5] = { 0, 1, 2, 2, 0 };
+		static const int to[5] = { 0, 1, 2, 2, 0 }, taken[5] = { 0, 1, 1, 0, 0 };
 		int l = to[i];
 
 		n = frame(h, 2, 41100 + i, port[l], 0x5a00 + i, 1 << 16, i < 3 ? here : lo);
 		write_all(ch, h, n);
-		lw_accept(lfd[l], 2000, &child, local, sizeof(local));
+		/* a child takes milliseconds; one that should not come gets 1 s */
+		lw_accept(lfd[l], taken[i] ? 3000 : 1000, &child, local, sizeof(local));
 		strcat(got_peer, child >= 0 ? "1" : ".");
 		if (i == 2)
 			strcat(got_peer, " ");
@@ -2848,6 +2852,114 @@ out:
 			close(kid[i]);
 	}
 	fake_done(fp, ch, -1);
+}
+
+/*
+ * Read IPv4 packets from the lo capture socket for up to ms; for each TCP
+ * packet to ip:port whose payload begins with a NetChannel HELLO, note its
+ * TOS byte by class (tos[0] bulk, tos[1] latency; -1 if none seen, -2 if
+ * two differed).  Returns 1 once both classes were seen.
+ */
+static int dscp_capture(int pfd, uint32_t ip, int port, int ms, int tos[2])
+{
+	unsigned char p[2048];
+	double end = now() + ms / 1000.0;
+
+	while (now() < end) {
+		ssize_t n;
+		unsigned int ihl, doff, tot, cls;
+		const unsigned char *tcp, *pl;
+
+		if (!wait_fd(pfd, POLLIN, 100))
+			continue;
+		n = recv(pfd, p, sizeof(p), MSG_DONTWAIT);
+		if (n < 20 || p[0] >> 4 != 4 || p[9] != IPPROTO_TCP || memcmp(p + 16, &ip, 4))
+			continue;
+		ihl = (p[0] & 15) * 4;
+		tot = rd16(p + 2);
+		if (tot > (size_t)n || ihl + 20 > tot)
+			continue;
+		tcp = p + ihl;
+		doff = (tcp[12] >> 4) * 4;
+		if ((int)rd16(tcp + 2) != port || ihl + doff + 28 > tot)
+			continue;
+		pl = tcp + doff;
+		if (pl[0] != 0x4e || pl[1] != 0x43 || pl[3] != 1)
+			continue;
+		cls = rd16(pl + 4) & 1;
+		tos[cls] = tos[cls] == -1 || tos[cls] == p[1] ? p[1] : -2;
+		if (tos[0] != -1 && tos[1] != -1)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Latency channels carry DSCP latency_dscp (46, EF, by default), bulk ones
+ * none, seen on the wire: the TOS byte of the packets that carry the
+ * module's HELLOs to the fake peer, captured on lo, while the channels are
+ * set up again (reset_channels); then once more with latency_dscp 10.
+ * Before the fix every channel went out with TOS 0 and there was no such
+ * sysctl.
+ */
+static void test_latency_dscp(void)
+{
+	const char *name = "latency_dscp";
+	struct fake_cfg c;
+	struct fake_peer *fp;
+	int old = read_sysctl("latency_dscp"), pfd, i, ok[2] = { 0, 0 };
+	int tos[2][2] = { { -1, -1 }, { -1, -1 } };
+	static const int dscp[2] = { 46, 10 };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
+	uint32_t ip;
+
+	pfd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	sll.sll_ifindex = (int)if_nametoindex("lo");
+	if (pfd < 0 || bind(pfd, (struct sockaddr *)&sll, sizeof(sll))) {
+		FAIL(name, "packet capture on lo: %s", strerror(errno));
+		if (pfd >= 0)
+			close(pfd);
+		return;
+	}
+	fp = fake_open(name, &c, 0, 0);
+	if (!fp) {
+		close(pfd);
+		return;
+	}
+	if (old < 0) {
+		FAIL(name, "no net.netchannel.latency_dscp");
+		goto out;
+	}
+	ip = addr(c.ip, 0).sin_addr.s_addr;
+	for (i = 0; i < 2; i++) {
+		double end = now() + 15;
+
+		if (write_sysctl("latency_dscp", dscp[i]) || write_sysctl("reset_channels", 1)) {
+			FAIL(name, "cannot write the sysctls: %s", strerror(errno));
+			goto out;
+		}
+		/* accept the new channels while capturing their HELLOs */
+		while (!ok[i] && now() < end) {
+			fake_poll(fp, 50, -1, 0, NULL);
+			ok[i] = dscp_capture(pfd, ip, c.port, 200, tos[i]);
+			if (fp->n >= FP_MAX - 1) {	/* room for the next round's channels */
+				while (fp->n)
+					close(fp->fd[--fp->n]);
+				memset(fp->fill, 0, sizeof(fp->fill));
+			}
+		}
+	}
+	if (ok[0] && ok[1] && tos[0][0] == 0 && tos[0][1] == 46 << 2 && tos[1][0] == 0 &&
+	    tos[1][1] == 10 << 2)
+		PASS(name, "HELLO packets' TOS: latency 0x%02x bulk 0x%02x (latency_dscp 46), latency 0x%02x bulk 0x%02x (latency_dscp 10)",
+		     tos[0][1], tos[0][0], tos[1][1], tos[1][0]);
+	else
+		FAIL(name, "HELLO packets' TOS (-1 none seen, -2 mixed): latency %d bulk %d with latency_dscp 46 (want 184, 0), latency %d bulk %d with 10 (want 40, 0)",
+		     tos[0][1], tos[0][0], tos[1][1], tos[1][0]);
+out:
+	write_sysctl("latency_dscp", old < 0 ? 46 : old);
+	close(pfd);
+	fake_done(fp, -1, -1);
 }
 
 /* ---- live fuzzer (issue 13) ---- */
@@ -3252,6 +3364,7 @@ static void t_hello_timeout(void *a) { (void)a; test_hello_timeout(); }
 static void t_pending_limit(void *a) { (void)a; test_pending_limit(); }
 static void t_old_peer_refused(void *a) { (void)a; test_old_peer_refused(); }
 static void t_listener_address(void *a) { (void)a; test_listener_address(); }
+static void t_latency_dscp(void *a) { (void)a; test_latency_dscp(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -3376,6 +3489,7 @@ int main(int argc, char **argv)
 		run_test("pending_limit", t_pending_limit, NULL, 60);
 		run_test("old_peer_refused", t_old_peer_refused, NULL, 30);
 		run_test("listener_address", t_listener_address, NULL, 90);
+		run_test("latency_dscp", t_latency_dscp, NULL, 60);
 		run_test("live_fuzz", t_live_fuzz, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);

@@ -281,6 +281,9 @@ def main():
     ap.add_argument(
         "--timeout-scale", type=int, default=1, help="multiply nc_vmtest's per-test time limits (slow debug kernels)"
     )
+    ap.add_argument(
+        "--e1000", default="", help="--pair: the kernel's e1000.ko (uncompressed), when it is not under /lib/modules"
+    )
     ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"), help="--pair: the VMs' NIC model")
     args = ap.parse_args()
     if not args.kernel or not os.path.exists(args.kernel):
@@ -847,7 +850,11 @@ def free_udp_ports(n):
 def run_pair(args, tmp, test_bin, apps, bench):
     kver = os.path.basename(args.kernel).replace("vmlinuz-", "")
     e1000 = []
-    if args.nic == "e1000":
+    if args.nic == "e1000" and args.e1000:
+        if not os.path.isfile(args.e1000):
+            sys.exit(f"run_vm.py: error: --e1000 {args.e1000}: no such file")
+        e1000 = [args.e1000]
+    elif args.nic == "e1000":
         e1000 = glob.glob(f"/lib/modules/{kver}/kernel/drivers/net/ethernet/intel/e1000/e1000.ko*")
         if e1000 and e1000[0].endswith((".xz", ".zst")):
             sys.exit("need an uncompressed e1000.ko from linux-image for --pair")

@@ -44,6 +44,13 @@
  * (a new one evicts the oldest); 0: 36, what the largest table opens at once and 4
  */
 #define NETCHANNEL_SYSCTL_MAX_PENDING_PER_PEER	"max_pending_per_peer"
+/*
+ * DSCP (0-63) of the latency class's channels, both directions; they also
+ * carry latency_priority as their socket priority (SO_PRIORITY), so qdiscs
+ * and switches can prefer them.  46 is EF (expedited forwarding).
+ * Applied when a channel is set up.
+ */
+#define NETCHANNEL_SYSCTL_LATENCY_DSCP		"latency_dscp"
 /* write 1: drop every outbound channel now (tests the recovery path) */
 #define NETCHANNEL_SYSCTL_RESET_CHANNELS	"reset_channels"
 
