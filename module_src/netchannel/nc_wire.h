@@ -43,7 +43,8 @@
 #include "nc_compat.h"
 
 #define NC_WIRE_MAGIC		0x4e43	/* "NC" */
-#define NC_WIRE_VERSION		1	/* what nc_hdr_encode() writes; the module speaks NC_DP_VERSION */
+/* what nc_hdr_encode() writes; the module speaks NC_DP_VERSION (nc_impl.h) */
+#define NC_WIRE_VERSION		1
 #define NC_WIRE_V1		1
 #define NC_WIRE_V2		2
 #define NC_WIRE_VMAX		2	/* highest version this code knows */
