@@ -11,15 +11,17 @@ author: NetChannel deployed team
 version_added: 0.1.0
 short_description: Assert that config fragment options survived olddefconfig
 description:
-  - Parses each fragment (C(CONFIG_X=value) and C(# CONFIG_X is not set) lines) and compares it
-    with the final C(.config). Fails naming every option that did not survive and its fragment.
+  - Parses each fragment (C(CONFIG_X=value) and C(# CONFIG_X is not set) lines) and compares what
+    they ask for with the final C(.config). Fails naming every option that did not survive and its fragment.
+  - As C(scripts/kconfig/merge_config.sh) applies them, a later fragment's word on an option overrides
+    an earlier one's, so a fragment for one kernel line can unset what a general fragment sets.
 options:
   config:
     description: The final .config.
     type: path
     required: true
   fragments:
-    description: Fragment files.
+    description: Fragment files, in the order they were merged.
     type: list
     elements: path
     required: true
@@ -36,7 +38,7 @@ EXAMPLES = r"""
 RETURN = r"""
 ---
 checked:
-  description: How many options the fragments set (each compared with the final config).
+  description: How many options the fragments set together (each compared with the final config).
   returned: success
   type: int
   sample: 42
@@ -73,6 +75,19 @@ def parse(path: str) -> dict[str, str | None]:
     return opts
 
 
+def merged(fragments: list[str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """What the fragments ask for together, as merge_config.sh applies them: a later fragment's
+    word on an option overrides an earlier one's (a fragment for a newer kernel can unset what a
+    general one sets). Also which fragment (file name) has the last word on each option."""
+    wanted: dict[str, str | None] = {}
+    source: dict[str, str] = {}
+    for frag in fragments:
+        for opt, value in parse(frag).items():
+            wanted[opt] = value
+            source[opt] = os.path.basename(frag)
+    return wanted, source
+
+
 def lost(final: dict[str, str | None], wanted: dict[str, str | None]) -> list[tuple[str, str, str]]:
     out = []
     for opt, value in wanted.items():
@@ -97,17 +112,17 @@ def main() -> None:
     if not os.path.isfile(config):
         module.fail_json(msg=f"kernel config {config} does not exist")
     final = parse(config)
-    problems, checked = [], 0
+    problems = []
     for frag in module.params["fragments"]:
         if not os.path.isfile(frag):
             module.fail_json(msg=f"config fragment {frag} does not exist")
-        wanted = parse(frag)
-        checked += len(wanted)
-        for opt, want, have in lost(final, wanted):
-            problems.append(
-                f"{opt}{want if want.startswith('=') else ' ' + want} (from {os.path.basename(frag)}) "
-                f"did not survive olddefconfig: now {have}"
-            )
+    wanted, source = merged(module.params["fragments"])
+    for opt, want, have in lost(final, wanted):
+        problems.append(
+            f"{opt}{want if want.startswith('=') else ' ' + want} (from {source[opt]}) "
+            f"did not survive olddefconfig: now {have}"
+        )
+    checked = len(wanted)
     if problems:
         module.fail_json(msg="required kernel options were dropped: " + "; ".join(problems), lost=problems)
     module.exit_json(changed=False, checked=checked)

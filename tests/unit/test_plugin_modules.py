@@ -110,6 +110,25 @@ def test_kconfig_nothing_lost_when_all_survive(tmp_path):
     assert kconfig.lost(kconfig.parse(str(config)), kconfig.parse(str(frag))) == []
 
 
+def test_kconfig_a_later_fragment_has_the_last_word(tmp_path):
+    """lab.config sets BASE_FULL, which Linux 6.12 no longer has; linux-6.12.config unsets it after."""
+    config = tmp_path / ".config"
+    config.write_text("CONFIG_NET=y\n# CONFIG_BASE_SMALL is not set\n")
+    lab = tmp_path / "01-lab.config"
+    lab.write_text("CONFIG_NET=y\nCONFIG_BASE_FULL=y\n")
+    newer = tmp_path / "02-linux-6.12.config"
+    newer.write_text("# CONFIG_BASE_FULL is not set\n# CONFIG_BASE_SMALL is not set\n")
+    wanted, source = kconfig.merged([str(lab), str(newer)])
+    assert wanted == {"CONFIG_NET": "y", "CONFIG_BASE_FULL": None, "CONFIG_BASE_SMALL": None}
+    assert source["CONFIG_BASE_FULL"] == "02-linux-6.12.config"
+    assert source["CONFIG_NET"] == "01-lab.config"
+    assert kconfig.lost(kconfig.parse(str(config)), wanted) == []
+    # the other order: lab.config has the last word, and BASE_FULL is lost
+    wanted, source = kconfig.merged([str(newer), str(lab)])
+    assert kconfig.lost(kconfig.parse(str(config)), wanted) == [("CONFIG_BASE_FULL", "=y", "absent or not set")]
+    assert source["CONFIG_BASE_FULL"] == "01-lab.config"
+
+
 def _tree(tmp_path: Path) -> Path:
     src = tmp_path / "src"
     (src / "include").mkdir(parents=True)
