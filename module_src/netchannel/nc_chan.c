@@ -87,7 +87,6 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 	struct nc_txframe *f;
 	u32 hlen;
 
-	v.magic = NC_WIRE_MAGIC;
 	v.version = NC_DP_VERSION;
 	hlen = nc_hdr_len(v.version, v.type);
 	if (WARN_ON_ONCE(!hlen))
@@ -130,10 +129,7 @@ int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags,
 	struct nc_txframe *f;
 	int err;
 
-	if (type == NC_T_CONNECT)
-		h.daddr = ext;
-	else if (type == NC_T_CLOSE)
-		h.seq = ext;
+	nc_hdr_ext_set(&h, ext);
 	f = nc_txframe_alloc(&h, GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;

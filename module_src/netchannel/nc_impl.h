@@ -206,7 +206,7 @@ struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
 				u16 lport, u16 rport, u32 *gen, long timeout);
 int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
-/* ext: CONNECT's destination address, CLOSE's final offset; else unused */
+/* ext: the v2 extension (CONNECT's destination, CLOSE's final offset), see nc_hdr_ext_set() */
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,
 		 u16 dport, u32 conn_id, u32 credit, u32 ext);
 void nc_chan_seq_show(struct seq_file *m);

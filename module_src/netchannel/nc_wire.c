@@ -119,7 +119,7 @@ static u32 nc_hdr_ext_get(const struct nc_hdr *h)
 	}
 }
 
-static void nc_hdr_ext_set(struct nc_hdr *h, u32 v)
+void nc_hdr_ext_set(struct nc_hdr *h, u32 v)
 {
 	switch (h->type) {
 	case NC_T_HELLO:

@@ -125,6 +125,8 @@ int nc_hdr_validate(const struct nc_hdr *h);
  * the extension when complete).  *h is undefined unless it succeeded.
  */
 u32 nc_hdr_len(u8 version, u8 type);
+/* Set the v2 extension field of h's type (vmask, daddr or seq) to v. */
+void nc_hdr_ext_set(struct nc_hdr *h, u32 v);
 u32 nc_hdr_encode_v(const struct nc_hdr *h, u8 *buf, u32 size);
 int nc_hdr_validate_v(const struct nc_hdr *h, u32 vmask);
 int nc_hdr_parse(const u8 *buf, u32 size, u32 vmask, struct nc_hdr *h);

@@ -2686,11 +2686,9 @@ static void test_old_peer_refused(void)
 {
 	const char *name = "old_peer_refused";
 	struct fake_cfg c;
-	unsigned char v1[24] = { 0x4e, 0x43, 1, 1 };	/* magic, version 1, HELLO */
-	unsigned char h[HDR_MAX];
+	unsigned char v1[HDR_MAX], h[HDR_MAX];
 	unsigned long long before = nc_counter("wire_refused");
 	int old = -1, cur = -1, refused, kept;
-	uint32_t ip;
 
 	if (read_cfg(name, &c))
 		return;
@@ -2699,10 +2697,11 @@ static void test_old_peer_refused(void)
 		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
 		return;
 	}
-	ip = addr(c.ip, 0).sin_addr.s_addr;
-	memcpy(v1 + 12, &ip, 4);
+	/* the same HELLO in version 1: version byte 1, no extension word */
+	hello_frame(v1, 0, c.ip);
+	v1[2] = 1;
 	old = raw_channel(&c, c.ip);
-	refused = old >= 0 && !write_all(old, v1, sizeof(v1)) && closed_within(old, 3000);
+	refused = old >= 0 && !write_all(old, v1, 24) && closed_within(old, 3000);
 	cur = raw_channel(&c, c.ip);
 	kept = cur >= 0 && !write_all(cur, h, hello_frame(h, 0, c.ip)) && !closed_within(cur, 1000);
 	if (refused && kept && nc_counter("wire_refused") == before + 1)
