@@ -398,6 +398,24 @@ static void nc_chan_conn_work(struct work_struct *work)
 		sock_release(sock);
 		goto retry;
 	}
+	if (nc_auth_enabled()) {
+		struct nc_txframe *proof;
+		const char *why;
+
+		/* the proof goes out in place of the plain HELLO */
+		err = nc_auth_connect(sock, (u16)ch->idx, ch->latency, &proof,
+				      &why);
+		if (err) {
+			pr_warn_ratelimited("netchannel: channel %pI4h/%u: authentication failed: %s (%d)\n",
+					    &ch->peer->ip, ch->idx, why, err);
+			NC_INC(auth_failed);
+			sock_release(sock);
+			goto retry;
+		}
+		NC_INC(auth_ok);
+		kfree(hf);
+		hf = proof;
+	}
 
 	write_lock_bh(&sk->sk_callback_lock);
 	ch->saved_state_change = sk->sk_state_change;
@@ -549,48 +567,56 @@ static void nc_rx_queue_teardown(struct nc_rxchan *rc)
 }
 
 /*
+ * A cluster key was just set where there was none: the channels set up
+ * without it go, so that from now on only authenticated ones carry
+ * frames.  Outbound ones reconnect and authenticate; inbound ones wait
+ * for their hosts to do the same.
+ */
+void nc_chan_auth_on(void)
+{
+	struct nc_rxchan *rc;
+	u32 n = 0;
+
+	nc_chan_reset_all();
+	spin_lock(&nc_rx_lock);
+	list_for_each_entry(rc, &nc_rx_list, list) {
+		if (!rc->hello || rc->authed || rc->teardown_queued)
+			continue;
+		WRITE_ONCE(rc->dying, true);
+		nc_rx_queue_teardown_locked(rc);
+		n++;
+	}
+	spin_unlock(&nc_rx_lock);
+	pr_info("netchannel: cluster key on: outbound channels reconnect with it, %u inbound channel(s) without it dropped\n",
+		n);
+}
+
+/*
  * A peer opens one channel per index and class.  A second HELLO for the
  * same peer, index and class means the peer dropped the old channel
  * without us hearing of it (it rebooted, or its FIN/RST was lost): the
  * old inbound channel is stale, tear it down now rather than waiting for
  * keepalive.
  */
-static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
+static int nc_rx_hello_accept(struct nc_rxchan *rc, u16 idx, bool latency,
+			      u32 announced, bool authed)
 {
-	/*
-	 * Hosts may have other channel counts than ours (a table per host),
-	 * but none more than a table allows: so past HELLO a host has at
-	 * most one channel per possible index and class.
-	 */
-	u32 nch = 2 * NC_MAX_CLASS_CHANNELS;
 	struct nc_rxchan *old;
 	u64 replaced = 0;
-	u8 version;
-	int res;
 
-	if (!rc->hello) {
-		res = nc_wire_negotiate(NC_DP_VMASK, h, &version);
-		if (res != NC_NEG_OK) {
-			pr_warn_ratelimited("netchannel: channel from %pI4h refused: %s (this module speaks wire version %u)\n",
-					    &rc->peer_ip, nc_neg_strerror(res),
-					    NC_DP_VERSION);
-			NC_INC(wire_refused);
-			return -EPROTO;
-		}
-		/* every later header must be in the agreed version */
-		nc_parser_set_vmask(&rc->parser, NC_VBIT(version));
-	}
-	if (rc->hello || h->sport >= nch) {
-		pr_warn_ratelimited("netchannel: %s from %pI4h (index %u, a table allows %u), dropping channel\n",
-				    rc->hello ? "second HELLO" : "HELLO for an index out of range",
-				    &rc->peer_ip, h->sport, nch);
-		NC_INC(proto_errors);
-		return -EPROTO;
-	}
 	spin_lock(&nc_rx_lock);
+	/* a key set since the HELLO was checked: nc_chan_auth_on() ran */
+	if (!authed && nc_auth_enabled()) {
+		spin_unlock(&nc_rx_lock);
+		pr_warn_ratelimited("netchannel: channel from %pI4h refused: a cluster key was set during its HELLO\n",
+				    &rc->peer_ip);
+		NC_INC(auth_failed);
+		return -EACCES;
+	}
 	rc->hello = true;
-	rc->hello_idx = h->sport;
-	rc->hello_latency = h->flags & NC_F_LATENCY;
+	rc->authed = authed;
+	rc->hello_idx = idx;
+	rc->hello_latency = latency;
 	list_for_each_entry(old, &nc_rx_list, list) {
 		if (old == rc || !old->hello || old->teardown_queued ||
 		    old->peer_ip != rc->peer_ip ||
@@ -607,14 +633,98 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 				    replaced, &rc->peer_ip,
 				    rc->hello_latency ? "latency" : "bulk",
 				    rc->hello_idx, rc->id);
-	if (h->conn_id != rc->peer_ip)
+	if (announced != rc->peer_ip)
 		nc_dbg("channel from %pI4h announces %pI4h\n", &rc->peer_ip,
-		       &h->conn_id);
+		       &announced);
 	if (rc->hello_latency) {
 		nc_chan_mark_latency(rc->sock->sk);
 		WRITE_ONCE(rc->wq, nc_lat_wq);
 	}
 	return 0;
+}
+
+/*
+ * With a cluster key a HELLO must carry flag AUTH, and the channel counts
+ * only once the connector's proof has come (nc_rx_auth); without a key,
+ * a HELLO with AUTH is refused, so that both ends log the mismatch.
+ */
+static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
+{
+	/*
+	 * Hosts may have other channel counts than ours (a table per host),
+	 * but none more than a table allows: so past HELLO a host has at
+	 * most one channel per possible index and class.
+	 */
+	u32 nch = 2 * NC_MAX_CLASS_CHANNELS;
+	bool want = nc_auth_enabled(), has = h->flags & NC_F_AUTH;
+	const char *why;
+	u8 version;
+	int res;
+
+	if (!rc->hello) {
+		res = nc_wire_negotiate(NC_DP_VMASK, h, &version);
+		if (res != NC_NEG_OK) {
+			pr_warn_ratelimited("netchannel: channel from %pI4h refused: %s (this module speaks wire version %u)\n",
+					    &rc->peer_ip, nc_neg_strerror(res),
+					    NC_DP_VERSION);
+			NC_INC(wire_refused);
+			return -EPROTO;
+		}
+		/* every later header must be in the agreed version */
+		nc_parser_set_vmask(&rc->parser, NC_VBIT(version));
+	}
+	if (rc->hello || rc->auth_wait || h->sport >= nch) {
+		pr_warn_ratelimited("netchannel: %s from %pI4h (index %u, a table allows %u), dropping channel\n",
+				    rc->hello || rc->auth_wait ? "second HELLO" :
+				    "HELLO for an index out of range",
+				    &rc->peer_ip, h->sport, nch);
+		NC_INC(proto_errors);
+		return -EPROTO;
+	}
+	if (want != has) {
+		if (want)
+			pr_warn_ratelimited("netchannel: channel from %pI4h refused: it does not authenticate, and this host requires the cluster key (auth_key)\n",
+					    &rc->peer_ip);
+		else
+			pr_warn_ratelimited("netchannel: channel from %pI4h refused: it authenticates with a cluster key, and this host has none (auth_key)\n",
+					    &rc->peer_ip);
+		NC_INC(auth_failed);
+		return -EACCES;
+	}
+	if (!want)
+		return nc_rx_hello_accept(rc, h->sport, h->flags & NC_F_LATENCY,
+					  h->conn_id, false);
+	res = nc_auth_challenge(rc->sock, h, rc->abuf, &rc->auth, &why);
+	if (res) {
+		pr_warn_ratelimited("netchannel: channel from %pI4h refused: %s (%d)\n",
+				    &rc->peer_ip, why, res);
+		NC_INC(auth_failed);
+		return res;
+	}
+	rc->auth_wait = true;
+	return 0;
+}
+
+/* The connector's proof: the channel is the host's only if it holds. */
+static int nc_rx_auth(struct nc_rxchan *rc, const struct nc_hdr *h)
+{
+	struct nc_auth_ctx c = rc->auth.ctx;
+
+	if (!rc->auth_wait) {
+		pr_warn_ratelimited("netchannel: unexpected AUTH from %pI4h, dropping channel\n",
+				    &rc->peer_ip);
+		NC_INC(proto_errors);
+		return -EPROTO;
+	}
+	rc->auth_wait = false;
+	if (nc_auth_check_proof(&rc->auth, rc->abuf, h->len)) {
+		pr_warn_ratelimited("netchannel: channel from %pI4h refused: its proof does not match this host's cluster key\n",
+				    &rc->peer_ip);
+		NC_INC(auth_failed);
+		return -EACCES;
+	}
+	NC_INC(auth_ok);
+	return nc_rx_hello_accept(rc, c.idx, c.latency, rc->peer_ip, true);
 }
 
 /* Feed received bytes to the parser; -EPROTO/-ENOMEM are fatal. */
@@ -638,7 +748,8 @@ static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 		case NC_EV_HDR:
 			rc->cur = *ev.hdr;
 			rc->cur_fill = 0;
-			if (!rc->hello && rc->cur.type != NC_T_HELLO) {
+			if (!rc->hello &&
+			    rc->cur.type != (rc->auth_wait ? NC_T_AUTH : NC_T_HELLO)) {
 				pr_warn_ratelimited("netchannel: frame of type %u before HELLO from %pI4h, dropping channel\n",
 						    rc->cur.type, &rc->peer_ip);
 				NC_INC(proto_errors);
@@ -655,8 +766,14 @@ static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 			rc->cur_chunk->off = 0;
 			break;
 		case NC_EV_DATA:
-			memcpy(rc->cur_chunk->data + rc->cur_fill, ev.data,
-			       ev.len);
+			/* the codec allows payload on DATA, HELLO and AUTH only */
+			if (rc->cur.type == NC_T_DATA)
+				memcpy(rc->cur_chunk->data + rc->cur_fill,
+				       ev.data, ev.len);
+			else if (!WARN_ON_ONCE(rc->cur_fill + ev.len > sizeof(rc->abuf)))
+				memcpy(rc->abuf + rc->cur_fill, ev.data, ev.len);
+			else
+				return -EPROTO;
 			rc->cur_fill += ev.len;
 			break;
 		case NC_EV_END:
@@ -664,6 +781,11 @@ static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 			NC_INC(rx_frames);
 			if (rc->cur.type == NC_T_HELLO) {
 				if (nc_rx_hello(rc, &rc->cur))
+					return -EPROTO;
+				break;
+			}
+			if (rc->cur.type == NC_T_AUTH) {
+				if (nc_rx_auth(rc, &rc->cur))
 					return -EPROTO;
 				break;
 			}
@@ -789,6 +911,7 @@ static void nc_rx_teardown_work(struct work_struct *work)
 	nc_conns_rxchan_down(rc->id);
 	kvfree(rc->cur_chunk);
 	kfree(rc->rxbuf);
+	memzero_explicit(&rc->auth, sizeof(rc->auth));
 	kfree(rc);
 }
 

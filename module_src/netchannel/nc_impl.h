@@ -20,6 +20,7 @@
 #include "nc_credit.h"
 #include "nc_hostcfg.h"
 #include "nc_demux.h"
+#include "nc_auth.h"
 
 /*
  * The wire version the data path speaks: 2 only.  Version 1 has no
@@ -49,6 +50,8 @@ struct nc_stats {
 	u64 chan_refused;	/* inbound channels from hosts not in the table */
 	u64 chan_evicted;	/* silent ones, by a newer one of the same host */
 	u64 wire_refused;	/* channels whose HELLO shares no wire version */
+	u64 auth_ok;		/* channel handshakes passed, either end */
+	u64 auth_failed;	/* channels refused or dropped by authentication */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -178,6 +181,10 @@ struct nc_rxchan {
 	bool hello;
 	u32 hello_idx;
 	bool hello_latency;
+	bool auth_wait;			/* challenge sent, proof not yet in */
+	bool authed;			/* past HELLO with the cluster key */
+	struct nc_auth_wait auth;
+	u8 abuf[NC_AUTH_CHALLENGE_LEN];	/* HELLO or AUTH payload */
 
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
@@ -201,6 +208,7 @@ struct nc_peer *nc_peer_find(u32 ip);
 struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
 				  u16 lport, u16 rport);
 void nc_chan_reset_all(void);
+void nc_chan_auth_on(void);
 int nc_chan_wait_up(struct nc_chan *ch, u32 *gen, long timeout);
 struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
 				u16 lport, u16 rport, u32 *gen, long timeout);

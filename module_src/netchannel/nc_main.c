@@ -73,6 +73,7 @@ static int nc_pending_max = 1024;
 static int nc_dscp_max = 63;
 
 static int nc_reset_trigger;
+static DEFINE_MUTEX(nc_auth_mutex);
 
 #if NC_HAS_CONST_CTL
 static int nc_reset_channels_handler(const struct ctl_table *table, int write,
@@ -92,6 +93,43 @@ static int nc_reset_channels_handler(struct ctl_table *table, int write,
 		nc_chan_reset_all();
 	}
 	return err;
+}
+
+/*
+ * auth_key: write-only, root only (mode 0200 and CAP_NET_ADMIN), the
+ * whole value in one write.  The kernel's copy of what was written is
+ * wiped once parsed; reading it is refused even to root.
+ */
+#if NC_HAS_CONST_CTL
+static int nc_auth_key_handler(const struct ctl_table *table, int write,
+			       void *buffer, size_t *lenp, loff_t *ppos)
+#else
+static int nc_auth_key_handler(struct ctl_table *table, int write,
+			       void *buffer, size_t *lenp, loff_t *ppos)
+#endif
+{
+	int err;
+
+	if (!write || !capable(CAP_NET_ADMIN))
+		return -EPERM;
+	if (*ppos) {
+		pr_warn("netchannel: auth_key not set: the value must come in one write\n");
+		err = -EINVAL;
+	} else {
+		mutex_lock(&nc_auth_mutex);
+		err = nc_auth_set(buffer, *lenp);
+		if (err == 1) {
+			/* channels set up before the key did not authenticate */
+			nc_chan_auth_on();
+			err = 0;
+		}
+		mutex_unlock(&nc_auth_mutex);
+	}
+	memzero_explicit(buffer, *lenp);
+	if (err)
+		return err;
+	*ppos += *lenp;
+	return 0;
 }
 
 static struct ctl_table nc_sysctl_table[] = {
@@ -230,6 +268,12 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra1		= &nc_zero,
 		.extra2		= &nc_one,
 	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_AUTH_KEY,
+		.maxlen		= 256,
+		.mode		= 0200,
+		.proc_handler	= nc_auth_key_handler,
+	},
 	{ }	/* before 6.6; later kernels get the size without it */
 };
 
@@ -262,7 +306,8 @@ static const struct {
 	NC_STAT(conn_refused), NC_STAT(conn_reset), NC_STAT(credit_sent),
 	NC_STAT(chan_up), NC_STAT(chan_down), NC_STAT(chan_connect_fail),
 	NC_STAT(proto_errors), NC_STAT(unknown_conn), NC_STAT(chan_refused),
-	NC_STAT(chan_evicted), NC_STAT(wire_refused),
+	NC_STAT(chan_evicted), NC_STAT(wire_refused), NC_STAT(auth_ok),
+	NC_STAT(auth_failed),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)
@@ -273,6 +318,7 @@ static int nc_proc_show(struct seq_file *m, void *v)
 	seq_printf(m, "netchannel wire_version %u local %pI4h port %u bulk %u lat %u peers %u\n",
 		   NC_DP_VERSION, &nc_cfg.local_ip, nc_cfg.port, nc_cfg.bulk,
 		   nc_cfg.lat, nc_cfg.npeers);
+	nc_auth_show(m);
 	nc_chan_seq_show(m);
 	nc_sock_seq_show(m);
 	seq_puts(m, "counter");
@@ -392,6 +438,7 @@ static void __exit nc_exit(void)
 	nc_chan_exit();
 	nc_sock_exit();
 	nc_destroy_wqs();
+	nc_auth_exit();
 	pr_info("netchannel: unloaded\n");
 }
 

@@ -18,7 +18,7 @@ static const char *const nc_wire_errs[NC_WERR_MAX] = {
 	[NC_WERR_MAGIC]		= "bad magic",
 	[NC_WERR_VERSION]	= "unsupported version",
 	[NC_WERR_TYPE]		= "unknown frame type",
-	[NC_WERR_FLAGS]		= "unknown flag bits",
+	[NC_WERR_FLAGS]		= "unknown flag bits, or a flag this frame type cannot carry",
 	[NC_WERR_RSVD]		= "reserved field not zero",
 	[NC_WERR_LEN]		= "payload length invalid for frame type",
 	[NC_WERR_VMASK]		= "HELLO version set invalid",
@@ -99,6 +99,7 @@ u32 nc_hdr_len(u8 version, u8 type)
 		case NC_T_ACCEPT:
 		case NC_T_RESET:
 		case NC_T_CREDIT:
+		case NC_T_AUTH:
 			return NC_HDR_LEN;
 		}
 		return 0;
@@ -160,11 +161,24 @@ static int nc_hdr_validate_fixed(const struct nc_hdr *h, u32 vmask)
 		return NC_WERR_FLAGS;
 	if (h->rsvd)
 		return NC_WERR_RSVD;
-	if (h->type == NC_T_DATA) {
+	if ((h->flags & NC_F_AUTH) && h->type != NC_T_HELLO)
+		return NC_WERR_FLAGS;
+	switch (h->type) {
+	case NC_T_DATA:
 		if (h->len == 0 || h->len > NC_MAX_PAYLOAD)
 			return NC_WERR_LEN;
-	} else if (h->len != 0) {
-		return NC_WERR_LEN;
+		break;
+	case NC_T_HELLO:
+		if (h->len != (h->flags & NC_F_AUTH ? NC_AUTH_HELLO_LEN : 0))
+			return NC_WERR_LEN;
+		break;
+	case NC_T_AUTH:
+		if (h->len != NC_AUTH_CHALLENGE_LEN && h->len != NC_AUTH_PROOF_LEN)
+			return NC_WERR_LEN;
+		break;
+	default:
+		if (h->len != 0)
+			return NC_WERR_LEN;
 	}
 	return NC_WERR_NONE;
 }

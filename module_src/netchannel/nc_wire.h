@@ -28,7 +28,14 @@
  *   CLOSE    seq    final offset: one past the last byte sent
  *   ACK      seq    cumulative: every byte before it was received in order
  *
- * ACCEPT, RESET and CREDIT have no extension; ACK exists only in v2.
+ * ACCEPT, RESET, CREDIT and AUTH have no extension; ACK and AUTH exist
+ * only in v2.
+ *
+ * Channel authentication (v2, when the hosts share a cluster key): the
+ * connector's HELLO carries flag AUTH and a payload (key id, nonce); the
+ * acceptor answers on the same TCP connection with AUTH (its nonce and
+ * its MAC); the connector sends AUTH (its MAC) as the channel's second
+ * frame.  Every other frame carries no payload except DATA.
  * Offsets are 32-bit and wrap (RFC 1982 comparisons, see nc_seq_*()).
  * "len" is the payload length only; the extension is part of the header.
  *
@@ -64,14 +71,27 @@ enum nc_frame_type {
 	NC_T_CLOSE	= 6,	/* sender will send no more data (like FIN) */
 	NC_T_CREDIT	= 7,	/* window update */
 	NC_T_ACK	= 8,	/* v2: cumulative receive offset */
-	NC_T_MAX	= 9,
+	NC_T_AUTH	= 9,	/* v2: channel authentication (nc_auth.c) */
+	NC_T_MAX	= 10,
 };
 
 #define NC_T_MAX_V1		NC_T_ACK	/* v1 types are below this */
 
 /* flags */
 #define NC_F_LATENCY		0x0001	/* frame/channel is latency class */
-#define NC_F_KNOWN		(NC_F_LATENCY)
+#define NC_F_AUTH		0x0002	/* HELLO: the sender authenticates */
+#define NC_F_KNOWN		(NC_F_LATENCY | NC_F_AUTH)
+
+/* payloads of the authentication frames (lengths checked by the codec) */
+#define NC_AUTH_ID_LEN		8	/* public tag of a cluster key */
+#define NC_AUTH_NONCE_LEN	16
+#define NC_AUTH_MAC_LEN		32	/* HMAC-SHA256 */
+/* HELLO with NC_F_AUTH: key id, connector's nonce */
+#define NC_AUTH_HELLO_LEN	(NC_AUTH_ID_LEN + NC_AUTH_NONCE_LEN)
+/* AUTH from the acceptor: its nonce, its MAC */
+#define NC_AUTH_CHALLENGE_LEN	(NC_AUTH_NONCE_LEN + NC_AUTH_MAC_LEN)
+/* AUTH from the connector: its MAC */
+#define NC_AUTH_PROOF_LEN	NC_AUTH_MAC_LEN
 
 struct nc_hdr {
 	u16 magic;

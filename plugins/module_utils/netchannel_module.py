@@ -8,6 +8,8 @@ tests/unit/test_netchannel_module_utils.py tests them directly.
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import ipaddress
 import re
 
@@ -236,11 +238,13 @@ _RX_RE = re.compile(
     r"frames (?P<frames>\d+) bytes (?P<bytes>\d+)(?P<dying> dying)?$"
 )
 _SOCK_RE = re.compile(r"^sockets hashed (?P<hashed>\d+) ports_in_use (?P<ports>\d+)$")
+# the cluster key's public ids (current first), or "off"; the key itself is never shown
+_AUTH_RE = re.compile(r"^auth (?:off|key_id (?P<ids>[0-9a-f]{16}(?: [0-9a-f]{16})*))$")
 
 
 def parse_proc(text: str) -> dict:
     """/proc/net/netchannel as a dict; raises ValueError on a line it does not know."""
-    out: dict = {"config": None, "peers": {}, "rx": [], "sockets": None, "counters": {}}
+    out: dict = {"config": None, "auth": None, "peers": {}, "rx": [], "sockets": None, "counters": {}}
     peer = None
     cpus: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -248,6 +252,8 @@ def parse_proc(text: str) -> dict:
             continue
         if m := _CONFIG_RE.match(line):
             out["config"] = {k: (v if k == "local" else int(v)) for k, v in m.groupdict().items()}
+        elif m := _AUTH_RE.match(line):
+            out["auth"] = m["ids"].split() if m["ids"] else []
         elif m := _PEER_RE.match(line):
             peer = {"ip": m["ip"], "self": bool(m["self"]), "tx": []}
             out["peers"][m["ip"]] = peer
@@ -363,3 +369,60 @@ def dkms_plan(entries: list[dict], name: str, version: str, kernel: str) -> dict
     )
     added = any(e["version"] == version for e in mine)
     return {"remove": others, "add": not added, "install": not installed}
+
+
+# ---- channel authentication (module_src/netchannel/nc_auth.h) ----
+AUTH_STAGES = ("old_first", "new_first", "final")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def auth_key_id(key: str) -> str:
+    """The public id /proc/net/netchannel shows for a key: HMAC-SHA256(key, "nc-key-id"), 8 bytes."""
+    return hmac.new(bytes.fromhex(key), b"nc-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def parse_key_file(text: str, where: str) -> list[str]:
+    """A cluster key file: the current key, then the previous one while a rotation is under way.
+
+    Raises ValueError naming the file and line, never the key.
+    """
+    keys = [line.strip().lower() for line in text.splitlines() if line.strip()]
+    if not keys or len(keys) > 2:
+        raise ValueError(f"{where}: holds {len(keys)} keys; want the current one and at most one previous")
+    for n, k in enumerate(keys, 1):
+        if not _HEX64.fullmatch(k):
+            raise ValueError(f"{where}: key {n} is not 64 hex digits ({len(k)} characters)")
+    if len(keys) == 2 and keys[0] == keys[1]:
+        return keys[:1]
+    return keys
+
+
+def auth_stage_keys(keys: list[str], stage: str) -> list[str]:
+    """What the module gets at each stage of a rotation (current key first).
+
+    old_first: hosts still use the previous key and accept both; new_first: they use the new one and
+    accept both; final: the new one only. Without a previous key every stage is the key alone.
+    """
+    if stage not in AUTH_STAGES:
+        raise ValueError(f"stage {stage!r} is not one of {', '.join(AUTH_STAGES)}")
+    if len(keys) == 1 or stage == "final":
+        return keys[:1]
+    return [keys[1], keys[0]] if stage == "old_first" else [keys[0], keys[1]]
+
+
+def plan_cluster_keys(existing: list[str] | None, user_key: str, rotate: bool, finish: bool, new_key) -> list[str]:
+    """The controller's key file after this run (current first, previous second while rotating).
+
+    existing: the file's keys, None when there is none; user_key: the user's own key (vault), or "";
+    new_key: makes a fresh key. A user's key that differs from the current one starts a rotation to it;
+    rotate starts one to a fresh key unless one is under way already; finish ends one.
+    """
+    if existing is None:
+        return [user_key or new_key()]
+    if finish:
+        return existing[:1]
+    if user_key:
+        return existing if existing[0] == user_key else [user_key, existing[0]]
+    if rotate and len(existing) == 1:
+        return [new_key(), existing[0]]
+    return existing

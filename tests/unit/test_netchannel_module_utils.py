@@ -1,6 +1,7 @@
 """plugins/module_utils/netchannel_module.py: host table, validation, /proc/net/netchannel, dkms status."""
 
 import importlib.util
+import itertools
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,17 @@ def test_parse_proc_reads_every_part():
 def test_parse_proc_refuses_unknown_text(text, why):
     with pytest.raises(ValueError, match=why):
         nm.parse_proc(text)
+
+
+def test_parse_proc_reads_the_cluster_key_ids():
+    head = "netchannel wire_version 2 local 1.2.3.4 port 9 bulk 1 lat 0 peers 0\n"
+    assert nm.parse_proc(head)["auth"] is None  # a module without authentication
+    assert nm.parse_proc(head + "auth off\n")["auth"] == []
+    ids = nm.parse_proc(head + "auth key_id 0123456789abcdef fedcba9876543210\n")["auth"]
+    assert ids == ["0123456789abcdef", "fedcba9876543210"]
+    for bad in ("auth key_id 0123", "auth on", "auth key_id 0123456789ABCDEF"):
+        with pytest.raises(ValueError, match="not a /proc/net/netchannel line"):
+            nm.parse_proc(head + bad + "\n")
 
 
 def test_parse_proc_tx_before_peer_is_an_error():
@@ -347,3 +359,66 @@ def test_group_addresses_prefer_the_play_then_the_inventory():
 @pytest.mark.parametrize(("refcnt", "sockets"), [(0, 0), (2, 1), (5, 3), (6, 3), (4, 2), (1, 1), (-1, 0)])
 def test_open_sockets_from_refcnt(refcnt, sockets):
     assert nm.open_sockets(refcnt) == sockets
+
+
+# ---- the cluster key (plugins/modules/netchannel_cluster_key.py, netchannel_auth_key.py) ----
+
+K1, K2, K3 = "11" * 32, "ab" * 32, "0f" * 32
+
+
+def test_key_id_is_hmac_sha256_of_the_label():
+    # the same HMAC the module computes (nc_auth.c) and the in-VM test checks on a live module
+    assert nm.auth_key_id(bytes(range(32)).hex()) == "4f8dcad7c2d25bed"
+    assert len(nm.auth_key_id(K1)) == 16
+    assert nm.auth_key_id(K1) != nm.auth_key_id(K2)
+    import hashlib
+    import hmac
+
+    assert nm.auth_key_id(K3) == hmac.new(bytes.fromhex(K3), b"nc-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def test_key_file_parsing_names_the_file_and_line_never_the_key():
+    assert nm.parse_key_file(f"{K1}\n", "f") == [K1]
+    assert nm.parse_key_file(f"{K1.upper()}\n{K2}\n", "f") == [K1, K2]
+    assert nm.parse_key_file(f"{K1}\n{K1}\n", "f") == [K1]
+    for text, why in (
+        ("", "f: holds 0 keys"),
+        (f"{K1}\n{K2}\n{K3}\n", "f: holds 3 keys"),
+        (f"{K1}\n{K2[:-1]}\n", "f: key 2 is not 64 hex digits [(]63 characters[)]"),
+        ("xyz" + K1[3:], "f: key 1 is not 64 hex digits"),
+    ):
+        with pytest.raises(ValueError, match=why) as err:
+            nm.parse_key_file(text, "f")
+        assert K1 not in str(err.value)
+        assert K2[:-1] not in str(err.value)
+
+
+def test_rotation_stages_keep_every_pair_of_hosts_talking():
+    keys = [K2, K1]  # new, previous
+    assert nm.auth_stage_keys(keys, "old_first") == [K1, K2]
+    assert nm.auth_stage_keys(keys, "new_first") == [K2, K1]
+    assert nm.auth_stage_keys(keys, "final") == [K2]
+    assert nm.auth_stage_keys([K1], "old_first") == [K1]
+    # hosts one stage apart: what one uses, the other accepts (acceptors take every key they have)
+    stages = ["final0", "old_first", "new_first", "final"]
+    have = {"final0": [K1], **{s: nm.auth_stage_keys(keys, s) for s in stages[1:]}}
+    for a, b in itertools.pairwise(stages):
+        assert have[a][0] in have[b], (a, b)
+        assert have[b][0] in have[a], (a, b)
+    with pytest.raises(ValueError, match="stage 'soon' is not one of"):
+        nm.auth_stage_keys(keys, "soon")
+
+
+def test_cluster_key_plan():
+    new = iter([K3, "cc" * 32]).__next__
+    assert nm.plan_cluster_keys(None, "", False, False, new) == [K3]
+    assert nm.plan_cluster_keys(None, K2, False, False, new) == [K2]
+    assert nm.plan_cluster_keys([K1], "", False, False, new) == [K1]
+    assert nm.plan_cluster_keys([K1], "", True, False, new) == ["cc" * 32, K1]
+    # a rotation under way is resumed, not started again
+    assert nm.plan_cluster_keys([K2, K1], "", True, False, new) == [K2, K1]
+    assert nm.plan_cluster_keys([K2, K1], "", False, True, new) == [K2]
+    # the user's own key: the same one changes nothing, another one rotates to it
+    assert nm.plan_cluster_keys([K1], K1, False, False, new) == [K1]
+    assert nm.plan_cluster_keys([K1], K2, False, False, new) == [K2, K1]
+    assert nm.plan_cluster_keys([K2, K1], K2, False, False, new) == [K2, K1]

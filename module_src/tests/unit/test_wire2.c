@@ -179,7 +179,7 @@ NC_TEST(v2_bad_versions_and_types)
 	for (k = 0; k < 256; k++) {
 		b[3] = (u8)k;
 		CHECK_EQ(nc_hdr_parse(b, 4, NC_VMASK_KNOWN, &d),
-			 k >= 1 && k <= 8 ? 0 : -NC_WERR_TYPE);
+			 k >= 1 && k <= 9 ? 0 : -NC_WERR_TYPE);
 	}
 	b[2] = 1;
 	b[3] = NC_T_ACK;			/* ACK does not exist in v1 */
@@ -251,6 +251,80 @@ NC_TEST(v2_field_checks)
 		     "HELLO version set invalid") == 0);
 	CHECK(strcmp(nc_wire_strerror(NC_WERR_ADDR),
 		     "CONNECT destination address invalid") == 0);
+}
+
+/*
+ * Authentication frames: HELLO carries a payload (key id, nonce) exactly
+ * when it has flag AUTH, AUTH carries the acceptor's challenge or the
+ * connector's proof, no other frame may carry the flag, and AUTH does not
+ * exist in version 1.  The parser hands both payloads over as DATA events.
+ */
+NC_TEST(v2_auth_frames)
+{
+	struct nc_hdr h = mk2(NC_T_HELLO, NC_AUTH_HELLO_LEN), d;
+	struct nc_parser p;
+	struct nc_event ev;
+	u8 b[2 * NC_HDR_MAX + NC_AUTH_HELLO_LEN + NC_AUTH_PROOF_LEN];
+	u32 len, got = 0, n;
+	size_t used;
+
+	CHECK_EQ(NC_AUTH_HELLO_LEN, 24);
+	CHECK_EQ(NC_AUTH_CHALLENGE_LEN, 48);
+	CHECK_EQ(NC_AUTH_PROOF_LEN, 32);
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_LEN);
+	h.flags = NC_F_AUTH | NC_F_LATENCY;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+	h.len = 0;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_LEN);
+	h.len = NC_AUTH_HELLO_LEN + 1;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_LEN);
+
+	h = mk2(NC_T_AUTH, NC_AUTH_CHALLENGE_LEN);
+	CHECK_EQ(nc_hdr_len(NC_WIRE_V2, NC_T_AUTH), NC_HDR_LEN);
+	CHECK_EQ(nc_hdr_len(NC_WIRE_V1, NC_T_AUTH), 0);
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+	h.len = NC_AUTH_PROOF_LEN;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+	for (n = 0; n < 100; n++) {
+		h.len = n;
+		if (n != NC_AUTH_PROOF_LEN && n != NC_AUTH_CHALLENGE_LEN)
+			CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_LEN);
+	}
+	h.len = NC_AUTH_PROOF_LEN;
+	h.flags = NC_F_AUTH;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
+	h = mk2(NC_T_CONNECT, 0);
+	h.flags = NC_F_AUTH;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
+
+	/* HELLO(AUTH) with its payload, then a proof, through the parser */
+	h = mk2(NC_T_HELLO, NC_AUTH_HELLO_LEN);
+	h.flags = NC_F_AUTH;
+	len = nc_hdr_encode_v(&h, b, sizeof(b));
+	for (n = 0; n < NC_AUTH_HELLO_LEN; n++)
+		b[len++] = (u8)n;
+	h = mk2(NC_T_AUTH, NC_AUTH_PROOF_LEN);
+	len += nc_hdr_encode_v(&h, b + len, (u32)sizeof(b) - len);
+	for (n = 0; n < NC_AUTH_PROOF_LEN; n++)
+		b[len++] = (u8)(0xa0 + n);
+	CHECK_EQ(len, NC_HDR_MAX + NC_HDR_LEN + NC_AUTH_HELLO_LEN + NC_AUTH_PROOF_LEN);
+	nc_parser_init_vmask(&p, NC_VBIT(2));
+	for (n = 0; n < len; n += (u32)used) {
+		used = nc_parser_feed(&p, b + n, len - n, &ev);
+		if (ev.type == NC_EV_DATA) {
+			CHECK_EQ(ev.data[0], got < NC_AUTH_HELLO_LEN ? 0 : 0xa0);
+			got += ev.len;
+		}
+		CHECK(ev.type != NC_EV_ERROR);
+	}
+	nc_parser_feed(&p, b, 0, &ev);		/* the proof's END */
+	CHECK_EQ(ev.type, NC_EV_END);
+	CHECK_EQ(got, NC_AUTH_HELLO_LEN + NC_AUTH_PROOF_LEN);
+	CHECK_EQ(p.frames, 2);
+	/* a v1 AUTH does not exist */
+	b[2] = 1;
+	b[3] = NC_T_AUTH;
+	CHECK_EQ(nc_hdr_parse(b, 4, NC_VMASK_KNOWN, &d), -NC_WERR_TYPE);
 }
 
 /* ---- negotiation ---- */
@@ -556,6 +630,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(v2_every_truncation),
 	NC_CASE(v2_bad_versions_and_types),
 	NC_CASE(v2_field_checks),
+	NC_CASE(v2_auth_frames),
 	NC_CASE(neg_hello_init),
 	NC_CASE(neg_results),
 	NC_CASE(neg_symmetric),

@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <grp.h>
 #include <sys/uio.h>
@@ -2961,6 +2962,309 @@ out:
 	fake_done(fp, -1, -1);
 }
 
+/*
+ * ---- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) ----
+ * Written for the authentication test, so that it checks the module's MACs
+ * with code of its own.  The round constants and initial hash are computed
+ * from their definition (the fractional parts of the cube and square roots
+ * of the first primes), exactly, with integer roots.
+ */
+static uint32_t sha_k[64], sha_h0[8];
+
+/* floor(v^(1/k)) for k = 2 or 3, v < 2^120 */
+static uint64_t iroot(unsigned __int128 v, int k)
+{
+	uint64_t lo = 0, hi = (uint64_t)1 << 40;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+		unsigned __int128 p = (unsigned __int128)mid * mid;
+
+		if (k == 3)
+			p *= mid;
+		if (p <= v)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+static void sha_consts(void)
+{
+	uint32_t p, d;
+	int n = 0, prime;
+
+	for (p = 2; n < 64; p++) {
+		prime = 1;
+		for (d = 2; d * d <= p; d++)
+			if (p % d == 0)
+				prime = 0;
+		if (!prime)
+			continue;
+		if (n < 8)
+			sha_h0[n] = (uint32_t)iroot((unsigned __int128)p << 64, 2);
+		sha_k[n++] = (uint32_t)iroot((unsigned __int128)p << 96, 3);
+	}
+}
+
+#define ROR32(x, n) ((x) >> (n) | (x) << (32 - (n)))
+
+static void sha_block(uint32_t *h, const unsigned char *b)
+{
+	uint32_t w[64], a[8], t1, t2;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = rd32(b + 4 * i);
+	for (; i < 64; i++)
+		w[i] = w[i - 16] + w[i - 7] +
+		       (ROR32(w[i - 15], 7) ^ ROR32(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
+		       (ROR32(w[i - 2], 17) ^ ROR32(w[i - 2], 19) ^ (w[i - 2] >> 10));
+	memcpy(a, h, sizeof(a));
+	for (i = 0; i < 64; i++) {
+		t1 = a[7] + (ROR32(a[4], 6) ^ ROR32(a[4], 11) ^ ROR32(a[4], 25)) +
+		     ((a[4] & a[5]) ^ (~a[4] & a[6])) + sha_k[i] + w[i];
+		t2 = (ROR32(a[0], 2) ^ ROR32(a[0], 13) ^ ROR32(a[0], 22)) +
+		     ((a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]));
+		memmove(a + 1, a, 7 * sizeof(a[0]));
+		a[4] += t1;
+		a[0] = t1 + t2;
+	}
+	for (i = 0; i < 8; i++)
+		h[i] += a[i];
+}
+
+static void sha256(const unsigned char *m, size_t len, unsigned char out[32])
+{
+	uint64_t bits = (uint64_t)len * 8;
+	unsigned char blk[64];
+	uint32_t h[8];
+	size_t i;
+	int k;
+
+	if (!sha_k[0])
+		sha_consts();
+	memcpy(h, sha_h0, sizeof(h));
+	for (i = 0; i + 64 <= len; i += 64)
+		sha_block(h, m + i);
+	memset(blk, 0, sizeof(blk));
+	memcpy(blk, m + i, len - i);
+	blk[len - i] = 0x80;
+	if (len - i >= 56) {
+		sha_block(h, blk);
+		memset(blk, 0, sizeof(blk));
+	}
+	for (k = 0; k < 8; k++)
+		blk[56 + k] = (unsigned char)(bits >> (56 - 8 * k));
+	sha_block(h, blk);
+	for (k = 0; k < 8; k++)
+		be32(out + 4 * k, h[k]);
+}
+
+/* keys of at most 64 bytes, messages of at most 256 */
+static void hmac_sha256(const unsigned char *key, size_t klen, const unsigned char *msg,
+			size_t len, unsigned char out[32])
+{
+	unsigned char buf[64 + 256], inner[32];
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		buf[i] = (i < klen ? key[i] : 0) ^ 0x36;
+	memcpy(buf + 64, msg, len);
+	sha256(buf, 64 + len, inner);
+	for (i = 0; i < 64; i++)
+		buf[i] = (i < klen ? key[i] : 0) ^ 0x5c;
+	memcpy(buf + 64, inner, 32);
+	sha256(buf, 96, out);
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* ---- channel authentication (nc_auth.h) ---- */
+#define AUTH_SYSCTL	"/proc/sys/net/netchannel/auth_key"
+#define T_AUTH		9
+#define F_AUTH		0x0002
+
+/* errno of writing val to auth_key in one write, 0 if it was taken */
+static int auth_write(const char *val)
+{
+	int fd = open(AUTH_SYSCTL, O_WRONLY), e = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
+/* The "auth ..." line of /proc/net/netchannel, without its newline. */
+static void auth_line(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	snprintf(out, n, "(none)");
+	while (f && fgets(out, (int)n, f)) {
+		if (!strncmp(out, "auth ", 5)) {
+			out[strcspn(out, "\n")] = '\0';
+			fclose(f);
+			return;
+		}
+	}
+	snprintf(out, n, "(none)");
+	if (f)
+		fclose(f);
+}
+
+static void key_id(const unsigned char key[32], unsigned char id[8])
+{
+	unsigned char mac[32];
+
+	hmac_sha256(key, 32, (const unsigned char *)"nc-key-id", 9, mac);
+	memcpy(id, mac, 8);
+}
+
+/* One handshake as both ends see it; role 'a' (acceptor) or 'c'. */
+struct auth_ctx {
+	uint32_t ip_c, ip_a;
+	unsigned int port_c, port_a, idx;
+	int latency;
+	unsigned char nonce_c[16], nonce_a[16];
+};
+
+static void auth_mac(const unsigned char key[32], char role, const struct auth_ctx *x,
+		     unsigned char out[32])
+{
+	unsigned char m[56];
+
+	memcpy(m, role == 'a' ? "nc-auth-a" : "nc-auth-c", 9);
+	be32(m + 9, x->ip_c);
+	be16(m + 13, x->port_c);
+	be32(m + 15, x->ip_a);
+	be16(m + 19, x->port_a);
+	be16(m + 21, x->idx);
+	m[23] = (unsigned char)x->latency;
+	memcpy(m + 24, x->nonce_c, 16);
+	memcpy(m + 40, x->nonce_a, 16);
+	hmac_sha256(key, 32, m, sizeof(m), out);
+}
+
+/* Exactly n bytes from fd within ms: 0, or -1 (EOF, reset or time out). */
+static int read_exact(int fd, unsigned char *b, size_t n, int ms)
+{
+	double end = now() + ms / 1000.0;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, (int)((end - now()) * 1000) + 1))
+			return -1;
+		r = recv(fd, b + got, n - got, MSG_DONTWAIT);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * The fake peer connects to the module's channel port and sends HELLO with
+ * AUTH for index idx, the id of key idk and nonce_c from x; it reads the
+ * challenge into x.  The channel's socket (x->nonce_a set when the
+ * challenge came, and *mac_ok when its MAC was made with key k), or -1.
+ */
+static int auth_hello(const struct fake_cfg *c, const unsigned char *idk, const unsigned char *k,
+		      struct auth_ctx *x, int *challenged, int *mac_ok)
+{
+	unsigned char b[HDR_MAX + 72], mac[32];
+	struct sockaddr_in me;
+	socklen_t sl = sizeof(me);
+	int fd = raw_channel(c, c->ip);
+	size_t n;
+
+	*challenged = *mac_ok = 0;
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&me, &sl)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	x->ip_c = ntohl(me.sin_addr.s_addr);
+	x->port_c = ntohs(me.sin_port);
+	x->ip_a = ntohl(addr(c->local, 0).sin_addr.s_addr);
+	x->port_a = (unsigned int)c->port;
+	n = hello_frame(b, x->idx, c->ip);
+	be16(b + 4, F_AUTH | (x->latency ? 1 : 0));
+	be32(b + 16, 24);
+	key_id(idk, b + n);
+	memcpy(b + n + 8, x->nonce_c, 16);
+	write_all(fd, b, n + 24);
+	if (read_exact(fd, b, 72, 3000) || b[3] != T_AUTH || rd32(b + 16) != 48)
+		return fd;
+	*challenged = 1;
+	memcpy(x->nonce_a, b + 24, 16);
+	auth_mac(k, 'a', x, mac);
+	*mac_ok = !memcmp(mac, b + 40, 32);
+	return fd;
+}
+
+static void auth_proof(int fd, const unsigned char proof[32])
+{
+	unsigned char b[HDR_MAX + 32];
+	size_t n = frame(b, T_AUTH, 0, 0, 0, 0, 0);
+
+	be32(b + 16, 32);
+	memcpy(b + n, proof, 32);
+	write_all(fd, b, n + 32);
+}
+
+/* A NetChannel echo of a few bytes over this host's own channels. */
+static int self_echo(int port)
+{
+	int lfd = nc_listener_at("127.0.0.1", port, 4), cfd = -1, afd = -1, ok = 0;
+	char buf[4];
+
+	if (lfd < 0)
+		return 0;
+	cfd = nc_connect("127.0.0.1", port);
+	if (cfd >= 0 && wait_fd(lfd, POLLIN, 5000))
+		afd = accept(lfd, NULL, NULL);
+	if (afd >= 0 && write_all(cfd, "ping", 4) == 0 && wait_fd(afd, POLLIN, 5000))
+		ok = recv(afd, buf, 4, MSG_WAITALL) == 4 && !memcmp(buf, "ping", 4);
+	if (afd >= 0)
+		close(afd);
+	if (cfd >= 0)
+		close(cfd);
+	close(lfd);
+	return ok;
+}
+
+/* Until self_echo() works, for up to secs: 1, or 0. */
+static int self_echo_within(int port, int secs)
+{
+	double end = now() + secs;
+
+	do {
+		if (self_echo(port))
+			return 1;
+		usleep(200000);
+	} while (now() < end);
+	return 0;
+}
+
+/* A connection the module opens to the fake peer's channel port, within ms. */
+static int accept_within(int lfd, int ms)
+{
+	return wait_fd(lfd, POLLIN, ms) ? accept(lfd, NULL, NULL) : -1;
+}
+
 /* ---- live fuzzer (issue 13) ---- */
 
 /*
@@ -2970,8 +3274,8 @@ out:
  * peer's address (a host of the table: HELLO with any index), this host's
  * own address (taken as "self", as is all of 127/8: HELLO only with an
  * index the module does not have, since a valid one replaces the real
- * self channel that the checked traffic uses, and channels are not
- * authenticated yet), or an address that is not in the table
+ * self channel that the checked traffic uses), or an address that is not
+ * in the table
  * (NC_VMTEST_OUTSIDER, run_vm.py --outsider: refused at accept).  On it go frames
  * of every type, fields drawn from small pools so that CONNECTs open real
  * children and DATA, CREDIT, CLOSE and RESET reach them; some frames have
@@ -2983,6 +3287,10 @@ out:
  * s), NC_VMTEST_FUZZ_SEED the seed (printed, to run a failure again).
  * Every socket of the fuzzer has a time limit: a module that stops
  * reading a channel or answering a connection is reported, not waited for.
+ * live_fuzz_auth runs it again with a cluster key set: most channels from
+ * the fake peer and this host then complete the handshake (lf_auth(), one
+ * in eight with a bad proof) before their frames, the rest are refused at
+ * HELLO; it also needs every bad proof dropped and every good one counted.
  */
 #define LF_PORT		5096	/* the listener the fuzzed CONNECTs reach */
 #define LF_REAL		5095	/* the checked traffic's listener */
@@ -2997,13 +3305,15 @@ struct lf_state {
 	uint64_t rnd;
 	uint32_t ids[LF_IDS];
 	unsigned int nidx;	/* channel indexes the module has (bulk + lat) */
-	unsigned long frames[10];	/* by type; [0] and [9]: no such type */
+	unsigned long frames[10];	/* by type; [0]: no such type; [9]: AUTH, out of place but in lf_auth() */
 	unsigned long chans[LF_NSRC], dropped[LF_NSRC], stalled[LF_NSRC];
 	unsigned long mutated, cut, hello, children, child_bytes;
 	const char *claim;	/* the address HELLOs claim */
 	uint32_t here;		/* the module's address (CONNECT's destination) */
 	uint32_t off[LF_IDS][8];	/* DATA offsets sent, by connection id and port */
 	const char *outsider;	/* an address on lo that the table does not have */
+	const unsigned char *key;	/* the cluster key set for this run, or NULL */
+	unsigned long authed, auth_bad, auth_bad_kept;
 };
 
 static uint32_t lf_rand(struct lf_state *s)
@@ -3126,6 +3436,59 @@ static void lf_children(struct lf_state *s, int lfd, int *kids, int *nkids)
 }
 
 /* One fuzz channel from src: a few frames, then closed (or cut short). */
+/*
+ * With a cluster key: the handshake on fd (nc_auth.h), HELLO for a random
+ * index (from this host's own address one the module does not have, as
+ * above), the proof right or, one time in eight, with a flipped byte (the
+ * module must drop the channel then).  0 if the channel is authenticated.
+ */
+static int lf_auth(struct lf_state *s, int fd, const struct fake_cfg *c, int src, unsigned char *b)
+{
+	struct auth_ctx x = { .idx = src == LF_SRC_SELF ? s->nidx + lf_rand(s) % (32 - s->nidx) :
+						    lf_rand(s) % (s->nidx + 1) };
+	struct sockaddr_in me;
+	socklen_t sl = sizeof(me);
+	unsigned char mac[32];
+	int i, bad = lf_rand(s) % 8 == 0;
+	size_t n;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &sl))
+		return -1;
+	x.ip_c = ntohl(me.sin_addr.s_addr);
+	x.port_c = ntohs(me.sin_port);
+	x.ip_a = s->here;
+	x.port_a = (unsigned int)c->port;
+	for (i = 0; i < 16; i++)
+		x.nonce_c[i] = (unsigned char)lf_rand(s);
+	n = hello_frame(b, x.idx, s->claim);
+	be16(b + 4, F_AUTH);
+	be32(b + 16, 24);
+	key_id(s->key, b + n);
+	memcpy(b + n + 8, x.nonce_c, 16);
+	s->hello++;
+	s->frames[1]++;
+	if (write_all(fd, b, n + 24) || read_exact(fd, b, 72, 3000) || b[3] != T_AUTH)
+		return -1;
+	memcpy(x.nonce_a, b + 24, 16);
+	auth_mac(s->key, 'c', &x, mac);
+	if (bad)
+		mac[lf_rand(s) % 32] ^= (unsigned char)(1 + lf_rand(s) % 255);
+	n = frame(b, T_AUTH, 0, 0, 0, 0, 0);
+	be32(b + 16, 32);
+	memcpy(b + n, mac, 32);
+	s->frames[9]++;
+	if (write_all(fd, b, n + 32))
+		return -1;
+	if (bad) {
+		s->auth_bad++;
+		if (!closed_within(fd, 2000))
+			s->auth_bad_kept++;
+		return -1;
+	}
+	s->authed++;
+	return 0;
+}
+
 static void lf_channel(struct lf_state *s, const struct fake_cfg *c, int src, unsigned char *b)
 {
 	const char *from[LF_NSRC] = { c->ip, "127.0.0.1", s->outsider };
@@ -3142,7 +3505,10 @@ static void lf_channel(struct lf_state *s, const struct fake_cfg *c, int src, un
 	a = addr(c->local, c->port);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 		goto dropped;		/* not even taken */
-	if (src != LF_SRC_SELF && lf_rand(s) % 4) {	/* most begin with a HELLO */
+	if (s->key && src != LF_SRC_OUTSIDER && lf_rand(s) % 4) {	/* most authenticate */
+		if (lf_auth(s, fd, c, src, b))
+			goto dropped;
+	} else if (src != LF_SRC_SELF && lf_rand(s) % 4) {	/* most begin with a HELLO */
 		n = hello_frame(b, lf_rand(s) % (s->nidx + 1), s->claim);
 		if (send(fd, b, n, MSG_NOSIGNAL) != (ssize_t)n)
 			goto dropped;
@@ -3218,20 +3584,23 @@ static void lf_real(double secs, int out)
 	_exit(0);
 }
 
-static void test_live_fuzz(void)
+static void test_live_fuzz(int keyed)
 {
-	const char *name = "live_fuzz";
+	const char *name = keyed ? "live_fuzz_auth" : "live_fuzz";
+	static unsigned char key[32];
+	char hexkey[66];
 	const char *secs_env = getenv("NC_VMTEST_FUZZ_S"), *seed_env = getenv("NC_VMTEST_FUZZ_SEED");
 	double secs = secs_env && atof(secs_env) > 0 ? atof(secs_env) : 8;
 	static const char *const ctrs[] = {
 		"conn_accepted", "conn_refused", "conn_reset", "proto_errors", "unknown_conn",
 	};
-	unsigned long long before[5], after, seed;
+	unsigned long long before[5], after, seed, authed0;
 	static unsigned char b[HDR_MAX + LF_MAX_PAYLOAD];
 	struct lf_state s = { 0 };
 	struct fake_cfg c = { 0 };
 	struct fake_peer *fp = NULL;
 	int kids[LF_KIDS], nkids = 0, lfd, pipefd[2], ok = -1, bad = -1, err = -1, e = 0, i, missing = 0;
+	unsigned long long authed;
 	char line[128], states[256] = "", types[160] = "";
 	double end;
 	pid_t real;
@@ -3253,8 +3622,23 @@ static void test_live_fuzz(void)
 		return;
 	s.nidx = c.bulk + c.lat;
 	s.here = ntohl(addr(c.local, 0).sin_addr.s_addr);
+	if (keyed) {	/* the module's own channels authenticate before the fuzz begins */
+		for (i = 0; i < 32; i++)
+			key[i] = (unsigned char)lf_rand(&s);
+		hex(key, 32, hexkey);
+		strcat(hexkey, "\n");
+		if (auth_write(hexkey) || !self_echo_within(5094, 20)) {
+			FAIL(name, "the module's own channels did not come up with a cluster key");
+			auth_write("off\n");
+			if (fp)
+				fake_done(fp, -1, -1);
+			return;
+		}
+		s.key = key;
+	}
 	for (i = 0; i < 5; i++)
 		before[i] = nc_counter(ctrs[i]);
+	authed0 = nc_counter("auth_ok");
 	lfd = nc_listener(LF_PORT, 64);
 	if (lfd < 0 || pipe(pipefd)) {
 		FAIL(name, "listener on %d: %s", LF_PORT, strerror(errno));
@@ -3299,6 +3683,7 @@ static void test_live_fuzz(void)
 		if (i >= 1 && i <= 8 && !s.frames[i])
 			missing++;
 	}
+	authed = nc_counter("auth_ok") - authed0;
 	/* the module still serves: a fresh connection carries a byte both ways */
 	lfd = nc_listener(LF_PORT, 4);
 	i = nc_connect("127.0.0.1", LF_PORT);
@@ -3318,9 +3703,17 @@ static void test_live_fuzz(void)
 		       name, s.chans[0], s.chans[1], s.chans[2], s.hello, types, s.mutated, s.cut,
 		       s.dropped[0], s.dropped[1], s.dropped[2],
 		       s.stalled[0] + s.stalled[1] + s.stalled[2], s.children, s.child_bytes, states);
-		/* bad frames must have cost channels that an address of the table opened */
+		if (keyed)
+			printf("NCTEST INFO %s handshakes: %lu completed (module auth_ok +%llu), %lu with a bad proof, of which the module kept %lu\n",
+			       name, s.authed, authed, s.auth_bad, s.auth_bad_kept);
+		/*
+		 * Bad frames must have cost channels that an address of the table
+		 * opened; with a key, every completed handshake counted (the module
+		 * answers each side once) and no bad proof was kept.
+		 */
 		if (serves && ok > 0 && !bad && !err && s.children && (s.chans[0] ? s.dropped[0] : s.dropped[1]) &&
-		    s.dropped[2] == s.chans[2] && !missing && !(s.stalled[0] + s.stalled[1] + s.stalled[2]))
+		    s.dropped[2] == s.chans[2] && !missing && !(s.stalled[0] + s.stalled[1] + s.stalled[2]) &&
+		    (!keyed || (s.authed && authed >= s.authed && s.auth_bad && !s.auth_bad_kept)))
 			PASS(name, "%.0f s: %lu channels, %d checked transfers of %d KiB intact beside them, module still serves",
 			     secs, s.chans[0] + s.chans[1] + s.chans[2], ok, LF_CHUNK / 1024);
 		else
@@ -3328,6 +3721,283 @@ static void test_live_fuzz(void)
 			     serves, ok, bad, err, e, s.children, s.dropped[0], s.dropped[1], s.dropped[2],
 			     s.chans[2], s.stalled[0] + s.stalled[1] + s.stalled[2], missing, seed);
 	}
+	if (keyed && (auth_write("off\n") || !self_echo_within(5094, 20)))
+		FAIL(name, "own channels did not come back after the key was cleared");
+}
+
+/*
+ * The fake peer as the acceptor of one of the module's channels: it reads
+ * the module's HELLO, answers with a challenge made with key k, and reads
+ * the proof.  Returns 2 if the proof came and is right for key want, 1 if
+ * the module closed the channel instead, 0 otherwise (what is wrong in why).
+ */
+static int auth_fake_acceptor(int lfd, const unsigned char *k, const unsigned char *want,
+			      char *why, size_t wlen)
+{
+	unsigned char b[HDR_MAX + 72], id[8], mac[32];
+	struct sockaddr_in me, them;
+	socklen_t sl = sizeof(me), tl = sizeof(them);
+	struct auth_ctx x = { 0 };
+	int fd = accept_within(lfd, 15000), res = 0;
+	size_t n;
+
+	snprintf(why, wlen, "no channel from the module in 15 s");
+	if (fd < 0)
+		return 0;
+	getsockname(fd, (struct sockaddr *)&me, &sl);
+	getpeername(fd, (struct sockaddr *)&them, &tl);
+	key_id(want, id);
+	if (read_exact(fd, b, 28 + 24, 3000) || b[3] != 1 || !(rd16(b + 4) & F_AUTH) ||
+	    rd32(b + 16) != 24 || memcmp(b + 28, id, 8)) {
+		snprintf(why, wlen, "the module's HELLO has no AUTH flag, key id or nonce of the key");
+		goto out;
+	}
+	x.ip_c = ntohl(them.sin_addr.s_addr);
+	x.port_c = ntohs(them.sin_port);
+	x.ip_a = ntohl(me.sin_addr.s_addr);
+	x.port_a = ntohs(me.sin_port);
+	x.idx = rd16(b + 8);
+	x.latency = rd16(b + 4) & 1;
+	memcpy(x.nonce_c, b + 36, 16);
+	memset(x.nonce_a, 0x5a, 16);
+	n = frame(b, T_AUTH, 0, 0, 0, 0, 0);
+	be32(b + 16, 48);
+	memcpy(b + n, x.nonce_a, 16);
+	auth_mac(k, 'a', &x, b + n + 16);
+	write_all(fd, b, n + 48);
+	if (!wait_fd(fd, POLLIN, 3000)) {
+		snprintf(why, wlen, "the module neither sent a proof nor closed the channel in 3 s");
+		goto out;
+	}
+	if (recv(fd, b, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
+		res = 1;	/* closed: no proof for a wrong acceptor */
+		snprintf(why, wlen, "the module closed the channel");
+		goto out;
+	}
+	if (read_exact(fd, b, 24 + 32, 3000)) {
+		snprintf(why, wlen, "the module's proof is incomplete");
+		goto out;
+	}
+	auth_mac(want, 'c', &x, mac);
+	if (b[3] == T_AUTH && rd32(b + 16) == 32 && !memcmp(b + 24, mac, 32))
+		res = 2;
+	else
+		snprintf(why, wlen, "the module's proof is not HMAC(key, nc-auth-c | ...)");
+out:
+	close(fd);
+	return res;
+}
+
+/*
+ * Channel authentication with a cluster key (issue 13).  Before it, any
+ * process that could connect from a host's address was taken as that host
+ * after a HELLO, and the module sent its channels to whoever held a peer's
+ * port.  Checked here: the sysctl is write-only and refuses bad keys; the
+ * key ids shown agree with this test's own HMAC-SHA256; setting the key
+ * drops a channel taken without it, and the host's own channels come back
+ * authenticated and carry traffic; as an acceptor the module
+ * refuses a HELLO without AUTH, a replayed proof, a proof made with
+ * another key or for another channel index, and an unknown key id, none
+ * of which displaces the host's authenticated channel of that index, while
+ * a second authenticated one does (it is taken as the host's); as a connector
+ * it sends nothing past HELLO to an acceptor that does not hold the key,
+ * and its proof is right for one that does.
+ */
+static void test_auth(void)
+{
+	const char *name = "auth";
+	static const unsigned char rfc_key[4] = "Jefe";
+	static const char rfc_msg[] = "what do ya want for nothing?";
+	static const char rfc_mac[] = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	unsigned char k1[32], k2[32], mac[32], old_proof[32], id[8], h[HDR_MAX];
+	char k1hex[65], k2hex[65], val[200], line[128], want[64], why[128], mhex[65];
+	struct auth_ctx x = { .idx = 0 };
+	struct fake_cfg c;
+	struct stat st;
+	unsigned long long ok0, fail0, fail1;
+	int fd, good = -1, pre = -1, ch, mok, rd_fd, i, bad[3], dropped;
+	int plain, replay, wrongkey, wrongidx, unknown, replaced, kept, self_up, rej, acc;
+	struct fake_peer *fp = NULL;
+
+	if (read_cfg(name, &c))
+		return;
+	c.ip = getenv("NC_VMTEST_FAKE_PEER");
+	if (!c.ip) {
+		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+		return;
+	}
+	hmac_sha256(rfc_key, 4, (const unsigned char *)rfc_msg, strlen(rfc_msg), mac);
+	hex(mac, 32, mhex);
+	if (strcmp(mhex, rfc_mac)) {
+		FAIL(name, "this test's HMAC-SHA256 gives %s for RFC 4231 case 2", mhex);
+		return;
+	}
+	for (i = 0; i < 32; i++) {
+		k1[i] = (unsigned char)(0x11 * (i % 15 + 1));
+		k2[i] = (unsigned char)(0xc3 ^ i);
+	}
+	hex(k1, 32, k1hex);
+	hex(k2, 32, k2hex);
+
+	/* the sysctl: write-only, even for root; bad values change nothing */
+	rd_fd = open(AUTH_SYSCTL, O_RDONLY);
+	if (stat(AUTH_SYSCTL, &st) || (st.st_mode & 0777) != 0200 || rd_fd >= 0) {
+		FAIL(name, "%s: mode %o, open for reading %s", AUTH_SYSCTL,
+		     (unsigned int)(st.st_mode & 0777), rd_fd >= 0 ? "worked" : "refused");
+		if (rd_fd >= 0)
+			close(rd_fd);
+		return;
+	}
+	bad[0] = auth_write("xyz\n");
+	snprintf(val, sizeof(val), "%.63s\n", k1hex);
+	bad[1] = auth_write(val);
+	snprintf(val, sizeof(val), "%s,%s,%s\n", k1hex, k2hex, k1hex);
+	bad[2] = auth_write(val);
+	auth_line(line, sizeof(line));
+	if (bad[0] != EINVAL || bad[1] != EINVAL || bad[2] != EINVAL || strcmp(line, "auth off")) {
+		FAIL(name, "bad keys: errno %d %d %d (want %d), then /proc says '%s'", bad[0], bad[1],
+		     bad[2], EINVAL, line);
+		return;
+	}
+
+	/* a host's channel taken without a key, before the key is set */
+	pre = raw_channel(&c, c.ip);
+	if (pre < 0 || write_all(pre, h, hello_frame(h, 5, c.ip)) || closed_within(pre, 500)) {
+		FAIL(name, "a plain channel from the fake peer was not taken before the key was set");
+		goto out;
+	}
+	/* set K1: the id shown is this test's HMAC(K1, "nc-key-id") */
+	ok0 = nc_counter("auth_ok");
+	snprintf(val, sizeof(val), "%s\n", k1hex);
+	i = auth_write(val);
+	key_id(k1, id);
+	hex(id, 8, want);
+	snprintf(val, sizeof(val), "auth key_id %s", want);
+	auth_line(line, sizeof(line));
+	if (i || strcmp(line, val)) {
+		FAIL(name, "after setting a key (errno %d) /proc says '%s', want '%s'", i, line, val);
+		goto out;
+	}
+	/*
+	 * Setting the key drops the channels set up without it: the plain
+	 * one goes, and the host's own channels come back authenticated and
+	 * carry traffic, with no reset asked for.
+	 */
+	dropped = closed_within(pre, 3000);
+	self_up = self_echo_within(5097, 20);
+	if (!dropped || !self_up || nc_counter("auth_ok") < ok0 + 2 * (c.bulk + c.lat)) {
+		FAIL(name, "after the key was set: plain channel %s, own channels' echo %s, auth_ok +%llu (want %u or more)",
+		     dropped ? "dropped" : "kept", self_up ? "works" : "fails",
+		     nc_counter("auth_ok") - ok0, 2 * (c.bulk + c.lat));
+		goto out;
+	}
+
+	/* the module as acceptor, the fake peer as a host of the table */
+	fail0 = nc_counter("auth_failed");
+	fd = raw_channel(&c, c.ip);
+	plain = fd >= 0 && !write_all(fd, h, hello_frame(h, 0, c.ip)) && closed_within(fd, 3000);
+	if (fd >= 0)
+		close(fd);
+
+	memset(x.nonce_c, 0xab, 16);
+	good = auth_hello(&c, k1, k1, &x, &ch, &mok);
+	kept = 0;
+	if (good >= 0 && ch && mok) {
+		auth_mac(k1, 'c', &x, old_proof);
+		auth_proof(good, old_proof);
+		kept = !closed_within(good, 1000);
+	}
+	if (!ch || !mok || !kept) {
+		FAIL(name, "authenticated fake peer: challenge %s, its MAC %s, channel %s",
+		     ch ? "came" : "missing", mok ? "right" : "wrong", kept ? "kept" : "dropped");
+		goto out;
+	}
+
+	/* the same HELLO again, answered with the old proof: a new challenge */
+	fd = auth_hello(&c, k1, k1, &x, &ch, &mok);
+	if (fd >= 0)
+		auth_proof(fd, old_proof);
+	replay = fd >= 0 && ch && closed_within(fd, 3000);
+	if (fd >= 0)
+		close(fd);
+
+	memset(x.nonce_c, 0xcd, 16);
+	fd = auth_hello(&c, k1, k1, &x, &ch, &mok);
+	if (fd >= 0) {
+		auth_mac(k2, 'c', &x, mac);
+		auth_proof(fd, mac);
+	}
+	wrongkey = fd >= 0 && ch && closed_within(fd, 3000);
+	if (fd >= 0)
+		close(fd);
+
+	fd = auth_hello(&c, k1, k1, &x, &ch, &mok);
+	if (fd >= 0) {
+		x.idx = 1;		/* a proof for another channel index */
+		auth_mac(k1, 'c', &x, mac);
+		x.idx = 0;
+		auth_proof(fd, mac);
+	}
+	wrongidx = fd >= 0 && ch && closed_within(fd, 3000);
+	if (fd >= 0)
+		close(fd);
+
+	fd = auth_hello(&c, k2, k2, &x, &ch, &mok);
+	unknown = fd >= 0 && !ch && closed_within(fd, 3000);
+	if (fd >= 0)
+		close(fd);
+	fail1 = nc_counter("auth_failed");
+	/* none of them replaced the authenticated channel of index 0 */
+	kept = !closed_within(good, 0);
+	if (!plain || !replay || !wrongkey || !wrongidx || !unknown || fail1 != fail0 + 5 || !kept) {
+		FAIL(name, "refused: HELLO without AUTH %d, replayed proof %d, proof with another key %d, for another index %d, unknown key id %d (want 1 each); auth_failed +%llu (want 5); the authenticated channel %s",
+		     plain, replay, wrongkey, wrongidx, unknown, fail1 - fail0,
+		     kept ? "kept" : "was replaced");
+		goto out;
+	}
+	/* a second authenticated channel of index 0 replaces the first */
+	memset(x.nonce_c, 0xef, 16);
+	fd = auth_hello(&c, k1, k1, &x, &ch, &mok);
+	if (fd >= 0 && ch && mok) {
+		auth_mac(k1, 'c', &x, mac);
+		auth_proof(fd, mac);
+	}
+	replaced = fd >= 0 && ch && mok && closed_within(good, 3000) && !closed_within(fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (!replaced) {
+		FAIL(name, "a second authenticated channel of index 0 did not replace the first");
+		goto out;
+	}
+
+	/* the module as connector, the fake peer as the acceptor */
+	fp = fake_open(name, &c, 0, 0);
+	if (!fp)
+		goto out;
+	rej = auth_fake_acceptor(fp->lfd, k2, k1, why, sizeof(why));
+	acc = rej == 1 ? auth_fake_acceptor(fp->lfd, k1, k1, why, sizeof(why)) : 0;
+	if (rej != 1 || acc != 2) {
+		FAIL(name, "module as connector: to an acceptor with another key %s, with the key %s (%s)",
+		     rej == 1 ? "stopped after HELLO" : "went on", acc == 2 ? "sent the right proof" : "did not",
+		     why);
+		goto out;
+	}
+	PASS(name, "auth_key write-only (mode 0200) and bad keys refused; key id agrees with this test's HMAC-SHA256; setting it dropped a plain channel and the own channels came back authenticated (auth_ok +%llu); refused: no AUTH, replay, other key, other index, unknown key id (auth_failed +5), none replacing the authenticated channel, which a second authenticated one replaces; as connector: no proof to a wrong acceptor, right proof to a right one",
+	     nc_counter("auth_ok") - ok0);
+out:
+	if (fp) {
+		fake_close(fp);
+		free(fp);
+	}
+	if (good >= 0)
+		close(good);
+	if (pre >= 0)
+		close(pre);
+	/* back to no key, so the tests after this one see the module as before */
+	auth_write("off\n");
+	write_sysctl("reset_channels", 1);
+	if (!self_echo_within(5097, 20))
+		FAIL(name, "own channels did not come back after the key was cleared");
 }
 
 struct local_args {
@@ -3357,13 +4027,15 @@ static void t_connect_any_channel(void *a) { (void)a; test_connect_any_channel()
 static void t_send_limit(void *a) { (void)a; test_send_limit(); }
 static void t_reuseport(void *a) { (void)a; test_reuseport(); }
 static void t_bulk_spread(void *a) { (void)a; test_bulk_spread(); }
-static void t_live_fuzz(void *a) { (void)a; test_live_fuzz(); }
+static void t_live_fuzz(void *a) { (void)a; test_live_fuzz(0); }
+static void t_live_fuzz_auth(void *a) { (void)a; test_live_fuzz(1); }
 static void t_hello_required(void *a) { (void)a; test_hello_required(); }
 static void t_hello_timeout(void *a) { (void)a; test_hello_timeout(); }
 static void t_pending_limit(void *a) { (void)a; test_pending_limit(); }
 static void t_old_peer_refused(void *a) { (void)a; test_old_peer_refused(); }
 static void t_listener_address(void *a) { (void)a; test_listener_address(); }
 static void t_latency_dscp(void *a) { (void)a; test_latency_dscp(); }
+static void t_auth(void *a) { (void)a; test_auth(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -3490,6 +4162,8 @@ int main(int argc, char **argv)
 		run_test("listener_address", t_listener_address, NULL, 90);
 		run_test("latency_dscp", t_latency_dscp, NULL, 60);
 		run_test("live_fuzz", t_live_fuzz, NULL, 90);
+		run_test("live_fuzz_auth", t_live_fuzz_auth, NULL, 90);
+		run_test("auth", t_auth, NULL, 150);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

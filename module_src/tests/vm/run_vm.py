@@ -32,6 +32,7 @@ import glob
 import io
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -83,6 +84,7 @@ if insmod /netchannel.ko {hosts_arg}; then
 else
   echo "NCVM INSMOD FAIL"
 fi
+{after_load}
 i=0
 while [ $i -lt 50 ] && ! grep -q " up " /proc/net/netchannel 2>/dev/null; do
   sleep 0.2; i=$((i+1))
@@ -201,6 +203,7 @@ def build_initramfs(
     bench_uring=0,
     extra_files=(),
     timeout_scale=1,
+    after_load="",
 ):
     hosts_arg = f"hosts='{hosts}'" if hosts else ""
     init = INIT.format(
@@ -209,6 +212,7 @@ def build_initramfs(
         timeout_scale=timeout_scale,
         hosts_arg=hosts_arg,
         extra_setup=setup,
+        after_load=after_load,
         role_cmd=role_cmd,
         apps_args=apps_args,
         app_requests=app_requests,
@@ -784,6 +788,8 @@ class Guest:
             out.append(f"{m.group(2)} in-guest tests failed")
         if "NCVM RMMOD OK" not in text:
             out.append("rmmod failed")
+        if "NCVM AUTHKEY set" in text:
+            out += auth_problems(text)
         m5 = re.search(r"NCVM KMEMLEAK_NC (\d+) total, (\d+) netchannel frames", text)
         if m5 and int(m5.group(2)):
             out.append("kmemleak reports objects allocated by netchannel")
@@ -812,6 +818,20 @@ class Guest:
         self.passed = int(m.group(1)) if m else 0
         self.failed = int(m.group(2)) if m else 0
         return out
+
+
+def auth_problems(text):
+    """With a cluster key set, the channels to and from the peer must have authenticated.
+
+    Read from the last /proc/net/netchannel dump the guest printed (after its tests).
+    """
+    ok = re.findall(r"^auth_ok (?:\d+ )+(\d+)$", text, re.M)
+    if not re.search(r"^auth key_id [0-9a-f]{16}$", text, re.M):
+        return ["the module does not show the cluster key's id"]
+    # at least the 3 channels to the peer and the peer's 3 to it (bulk=2;lat=1)
+    if not ok or int(ok[-1]) < 6:
+        return [f"{ok[-1] if ok else 0} channel handshakes passed with the cluster key, want 6 or more"]
+    return []
 
 
 def verdict(guests, bench=None, uring=False, extra=()):
@@ -863,6 +883,11 @@ def run_pair(args, tmp, test_bin, apps, bench):
     shim = [f for f in build_preload(tmp) if f[0] == "nc_preload.so" or f[0].startswith("lib")] if apps else []
     ports = free_udp_ports(2)
     ips = ["198.18.0.1", "198.18.0.2"]
+    # Both VMs share a cluster key (a fresh one per run), so every channel
+    # between them authenticates (nc_auth.h); setting it drops the channels
+    # that came up before it, and they come back authenticated.
+    key = secrets.token_hex(32)
+    after_load = f"echo {key} > /proc/sys/net/netchannel/auth_key && echo 'NCVM AUTHKEY set'"
     guests = []
     reborn = None
     for i in (0, 1, 2) if args.reboot_peer else (0, 1):
@@ -889,6 +914,7 @@ def run_pair(args, tmp, test_bin, apps, bench):
             bench_uring=int(bench_uring(bench)),
             extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps + bench,
             timeout_scale=args.timeout_scale,
+            after_load=after_load,
         )
         # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
         # between the two QEMUs, Nagle holds a second small frame until the

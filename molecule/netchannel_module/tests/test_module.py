@@ -1,8 +1,11 @@
 """netchannel_module on the lab: the loaded module, its mesh, header, shim and wrapper; a transfer
 through the wrapper; bad input and change control (each failing or reporting before any change)."""
 
+import hashlib
+import hmac
 import os
 import re
+import stat
 import time
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from nclab.inventory import read_lab_hosts
 REPO = Path(__file__).resolve().parents[3]
 INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory" / "lab" / "hosts.yml")
 PLAYBOOK = str(REPO / "playbooks" / "module.yml")
+# the role's default cluster key file on the controller (group netchannel)
+KEY_FILE = Path.home() / ".config" / "netchannel" / "netchannel.key"
 testinfra_hosts = ["netchannel"]
 
 HEADER_PROGRAM = r"""
@@ -96,6 +101,33 @@ def _mesh_problems(text: str, lab_hosts: dict) -> list[str]:
 def test_every_peer_channel_up_both_directions(host, me, lab_hosts):
     text = _proc(host)
     assert _mesh_problems(text, lab_hosts) == [], f"{me['name']}:\n{text}"
+
+
+def _key_id(key: str) -> str:
+    return hmac.new(bytes.fromhex(key), b"nc-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def test_channels_authenticated_with_the_cluster_key(host, me):
+    text = _proc(host)
+    key = KEY_FILE.read_text().split()[0]
+    assert re.search(rf"^auth key_id {_key_id(key)}$", text, re.M), f"{me['name']}:\n{text}"
+    assert _counter(text, "auth_ok") >= 6, text  # at least its 3 channels to the peer and the peer's 3
+    keys = host.file("/etc/netchannel/auth.keys")
+    assert (keys.user, keys.group, keys.mode) == ("root", "root", 0o600)
+    assert host.file("/proc/sys/net/netchannel/auth_key").mode == 0o200
+    # the key is in no file other users can read, on no command line, in no module parameter
+    for path in (
+        "/etc/modprobe.d/netchannel.conf",
+        "/etc/netchannel/sysctl.conf",
+        "/etc/systemd/system/netchannel.service",
+    ):
+        assert key not in host.file(path).content_string, path
+    assert key not in host.check_output("cat /sys/module/netchannel/parameters/hosts")
+
+
+def test_controller_key_file_is_private():
+    assert stat.S_IMODE(KEY_FILE.stat().st_mode) == 0o600
+    assert stat.S_IMODE(KEY_FILE.parent.stat().st_mode) == 0o700
 
 
 def test_one_host_on_debians_kernel_one_on_ours(lab_hosts):
@@ -349,6 +381,27 @@ def test_site_runs_the_module_stage_alone_by_its_tag(ansible):
     assert all(t.startswith("Validating arguments") for t in kernel_tasks), kernel_tasks
 
 
+def test_key_rotation_keeps_the_mesh_and_never_shows_a_key(ansible, lab_hosts):
+    names = sorted(lab_hosts)
+    old = KEY_FILE.read_text().split()
+    assert len(old) == 1, "a rotation was left unfinished"
+    before = {n: _counter(_proc(_vm(n)), "chan_down") for n in names}
+    proc = _run(ansible, "-v", "-e", "netchannel_module_auth_rotate=true")
+    assert proc.returncode == 0, proc.output[-3000:]
+    new = KEY_FILE.read_text().split()
+    assert len(new) == 1
+    assert new != old
+    assert old[0] not in proc.output
+    assert new[0] not in proc.output
+    for n in names:
+        text = _proc(_vm(n))
+        assert re.search(rf"^auth key_id {_key_id(new[0])}$", text, re.M), f"{n}:\n{text}"
+        assert _mesh_problems(text, lab_hosts) == [], f"{n}:\n{text}"
+        # the channels set up with the old key stayed up through the three steps
+        assert _counter(text, "chan_down") == before[n], f"{n}:\n{text}"
+        assert _vm(n).file("/etc/netchannel/auth.keys").content_string.split() == new
+
+
 # ---------------------------------------------------------------- last: a reboot
 
 
@@ -369,6 +422,9 @@ def test_after_a_reboot_the_module_and_the_mesh_come_back_by_themselves(ansible,
         time.sleep(2)
     assert not any(problems.values()), problems
     assert vm.check_output("cat /sys/module/netchannel/parameters/hosts") == table
+    # the boot unit gave the module the cluster key: the mesh that came back is authenticated
+    key = KEY_FILE.read_text().split()[0]
+    assert re.search(rf"^auth key_id {_key_id(key)}$", _proc(vm), re.M)
 
 
 def test_a_changed_channel_count_rebuilds_and_reloads_only_that_host(ansible, lab_hosts, tmp_path):

@@ -53,5 +53,11 @@
 #define NETCHANNEL_SYSCTL_LATENCY_DSCP		"latency_dscp"
 /* write 1: drop every outbound channel now (tests the recovery path) */
 #define NETCHANNEL_SYSCTL_RESET_CHANNELS	"reset_channels"
+/*
+ * Write-only (0200, root): the cluster key, 64 hex digits, or two
+ * comma-separated (the first is used, both are accepted: rotation); "off"
+ * clears it.  /proc/net/netchannel shows the keys' public ids.
+ */
+#define NETCHANNEL_SYSCTL_AUTH_KEY		"auth_key"
 
 #endif /* _UAPI_LINUX_NETCHANNEL_H */

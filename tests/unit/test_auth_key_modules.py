@@ -1,0 +1,182 @@
+"""The cluster key modules' main(): the controller's key file (created private, refused when others can
+read it, rotated and finished), the host's hand-over to the module's write-only sysctl (only when the
+ids the module shows differ, by stage), and errors that name the file or variable but never a key."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+K1, K2 = "11" * 32, "ab" * 32
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+NM = _load(ROOT / "plugins" / "module_utils" / "netchannel_module.py", "_t_nm_utils")
+
+
+class Done(Exception):
+    def __init__(self, failed, result):
+        super().__init__(result.get("msg", ""))
+        self.failed, self.result = failed, result
+
+
+def call(name: str, params: dict, check_mode: bool = False, proc: Path | None = None) -> Done:
+    mod = _load(ROOT / "plugins" / "modules" / f"{name}.py", f"_t_{name}")
+    mod.nm = NM
+    if proc is not None:
+        mod.PROC = str(proc)
+
+    class Fake:
+        def __init__(self, argument_spec, supports_check_mode):
+            assert supports_check_mode
+            self.check_mode = check_mode
+            self.params = {k: params.get(k, spec.get("default")) for k, spec in argument_spec.items()}
+
+        def exit_json(self, **kw):
+            raise Done(False, kw)
+
+        def fail_json(self, **kw):
+            raise Done(True, kw)
+
+    mod.AnsibleModule = Fake
+    with pytest.raises(Done) as got:
+        mod.main()
+    return got.value
+
+
+def keys_in(path: Path) -> list[str]:
+    return path.read_text().split()
+
+
+def test_controller_key_created_private_and_kept(tmp_path):
+    path = tmp_path / "cfg" / "netchannel.key"
+    got = call("netchannel_cluster_key", {"path": str(path)}, check_mode=True)
+    assert got.result["changed"]
+    assert not got.result["exists"]
+    assert not path.exists()
+    got = call("netchannel_cluster_key", {"path": str(path)})
+    assert got.result["changed"]
+    assert got.result["exists"]
+    assert not got.result["rotating"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    (key,) = keys_in(path)
+    assert got.result["key_ids"] == [NM.auth_key_id(key)]
+    assert key not in repr(got.result)
+    again = call("netchannel_cluster_key", {"path": str(path)})
+    assert not again.result["changed"]
+    assert keys_in(path) == [key]
+
+
+def test_controller_rotation_resumes_and_finishes(tmp_path):
+    path = tmp_path / "k"
+    path.write_text(K1 + "\n")
+    path.chmod(0o600)
+    got = call("netchannel_cluster_key", {"path": str(path), "rotate": True})
+    new, old = keys_in(path)
+    assert got.result["rotating"]
+    assert old == K1
+    assert new != K1
+    # run again with rotate (an interrupted run): the same rotation, no third key
+    assert not call("netchannel_cluster_key", {"path": str(path), "rotate": True}).result["changed"]
+    assert call("netchannel_cluster_key", {"path": str(path), "finish": True}).result["key_ids"] == [
+        NM.auth_key_id(new)
+    ]
+    assert keys_in(path) == [new]
+    # the user's own key rotates to it
+    got = call("netchannel_cluster_key", {"path": str(path), "key": K2.upper()})
+    assert keys_in(path) == [K2, new]
+    assert got.result["rotating"]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o602])
+def test_controller_refuses_a_key_file_others_can_reach(tmp_path, mode):
+    path = tmp_path / "k"
+    path.write_text(K1 + "\n")
+    path.chmod(mode)
+    got = call("netchannel_cluster_key", {"path": str(path)})
+    assert got.failed
+    assert str(path) in got.result["msg"]
+    assert f"mode {mode:04o}" in got.result["msg"]
+    assert K1 not in got.result["msg"]
+
+
+def test_controller_bad_user_key_is_named_not_shown(tmp_path):
+    got = call("netchannel_cluster_key", {"path": str(tmp_path / "k"), "key": K1[:-2] + "zz"})
+    assert got.failed
+    assert "netchannel_module_auth_key: key 1 is not 64 hex digits" in got.result["msg"]
+    assert K1[:-2] not in got.result["msg"]
+    assert not (tmp_path / "k").exists()
+
+
+def fake_host(tmp_path: Path, auth_line: str | None, keys: list[str], mode: int = 0o600):
+    proc = tmp_path / "proc"
+    (proc / "net").mkdir(parents=True)
+    (proc / "sys" / "net" / "netchannel").mkdir(parents=True)
+    head = "netchannel wire_version 2 local 198.18.0.1 port 9000 bulk 2 lat 1 peers 1\n"
+    (proc / "net" / "netchannel").write_text(head + (auth_line + "\n" if auth_line else ""))
+    sysctl = proc / "sys" / "net" / "netchannel" / "auth_key"
+    sysctl.write_text("")
+    keyfile = tmp_path / "auth.keys"
+    keyfile.write_text("".join(k + "\n" for k in keys))
+    keyfile.chmod(mode)
+    return proc, sysctl, keyfile
+
+
+def test_host_writes_only_when_the_module_shows_other_ids(tmp_path):
+    proc, sysctl, keyfile = fake_host(tmp_path, "auth off", [K1])
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc)
+    assert got.result["changed"]
+    assert got.result["before"] == []
+    assert sysctl.read_text() == K1 + "\n"
+    assert K1 not in repr(got.result)
+    (proc / "net" / "netchannel").write_text(
+        (proc / "net" / "netchannel").read_text().replace("auth off", f"auth key_id {NM.auth_key_id(K1)}")
+    )
+    sysctl.write_text("")
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc)
+    assert not got.result["changed"]
+    assert sysctl.read_text() == ""
+    got = call("netchannel_auth_key", {"path": str(keyfile), "state": "absent"}, proc=proc, check_mode=True)
+    assert got.result["changed"]
+    assert sysctl.read_text() == ""
+    got = call("netchannel_auth_key", {"path": str(keyfile), "state": "absent"}, proc=proc)
+    assert got.result["changed"]
+    assert sysctl.read_text() == "off\n"
+
+
+def test_host_rotation_stages(tmp_path):
+    proc, sysctl, keyfile = fake_host(tmp_path, f"auth key_id {NM.auth_key_id(K1)}", [K2, K1])
+    for stage, want in (("old_first", f"{K1},{K2}"), ("new_first", f"{K2},{K1}"), ("final", K2)):
+        call("netchannel_auth_key", {"path": str(keyfile), "stage": stage}, proc=proc)
+        assert sysctl.read_text() == want + "\n", stage
+
+
+def test_host_refusals_name_the_cause(tmp_path):
+    proc, _, keyfile = fake_host(tmp_path, None, [K1])
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc)
+    assert got.failed
+    assert "has no channel authentication" in got.result["msg"]
+    proc, _, keyfile = fake_host(tmp_path / "b", "auth off", [K1], mode=0o644)
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc)
+    assert got.failed
+    assert "must be owned by root and mode 0600" in got.result["msg"]
+    assert K1 not in got.result["msg"]
+    os.unlink(keyfile)
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc)
+    assert got.failed
+    assert "does not exist: no cluster key" in got.result["msg"]
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=tmp_path / "nowhere")
+    assert got.failed
+    assert "module is not loaded" in got.result["msg"]
