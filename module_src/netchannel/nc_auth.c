@@ -60,8 +60,11 @@ static void nc_put32(u8 *p, u32 v)
 	nc_put16(p + 2, v);
 }
 
-/* label | ip_c | port_c | ip_a | port_a | idx | class | nonce_c | nonce_a */
-#define NC_MAC_MSG_LEN	(NC_LABEL_LEN + 4 + 2 + 4 + 2 + 2 + 1 + \
+/*
+ * label | ip_c | port_c | ip_a | port_a | idx | class | vmask | nonce_c |
+ * nonce_a
+ */
+#define NC_MAC_MSG_LEN	(NC_LABEL_LEN + 4 + 2 + 4 + 2 + 2 + 1 + 4 + \
 			 2 * NC_AUTH_NONCE_LEN)
 
 static int nc_auth_mac(const struct nc_auth_key *k, const char *label,
@@ -77,7 +80,8 @@ static int nc_auth_mac(const struct nc_auth_key *k, const char *label,
 	nc_put16(p + 10, c->port_a);
 	nc_put16(p + 12, c->idx);
 	p[14] = c->latency;
-	p += 15;
+	nc_put32(p + 15, c->vmask);
+	p += 19;
 	memcpy(p, c->nonce_c, NC_AUTH_NONCE_LEN);
 	memcpy(p + NC_AUTH_NONCE_LEN, c->nonce_a, NC_AUTH_NONCE_LEN);
 	return nc_hmac(k->key, msg, sizeof(msg), out);
@@ -251,16 +255,22 @@ static int nc_send_all(struct socket *sock, void *buf, size_t len, int flags)
 	return n == (int)len ? 0 : n < 0 ? n : -EIO;
 }
 
-static int nc_recv_all(struct socket *sock, void *buf, size_t len)
+/* len bytes, all of them by the deadline (an acceptor that trickles them cannot stretch it) */
+static int nc_recv_all(struct socket *sock, void *buf, size_t len,
+		       unsigned long deadline)
 {
 	size_t got = 0;
 
 	while (got < len) {
 		struct msghdr msg = { };
 		struct kvec kv = { .iov_base = buf + got, .iov_len = len - got };
-		int n = kernel_recvmsg(sock, &msg, &kv, 1, len - got,
-				       MSG_WAITALL);
+		long left = (long)(deadline - jiffies);
+		int n;
 
+		if (left <= 0)
+			return -EAGAIN;
+		nc_sock_set_timeouts(sock->sk, left);
+		n = kernel_recvmsg(sock, &msg, &kv, 1, len - got, MSG_WAITALL);
 		if (n <= 0)
 			return n ? n : -ECONNRESET;
 		got += n;
@@ -281,7 +291,9 @@ int nc_auth_connect(struct socket *sock, u16 idx, bool latency,
 		.len = NC_AUTH_HELLO_LEN,
 		.vmask = NC_DP_VMASK,
 	};
-	struct nc_auth_ctx ctx = { .idx = idx, .latency = latency };
+	struct nc_auth_ctx ctx = {
+		.idx = idx, .latency = latency, .vmask = NC_DP_VMASK,
+	};
 	u8 buf[NC_HDR_MAX + NC_AUTH_CHALLENGE_LEN], mac[NC_AUTH_MAC_LEN];
 	long t = msecs_to_jiffies(READ_ONCE(nc_tun.hello_timeout_ms));
 	struct nc_txframe *f = NULL;
@@ -309,7 +321,8 @@ int nc_auth_connect(struct socket *sock, u16 idx, bool latency,
 	err = nc_send_all(sock, buf, hl + NC_AUTH_HELLO_LEN, 0);
 	if (err)
 		goto out_timeouts;
-	err = nc_recv_all(sock, buf, NC_HDR_LEN + NC_AUTH_CHALLENGE_LEN);
+	err = nc_recv_all(sock, buf, NC_HDR_LEN + NC_AUTH_CHALLENGE_LEN,
+			  jiffies + t);
 	if (err) {
 		*why = err == -EAGAIN ? nc_why_silent : nc_why_closed;
 		goto out_timeouts;
@@ -375,6 +388,7 @@ int nc_auth_challenge(struct socket *sock, const struct nc_hdr *h,
 		goto fail;
 	c->idx = h->sport;
 	c->latency = h->flags & NC_F_LATENCY;
+	c->vmask = h->vmask;
 	memcpy(c->nonce_c, payload + NC_AUTH_ID_LEN, NC_AUTH_NONCE_LEN);
 	get_random_bytes(c->nonce_a, NC_AUTH_NONCE_LEN);
 	hl = nc_hdr_encode_v(&a, buf, sizeof(buf));

@@ -10,11 +10,13 @@
  *   connector -> acceptor  AUTH: HMAC(key, "nc-auth-c" | ctx)
  *
  * ctx binds the TCP connection's two addresses and ports, the channel's
- * index and class and both nonces, so an answer can be neither replayed
- * nor moved to another connection, index or class, nor reflected (the
- * two MACs differ in their label).  Without a key, channels are taken as
- * before; a host with a key refuses channels without one and the other
- * way round, and both ends log why.
+ * index and class, the versions the HELLO offered and both nonces, so an
+ * answer can be neither replayed nor moved to another connection, index
+ * or class, nor reflected (the two MACs differ in their label), and the
+ * versions cannot be downgraded unseen.  Without a key, channels are
+ * taken as before; a host with a key refuses channels without one and the
+ * other way round, and both ends log why.  With the module parameter
+ * auth_required, a host without a key yet opens and takes no channel.
  */
 #ifndef _NC_AUTH_H
 #define _NC_AUTH_H
@@ -39,6 +41,7 @@ struct nc_auth_ctx {
 	u16 port_c, port_a;
 	u16 idx;
 	bool latency;
+	u32 vmask;			/* the connector's HELLO's versions */
 	u8 nonce_c[NC_AUTH_NONCE_LEN];
 	u8 nonce_a[NC_AUTH_NONCE_LEN];
 };
@@ -49,7 +52,15 @@ struct nc_auth_wait {
 	struct nc_auth_ctx ctx;
 };
 
+extern bool nc_auth_required;	/* module parameter auth_required */
+
 bool nc_auth_enabled(void);
+/* Channels must authenticate: a key is set, or auth_required is. */
+static inline bool nc_auth_wanted(void)
+{
+	return READ_ONCE(nc_auth_required) || nc_auth_enabled();
+}
+
 /* The key connectors use (the first one set); -ENOKEY if none. */
 int nc_auth_current(struct nc_auth_key *k);
 /*

@@ -363,6 +363,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 	struct sockaddr_in sin;
 	struct nc_txframe *hf;
 	struct socket *sock;
+	bool authed = false;
 	struct sock *sk;
 	int err;
 
@@ -376,6 +377,9 @@ static void nc_chan_conn_work(struct work_struct *work)
 
 	hf = nc_txframe_alloc(&hello, GFP_KERNEL);
 	err = hf ? 0 : -ENOMEM;
+	/* auth_required: no channel before the key (nc_chan_auth_on() starts it) */
+	if (!err && READ_ONCE(nc_auth_required) && !nc_auth_enabled())
+		err = -ENOKEY;
 	if (!err)
 		err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM,
 				       IPPROTO_TCP, &sock);
@@ -398,7 +402,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 		sock_release(sock);
 		goto retry;
 	}
-	if (nc_auth_enabled()) {
+	if (nc_auth_wanted()) {
 		struct nc_txframe *proof;
 		const char *why;
 
@@ -415,6 +419,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 		NC_INC(auth_ok);
 		kfree(hf);
 		hf = proof;
+		authed = true;
 	}
 
 	write_lock_bh(&sk->sk_callback_lock);
@@ -432,6 +437,14 @@ static void nc_chan_conn_work(struct work_struct *work)
 		sock_release(sock);
 		kfree(hf);
 		return;
+	}
+	if (!authed && nc_auth_wanted()) {
+		/* a key came during the connect: again, with it */
+		spin_unlock(&ch->lock);
+		nc_chan_restore_callbacks(ch, sock);
+		sock_release(sock);
+		err = -EAGAIN;
+		goto retry;
 	}
 	ch->sock = sock;
 	WRITE_ONCE(ch->sndbuf, (u32)READ_ONCE(sock->sk->sk_sndbuf));
@@ -569,15 +582,28 @@ static void nc_rx_queue_teardown(struct nc_rxchan *rc)
 /*
  * A cluster key was just set where there was none: the channels set up
  * without it go, so that from now on only authenticated ones carry
- * frames.  Outbound ones reconnect and authenticate; inbound ones wait
- * for their hosts to do the same.
+ * frames.  Outbound ones reconnect and authenticate (those waiting for the
+ * key, or for a retry, at once); inbound ones wait for their hosts to do
+ * the same.
  */
 void nc_chan_auth_on(void)
 {
+	u32 i, j, np = smp_load_acquire(&nc_npeers);	/* nc_chan_init's release */
 	struct nc_rxchan *rc;
 	u32 n = 0;
 
 	nc_chan_reset_all();
+	/* those waiting for a key (auth_required) or a retry go now */
+	for (i = 0; i < np; i++) {
+		for (j = 0; j < nc_peers[i].nchans; j++) {
+			struct nc_chan *ch = &nc_peers[i].chans[j];
+
+			spin_lock(&ch->lock);
+			if (ch->state == NC_CH_BACKOFF)
+				mod_delayed_work(nc_ctl_wq, &ch->conn_work, 0);
+			spin_unlock(&ch->lock);
+		}
+	}
 	spin_lock(&nc_rx_lock);
 	list_for_each_entry(rc, &nc_rx_list, list) {
 		if (!rc->hello || rc->authed || rc->teardown_queued)
@@ -606,7 +632,7 @@ static int nc_rx_hello_accept(struct nc_rxchan *rc, u16 idx, bool latency,
 
 	spin_lock(&nc_rx_lock);
 	/* a key set since the HELLO was checked: nc_chan_auth_on() ran */
-	if (!authed && nc_auth_enabled()) {
+	if (!authed && nc_auth_wanted()) {
 		spin_unlock(&nc_rx_lock);
 		pr_warn_ratelimited("netchannel: channel from %pI4h refused: a cluster key was set during its HELLO\n",
 				    &rc->peer_ip);
@@ -656,7 +682,7 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 	 * most one channel per possible index and class.
 	 */
 	u32 nch = 2 * NC_MAX_CLASS_CHANNELS;
-	bool want = nc_auth_enabled(), has = h->flags & NC_F_AUTH;
+	bool want = nc_auth_wanted(), has = h->flags & NC_F_AUTH;
 	const char *why;
 	u8 version;
 	int res;
@@ -694,6 +720,12 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 	if (!want)
 		return nc_rx_hello_accept(rc, h->sport, h->flags & NC_F_LATENCY,
 					  h->conn_id, false);
+	if (!nc_auth_enabled()) {
+		pr_warn_ratelimited("netchannel: channel from %pI4h refused: this host requires authentication (auth_required) and has no cluster key yet\n",
+				    &rc->peer_ip);
+		NC_INC(auth_failed);
+		return -ENOKEY;
+	}
 	res = nc_auth_challenge(rc->sock, h, rc->abuf, &rc->auth, &why);
 	if (res) {
 		pr_warn_ratelimited("netchannel: channel from %pI4h refused: %s (%d)\n",

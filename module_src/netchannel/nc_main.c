@@ -27,6 +27,16 @@ module_param(hosts, charp, 0444);
 MODULE_PARM_DESC(hosts,
 		 "host table override, e.g. local=198.18.0.1;peers=198.18.0.2;bulk=4;lat=2;port=9000;cpus=0-1");
 
+/*
+ * Not a secret, so a module parameter: with it, no channel is set up
+ * without the cluster key, not even in the moment between the load and
+ * the key being written (the role sets it in /etc/modprobe.d).
+ */
+bool nc_auth_required;
+module_param_named(auth_required, nc_auth_required, bool, 0644);
+MODULE_PARM_DESC(auth_required,
+		 "refuse channels without the cluster key, and open none, until net.netchannel.auth_key is set");
+
 DEFINE_PER_CPU(struct nc_stats, nc_stats);
 
 struct nc_tunables nc_tun = {

@@ -15,6 +15,8 @@ description:
     I(stage) asks for to C(/proc/sys/net/<name>/auth_key), a write-only sysctl. Whether the module
     already has it is read from the public key ids in C(/proc/net/netchannel), so an unchanged key
     is not written again and the key is never read back.
+  - Sets the module parameter C(auth_required) (no channel without the key) with I(state=present),
+    clears it with I(state=absent).
   - With I(state=absent), turns authentication off (C(off)) when the module has a key.
   - Fails naming the file or the kernel's refusal, never the key.
 options:
@@ -35,6 +37,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  boot_path:
+    description:
+      - Where the value given to the module is kept for the next boot (mode 0600, owned by root); the
+        netchannel_module role's unit writes it to the sysctl right after loading the module. Removed
+        with I(state=absent).
+    type: path
+    default: /etc/netchannel/auth.key
   name:
     description: Kernel module name.
     type: str
@@ -65,6 +74,7 @@ before:
 
 import os
 import stat
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -75,6 +85,7 @@ except ImportError:  # pragma: no cover - only when run outside the collection
 
 
 PROC = "/proc"
+SYS = "/sys"
 
 
 def loaded_ids(name: str) -> list[str] | None:
@@ -83,12 +94,53 @@ def loaded_ids(name: str) -> list[str] | None:
         return nm.parse_proc(fh.read())["auth"]
 
 
+def keep_for_boot(path: str, value: str | None, check_mode: bool) -> bool:
+    """The boot-time copy of what the module was given (None: remove it); whether it changed."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            have = fh.read()
+    except FileNotFoundError:
+        have = None
+    want = None if value is None else value + "\n"
+    if have == want:
+        return False
+    if check_mode:
+        return True
+    if want is None:
+        os.unlink(path)
+        return True
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".netchannel-key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(want)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return True
+
+
+def set_required(name: str, on: bool, check_mode: bool) -> bool:
+    """The module parameter auth_required; whether it changed."""
+    path = f"{SYS}/module/{name}/parameters/auth_required"
+    with open(path, encoding="ascii") as fh:
+        if (fh.read().strip() == "Y") == on:
+            return False
+    if not check_mode:
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write("1\n" if on else "0\n")
+    return True
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "default": "/etc/netchannel/auth.keys"},
             "stage": {"type": "str", "choices": ["old_first", "new_first", "final"], "default": "final"},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "boot_path": {"type": "path", "default": "/etc/netchannel/auth.key"},
             "name": {"type": "str", "default": "netchannel"},
         },
         supports_check_mode=True,
@@ -99,8 +151,8 @@ def main() -> None:
         before = loaded_ids(name)
     except FileNotFoundError:
         module.fail_json(msg=f"/proc/net/{name} does not exist: the {name} module is not loaded")
-    except ValueError as exc:
-        module.fail_json(msg=f"/proc/net/{name}: {exc}")
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg=f"cannot read /proc/net/{name}: {exc}")
     if before is None:
         module.fail_json(
             msg=f"the loaded {name} module has no channel authentication (no 'auth' line in /proc/net/{name}): "
@@ -111,6 +163,8 @@ def main() -> None:
     else:
         try:
             st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                module.fail_json(msg=f"{path} is not a regular file")
             if st.st_uid != 0 or st.st_mode & 0o077:
                 module.fail_json(
                     msg=f"{path} must be owned by root and mode 0600 (it is uid {st.st_uid}, mode "
@@ -124,9 +178,17 @@ def main() -> None:
             module.fail_json(msg=f"{path} does not exist: no cluster key on this host")
         except ValueError as exc:
             module.fail_json(msg=str(exc))
+        except OSError as exc:
+            module.fail_json(msg=f"cannot read {path}: {exc.strerror or exc}")
         value, want = ",".join(keys), [nm.auth_key_id(k) for k in keys]
+    present = module.params["state"] == "present"
+    try:
+        changed = set_required(name, present, module.check_mode)
+        changed |= keep_for_boot(module.params["boot_path"], value if present else None, module.check_mode)
+    except OSError as exc:
+        module.fail_json(msg=f"cannot set auth_required or keep the key for boot: {exc.strerror or exc}")
     if want == before:
-        module.exit_json(changed=False, key_ids=before, before=before)
+        module.exit_json(changed=changed, key_ids=before, before=before)
     if not module.check_mode:
         try:
             fd = os.open(sysctl, os.O_WRONLY | os.O_TRUNC)  # as a shell redirection opens it
@@ -136,7 +198,7 @@ def main() -> None:
                 os.close(fd)
         except OSError as exc:
             module.fail_json(
-                msg=f"the kernel refused the cluster key from {path} at {sysctl}: {exc.strerror} "
+                msg=f"the kernel refused the cluster key from {path} at {sysctl}: {exc.strerror or exc} "
                 f"(its reason is in the kernel log, 'netchannel: auth_key not set: ...'; a kernel without "
                 "CONFIG_CRYPTO_HMAC and CONFIG_CRYPTO_SHA256 cannot authenticate)",
                 before=before,

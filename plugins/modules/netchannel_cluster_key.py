@@ -39,6 +39,14 @@ options:
     description: End a rotation (drop the previous key), once every host uses the new one.
     type: bool
     default: false
+  host_ids:
+    description:
+      - Key ids the cluster's hosts hold now (from C(/proc/net/netchannel)). Without a file, and
+        without I(key), a new key is made only when this is empty; otherwise the module fails
+        rather than split the cluster between two keys.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -119,6 +127,7 @@ def main() -> None:
             "key": {"type": "str", "default": "", "no_log": True},
             "rotate": {"type": "bool", "default": False},
             "finish": {"type": "bool", "default": False},
+            "host_ids": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -133,6 +142,14 @@ def main() -> None:
         existing = read_keys(path)
     except (ValueError, OSError) as exc:
         module.fail_json(msg=str(exc))
+    held = sorted(set(module.params["host_ids"] or []))
+    if existing is None and not user_key and held:
+        module.fail_json(
+            msg=f"{path} does not exist, yet the hosts hold cluster key id(s) {', '.join(held)}: copy that "
+            "cluster's key file here from the controller that made it, or give its key as "
+            "netchannel_module_auth_key; a new key here would split the cluster (to start over, run once "
+            "with netchannel_module_auth=false)"
+        )
     keys = nm.plan_cluster_keys(
         existing, user_key, module.params["rotate"], module.params["finish"], lambda: secrets.token_hex(32)
     )
@@ -141,7 +158,7 @@ def main() -> None:
         try:
             write_keys(path, keys)
         except OSError as exc:
-            module.fail_json(msg=f"cannot write the cluster key to {path}: {exc.strerror}")
+            module.fail_json(msg=f"cannot write the cluster key to {path}: {exc.strerror or exc}")
     module.exit_json(
         changed=changed,
         key_ids=[nm.auth_key_id(k) for k in keys],

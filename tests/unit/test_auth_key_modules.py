@@ -36,6 +36,8 @@ def call(name: str, params: dict, check_mode: bool = False, proc: Path | None = 
     mod.nm = NM
     if proc is not None:
         mod.PROC = str(proc)
+        mod.SYS = str(proc.parent / "sys")
+        params = {"boot_path": str(proc.parent / "boot.key"), **params}
 
     class Fake:
         def __init__(self, argument_spec, supports_check_mode):
@@ -112,6 +114,17 @@ def test_controller_refuses_a_key_file_others_can_reach(tmp_path, mode):
     assert K1 not in got.result["msg"]
 
 
+def test_controller_makes_no_new_key_while_the_hosts_hold_one(tmp_path):
+    got = call("netchannel_cluster_key", {"path": str(tmp_path / "k"), "host_ids": ["0123456789abcdef"]})
+    assert got.failed
+    assert "does not exist, yet the hosts hold cluster key id(s) 0123456789abcdef" in got.result["msg"]
+    assert not (tmp_path / "k").exists()
+    # the user's own key is taken
+    got = call("netchannel_cluster_key", {"path": str(tmp_path / "k"), "key": K1, "host_ids": [NM.auth_key_id(K1)]})
+    assert not got.failed
+    assert keys_in(tmp_path / "k") == [K1]
+
+
 def test_controller_bad_user_key_is_named_not_shown(tmp_path):
     got = call("netchannel_cluster_key", {"path": str(tmp_path / "k"), "key": K1[:-2] + "zz"})
     assert got.failed
@@ -128,6 +141,9 @@ def fake_host(tmp_path: Path, auth_line: str | None, keys: list[str], mode: int 
     (proc / "net" / "netchannel").write_text(head + (auth_line + "\n" if auth_line else ""))
     sysctl = proc / "sys" / "net" / "netchannel" / "auth_key"
     sysctl.write_text("")
+    param = tmp_path / "sys" / "module" / "netchannel" / "parameters"
+    param.mkdir(parents=True)
+    (param / "auth_required").write_text("N\n")
     keyfile = tmp_path / "auth.keys"
     keyfile.write_text("".join(k + "\n" for k in keys))
     keyfile.chmod(mode)
@@ -136,7 +152,18 @@ def fake_host(tmp_path: Path, auth_line: str | None, keys: list[str], mode: int 
 
 def test_host_writes_only_when_the_module_shows_other_ids(tmp_path):
     proc, sysctl, keyfile = fake_host(tmp_path, "auth off", [K1])
+    required, boot = tmp_path / "sys/module/netchannel/parameters/auth_required", tmp_path / "boot.key"
+    got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc, check_mode=True)
+    assert got.result["changed"]
+    assert sysctl.read_text() == ""
+    assert not boot.exists()
+    assert required.read_text() == "N\n"
     got = call("netchannel_auth_key", {"path": str(keyfile)}, proc=proc)
+    # the module requires the key from now on, and the unit gives it this value at boot (root only)
+    assert required.read_text() == "1\n"
+    assert boot.read_text() == K1 + "\n"
+    assert stat.S_IMODE(boot.stat().st_mode) == 0o600
+    required.write_text("Y\n")
     assert got.result["changed"]
     assert got.result["before"] == []
     assert sysctl.read_text() == K1 + "\n"
@@ -154,6 +181,8 @@ def test_host_writes_only_when_the_module_shows_other_ids(tmp_path):
     got = call("netchannel_auth_key", {"path": str(keyfile), "state": "absent"}, proc=proc)
     assert got.result["changed"]
     assert sysctl.read_text() == "off\n"
+    assert required.read_text() == "0\n"
+    assert not boot.exists()
 
 
 def test_host_rotation_stages(tmp_path):
@@ -161,6 +190,8 @@ def test_host_rotation_stages(tmp_path):
     for stage, want in (("old_first", f"{K1},{K2}"), ("new_first", f"{K2},{K1}"), ("final", K2)):
         call("netchannel_auth_key", {"path": str(keyfile), "stage": stage}, proc=proc)
         assert sysctl.read_text() == want + "\n", stage
+        # a reboot in the middle of a rotation comes back at the step the host had reached
+        assert (tmp_path / "boot.key").read_text() == want + "\n", stage
 
 
 def test_host_refusals_name_the_cause(tmp_path):

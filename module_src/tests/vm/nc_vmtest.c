@@ -3092,6 +3092,21 @@ static void hex(const unsigned char *b, size_t n, char *out)
 #define T_AUTH		9
 #define F_AUTH		0x0002
 
+/* 0 if val was written to the module parameter name */
+static int write_param(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/sys/module/netchannel/parameters/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 /* errno of writing val to auth_key in one write, 0 if it was taken */
 static int auth_write(const char *val)
 {
@@ -3136,13 +3151,14 @@ struct auth_ctx {
 	uint32_t ip_c, ip_a;
 	unsigned int port_c, port_a, idx;
 	int latency;
+	uint32_t vmask;		/* the versions the connector's HELLO offered */
 	unsigned char nonce_c[16], nonce_a[16];
 };
 
 static void auth_mac(const unsigned char key[32], char role, const struct auth_ctx *x,
 		     unsigned char out[32])
 {
-	unsigned char m[56];
+	unsigned char m[60];
 
 	memcpy(m, role == 'a' ? "nc-auth-a" : "nc-auth-c", 9);
 	be32(m + 9, x->ip_c);
@@ -3151,8 +3167,9 @@ static void auth_mac(const unsigned char key[32], char role, const struct auth_c
 	be16(m + 19, x->port_a);
 	be16(m + 21, x->idx);
 	m[23] = (unsigned char)x->latency;
-	memcpy(m + 24, x->nonce_c, 16);
-	memcpy(m + 40, x->nonce_a, 16);
+	be32(m + 24, x->vmask);
+	memcpy(m + 28, x->nonce_c, 16);
+	memcpy(m + 44, x->nonce_a, 16);
 	hmac_sha256(key, 32, m, sizeof(m), out);
 }
 
@@ -3200,6 +3217,7 @@ static int auth_hello(const struct fake_cfg *c, const unsigned char *idk, const 
 	x->port_c = ntohs(me.sin_port);
 	x->ip_a = ntohl(addr(c->local, 0).sin_addr.s_addr);
 	x->port_a = (unsigned int)c->port;
+	x->vmask = W2_VMASK;
 	n = hello_frame(b, x->idx, c->ip);
 	be16(b + 4, F_AUTH | (x->latency ? 1 : 0));
 	be32(b + 16, 24);
@@ -3458,6 +3476,7 @@ static int lf_auth(struct lf_state *s, int fd, const struct fake_cfg *c, int src
 	x.port_c = ntohs(me.sin_port);
 	x.ip_a = s->here;
 	x.port_a = (unsigned int)c->port;
+	x.vmask = W2_VMASK;
 	for (i = 0; i < 16; i++)
 		x.nonce_c[i] = (unsigned char)lf_rand(s);
 	n = hello_frame(b, x.idx, s->claim);
@@ -3758,6 +3777,7 @@ static int auth_fake_acceptor(int lfd, const unsigned char *k, const unsigned ch
 	x.port_a = ntohs(me.sin_port);
 	x.idx = rd16(b + 8);
 	x.latency = rd16(b + 4) & 1;
+	x.vmask = rd32(b + 24);
 	memcpy(x.nonce_c, b + 36, 16);
 	memset(x.nonce_a, 0x5a, 16);
 	n = frame(b, T_AUTH, 0, 0, 0, 0, 0);
@@ -3866,6 +3886,25 @@ static void test_auth(void)
 		FAIL(name, "a plain channel from the fake peer was not taken before the key was set");
 		goto out;
 	}
+	/*
+	 * auth_required (a module parameter): with no key yet, no channel is
+	 * taken and none is opened, so the own channels stay down after a reset
+	 */
+	if (write_param("auth_required", "1")) {
+		FAIL(name, "cannot set the module parameter auth_required");
+		goto out;
+	}
+	write_sysctl("reset_channels", 1);
+	fd = raw_channel(&c, c.ip);
+	plain = fd >= 0 && !write_all(fd, h, hello_frame(h, 0, c.ip)) && closed_within(fd, 3000);
+	if (fd >= 0)
+		close(fd);
+	self_up = self_echo(5097);
+	if (!plain || self_up) {
+		FAIL(name, "auth_required without a key: a plain HELLO was %s, the own channels %s",
+		     plain ? "refused" : "taken", self_up ? "carried traffic" : "stayed down");
+		goto out;
+	}
 	/* set K1: the id shown is this test's HMAC(K1, "nc-key-id") */
 	ok0 = nc_counter("auth_ok");
 	snprintf(val, sizeof(val), "%s\n", k1hex);
@@ -3885,6 +3924,8 @@ static void test_auth(void)
 	 */
 	dropped = closed_within(pre, 3000);
 	self_up = self_echo_within(5097, 20);
+	for (i = 0; i < 100 && nc_counter("auth_ok") < ok0 + 2 * (c.bulk + c.lat); i++)
+		usleep(200000);		/* the other channels may still be in their backoff */
 	if (!dropped || !self_up || nc_counter("auth_ok") < ok0 + 2 * (c.bulk + c.lat)) {
 		FAIL(name, "after the key was set: plain channel %s, own channels' echo %s, auth_ok +%llu (want %u or more)",
 		     dropped ? "dropped" : "kept", self_up ? "works" : "fails",
@@ -3982,7 +4023,7 @@ static void test_auth(void)
 		     why);
 		goto out;
 	}
-	PASS(name, "auth_key write-only (mode 0200) and bad keys refused; key id agrees with this test's HMAC-SHA256; setting it dropped a plain channel and the own channels came back authenticated (auth_ok +%llu); refused: no AUTH, replay, other key, other index, unknown key id (auth_failed +5), none replacing the authenticated channel, which a second authenticated one replaces; as connector: no proof to a wrong acceptor, right proof to a right one",
+	PASS(name, "auth_key write-only (mode 0200) and bad keys refused; auth_required without a key: nothing taken or opened; key id agrees with this test's HMAC-SHA256; setting it dropped a plain channel and the own channels came back authenticated (auth_ok +%llu); refused: no AUTH, replay, other key, other index, unknown key id (auth_failed +5), none replacing the authenticated channel, which a second authenticated one replaces; as connector: no proof to a wrong acceptor, right proof to a right one",
 	     nc_counter("auth_ok") - ok0);
 out:
 	if (fp) {
@@ -3994,6 +4035,7 @@ out:
 	if (pre >= 0)
 		close(pre);
 	/* back to no key, so the tests after this one see the module as before */
+	write_param("auth_required", "0");
 	auth_write("off\n");
 	write_sysctl("reset_channels", 1);
 	if (!self_echo_within(5097, 20))

@@ -204,8 +204,9 @@ def build_initramfs(
     extra_files=(),
     timeout_scale=1,
     after_load="",
+    module_args="",
 ):
-    hosts_arg = f"hosts='{hosts}'" if hosts else ""
+    hosts_arg = " ".join(a for a in (f"hosts='{hosts}'" if hosts else "", module_args) if a)
     init = INIT.format(
         loops=loops,
         hammer_loops=max(1, min(loops, 10)),
@@ -884,8 +885,9 @@ def run_pair(args, tmp, test_bin, apps, bench):
     ports = free_udp_ports(2)
     ips = ["198.18.0.1", "198.18.0.2"]
     # Both VMs share a cluster key (a fresh one per run), so every channel
-    # between them authenticates (nc_auth.h); setting it drops the channels
-    # that came up before it, and they come back authenticated.
+    # between them authenticates (nc_auth.h). The module is loaded with
+    # auth_required=1, as the role does: it opens and takes no channel until
+    # the key is written right after the load.
     key = secrets.token_hex(32)
     after_load = f"echo {key} > /proc/sys/net/netchannel/auth_key && echo 'NCVM AUTHKEY set'"
     guests = []
@@ -915,6 +917,8 @@ def run_pair(args, tmp, test_bin, apps, bench):
             extra_files=([("e1000.ko", e1000[0])] if e1000 else []) + shim + apps + bench,
             timeout_scale=args.timeout_scale,
             after_load=after_load,
+            # as the role loads it: no channel before the key is written
+            module_args="auth_required=1",
         )
         # UDP, not QEMU's listen/connect TCP link: on a host TCP connection
         # between the two QEMUs, Nagle holds a second small frame until the

@@ -73,7 +73,9 @@ def test_loaded_with_its_own_address_and_table(host, me, lab_hosts):
     assert first == f"netchannel wire_version 2 local {ip} port 9000 bulk 2 lat 1 peers {npeers}"
     table = host.check_output("cat /sys/module/netchannel/parameters/hosts")
     assert table == _table(me, lab_hosts, cpus=f"0-{cpus - 1}" if cpus > 1 else "0")
-    assert host.file("/etc/modprobe.d/netchannel.conf").contains(f"^options netchannel hosts={re.escape(table)}$")
+    assert host.file("/etc/modprobe.d/netchannel.conf").contains(
+        f"^options netchannel hosts={re.escape(table)} auth_required=1$"
+    )
     # loaded at boot by its own unit once the data address is up (systemd-modules-load runs too early)
     assert host.service("netchannel.service").is_enabled
     assert not host.file("/etc/modules-load.d/netchannel.conf").exists
@@ -112,8 +114,12 @@ def test_channels_authenticated_with_the_cluster_key(host, me):
     key = KEY_FILE.read_text().split()[0]
     assert re.search(rf"^auth key_id {_key_id(key)}$", text, re.M), f"{me['name']}:\n{text}"
     assert _counter(text, "auth_ok") >= 6, text  # at least its 3 channels to the peer and the peer's 3
-    keys = host.file("/etc/netchannel/auth.keys")
-    assert (keys.user, keys.group, keys.mode) == ("root", "root", 0o600)
+    for path in ("/etc/netchannel/auth.keys", "/etc/netchannel/auth.key"):
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
+    # what the boot unit gives the module: the key it has now
+    assert host.file("/etc/netchannel/auth.key").content_string == key + "\n"
+    assert host.check_output("cat /sys/module/netchannel/parameters/auth_required") == "Y"
     assert host.file("/proc/sys/net/netchannel/auth_key").mode == 0o200
     # the key is in no file other users can read, on no command line, in no module parameter
     for path in (
@@ -386,13 +392,22 @@ def test_key_rotation_keeps_the_mesh_and_never_shows_a_key(ansible, lab_hosts):
     old = KEY_FILE.read_text().split()
     assert len(old) == 1, "a rotation was left unfinished"
     before = {n: _counter(_proc(_vm(n)), "chan_down") for n in names}
+    # with a host left out, the rotation stops at its first step: the old key still used everywhere
+    part = _run(ansible, "-v", "--limit", names[0], "-e", "netchannel_module_auth_rotate=true")
+    assert part.returncode == 0, part.output[-3000:]
+    assert "The key rotation stopped after its first step" in part.output
+    both = KEY_FILE.read_text().split()
+    assert len(both) == 2
+    assert both[1] == old[0]
+    assert re.search(rf"^auth key_id {_key_id(old[0])} {_key_id(both[0])}$", _proc(_vm(names[0])), re.M)
+    # the whole group: the same rotation goes on (no third key) and ends
     proc = _run(ansible, "-v", "-e", "netchannel_module_auth_rotate=true")
     assert proc.returncode == 0, proc.output[-3000:]
     new = KEY_FILE.read_text().split()
-    assert len(new) == 1
-    assert new != old
-    assert old[0] not in proc.output
-    assert new[0] not in proc.output
+    assert new == both[:1]
+    for secret in (old[0], new[0]):
+        assert secret not in part.output
+        assert secret not in proc.output
     for n in names:
         text = _proc(_vm(n))
         assert re.search(rf"^auth key_id {_key_id(new[0])}$", text, re.M), f"{n}:\n{text}"
@@ -400,6 +415,7 @@ def test_key_rotation_keeps_the_mesh_and_never_shows_a_key(ansible, lab_hosts):
         # the channels set up with the old key stayed up through the three steps
         assert _counter(text, "chan_down") == before[n], f"{n}:\n{text}"
         assert _vm(n).file("/etc/netchannel/auth.keys").content_string.split() == new
+        assert _vm(n).file("/etc/netchannel/auth.key").content_string.split() == new
 
 
 # ---------------------------------------------------------------- last: a reboot
