@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from test_results_modules import Done, fake_module
 
 ROOT = Path(__file__).resolve().parents[2]
 K1, K2 = "11" * 32, "ab" * 32
@@ -25,12 +26,6 @@ def _load(path: Path, name: str):
 NM = _load(ROOT / "plugins" / "module_utils" / "netchannel_module.py", "_t_nm_utils")
 
 
-class Done(Exception):
-    def __init__(self, failed, result):
-        super().__init__(result.get("msg", ""))
-        self.failed, self.result = failed, result
-
-
 def call(name: str, params: dict, check_mode: bool = False, proc: Path | None = None) -> Done:
     mod = _load(ROOT / "plugins" / "modules" / f"{name}.py", f"_t_{name}")
     mod.nm = NM
@@ -38,20 +33,7 @@ def call(name: str, params: dict, check_mode: bool = False, proc: Path | None = 
         mod.PROC = str(proc)
         mod.SYS = str(proc.parent / "sys")
         params = {"boot_path": str(proc.parent / "boot.key"), **params}
-
-    class Fake:
-        def __init__(self, argument_spec, supports_check_mode):
-            assert supports_check_mode
-            self.check_mode = check_mode
-            self.params = {k: params.get(k, spec.get("default")) for k, spec in argument_spec.items()}
-
-        def exit_json(self, **kw):
-            raise Done(False, kw)
-
-        def fail_json(self, **kw):
-            raise Done(True, kw)
-
-    mod.AnsibleModule = Fake
+    mod.AnsibleModule = fake_module(params, check_mode)
     with pytest.raises(Done) as got:
         mod.main()
     return got.value

@@ -1747,6 +1747,18 @@ static int read_cfg(const char *name, struct fake_cfg *c)
 	return -1;
 }
 
+/* The configuration and the fake peer's address into c: 0, or -1 (skipped or failed, reported). */
+static int fake_cfg_env(const char *name, struct fake_cfg *c)
+{
+	if (read_cfg(name, c))
+		return -1;
+	c->ip = getenv("NC_VMTEST_FAKE_PEER");
+	if (c->ip)
+		return 0;
+	printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
+	return -1;
+}
+
 /*
  * The fake peer listening on the module's channel port, so the module's
  * channels to it come up; rcvbuf and mss (if nonzero) apply to the
@@ -2691,13 +2703,8 @@ static void test_old_peer_refused(void)
 	unsigned long long before = nc_counter("wire_refused");
 	int old = -1, cur = -1, refused, kept;
 
-	if (read_cfg(name, &c))
+	if (fake_cfg_env(name, &c))
 		return;
-	c.ip = getenv("NC_VMTEST_FAKE_PEER");
-	if (!c.ip) {
-		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
-		return;
-	}
 	/* the same HELLO in version 1: version byte 1, no extension word */
 	hello_frame(v1, 0, c.ip);
 	v1[2] = 1;
@@ -3839,13 +3846,8 @@ static void test_auth(void)
 	int plain, replay, wrongkey, wrongidx, unknown, replaced, kept, self_up, rej, acc;
 	struct fake_peer *fp = NULL;
 
-	if (read_cfg(name, &c))
+	if (fake_cfg_env(name, &c))
 		return;
-	c.ip = getenv("NC_VMTEST_FAKE_PEER");
-	if (!c.ip) {
-		printf("NCTEST INFO %s skipped: no NC_VMTEST_FAKE_PEER (run_vm.py --fake-peer)\n", name);
-		return;
-	}
 	hmac_sha256(rfc_key, 4, (const unsigned char *)rfc_msg, strlen(rfc_msg), mac);
 	hex(mac, 32, mhex);
 	if (strcmp(mhex, rfc_mac)) {
