@@ -3,6 +3,7 @@ through the wrapper; bad input and change control (each failing or reporting bef
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import stat
@@ -355,15 +356,23 @@ def test_reload_refused_while_sockets_are_open(ansible):
         vm.run("kill $(cat /tmp/nc_listener.pid)")
 
 
-def test_sysctls_change_live_without_a_reload(ansible):
-    names = sorted(_hosts())
+def test_sysctls_and_the_cluster_key_change_live_without_a_reload(ansible, lab_hosts):
+    # One host first: its sysctl changes live and the key rotation stops at its first step (a host of
+    # the group is left out). Then the whole group: the sysctl is back, the same rotation goes on and
+    # ends. Channels set up with the old key stay up throughout; no key is ever in the output.
+    names = sorted(lab_hosts)
     vm = _vm(names[0])
     before = _state(vm)
     loaded = vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true")
+    old = KEY_FILE.read_text().split()
+    assert len(old) == 1, "a rotation was left unfinished"
+    downs = {n: _counter(_proc(_vm(n)), "chan_down") for n in names}
+    both: list = []
     try:
         # a value the host does not have yet (a run that died before its clean-up may have left 1234)
         wait = 1235 if vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "1234" else 1234
-        proc = _run(ansible, "--limit", names[0], "-e", f'{{"netchannel_module_sysctls": {{"chan_wait_ms": {wait}}}}}')
+        extra = {"netchannel_module_sysctls": {"chan_wait_ms": wait}, "netchannel_module_auth_rotate": True}
+        proc = _run(ansible, "-v", "--limit", names[0], "-e", json.dumps(extra))
         assert proc.returncode == 0, proc.output[-3000:]
         assert _task_result(proc.output, "Apply the profile's sysctls", names[0]) == "changed"
         assert _task_result(proc.output, "Load the module, or reload it", names[0]) == "ok"
@@ -371,10 +380,28 @@ def test_sysctls_change_live_without_a_reload(ansible):
         assert vm.file("/etc/netchannel/sysctl.conf").contains(f"^net.netchannel.chan_wait_ms = {wait}$")
         assert vm.check_output("journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true") == loaded
         assert _state(vm) == before
+        assert "The key rotation stopped after its first step" in proc.output
+        both = KEY_FILE.read_text().split()
+        assert len(both) == 2
+        assert both[1] == old[0]
+        # the old key still used, the new one accepted
+        assert re.search(rf"^auth key_id {_key_id(old[0])} {_key_id(both[0])}$", _proc(vm), re.M)
     finally:
-        restored = _run(ansible, "--limit", names[0])
+        restored = _run(ansible, "-v", "-e", "netchannel_module_auth_rotate=true")
         assert restored.returncode == 0, restored.output[-3000:]
     assert vm.check_output("cat /proc/sys/net/netchannel/chan_wait_ms") == "3000"
+    new = KEY_FILE.read_text().split()
+    assert new == both[:1]
+    for secret in (old[0], new[0]):
+        assert secret not in proc.output
+        assert secret not in restored.output
+    for n in names:
+        text = _proc(_vm(n))
+        assert re.search(rf"^auth key_id {_key_id(new[0])}$", text, re.M), f"{n}:\n{text}"
+        assert _mesh_problems(text, lab_hosts) == [], f"{n}:\n{text}"
+        assert _counter(text, "chan_down") == downs[n], f"{n}:\n{text}"
+        assert _vm(n).file("/etc/netchannel/auth.keys").content_string.split() == new
+        assert _vm(n).file("/etc/netchannel/auth.key").content_string.split() == new
 
 
 def test_site_runs_the_module_stage_alone_by_its_tag(ansible):
@@ -385,37 +412,6 @@ def test_site_runs_the_module_stage_alone_by_its_tag(ansible):
     assert "TASK [netchannel.deploy.netchannel_module : Load the module, or reload it" in proc.output
     kernel_tasks = re.findall(r"^TASK \[netchannel\.deploy\.netchannel_kernel_\w+ : (.*?)\]", proc.output, re.M)
     assert all(t.startswith("Validating arguments") for t in kernel_tasks), kernel_tasks
-
-
-def test_key_rotation_keeps_the_mesh_and_never_shows_a_key(ansible, lab_hosts):
-    names = sorted(lab_hosts)
-    old = KEY_FILE.read_text().split()
-    assert len(old) == 1, "a rotation was left unfinished"
-    before = {n: _counter(_proc(_vm(n)), "chan_down") for n in names}
-    # with a host left out, the rotation stops at its first step: the old key still used everywhere
-    part = _run(ansible, "-v", "--limit", names[0], "-e", "netchannel_module_auth_rotate=true")
-    assert part.returncode == 0, part.output[-3000:]
-    assert "The key rotation stopped after its first step" in part.output
-    both = KEY_FILE.read_text().split()
-    assert len(both) == 2
-    assert both[1] == old[0]
-    assert re.search(rf"^auth key_id {_key_id(old[0])} {_key_id(both[0])}$", _proc(_vm(names[0])), re.M)
-    # the whole group: the same rotation goes on (no third key) and ends
-    proc = _run(ansible, "-v", "-e", "netchannel_module_auth_rotate=true")
-    assert proc.returncode == 0, proc.output[-3000:]
-    new = KEY_FILE.read_text().split()
-    assert new == both[:1]
-    for secret in (old[0], new[0]):
-        assert secret not in part.output
-        assert secret not in proc.output
-    for n in names:
-        text = _proc(_vm(n))
-        assert re.search(rf"^auth key_id {_key_id(new[0])}$", text, re.M), f"{n}:\n{text}"
-        assert _mesh_problems(text, lab_hosts) == [], f"{n}:\n{text}"
-        # the channels set up with the old key stayed up through the three steps
-        assert _counter(text, "chan_down") == before[n], f"{n}:\n{text}"
-        assert _vm(n).file("/etc/netchannel/auth.keys").content_string.split() == new
-        assert _vm(n).file("/etc/netchannel/auth.key").content_string.split() == new
 
 
 # ---------------------------------------------------------------- last: a reboot
