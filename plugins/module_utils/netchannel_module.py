@@ -11,7 +11,9 @@ import errno
 import hashlib
 import hmac
 import ipaddress
+import os
 import re
+import tempfile
 
 # Limits of the module (module_src/netchannel/nc_hostcfg.h).
 MAX_PEERS = 32
@@ -426,3 +428,17 @@ def plan_cluster_keys(existing: list[str] | None, user_key: str, rotate: bool, f
     if rotate and len(existing) == 1:
         return [new_key(), existing[0]]
     return existing
+
+
+def write_private(path: str, text: str, dir_mode: int) -> None:
+    """Write text to path atomically, mode 0600 from the first byte (the directory made with dir_mode)."""
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, mode=dir_mode, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".netchannel-key-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -74,7 +74,6 @@ before:
 
 import os
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -109,16 +108,7 @@ def keep_for_boot(path: str, value: str | None, check_mode: bool) -> bool:
     if want is None:
         os.unlink(path)
         return True
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".netchannel-key-")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(want)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    nm.write_private(path, want, 0o755)
     return True
 
 

@@ -79,7 +79,6 @@ exists:
 import os
 import secrets
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -108,16 +107,7 @@ def read_keys(path: str) -> list[str] | None:
 
 def write_keys(path: str, keys: list[str]) -> None:
     """Write atomically, never readable by others, not even for a moment."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".netchannel-key-")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write("".join(k + "\n" for k in keys))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    nm.write_private(path, "".join(k + "\n" for k in keys), 0o700)
 
 
 def main() -> None:
