@@ -29,6 +29,9 @@ def base_args(accel: str, memory_mb: int, cpus: int) -> list[str]:
         "-smp",
         str(cpus),
         "-nodefaults",
+        # the guest's RTC reads the host's clock: nclab-clock keeps the guest's clock in step with it
+        "-rtc",
+        "base=utc,clock=host",
         "-display",
         "none",
         "-vga",

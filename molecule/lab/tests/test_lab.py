@@ -1,6 +1,8 @@
 """The lab VMs: boot through GRUB from disk, data network, packages the roles assume."""
 
 import ipaddress
+import re
+import time
 
 from nclab.image import role_packages
 
@@ -81,3 +83,19 @@ def test_survives_a_guest_reboot(ansible, lab_hosts):
     if other != target:
         ip = lab_hosts[target]["netchannel_data_ip"]
         run(other, f"ping -q -n -c 2 -W 3 {ip}")
+
+
+def test_clock_is_kept_in_step_with_the_hosts(host):
+    """The lab has no NTP server: nclab-clock.timer sets a guest's clock from QEMU's RTC (the
+    host's clock) when it is more than 2 s off. A clock set 30 s back is put right by one run."""
+    timer = host.service("nclab-clock.timer")
+    assert timer.is_enabled
+    assert timer.is_running
+    host.check_output("date -u -s @$(( $(date -u +%s) - 30 ))")
+    out = host.check_output("systemctl start nclab-clock.service && journalctl -u nclab-clock -n 1 -o cat")
+    assert re.search(r"the clock was (29|30|31) s behind the host's; set to the host's", out), out
+    # compared with the controller's clock, around the round trip to the VM
+    before = time.time()
+    guest = float(host.check_output("date -u +%s.%N"))
+    after = time.time()
+    assert before - 2.5 <= guest <= after + 2.5, (before, guest, after)

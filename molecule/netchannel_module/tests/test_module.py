@@ -6,6 +6,7 @@ import hmac
 import json
 import os
 import re
+import shlex
 import stat
 import time
 from pathlib import Path
@@ -414,6 +415,43 @@ def test_site_runs_the_module_stage_alone_by_its_tag(ansible):
     assert all(t.startswith("Validating arguments") for t in kernel_tasks), kernel_tasks
 
 
+def _wait_for_the_mesh(lab_hosts: dict, tries: int = 90) -> dict:
+    """Every host's mesh problems once there are none, or after `tries` looks 2 s apart (a peer that
+    stayed up must first notice that the old channels are dead)."""
+    problems: dict = {}
+    for _ in range(tries):
+        problems = {n: _mesh_problems(_vm(n).run("cat /proc/net/netchannel").stdout, lab_hosts) for n in lab_hosts}
+        problems = {n: p for n, p in problems.items() if p}
+        if not problems:
+            break
+        time.sleep(2)
+    return problems
+
+
+def test_a_plain_modprobe_gets_the_cluster_key_and_the_sysctls(lab_hosts):
+    """Whoever loads the module (here a reload by hand, as the experiments role does) goes through
+    /etc/modprobe.d/netchannel.conf: the module gets the key (loaded with auth_required=1, it would
+    otherwise open no channel) and the sysctls of /etc/netchannel/sysctl.conf (here with one
+    value that is not the module's default added for the test)."""
+    vm = _vm(sorted(lab_hosts)[-1])
+    conf = "/etc/netchannel/sysctl.conf"
+    saved = vm.file(conf).content_string
+    try:
+        vm.check_output(f"echo 'net.netchannel.chan_wait_ms = 2999' >> {conf}")
+        vm.check_output("modprobe -r netchannel && modprobe netchannel")
+        assert _wait_for_the_mesh(lab_hosts) == {}
+        text = _proc(vm)
+        key = KEY_FILE.read_text().split()[0]
+        assert re.search(rf"^auth key_id {_key_id(key)}$", text, re.M), text
+        assert _counter(text, "auth_ok") >= 6, text
+        wanted = re.findall(r"^net\.netchannel\.(\w+) = (\S+)$", vm.file(conf).content_string, re.M)
+        assert ("chan_wait_ms", "2999") in wanted
+        for name, value in dict(wanted).items():
+            assert vm.file(f"/proc/sys/net/netchannel/{name}").content_string.strip() == value, name
+    finally:
+        vm.check_output(f"printf %s {shlex.quote(saved)} > {conf} && sysctl -q -w net.netchannel.chan_wait_ms=3000")
+
+
 # ---------------------------------------------------------------- last: a reboot
 
 
@@ -426,13 +464,7 @@ def test_after_a_reboot_the_module_and_the_mesh_come_back_by_themselves(ansible,
     assert proc.returncode == 0, proc.output[-3000:]
     vm = _vm(names[0])
     assert vm.check_output("cat /proc/sys/kernel/random/boot_id") != boot_id
-    problems: dict = {}
-    for _ in range(90):  # the peer that stayed up must notice the old channels are dead
-        problems = {n: _mesh_problems(_vm(n).run("cat /proc/net/netchannel").stdout, lab_hosts) for n in names}
-        if not any(problems.values()):
-            break
-        time.sleep(2)
-    assert not any(problems.values()), problems
+    assert _wait_for_the_mesh(lab_hosts) == {}
     assert vm.check_output("cat /sys/module/netchannel/parameters/hosts") == table
     # the boot unit gave the module the cluster key: the mesh that came back is authenticated
     key = KEY_FILE.read_text().split()[0]

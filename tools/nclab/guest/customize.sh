@@ -7,8 +7,11 @@ guest=$2
 
 install -m 755 "$guest/nclab-config.sh" "$root/usr/local/sbin/nclab-config"
 install -m 755 "$guest/nclab-firstboot.sh" "$root/usr/local/sbin/nclab-firstboot"
+install -m 755 "$guest/nclab-clock.sh" "$root/usr/local/sbin/nclab-clock"
 install -m 644 "$guest/nclab-config.service" "$root/etc/systemd/system/nclab-config.service"
 install -m 644 "$guest/nclab-firstboot.service" "$root/etc/systemd/system/nclab-firstboot.service"
+install -m 644 "$guest/nclab-clock.service" "$root/etc/systemd/system/nclab-clock.service"
+install -m 644 "$guest/nclab-clock.timer" "$root/etc/systemd/system/nclab-clock.timer"
 install -m 644 "$guest/sshd-nclab.conf" "$root/etc/ssh/sshd_config.d/nclab.conf"
 install -d "$root/etc/default/grub.d"
 install -m 644 "$guest/grub-nclab.cfg" "$root/etc/default/grub.d/nclab.cfg"
@@ -37,7 +40,7 @@ CONF
 printf '%s\n' virtio_pci virtio_blk ext4 > "$root/etc/initramfs-tools/modules"
 echo qemu_fw_cfg > "$root/etc/modules-load.d/nclab.conf"
 
-chroot "$root" systemctl enable nclab-config.service nclab-firstboot.service
+chroot "$root" systemctl enable nclab-config.service nclab-firstboot.service nclab-clock.timer
 chroot "$root" systemctl set-default multi-user.target
 # Boot speed: nothing runs that the lab and the roles do not need (nclab-config
 # sets the addresses itself, so no network daemon either).
