@@ -141,3 +141,38 @@ void nc_rxc_ungrant(struct nc_rx_credit *c, u32 lim, u32 prev)
 	if (c->lim == lim)
 		c->lim = prev;
 }
+
+/*
+ * Receive memory (issue 13): the peer may only send what the receiver has
+ * memory reserved for, so a grant is capped by that reservation ("cover",
+ * in bytes beyond what the peer has sent) instead of memory being found
+ * when the data arrives.  nc_rxc_want_room() is the room a full window
+ * would give.
+ */
+u32 nc_rxc_want_room(const struct nc_rx_credit *c)
+{
+	return c->consumed + c->win - c->nxt;
+}
+
+/*
+ * Like nc_rxc_grant(), but the limit is at most nxt + cover.  The limit
+ * never moves back (the peer may already use it).  Returns 1 if it grew.
+ */
+int nc_rxc_grant_within(struct nc_rx_credit *c, u32 cover)
+{
+	u32 want = nc_rxc_want_room(c);
+	u32 lim = c->nxt + (cover < want ? cover : want);
+
+	if (!nc_seq_before(c->lim, lim))
+		return 0;
+	c->lim = lim;
+	return 1;
+}
+
+/* nc_rxc_init() with the first grant capped at cover bytes. */
+void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover)
+{
+	nc_rxc_init(c, isn, win);
+	c->lim = isn;
+	nc_rxc_grant_within(c, cover);
+}

@@ -48,5 +48,8 @@ int nc_rxc_receive(struct nc_rx_credit *c, u32 n);
 int nc_rxc_consume(struct nc_rx_credit *c, u32 n);
 u32 nc_rxc_grant(struct nc_rx_credit *c);
 void nc_rxc_ungrant(struct nc_rx_credit *c, u32 lim, u32 prev);
+u32 nc_rxc_want_room(const struct nc_rx_credit *c);
+int nc_rxc_grant_within(struct nc_rx_credit *c, u32 cover);
+void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover);
 
 #endif /* _NC_CREDIT_H */

@@ -52,6 +52,9 @@ struct nc_stats {
 	u64 wire_refused;	/* channels whose HELLO shares no wire version */
 	u64 auth_ok;		/* channel handshakes passed, either end */
 	u64 auth_failed;	/* channels refused or dropped by authentication */
+	u64 mem_capped;		/* grants smaller than the window: memory limits */
+	u64 mem_refused;	/* connections refused: not even the floor */
+	u64 mem_pressure;	/* times net.netchannel.mem's pressure was entered */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -77,6 +80,7 @@ struct nc_tunables {
 };
 
 extern struct nc_tunables nc_tun;
+extern long nc_mem[3];		/* net.netchannel.mem, pages */
 extern struct nc_hostcfg nc_cfg;
 
 #define nc_dbg(fmt, ...)						\

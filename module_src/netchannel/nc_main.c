@@ -279,6 +279,13 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra2		= &nc_one,
 	},
 	{
+		.procname	= NETCHANNEL_SYSCTL_MEM,
+		.data		= nc_mem,
+		.maxlen		= sizeof(nc_mem),
+		.mode		= 0644,
+		.proc_handler	= proc_doulongvec_minmax,
+	},
+	{
 		.procname	= NETCHANNEL_SYSCTL_AUTH_KEY,
 		.maxlen		= 256,
 		.mode		= 0200,
@@ -317,7 +324,8 @@ static const struct {
 	NC_STAT(chan_up), NC_STAT(chan_down), NC_STAT(chan_connect_fail),
 	NC_STAT(proto_errors), NC_STAT(unknown_conn), NC_STAT(chan_refused),
 	NC_STAT(chan_evicted), NC_STAT(wire_refused), NC_STAT(auth_ok),
-	NC_STAT(auth_failed),
+	NC_STAT(auth_failed), NC_STAT(mem_capped), NC_STAT(mem_refused),
+	NC_STAT(mem_pressure),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -24,6 +24,8 @@
 #include <linux/sched/signal.h>
 #include <linux/termios.h>
 #include <linux/sockios.h>
+#include <linux/percpu_counter.h>
+#include <linux/memcontrol.h>
 #include <net/sock.h>
 #include <net/inet_common.h>
 #include <net/protocol.h>
@@ -315,6 +317,177 @@ static void nc_port_put(struct nc_sock *nsk)
 	nsk->port_reserved = false;
 }
 
+/*
+ * ---- Receive memory (issue 13) ----
+ *
+ * Data waiting for its reader is charged to the socket (sk_rmem_alloc),
+ * to the memory cgroup of the process that created it (an accepted child:
+ * of the listener's creator, also before accept()) and to the module-wide
+ * count behind net.netchannel.mem (min, pressure, max in pages, as
+ * tcp_mem), through the socket core's accounting (__sk_mem_schedule()).
+ *
+ * The lever is the credit, because a peer can never send beyond it: a
+ * grant only gives the peer room that memory is reserved for already
+ * (sk_forward_alloc >= lim - nxt), so arriving data never needs memory
+ * that is not there.  A reader that never reads holds at most the first
+ * grant (NC_RMEM_INIT); when the limits say no, a window stops growing.
+ * A connection keeps NC_RMEM_FLOOR reserved while it lives, so a reader
+ * that drains its queue is always given credit again (no deadlock under
+ * pressure); a new connection that cannot get even that is refused
+ * (ENOBUFS, or a reset to the connecting peer).
+ *
+ * Under nsk->lock; BH off around the core's calls so that the memory
+ * cgroup charge does not sleep under the spinlock.  Payload bytes are
+ * charged, not the chunks' headers.
+ */
+#define NC_RMEM_FLOOR		16384u
+#define NC_RMEM_INIT		65536u
+
+static atomic_long_t nc_memory_allocated;
+static DEFINE_PER_CPU(int, nc_memory_fw_alloc);
+static struct percpu_counter nc_sockets_allocated;
+static unsigned long nc_memory_pressure;
+static int nc_rmem_min = NC_RMEM_FLOOR;
+long nc_mem[3];
+
+static void nc_enter_memory_pressure(struct sock *sk)
+{
+	if (!READ_ONCE(nc_memory_pressure)) {
+		WRITE_ONCE(nc_memory_pressure, 1);
+		NC_INC(mem_pressure);
+	}
+}
+
+static void nc_leave_memory_pressure(struct sock *sk)
+{
+	if (READ_ONCE(nc_memory_pressure))
+		WRITE_ONCE(nc_memory_pressure, 0);
+}
+
+/* tcp_mem's defaults: from the memory the machine has */
+static void nc_mem_defaults(void)
+{
+	unsigned long limit = max(nr_free_buffer_pages() / 16, 128UL);
+
+	nc_mem[0] = limit / 4 * 3;
+	nc_mem[1] = limit;
+	nc_mem[2] = nc_mem[0] * 2;
+}
+
+static void nc_fwd_add(struct sock *sk, int n)
+{
+	WRITE_ONCE(sk->sk_forward_alloc, sk->sk_forward_alloc + n);
+}
+
+/*
+ * Reserve memory so that the peer may send room bytes more; if the
+ * limits refuse that, at least the given least.  Returns the room covered.
+ */
+static u32 nc_mem_cover(struct sock *sk, u32 room, u32 least)
+{
+	int have = max(sk->sk_forward_alloc, 0);
+
+	if (room > (u32)have) {
+		local_bh_disable();
+		if (!__sk_mem_schedule(sk, room - have, SK_MEM_RECV)) {
+			NC_INC(mem_capped);
+			if (least > (u32)have)
+				__sk_mem_schedule(sk, least - have, SK_MEM_RECV);
+		}
+		local_bh_enable();
+		have = max(sk->sk_forward_alloc, 0);
+	}
+	return min_t(u32, room, have);
+}
+
+/* Give back what the granted window does not need, keeping the floor. */
+static void nc_mem_trim(struct nc_sock *nsk)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	u32 keep = max_t(u32, nsk->rxc.lim - nsk->rxc.consumed, NC_RMEM_FLOOR);
+	long excess = (long)sk->sk_forward_alloc +
+		      atomic_read(&sk->sk_rmem_alloc) - keep;
+
+	excess = min_t(long, excess, sk->sk_forward_alloc);
+	if (excess >= (long)PAGE_SIZE) {
+		local_bh_disable();
+		__sk_mem_reclaim(sk, (int)min_t(long, excess, INT_MAX));
+		local_bh_enable();
+	}
+}
+
+/* n bytes received and queued, or no longer queued */
+static void nc_mem_charge(struct sock *sk, u32 n)
+{
+	atomic_add((int)n, &sk->sk_rmem_alloc);
+	nc_fwd_add(sk, -(int)n);
+}
+
+static void nc_mem_uncharge(struct sock *sk, u32 n)
+{
+	atomic_sub((int)n, &sk->sk_rmem_alloc);
+	nc_fwd_add(sk, (int)n);
+}
+
+/*
+ * A new connection's first grant: NC_RMEM_INIT (TCP's initial window is
+ * about as large), or at least the floor; the rest of the window follows
+ * once the application reads.  Not the whole window up front: a
+ * connection that carries nothing this way must not hold megabytes.
+ */
+static int nc_rx_reserve(struct nc_sock *nsk, u32 win)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	u32 w = nc_win_clamp(win);
+	u32 first = min(w, NC_RMEM_INIT);
+	u32 least = min(w, NC_RMEM_FLOOR);
+	u32 cover = nc_mem_cover(sk, first, least);
+
+	if (cover < least) {
+		NC_INC(mem_refused);
+		return -ENOBUFS;
+	}
+	nc_rxc_init_within(&nsk->rxc, 0, w, cover);
+	return 0;
+}
+
+/*
+ * n bytes were taken off the receive queue (read or dropped; uncharge
+ * them unless the caller did): count them as consumed and grant the peer
+ * what memory covers.  Under nsk->lock.  True when a CREDIT is to be sent
+ * for the new limit *credit (the old one in *prev).
+ */
+static bool nc_rx_consumed(struct nc_sock *nsk, u32 n, bool uncharge,
+			   u32 *credit, u32 *prev)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	bool grant = false;
+
+	if (uncharge)
+		nc_mem_uncharge(sk, n);
+	if (nc_rxc_consume(&nsk->rxc, n) == 1 &&
+	    sk->sk_state == TCP_ESTABLISHED) {
+		u32 want = nc_rxc_want_room(&nsk->rxc);
+		u32 cover = nc_mem_cover(sk, want, 0);
+
+		/* short of memory: a CREDIT per 4 KiB, not per read */
+		if (cover == want || !nc_rxc_buffered(&nsk->rxc) ||
+		    cover >= nc_rxc_room(&nsk->rxc) + 4096) {
+			*prev = nsk->rxc.lim;
+			grant = nc_rxc_grant_within(&nsk->rxc, cover) == 1;
+			*credit = nsk->rxc.lim;
+		}
+	}
+	nc_mem_trim(nsk);
+	return grant;
+}
+
+static void nc_sock_destruct(struct sock *sk)
+{
+	percpu_counter_dec(&nc_sockets_allocated);
+	inet_sock_destruct(sk);
+}
+
 /* Drop all queued data; returns the number of unread bytes dropped. */
 static u32 nc_rxq_purge(struct nc_sock *nsk)
 {
@@ -326,6 +499,7 @@ static u32 nc_rxq_purge(struct nc_sock *nsk)
 	list_splice_init(&nsk->rxq, &q);
 	bytes = nsk->rxq_bytes;
 	WRITE_ONCE(nsk->rxq_bytes, 0);
+	nc_mem_uncharge(nc_to_sk(nsk), bytes);
 	spin_unlock(&nsk->lock);
 	list_for_each_entry_safe(c, tmp, &q, list)
 		kvfree(c);
@@ -351,7 +525,7 @@ static int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 }
 
 /*
- * Send the CREDIT for a grant nc_rxc_grant() has counted (the limit was
+ * Send the CREDIT for a grant nc_rx_consumed() has counted (the limit was
  * prev before it).  If it cannot be queued, give the grant back so the
  * next read offers it again: the peer would otherwise wait for a limit it
  * never gets (see nc_rxc_ungrant()).
@@ -580,6 +754,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	struct nc_peer *peer;
 	struct sock *lsk, *sk;
 	u32 gen, limit;
+	int err;
 	bool queued = false;
 
 	peer = nc_peer_find(rc->peer_ip);
@@ -616,7 +791,15 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	sock_init_data(NULL, sk);
 	sk->sk_type = lsk->sk_type;
 	sk->sk_protocol = lsk->sk_protocol;
-	sk->sk_destruct = inet_sock_destruct;
+	percpu_counter_inc(&nc_sockets_allocated);
+	sk->sk_destruct = nc_sock_destruct;
+#ifdef CONFIG_MEMCG
+	/* made by a kernel worker: charged to the listener's creator */
+	if (lsk->sk_memcg && !sk->sk_memcg) {
+		css_get(&lsk->sk_memcg->css);
+		sk->sk_memcg = lsk->sk_memcg;
+	}
+#endif
 	sk->sk_rcvbuf = READ_ONCE(lsk->sk_rcvbuf);
 	sk->sk_userlocks = lsk->sk_userlocks;
 	sk->sk_sndbuf = READ_ONCE(lsk->sk_sndbuf);
@@ -640,13 +823,15 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->txch = nc_peer_chan_up(peer, latency, nsk->lport, nsk->rport,
 				    &gen, 0);
 	nc_txc_init(&nsk->txc, 0, h->credit);
-	nc_rxc_init(&nsk->rxc, 0, nc_sock_window(sk));
+	spin_lock(&nsk->lock);
+	err = nc_rx_reserve(nsk, nc_sock_window(sk));
+	spin_unlock(&nsk->lock);
 	nsk->node.key.peer = rc->peer_ip;
 	nsk->node.key.lport = nsk->lport;
 	nsk->node.key.rport = nsk->rport;
 	sk->sk_state = TCP_ESTABLISHED;
 
-	if (IS_ERR(nsk->txch) || nc_hash(nsk)) {
+	if (err || IS_ERR(nsk->txch) || nc_hash(nsk)) {
 		nsk->txch = NULL;
 		sk->sk_state = TCP_CLOSE;
 		sock_orphan(sk);
@@ -709,12 +894,9 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c, u32 seq)
 		violation = "overran its credit";
 	} else if (sk->sk_shutdown & RCV_SHUTDOWN) {
 		/* Reader is gone: discard, but keep the sender moving. */
-		if (nc_rxc_consume(&nsk->rxc, c->len) == 1) {
-			prev = nsk->rxc.lim;
-			credit = nc_rxc_grant(&nsk->rxc);
-			grant = true;
-		}
+		grant = nc_rx_consumed(nsk, c->len, false, &credit, &prev);
 	} else {
+		nc_mem_charge(sk, c->len);
 		list_add_tail(&c->list, &nsk->rxq);
 		WRITE_ONCE(nsk->rxq_bytes, nsk->rxq_bytes + c->len);
 		queued = true;
@@ -835,6 +1017,8 @@ static int nc_sk_init(struct sock *sk)
 	if (!net_eq(sock_net(sk), &init_net))
 		return -EPROTONOSUPPORT;
 	nc_sock_setup(nc_sk(sk));
+	percpu_counter_inc(&nc_sockets_allocated);
+	sk->sk_destruct = nc_sock_destruct;
 	return 0;
 }
 
@@ -1050,7 +1234,11 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->conn_id = get_random_u32();
 	nsk->peer_fin = false;
 	nsk->fin_sent = false;
-	nc_rxc_init(&nsk->rxc, 0, nc_sock_window(sk));
+	spin_lock(&nsk->lock);
+	err = nc_rx_reserve(nsk, nc_sock_window(sk));
+	spin_unlock(&nsk->lock);
+	if (err)
+		goto undo;
 	nc_txc_init(&nsk->txc, 0, 0);
 	nsk->node.key.peer = peer->ip;
 	nsk->node.key.lport = nsk->lport;
@@ -1308,12 +1496,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				list_del(&c->list);
 				done = true;
 			}
-			if (nc_rxc_consume(&nsk->rxc, n) == 1 &&
-			    sk->sk_state == TCP_ESTABLISHED) {
-				prev = nsk->rxc.lim;
-				credit = nc_rxc_grant(&nsk->rxc);
-				grant = true;
-			}
+			grant = nc_rx_consumed(nsk, n, true, &credit, &prev);
 			spin_unlock(&nsk->lock);
 			if (done)
 				kvfree(c);
@@ -1443,12 +1626,9 @@ static int nc_shutdown(struct socket *sock, int how)
 
 		/* dropped data counts as consumed: keep the sender moving */
 		spin_lock(&nsk->lock);
-		if (dropped && nc_rxc_consume(&nsk->rxc, dropped) == 1 &&
-		    sk->sk_state == TCP_ESTABLISHED) {
-			prev = nsk->rxc.lim;
-			credit = nc_rxc_grant(&nsk->rxc);
-			grant = true;
-		}
+		if (dropped)
+			grant = nc_rx_consumed(nsk, dropped, false, &credit,
+					       &prev);
 		spin_unlock(&nsk->lock);
 		if (grant)
 			nc_send_credit(nsk, credit, prev);
@@ -1637,6 +1817,14 @@ static struct proto nc_prot = {
 	.init		= nc_sk_init,
 	.unhash		= nc_sk_unhash,
 	.obj_size	= sizeof(struct nc_sock),
+	.enter_memory_pressure	= nc_enter_memory_pressure,
+	.leave_memory_pressure	= nc_leave_memory_pressure,
+	.memory_allocated	= &nc_memory_allocated,
+	.per_cpu_fw_alloc	= &nc_memory_fw_alloc,
+	.sockets_allocated	= &nc_sockets_allocated,
+	.memory_pressure	= &nc_memory_pressure,
+	.sysctl_mem		= nc_mem,
+	.sysctl_rmem		= &nc_rmem_min,
 };
 
 static struct inet_protosw nc_protosw_stream = {
@@ -1664,9 +1852,15 @@ int nc_sock_init(void)
 	nc_demux_init(&nc_tbl, nc_tbl_buckets, NC_TBL_BUCKETS,
 		      get_random_u32());
 	nc_ports_init(&nc_ports);
-	err = proto_register(&nc_prot, 1);
+	nc_mem_defaults();
+	err = percpu_counter_init(&nc_sockets_allocated, 0, GFP_KERNEL);
 	if (err)
 		return err;
+	err = proto_register(&nc_prot, 1);
+	if (err) {
+		percpu_counter_destroy(&nc_sockets_allocated);
+		return err;
+	}
 	nc_proto_registered = true;
 	inet_register_protosw(&nc_protosw_stream);
 	nc_stream_registered = true;
@@ -1681,8 +1875,10 @@ void nc_sock_exit(void)
 		inet_unregister_protosw(&nc_protosw_dgram);
 	if (nc_stream_registered)
 		inet_unregister_protosw(&nc_protosw_stream);
-	if (nc_proto_registered)
+	if (nc_proto_registered) {
 		proto_unregister(&nc_prot);
+		percpu_counter_destroy(&nc_sockets_allocated);
+	}
 	nc_dgram_registered = false;
 	nc_stream_registered = false;
 	nc_proto_registered = false;
@@ -1692,10 +1888,20 @@ void nc_sock_exit(void)
 void nc_sock_seq_show(struct seq_file *m)
 {
 	u32 count, ports;
+	long pages;
+	int cpu;
 
 	spin_lock(&nc_tbl_lock);
 	count = nc_tbl.count;
 	ports = nc_ports.used;
 	spin_unlock(&nc_tbl_lock);
 	seq_printf(m, "sockets hashed %u ports_in_use %u\n", count, ports);
+	/* exact: with what each CPU holds back from the total (up to 1 MiB) */
+	pages = atomic_long_read(&nc_memory_allocated);
+	for_each_possible_cpu(cpu)
+		pages += *per_cpu_ptr(&nc_memory_fw_alloc, cpu);
+	seq_printf(m, "mem pages %ld pressure %lu limits %ld %ld %ld\n",
+		   max(0L, pages),
+		   READ_ONCE(nc_memory_pressure), READ_ONCE(nc_mem[0]),
+		   READ_ONCE(nc_mem[1]), READ_ONCE(nc_mem[2]));
 }

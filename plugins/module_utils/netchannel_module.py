@@ -240,13 +240,15 @@ _RX_RE = re.compile(
     r"frames (?P<frames>\d+) bytes (?P<bytes>\d+)(?P<dying> dying)?$"
 )
 _SOCK_RE = re.compile(r"^sockets hashed (?P<hashed>\d+) ports_in_use (?P<ports>\d+)$")
+# receive memory in pages, as net.netchannel.mem (min pressure max)
+_MEM_RE = re.compile(r"^mem pages (?P<pages>\d+) pressure (?P<pressure>[01]) limits (?P<limits>\d+ \d+ \d+)$")
 # the cluster key's public ids (current first), or "off"; the key itself is never shown
 _AUTH_RE = re.compile(r"^auth (?:off|key_id (?P<ids>[0-9a-f]{16}(?: [0-9a-f]{16})*))$")
 
 
 def parse_proc(text: str) -> dict:
     """/proc/net/netchannel as a dict; raises ValueError on a line it does not know."""
-    out: dict = {"config": None, "auth": None, "peers": {}, "rx": [], "sockets": None, "counters": {}}
+    out: dict = {"config": None, "auth": None, "peers": {}, "rx": [], "sockets": None, "mem": None, "counters": {}}
     peer = None
     cpus: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -270,6 +272,12 @@ def parse_proc(text: str) -> dict:
             out["rx"].append(rx)
         elif m := _SOCK_RE.match(line):
             out["sockets"] = {"hashed": int(m["hashed"]), "ports_in_use": int(m["ports"])}
+        elif m := _MEM_RE.match(line):
+            out["mem"] = {
+                "pages": int(m["pages"]),
+                "pressure": m["pressure"] == "1",
+                "limits": [int(v) for v in m["limits"].split()],
+            }
         elif line.startswith("counter "):
             cpus = line.split()[1:]
         elif cpus and re.fullmatch(r"[a-z_]+( \d+)+", line):

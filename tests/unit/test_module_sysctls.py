@@ -34,6 +34,9 @@ def _value(expr: str, macros: dict[str, str]) -> int | str:
     return int(eval(expr, {"__builtins__": {}}))  # noqa: S307 (digits, <<, * only: checked above)
 
 
+LONG_VECTORS: list = []
+
+
 def _module_sysctls() -> dict[str, dict]:
     """name -> {default, min, max} of every writable (0644) sysctl in nc_main.c."""
     text = (SRC / "netchannel/nc_main.c").read_text()
@@ -47,6 +50,11 @@ def _module_sysctls() -> dict[str, dict]:
         fields = dict(re.findall(r"\.(\w+)\s*=\s*([^,]+),", entry))
         if fields["mode"] != "0644":
             continue
+        if fields["proc_handler"].strip() == "proc_doulongvec_minmax":
+            # `mem` (min pressure max pages, as tcp_mem): defaults from the host's RAM, set by
+            # the operator with sysctl; the role's profiles do not carry it (docs/module.md §10)
+            LONG_VECTORS.append(_value(fields["procname"], macros))
+            continue
         name = _value(fields["procname"], macros)
         field = fields["data"].split(".", 1)[1]
         out[name] = {
@@ -58,9 +66,12 @@ def _module_sysctls() -> dict[str, dict]:
 
 
 def test_the_module_table_is_read():
+    LONG_VECTORS.clear()
     sysctls = _module_sysctls()
     assert sysctls["chan_wait_ms"] == {"default": 3000, "min": 0, "max": 3600000}
     assert "reset_channels" not in sysctls  # write-only trigger, not a setting
+    assert "mem" not in sysctls
+    assert LONG_VECTORS == ["mem"]  # the only sysctl the role leaves alone
 
 
 def test_role_ranges_are_the_modules():

@@ -28,6 +28,7 @@ rx id 3 from 198.18.0.1 chan 2 latency frames 1 bytes 24
 rx id 5 from 198.18.0.2 chan 1 bulk frames 5123 bytes 268558408
 rx id 6 from 198.18.0.2 chan 0 bulk frames 1 bytes 24 dying
 sockets hashed 3 ports_in_use 2
+mem pages 48 pressure 0 limits 92160 122880 184320
 counter cpu0 cpu1 total
 tx_frames 10 20 30
 rx_bytes 100 200 300
@@ -66,6 +67,7 @@ def test_parse_proc_reads_every_part():
     }
     assert p["rx"][4]["dying"] is True
     assert p["sockets"] == {"hashed": 3, "ports_in_use": 2}
+    assert p["mem"] == {"pages": 48, "pressure": False, "limits": [92160, 122880, 184320]}
     assert p["counters"] == {"tx_frames": 30, "rx_bytes": 300, "credit_sent": 256}
 
 
@@ -74,6 +76,7 @@ def test_parse_proc_reads_every_part():
     [
         ("peer 198.18.0.2\n", "no 'netchannel wire_version"),
         (PROC.replace("sockets hashed", "sockets hashd"), "line 15: not a /proc/net/netchannel line"),
+        (PROC.replace("pressure 0 limits", "pressure 2 limits"), "line 16: not a /proc/net/netchannel line"),
         ("netchannel wire_version 1 local 1.2.3.4 port 9 bulk 1 lat 0 peers 0\n  tx  0 bulk up", "not a /proc"),
         (PROC.replace("credit_sent 202 54 256", "credit_sent 202 256"), "2 values for 3 columns"),
     ],

@@ -123,6 +123,48 @@ NC_TEST(rx_basic_and_grant)
 	CHECK_EQ(nc_rxc_buffered(&r), 6144);
 }
 
+/* A grant never goes past the memory reserved for the connection. */
+NC_TEST(rx_grant_within_reserved_memory)
+{
+	struct nc_rx_credit r;
+
+	/* 64 KiB window, 16 KiB reserved: the peer gets 16 KiB */
+	nc_rxc_init_within(&r, 100, 65536, 16384);
+	CHECK_EQ(r.win, 65536);
+	CHECK_EQ(nc_rxc_room(&r), 16384);
+	CHECK_EQ(nc_rxc_want_room(&r), 65536);
+	CHECK_EQ(nc_rxc_receive(&r, 16384), 0);
+	CHECK_EQ(nc_rxc_receive(&r, 1), -EPROTO);
+	/* nothing read, nothing more reserved: no grant */
+	CHECK_EQ(nc_rxc_grant_within(&r, 0), 0);
+	CHECK_EQ(nc_rxc_room(&r), 0);
+	/* 4 KiB read; its memory covers 4 KiB more */
+	CHECK_EQ(nc_rxc_consume(&r, 4096), 1);
+	CHECK_EQ(nc_rxc_grant_within(&r, 4096), 1);
+	CHECK_EQ(r.lim, 100 + 16384 + 4096);
+	/* a smaller cover never takes a grant back */
+	CHECK_EQ(nc_rxc_grant_within(&r, 1024), 0);
+	CHECK_EQ(r.lim, 100 + 16384 + 4096);
+	/* plenty of memory: a full window beyond what was read, no more */
+	CHECK_EQ(nc_rxc_grant_within(&r, 1u << 30), 1);
+	CHECK_EQ(r.lim, 100 + 4096 + 65536);
+	CHECK_EQ(nc_rxc_want_room(&r), 65536 - 16384 + 4096);
+	CHECK_EQ(nc_rxc_grant_within(&r, 1u << 30), 0);
+}
+
+NC_TEST(rx_grant_within_wraps)
+{
+	struct nc_rx_credit r;
+
+	nc_rxc_init_within(&r, 0xfffff000u, 65536, 8192);
+	CHECK_EQ(r.lim, 0x1000u);
+	CHECK_EQ(nc_rxc_receive(&r, 8192), 0);
+	CHECK_EQ(nc_rxc_consume(&r, 8192), 1);
+	CHECK_EQ(nc_rxc_grant_within(&r, 8192), 1);
+	CHECK_EQ(r.lim, 0x3000u);
+	CHECK_EQ(nc_rxc_room(&r), 8192);
+}
+
 NC_TEST(rx_min_window)
 {
 	struct nc_rx_credit r;
@@ -298,6 +340,8 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(tx_update_too_large),
 	NC_CASE(tx_wraparound),
 	NC_CASE(rx_basic_and_grant),
+	NC_CASE(rx_grant_within_reserved_memory),
+	NC_CASE(rx_grant_within_wraps),
 	NC_CASE(rx_min_window),
 	NC_CASE(rx_wraparound),
 	NC_CASE(model_no_overrun_no_deadlock),

@@ -59,5 +59,7 @@
  * clears it.  /proc/net/netchannel shows the keys' public ids.
  */
 #define NETCHANNEL_SYSCTL_AUTH_KEY		"auth_key"
+/* receive memory, pages: min, pressure, max (as tcp_mem) */
+#define NETCHANNEL_SYSCTL_MEM			"mem"
 
 #endif /* _UAPI_LINUX_NETCHANNEL_H */
