@@ -108,7 +108,8 @@ int nc_rxc_receive(struct nc_rx_credit *c, u32 n)
 /*
  * Account n bytes consumed by the application.  Returns 1 when enough
  * window has opened that a CREDIT frame should be sent (then call
- * nc_rxc_grant()), 0 otherwise, -EINVAL if n exceeds what is buffered.
+ * nc_rxc_grant_within()), 0 otherwise, -EINVAL if n exceeds what is
+ * buffered.
  */
 int nc_rxc_consume(struct nc_rx_credit *c, u32 n)
 {
@@ -120,15 +121,8 @@ int nc_rxc_consume(struct nc_rx_credit *c, u32 n)
 	return (u32)(c->consumed + c->win - c->lim) >= thresh;
 }
 
-/* Move the advertised limit to consumed + win and return it. */
-u32 nc_rxc_grant(struct nc_rx_credit *c)
-{
-	c->lim = c->consumed + c->win;
-	return c->lim;
-}
-
 /*
- * The CREDIT frame carrying lim (from nc_rxc_grant(), which moved the
+ * The CREDIT frame carrying lim (from nc_rxc_grant_within(), which moved the
  * limit up from prev) could not be sent: the peer still has prev, so go
  * back to it unless a later grant has replaced lim.  The next consume then
  * offers the window again.  Without this, a lost grant is replaced only
@@ -155,8 +149,9 @@ u32 nc_rxc_want_room(const struct nc_rx_credit *c)
 }
 
 /*
- * Like nc_rxc_grant(), but the limit is at most nxt + cover.  The limit
- * never moves back (the peer may already use it).  Returns 1 if it grew.
+ * Move the advertised limit towards consumed + win (the whole window), but
+ * at most to nxt + cover.  The limit never moves back (the peer may already
+ * use it).  Returns 1 if it grew.
  */
 int nc_rxc_grant_within(struct nc_rx_credit *c, u32 cover)
 {

@@ -46,7 +46,6 @@ u32 nc_rxc_buffered(const struct nc_rx_credit *c);
 u32 nc_rxc_room(const struct nc_rx_credit *c);
 int nc_rxc_receive(struct nc_rx_credit *c, u32 n);
 int nc_rxc_consume(struct nc_rx_credit *c, u32 n);
-u32 nc_rxc_grant(struct nc_rx_credit *c);
 void nc_rxc_ungrant(struct nc_rx_credit *c, u32 lim, u32 prev);
 u32 nc_rxc_want_room(const struct nc_rx_credit *c);
 int nc_rxc_grant_within(struct nc_rx_credit *c, u32 cover);

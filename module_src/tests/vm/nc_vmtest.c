@@ -2507,18 +2507,38 @@ static int read_sysctl(const char *name)
 	return v;
 }
 
-static int write_sysctl(const char *name, int v)
+/* Read a text file into buf (NUL-terminated); 0 or -1. */
+static int read_text(const char *path, char *buf, size_t n)
 {
-	char path[128];
-	FILE *f;
-	int ok;
+	FILE *f = fopen(path, "r");
+	size_t got;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/netchannel/%s", name);
-	f = fopen(path, "w");
 	if (!f)
 		return -1;
-	ok = fprintf(f, "%d\n", v) > 0;
+	got = fread(buf, 1, n - 1, f);
+	buf[got] = 0;
+	fclose(f);
+	return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fputs(text, f) >= 0;
 	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int write_sysctl(const char *name, int v)
+{
+	char path[128], text[16];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/netchannel/%s", name);
+	snprintf(text, sizeof(text), "%d\n", v);
+	return write_text(path, text);
 }
 
 /*
@@ -4062,31 +4082,6 @@ struct local_args {
 
 
 /* ---- receive memory: charged, limited, never a deadlock (issue 13) ---- */
-
-/* Read a text file into buf (NUL-terminated); 0 or -1. */
-static int read_text(const char *path, char *buf, size_t n)
-{
-	FILE *f = fopen(path, "r");
-	size_t got;
-
-	if (!f)
-		return -1;
-	got = fread(buf, 1, n - 1, f);
-	buf[got] = 0;
-	fclose(f);
-	return 0;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fputs(text, f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
 
 /* "mem pages N ..." of /proc/net/netchannel, or -1 */
 static long mem_pages(void)
