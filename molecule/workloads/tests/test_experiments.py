@@ -237,7 +237,9 @@ def test_channel_sweep_ran_with_the_points_channel_count(item):
 
 def _role_table(host) -> str:
     conf = host.file("/etc/modprobe.d/netchannel.conf").content_string
-    return next(ln.split("hosts=", 1)[1].strip() for ln in conf.splitlines() if ln.startswith("options "))
+    # the hosts= word of the options line (auth_required=1 follows it)
+    options = next(ln.split()[2:] for ln in conf.splitlines() if ln.startswith("options "))
+    return next(word.removeprefix("hosts=") for word in options if word.startswith("hosts="))
 
 
 def test_module_table_is_the_module_roles_again_after_the_run(host):
