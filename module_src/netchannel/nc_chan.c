@@ -85,15 +85,18 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 {
 	struct nc_hdr v = *h;
 	struct nc_txframe *f;
+	size_t size;
 	u32 hlen;
 
 	v.version = NC_DP_VERSION;
 	hlen = nc_hdr_len(v.version, v.type);
 	if (WARN_ON_ONCE(!hlen))
 		return NULL;
-	f = kmalloc(struct_size(f, buf, hlen + h->len), gfp);
+	size = struct_size(f, buf, hlen + h->len);
+	f = kmalloc(size, gfp);
 	if (!f)
 		return NULL;
+	f->truesize = (u32)kmalloc_size_roundup(size);
 	f->owner = NULL;
 	f->len = hlen + h->len;
 	f->sent = 0;
@@ -763,7 +766,7 @@ static int nc_rx_auth(struct nc_rxchan *rc, const struct nc_hdr *h)
 static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 {
 	struct nc_event ev;
-	size_t used;
+	size_t used, size;
 
 	for (;;) {
 		used = nc_parser_feed(&rc->parser, buf, len, &ev);
@@ -789,13 +792,16 @@ static int nc_rx_consume(struct nc_rxchan *rc, const u8 *buf, size_t len)
 			}
 			if (rc->cur.type != NC_T_DATA)
 				break;
-			rc->cur_chunk = kvmalloc(struct_size(rc->cur_chunk,
-							     data, rc->cur.len),
-						 GFP_KERNEL);
+			size = struct_size(rc->cur_chunk, data, rc->cur.len);
+			if (rc->cur.len <= NC_RX_SMALL)
+				size = NC_RX_PACK;
+			rc->cur_chunk = kvmalloc(size, GFP_KERNEL);
 			if (!rc->cur_chunk)
 				return -ENOMEM;
 			rc->cur_chunk->len = rc->cur.len;
 			rc->cur_chunk->off = 0;
+			rc->cur_chunk->cap = (u32)(size -
+					     offsetof(struct nc_chunk, data));
 			break;
 		case NC_EV_DATA:
 			/* the codec allows payload on DATA, HELLO and AUTH only */

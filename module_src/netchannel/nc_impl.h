@@ -109,6 +109,7 @@ struct nc_txframe {
 	struct sock *owner;		/* DATA: holds a reference; else NULL */
 	u32 len;
 	u32 sent;
+	u32 truesize;			/* what kmalloc() gave */
 	u8 buf[];
 };
 
@@ -155,10 +156,21 @@ struct nc_peer {
 /* A received DATA payload, queued on a socket until read. */
 struct nc_chunk {
 	struct list_head list;
-	u32 len;
-	u32 off;
+	u32 len;			/* bytes in data[] */
+	u32 off;			/* bytes of them read */
+	u32 cap;			/* room in data[] */
 	u8 data[];
 };
+
+/*
+ * DATA payloads up to NC_RX_SMALL bytes are packed: each gets a chunk of
+ * NC_RX_PACK bytes, and the receiver copies it behind the previous one
+ * while that has room, so a peer sending 1-byte frames does not cost an
+ * allocation per byte charged.
+ */
+#define NC_RX_SMALL		1024u
+#define NC_RX_PACK		4096u
+static_assert(sizeof(struct nc_chunk) + NC_RX_SMALL <= NC_RX_PACK);
 
 /* ---- inbound channels (accepted from peers) ---- */
 struct nc_rxchan {

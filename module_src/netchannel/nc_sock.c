@@ -58,6 +58,10 @@ struct nc_sock {
 	struct list_head rxq;		/* struct nc_chunk */
 	u32 rxq_bytes;
 	atomic_t tx_queued;		/* bytes in channel queues, unsent */
+	atomic_t tx_truesize;		/* allocated for our frames queued */
+	int tx_charged;			/* of it in sk_wmem_queued (owner) */
+	unsigned long tx_flags;		/* NC_TX_RECLAIM */
+	int rfwd;			/* receive memory reserved, unused */
 	/* listeners */
 	struct list_head acceptq;
 	u32 acceptq_len;
@@ -328,17 +332,29 @@ static void nc_port_put(struct nc_sock *nsk)
  *
  * The lever is the credit, because a peer can never send beyond it: a
  * grant only gives the peer room that memory is reserved for already
- * (sk_forward_alloc >= lim - nxt), so arriving data never needs memory
- * that is not there.  A reader that never reads holds at most the first
- * grant (NC_RMEM_INIT); when the limits say no, a window stops growing.
- * A connection keeps NC_RMEM_FLOOR reserved while it lives, so a reader
+ * (nsk->rfwd >= lim - nxt), so arriving data never needs memory that is
+ * not there.  A reader that never reads holds at most the first grant
+ * (NC_RMEM_INIT); when the limits say no, a window stops growing.  A
+ * connection keeps NC_RMEM_FLOOR reserved while it lives, so a reader
  * that drains its queue is always given credit again (no deadlock under
  * pressure); a new connection that cannot get even that is refused
  * (ENOBUFS, or a reset to the connecting peer).
  *
- * Under nsk->lock; BH off around the core's calls so that the memory
- * cgroup charge does not sleep under the spinlock.  Payload bytes are
- * charged, not the chunks' headers.
+ * The limits are net.netchannel.mem and, on cgroup v2, the memory.max of
+ * the socket's cgroup and of its ancestors: the core charges the cgroup
+ * with GFP_ATOMIC here (BH off under a spinlock), which would go past
+ * memory.max, so nc_memcg_fits() asks first.
+ *
+ * The reserve is kept in nsk->rfwd, under nsk->lock, and not in
+ * sk_forward_alloc: the socket core changes that one under lock_sock()
+ * only (SO_RESERVE_MEM, whose release would take back the memory behind
+ * credit already granted), so only lock_sock()'s owner (a system call, or
+ * the worker making a child nobody else can see yet) touches it, for the
+ * moment of a __sk_mem_schedule() or __sk_mem_reclaim() call.  The
+ * channel workers grant from rfwd and never grow or trim it.
+ *
+ * Payload bytes are charged; small frames are packed into shared chunks
+ * (nc_rx_data()), so what is allocated stays close to what is charged.
  */
 #define NC_RMEM_FLOOR		16384u
 #define NC_RMEM_INIT		65536u
@@ -374,59 +390,94 @@ static void nc_mem_defaults(void)
 	nc_mem[2] = nc_mem[0] * 2;
 }
 
-static void nc_fwd_add(struct sock *sk, int n)
+/* Would charging bytes more keep the socket's cgroups within memory.max? */
+static bool nc_memcg_fits(const struct sock *sk, u32 bytes)
 {
-	WRITE_ONCE(sk->sk_forward_alloc, sk->sk_forward_alloc + n);
+#ifdef CONFIG_MEMCG
+	unsigned long pages = (unsigned long)sk_mem_pages((int)bytes);
+	struct mem_cgroup *m;
+
+	if (!mem_cgroup_sockets_enabled || !sk->sk_memcg ||
+	    !cgroup_subsys_on_dfl(memory_cgrp_subsys))
+		return true;
+	for (m = sk->sk_memcg; m; m = parent_mem_cgroup(m))
+		if (page_counter_read(&m->memory) + pages >
+		    READ_ONCE(m->memory.max))
+			return false;
+#endif
+	return true;
+}
+
+/* Charge bytes more to the limits; what was charged goes to nsk->rfwd. */
+static void nc_mem_schedule(struct nc_sock *nsk, u32 bytes, bool *ok)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	int fa = sk->sk_forward_alloc;
+
+	*ok = nc_memcg_fits(sk, bytes) &&
+	      __sk_mem_schedule(sk, (int)bytes, SK_MEM_RECV);
+	nsk->rfwd += sk->sk_forward_alloc - fa;
+	WRITE_ONCE(sk->sk_forward_alloc, fa);
 }
 
 /*
  * Reserve memory so that the peer may send room bytes more; if the
- * limits refuse that, at least the given least.  Returns the room covered.
+ * limits refuse that, at least the given least.  Only lock_sock()'s owner
+ * may grow the reserve (owner false: cover from what is reserved).  Under
+ * nsk->lock.  Returns the room covered.
  */
-static u32 nc_mem_cover(struct sock *sk, u32 room, u32 least)
+static u32 nc_mem_cover(struct nc_sock *nsk, u32 room, u32 least, bool owner)
 {
-	int have = max(sk->sk_forward_alloc, 0);
+	int have = max(nsk->rfwd, 0);
+	bool ok;
 
-	if (room > (u32)have) {
+	if (room > (u32)have && owner) {
 		local_bh_disable();
-		if (!__sk_mem_schedule(sk, room - have, SK_MEM_RECV)) {
+		nc_mem_schedule(nsk, room - have, &ok);
+		if (!ok) {
 			NC_INC(mem_capped);
 			if (least > (u32)have)
-				__sk_mem_schedule(sk, least - have, SK_MEM_RECV);
+				nc_mem_schedule(nsk, least - have, &ok);
 		}
 		local_bh_enable();
-		have = max(sk->sk_forward_alloc, 0);
+		have = max(nsk->rfwd, 0);
 	}
 	return min_t(u32, room, have);
 }
 
-/* Give back what the granted window does not need, keeping the floor. */
+/*
+ * Give back what the granted window does not need, keeping the floor.
+ * lock_sock()'s owner only, under nsk->lock.
+ */
 static void nc_mem_trim(struct nc_sock *nsk)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	u32 keep = max_t(u32, nsk->rxc.lim - nsk->rxc.consumed, NC_RMEM_FLOOR);
-	long excess = (long)sk->sk_forward_alloc +
-		      atomic_read(&sk->sk_rmem_alloc) - keep;
+	long excess = (long)nsk->rfwd + atomic_read(&sk->sk_rmem_alloc) - keep;
+	int amount;
 
-	excess = min_t(long, excess, sk->sk_forward_alloc);
-	if (excess >= (long)PAGE_SIZE) {
-		local_bh_disable();
-		__sk_mem_reclaim(sk, (int)min_t(long, excess, INT_MAX));
-		local_bh_enable();
-	}
+	excess = min_t(long, excess, nsk->rfwd);
+	if (excess < (long)PAGE_SIZE)
+		return;
+	amount = (int)min_t(long, excess, INT_MAX) & (int)PAGE_MASK;
+	nsk->rfwd -= amount;
+	WRITE_ONCE(sk->sk_forward_alloc, sk->sk_forward_alloc + amount);
+	local_bh_disable();
+	__sk_mem_reclaim(sk, amount);	/* takes amount back off */
+	local_bh_enable();
 }
 
-/* n bytes received and queued, or no longer queued */
-static void nc_mem_charge(struct sock *sk, u32 n)
+/* n bytes received and queued, or no longer queued; under nsk->lock */
+static void nc_mem_charge(struct nc_sock *nsk, u32 n)
 {
-	atomic_add((int)n, &sk->sk_rmem_alloc);
-	nc_fwd_add(sk, -(int)n);
+	atomic_add((int)n, &nc_to_sk(nsk)->sk_rmem_alloc);
+	nsk->rfwd -= (int)n;
 }
 
-static void nc_mem_uncharge(struct sock *sk, u32 n)
+static void nc_mem_uncharge(struct nc_sock *nsk, u32 n)
 {
-	atomic_sub((int)n, &sk->sk_rmem_alloc);
-	nc_fwd_add(sk, (int)n);
+	atomic_sub((int)n, &nc_to_sk(nsk)->sk_rmem_alloc);
+	nsk->rfwd += (int)n;
 }
 
 /*
@@ -434,14 +485,14 @@ static void nc_mem_uncharge(struct sock *sk, u32 n)
  * about as large), or at least the floor; the rest of the window follows
  * once the application reads.  Not the whole window up front: a
  * connection that carries nothing this way must not hold megabytes.
+ * By lock_sock()'s owner (connect()) or for a child not yet visible.
  */
 static int nc_rx_reserve(struct nc_sock *nsk, u32 win)
 {
-	struct sock *sk = nc_to_sk(nsk);
 	u32 w = nc_win_clamp(win);
 	u32 first = min(w, NC_RMEM_INIT);
 	u32 least = min(w, NC_RMEM_FLOOR);
-	u32 cover = nc_mem_cover(sk, first, least);
+	u32 cover = nc_mem_cover(nsk, first, least, true);
 
 	if (cover < least) {
 		NC_INC(mem_refused);
@@ -454,21 +505,22 @@ static int nc_rx_reserve(struct nc_sock *nsk, u32 win)
 /*
  * n bytes were taken off the receive queue (read or dropped; uncharge
  * them unless the caller did): count them as consumed and grant the peer
- * what memory covers.  Under nsk->lock.  True when a CREDIT is to be sent
- * for the new limit *credit (the old one in *prev).
+ * what memory covers.  owner: the caller holds lock_sock() (see above).
+ * Under nsk->lock.  True when a CREDIT is to be sent for the new limit
+ * *credit (the old one in *prev).
  */
 static bool nc_rx_consumed(struct nc_sock *nsk, u32 n, bool uncharge,
-			   u32 *credit, u32 *prev)
+			   bool owner, u32 *credit, u32 *prev)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	bool grant = false;
 
 	if (uncharge)
-		nc_mem_uncharge(sk, n);
+		nc_mem_uncharge(nsk, n);
 	if (nc_rxc_consume(&nsk->rxc, n) == 1 &&
 	    sk->sk_state == TCP_ESTABLISHED) {
 		u32 want = nc_rxc_want_room(&nsk->rxc);
-		u32 cover = nc_mem_cover(sk, want, 0);
+		u32 cover = nc_mem_cover(nsk, want, 0, owner);
 
 		/* short of memory: a CREDIT per 4 KiB, not per read */
 		if (cover == want || !nc_rxc_buffered(&nsk->rxc) ||
@@ -478,12 +530,22 @@ static bool nc_rx_consumed(struct nc_sock *nsk, u32 n, bool uncharge,
 			*credit = nsk->rxc.lim;
 		}
 	}
-	nc_mem_trim(nsk);
+	if (owner)
+		nc_mem_trim(nsk);
 	return grant;
 }
 
+static void nc_tx_uncharge(struct nc_sock *nsk);
+
 static void nc_sock_destruct(struct sock *sk)
 {
+	struct nc_sock *nsk = nc_sk(sk);
+
+	nc_tx_uncharge(nsk);	/* every frame is gone: they held the socket */
+
+	/* the reserve goes back with the core's (sk_mem_reclaim_final()) */
+	sk->sk_forward_alloc += nsk->rfwd;
+	nsk->rfwd = 0;
 	percpu_counter_dec(&nc_sockets_allocated);
 	inet_sock_destruct(sk);
 }
@@ -499,7 +561,7 @@ static u32 nc_rxq_purge(struct nc_sock *nsk)
 	list_splice_init(&nsk->rxq, &q);
 	bytes = nsk->rxq_bytes;
 	WRITE_ONCE(nsk->rxq_bytes, 0);
-	nc_mem_uncharge(nc_to_sk(nsk), bytes);
+	nc_mem_uncharge(nsk, bytes);
 	spin_unlock(&nsk->lock);
 	list_for_each_entry_safe(c, tmp, &q, list)
 		kvfree(c);
@@ -700,13 +762,102 @@ static void nc_write_space(struct sock *sk)
 	rcu_read_unlock();
 }
 
+/*
+ * ---- Send memory (issue 13) ----
+ *
+ * A DATA frame is charged as TCP charges an skb: its allocation to
+ * sk_wmem_queued, to the memory cgroup and to the module-wide count, by
+ * sendmsg() (lock_sock()'s owner) through sk_wmem_schedule().  The
+ * channel worker that frees it only lowers tx_truesize; the charge is
+ * given back by whoever owns the socket's memory fields at that moment:
+ * the worker itself when no system call holds the socket (under the
+ * socket's spinlock), else that call, at release_sock() (nc_release_cb()).
+ */
+#define NC_TX_RECLAIM		0	/* a worker found the socket owned */
+
+static int nc_wmem_min = 16384;
+
+/* Uncharge what the workers have freed: lock_sock() or the spinlock held */
+static void nc_tx_uncharge(struct nc_sock *nsk)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	int freed = nsk->tx_charged - atomic_read(&nsk->tx_truesize);
+
+	if (freed <= 0)
+		return;
+	nsk->tx_charged -= freed;
+	sk_wmem_queued_add(sk, -freed);
+	sk_mem_uncharge(sk, freed);
+}
+
+static void nc_release_cb(struct sock *sk)
+{
+	struct nc_sock *nsk = nc_sk(sk);
+
+	if (test_and_clear_bit(NC_TX_RECLAIM, &nsk->tx_flags))
+		nc_tx_uncharge(nsk);
+}
+
+/*
+ * TCP always lets a socket with nothing queued have one skb
+ * (sk_forced_mem_schedule(), which is not exported): without that, the
+ * credit that receivers hold memory for could leave a sender none, and
+ * both wait for ever.  The core forces a send charge for a socket at its
+ * send buffer, so ask with the buffer at the frame's size and locked for
+ * that moment (under lock_sock(): no other sender looks).
+ */
+static bool nc_tx_force(struct sock *sk, u32 truesize)
+{
+	int sndbuf = sk->sk_sndbuf;
+	u8 locks = sk->sk_userlocks;
+	bool ok;
+
+	sk->sk_userlocks = locks | SOCK_SNDBUF_LOCK;	/* a bit-field on 6.1 */
+	WRITE_ONCE(sk->sk_sndbuf, (int)truesize);
+	ok = sk_wmem_schedule(sk, (int)truesize);
+	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
+	sk->sk_userlocks = locks;
+	return ok;
+}
+
+/*
+ * Charge a frame of truesize bytes (lock_sock() held).  False when the
+ * limits refuse it and frames of ours are queued: the caller waits for
+ * them to leave, as TCP's sk_stream_wait_memory() does.
+ */
+static bool nc_tx_charge(struct nc_sock *nsk, u32 truesize)
+{
+	struct sock *sk = nc_to_sk(nsk);
+
+	nc_tx_uncharge(nsk);
+	if (!sk_wmem_schedule(sk, (int)truesize) &&
+	    (nsk->tx_charged || !nc_tx_force(sk, truesize)))
+		return false;
+	sk_wmem_queued_add(sk, (int)truesize);
+	sk_mem_charge(sk, (int)truesize);
+	nsk->tx_charged += (int)truesize;
+	atomic_add((int)truesize, &nsk->tx_truesize);
+	return true;
+}
+
 /* A frame left the channel queue (sent or dropped): release it. */
 void nc_txframe_done(struct nc_txframe *f)
 {
 	struct sock *sk = f->owner;
 
 	if (sk) {
-		atomic_sub((int)f->len, &nc_sk(sk)->tx_queued);
+		struct nc_sock *nsk = nc_sk(sk);
+
+		atomic_sub((int)f->truesize, &nsk->tx_truesize);
+		local_bh_disable();
+		bh_lock_sock(sk);
+		if (!sock_owned_by_user(sk))
+			nc_tx_uncharge(nsk);
+		else
+			set_bit(NC_TX_RECLAIM, &nsk->tx_flags);
+		bh_unlock_sock(sk);
+		local_bh_enable();
+		atomic_sub((int)f->len, &nsk->tx_queued);
 		smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
 		nc_write_space(sk);
 		sock_put(sk);
@@ -894,16 +1045,28 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c, u32 seq)
 		violation = "overran its credit";
 	} else if (sk->sk_shutdown & RCV_SHUTDOWN) {
 		/* Reader is gone: discard, but keep the sender moving. */
-		grant = nc_rx_consumed(nsk, c->len, false, &credit, &prev);
+		grant = nc_rx_consumed(nsk, c->len, false, false, &credit,
+				       &prev);
 	} else {
-		nc_mem_charge(sk, c->len);
-		list_add_tail(&c->list, &nsk->rxq);
+		struct nc_chunk *t = list_empty(&nsk->rxq) ? NULL :
+			list_last_entry(&nsk->rxq, struct nc_chunk, list);
+
+		nc_mem_charge(nsk, c->len);
 		WRITE_ONCE(nsk->rxq_bytes, nsk->rxq_bytes + c->len);
+		if (c->len <= NC_RX_SMALL && t && t->cap - t->len >= c->len) {
+			/* packed behind the last one: c is freed below */
+			memcpy(t->data + t->len, c->data, c->len);
+			t->len += c->len;
+		} else {
+			list_add_tail(&c->list, &nsk->rxq);
+			c = NULL;
+		}
 		queued = true;
 	}
 	spin_unlock(&nsk->lock);
 
 	if (queued) {
+		kvfree(c);
 		nc_wake(sk, EPOLLIN | EPOLLRDNORM);
 		return;
 	}
@@ -1234,6 +1397,8 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->conn_id = get_random_u32();
 	nsk->peer_fin = false;
 	nsk->fin_sent = false;
+	/* nothing a failed connection left unread reaches this one */
+	nc_rxq_purge(nsk);
 	spin_lock(&nsk->lock);
 	err = nc_rx_reserve(nsk, nc_sock_window(sk));
 	spin_unlock(&nsk->lock);
@@ -1327,6 +1492,23 @@ static int nc_wait_connect(struct sock *sk, long *timeo)
 	return 0;
 }
 
+/*
+ * sendmsg() found no room (queue, credit or memory): mark the socket so
+ * that nc_write_space() wakes it when frames leave; the error to return
+ * instead of waiting, or 0 to wait.
+ */
+static int nc_tx_full(struct socket *sock, long timeo)
+{
+	set_bit(SOCK_NOSPACE, &sock->flags);
+	/* bit before the caller's re-check; pairs with nc_txframe_done() */
+	smp_mb__after_atomic();
+	if (!timeo)
+		return -EAGAIN;
+	if (signal_pending(current))
+		return sock_intr_errno(timeo);
+	return 0;
+}
+
 static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 {
 	struct sock *sk = sock->sk;
@@ -1364,18 +1546,9 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			break;
 		}
 		if (!avail || !nc_tx_room(nsk)) {
-			/* nc_write_space() wakes us when frames leave */
-			set_bit(SOCK_NOSPACE, &sock->flags);
-			/* bit before the re-check; pairs with nc_txframe_done() */
-			smp_mb__after_atomic();
-			if (!timeo) {
-				err = -EAGAIN;
+			err = nc_tx_full(sock, timeo);
+			if (err)
 				break;
-			}
-			if (signal_pending(current)) {
-				err = sock_intr_errno(timeo);
-				break;
-			}
 			nc_wait(sk, &timeo,
 				(nc_txc_avail(&nsk->txc) && nc_tx_room(nsk)) ||
 				READ_ONCE(sk->sk_err) ||
@@ -1397,8 +1570,27 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			err = -ENOMEM;
 			break;
 		}
-		if (copy_from_iter(f->buf + f->len - n, n, &msg->msg_iter) != n) {
+		if (!nc_tx_charge(nsk, f->truesize)) {
+			long vm = min_t(long, timeo, HZ / 5 + 1), left = vm;
+			int charged = nsk->tx_charged;
+
 			kfree(f);
+			/* out of memory: wait for a frame to leave, or a while */
+			err = nc_tx_full(sock, timeo);
+			if (err)
+				break;
+			nc_wait(sk, &left,
+				atomic_read(&nsk->tx_truesize) < charged ||
+				READ_ONCE(sk->sk_err) ||
+				READ_ONCE(sk->sk_state) != TCP_ESTABLISHED);
+			if (timeo != MAX_SCHEDULE_TIMEOUT)
+				timeo -= vm - left;
+			continue;
+		}
+		if (copy_from_iter(f->buf + f->len - n, n, &msg->msg_iter) != n) {
+			atomic_sub((int)f->truesize, &nsk->tx_truesize);
+			kfree(f);
+			nc_tx_uncharge(nsk);
 			err = -EFAULT;
 			break;
 		}
@@ -1459,7 +1651,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	while (copied < len) {
 		struct nc_chunk *c = NULL, *it;
 		bool fin, grant = false, done = false;
-		u32 off = 0, n, credit = 0, prev = 0;
+		u32 off = 0, end = 0, n, credit = 0, prev = 0;
 		size_t skip = peek_off;
 		int state;
 
@@ -1470,6 +1662,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			if (skip < avail) {
 				c = it;
 				off = it->off + (u32)skip;
+				end = it->len;	/* the last chunk may grow */
 				break;
 			}
 			skip -= avail;
@@ -1479,7 +1672,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		spin_unlock(&nsk->lock);
 
 		if (c) {
-			n = (u32)min_t(size_t, c->len - off, len - copied);
+			n = (u32)min_t(size_t, end - off, len - copied);
 			if (copy_to_iter(c->data + off, n, &msg->msg_iter) != n) {
 				err = -EFAULT;
 				break;
@@ -1496,7 +1689,8 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				list_del(&c->list);
 				done = true;
 			}
-			grant = nc_rx_consumed(nsk, n, true, &credit, &prev);
+			grant = nc_rx_consumed(nsk, n, true, true, &credit,
+					       &prev);
 			spin_unlock(&nsk->lock);
 			if (done)
 				kvfree(c);
@@ -1627,8 +1821,8 @@ static int nc_shutdown(struct socket *sock, int how)
 		/* dropped data counts as consumed: keep the sender moving */
 		spin_lock(&nsk->lock);
 		if (dropped)
-			grant = nc_rx_consumed(nsk, dropped, false, &credit,
-					       &prev);
+			grant = nc_rx_consumed(nsk, dropped, false, true,
+					       &credit, &prev);
 		spin_unlock(&nsk->lock);
 		if (grant)
 			nc_send_credit(nsk, credit, prev);
@@ -1825,6 +2019,8 @@ static struct proto nc_prot = {
 	.memory_pressure	= &nc_memory_pressure,
 	.sysctl_mem		= nc_mem,
 	.sysctl_rmem		= &nc_rmem_min,
+	.sysctl_wmem		= &nc_wmem_min,
+	.release_cb		= nc_release_cb,
 };
 
 static struct inet_protosw nc_protosw_stream = {
