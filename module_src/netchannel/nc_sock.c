@@ -26,6 +26,8 @@
 #include <linux/sockios.h>
 #include <linux/percpu_counter.h>
 #include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
+#include <linux/vmalloc.h>
 #include <net/sock.h>
 #include <net/inet_common.h>
 #include <net/protocol.h>
@@ -62,6 +64,7 @@ struct nc_sock {
 	int tx_charged;			/* of it in sk_wmem_queued (owner) */
 	unsigned long tx_flags;		/* NC_TX_RECLAIM */
 	int rfwd;			/* receive memory reserved, unused */
+	u32 mem_short;			/* growth the cgroup refused */
 	/* listeners */
 	struct list_head acceptq;
 	u32 acceptq_len;
@@ -408,16 +411,64 @@ static bool nc_memcg_fits(const struct sock *sk, u32 bytes)
 	return true;
 }
 
-/* Charge bytes more to the limits; what was charged goes to nsk->rfwd. */
+/*
+ * Process context, no spinlock: if bytes more would not fit under the
+ * cgroup's memory.max, let the cgroup reclaim (its page cache, say) as
+ * any of its own allocations would, without the OOM killer: allocate that
+ * much, charged to it with __GFP_RETRY_MAYFAIL, and free it at once.  A
+ * cgroup full of page cache, as a busy container is, then still gets
+ * socket memory, which nc_memcg_fits() alone would refuse.
+ */
+static void nc_memcg_make_room(const struct sock *sk, u32 bytes)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *old;
+	void *room;
+
+	if (!bytes || nc_memcg_fits(sk, bytes))
+		return;
+	/*
+	 * A batch more: what is freed goes to this CPU's charge stock first,
+	 * which nc_memcg_fits() counts as used
+	 */
+	old = set_active_memcg(sk->sk_memcg);
+	room = __vmalloc(bytes + MEMCG_CHARGE_BATCH * PAGE_SIZE,
+			 GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
+			 __GFP_NOWARN);
+	set_active_memcg(old);
+	vfree(room);
+#endif
+}
+
+/*
+ * Charge bytes more to the limits; what was charged goes to nsk->rfwd.
+ * A growth the cgroup refuses is noted in nsk->mem_short, for
+ * nc_memcg_make_room() once the caller is out of atomic context.
+ */
 static void nc_mem_schedule(struct nc_sock *nsk, u32 bytes, bool *ok)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	int fa = sk->sk_forward_alloc;
 
-	*ok = nc_memcg_fits(sk, bytes) &&
-	      __sk_mem_schedule(sk, (int)bytes, SK_MEM_RECV);
+	*ok = nc_memcg_fits(sk, bytes);
+	if (!*ok)
+		nsk->mem_short = max(nsk->mem_short, bytes);
+	else
+		*ok = __sk_mem_schedule(sk, (int)bytes, SK_MEM_RECV);
 	nsk->rfwd += sk->sk_forward_alloc - fa;
 	WRITE_ONCE(sk->sk_forward_alloc, fa);
+}
+
+/* After a refused growth: make room in the cgroup (process context). */
+static void nc_mem_room(struct nc_sock *nsk)
+{
+	u32 bytes;
+
+	spin_lock(&nsk->lock);
+	bytes = nsk->mem_short;
+	nsk->mem_short = 0;
+	spin_unlock(&nsk->lock);
+	nc_memcg_make_room(nc_to_sk(nsk), bytes);
 }
 
 /*
@@ -487,7 +538,7 @@ static void nc_mem_uncharge(struct nc_sock *nsk, u32 n)
  * connection that carries nothing this way must not hold megabytes.
  * By lock_sock()'s owner (connect()) or for a child not yet visible.
  */
-static int nc_rx_reserve(struct nc_sock *nsk, u32 win)
+static int __nc_rx_reserve(struct nc_sock *nsk, u32 win)
 {
 	u32 w = nc_win_clamp(win);
 	u32 first = min(w, NC_RMEM_INIT);
@@ -499,7 +550,28 @@ static int nc_rx_reserve(struct nc_sock *nsk, u32 win)
 		return -ENOBUFS;
 	}
 	nc_rxc_init_within(&nsk->rxc, 0, w, cover);
+	nc_mem_trim(nsk);	/* what an earlier connection left reserved */
 	return 0;
+}
+
+/*
+ * The same, taking nsk->lock, in process context: if the cgroup refused,
+ * let it reclaim and try once more.
+ */
+static int nc_rx_reserve(struct nc_sock *nsk, u32 win)
+{
+	int err;
+
+	spin_lock(&nsk->lock);
+	err = __nc_rx_reserve(nsk, win);
+	spin_unlock(&nsk->lock);
+	if (err && READ_ONCE(nsk->mem_short)) {
+		nc_mem_room(nsk);
+		spin_lock(&nsk->lock);
+		err = __nc_rx_reserve(nsk, win);
+		spin_unlock(&nsk->lock);
+	}
+	return err;
 }
 
 /*
@@ -799,21 +871,25 @@ static void nc_release_cb(struct sock *sk)
 }
 
 /*
- * TCP always lets a socket with nothing queued have one skb
- * (sk_forced_mem_schedule(), which is not exported): without that, the
- * credit that receivers hold memory for could leave a sender none, and
- * both wait for ever.  The core forces a send charge for a socket at its
- * send buffer, so ask with the buffer at the frame's size and locked for
- * that moment (under lock_sock(): no other sender looks).
+ * sk_wmem_schedule() for a frame.  The core forces a send charge that the
+ * limits refuse when the socket is at its send buffer (and first shrinks
+ * the buffer towards what is queued, unless SO_SNDBUF locked it).  Our
+ * send queue is bounded by nc_sock_sndlim(), not by sk_sndbuf, so that
+ * rule is set aside: with the buffer locked at INT_MAX for the moment of
+ * the call, a refused charge is refused; with it at 1, it is forced.
+ * Forcing is what TCP does for a socket with nothing queued
+ * (sk_forced_mem_schedule(), which is not exported): without it the
+ * memory that receivers hold for credit could leave a sender none, and
+ * both would wait for ever.  Under lock_sock(): no other sender looks.
  */
-static bool nc_tx_force(struct sock *sk, u32 truesize)
+static bool nc_tx_schedule(struct sock *sk, u32 truesize, bool force)
 {
 	int sndbuf = sk->sk_sndbuf;
 	u8 locks = sk->sk_userlocks;
 	bool ok;
 
 	sk->sk_userlocks = locks | SOCK_SNDBUF_LOCK;	/* a bit-field on 6.1 */
-	WRITE_ONCE(sk->sk_sndbuf, (int)truesize);
+	WRITE_ONCE(sk->sk_sndbuf, force ? 1 : INT_MAX);
 	ok = sk_wmem_schedule(sk, (int)truesize);
 	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
 	sk->sk_userlocks = locks;
@@ -830,8 +906,8 @@ static bool nc_tx_charge(struct nc_sock *nsk, u32 truesize)
 	struct sock *sk = nc_to_sk(nsk);
 
 	nc_tx_uncharge(nsk);
-	if (!sk_wmem_schedule(sk, (int)truesize) &&
-	    (nsk->tx_charged || !nc_tx_force(sk, truesize)))
+	if (!nc_tx_schedule(sk, truesize, false) &&
+	    (nsk->tx_charged || !nc_tx_schedule(sk, truesize, true)))
 		return false;
 	sk_wmem_queued_add(sk, (int)truesize);
 	sk_mem_charge(sk, (int)truesize);
@@ -974,9 +1050,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->txch = nc_peer_chan_up(peer, latency, nsk->lport, nsk->rport,
 				    &gen, 0);
 	nc_txc_init(&nsk->txc, 0, h->credit);
-	spin_lock(&nsk->lock);
 	err = nc_rx_reserve(nsk, nc_sock_window(sk));
-	spin_unlock(&nsk->lock);
 	nsk->node.key.peer = rc->peer_ip;
 	nsk->node.key.lport = nsk->lport;
 	nsk->node.key.rport = nsk->rport;
@@ -1399,9 +1473,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->fin_sent = false;
 	/* nothing a failed connection left unread reaches this one */
 	nc_rxq_purge(nsk);
-	spin_lock(&nsk->lock);
 	err = nc_rx_reserve(nsk, nc_sock_window(sk));
-	spin_unlock(&nsk->lock);
 	if (err)
 		goto undo;
 	nc_txc_init(&nsk->txc, 0, 0);
@@ -1696,6 +1768,8 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				kvfree(c);
 			if (grant)
 				nc_send_credit(nsk, credit, prev);
+			if (READ_ONCE(nsk->mem_short))
+				nc_mem_room(nsk);	/* for the next grant */
 			continue;
 		}
 		if (copied >= target)

@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <linux/loop.h>
 #include <sys/stat.h>
 #include <sched.h>
 #include <grp.h>
@@ -137,11 +138,12 @@ static int run_test(const char *name, void (*fn)(void *), void *arg, int limit_s
 	pid_t pid;
 
 	if (only && *only && !timeout_expected) {	/* the watchdog self-test always runs */
-		char list[256];
+		char list[512], item[128];
 
+		/* ",name," itself: "mem_limit" is also the tail of "send_mem_limit" */
 		snprintf(list, sizeof(list), ",%s,", only);
-		if (!strstr(list, name) || strstr(list, name)[-1] != ',' ||
-		    strstr(list, name)[strlen(name)] != ',')
+		snprintf(item, sizeof(item), ",%s,", name);
+		if (!strstr(list, item))
 			return RT_DONE;
 	}
 	fflush(stdout);
@@ -4670,6 +4672,184 @@ out:
 	cg_leave(cg);
 }
 
+/*
+ * The send side's limits are limits: with net.netchannel.mem at 4 MiB and
+ * a send queue limit of 16 MiB (from the channel's send buffer: tcp_wmem
+ * starts it at 16 MiB here), a sender facing a stalled channel stops near
+ * 4 MiB.  The first version's charges were forced by the core's rule for
+ * a socket at its send buffer (which it shrinks to half what is queued),
+ * and the queue grew to its limit.
+ */
+static void test_send_mem_limit(void)
+{
+	const char *name = "send_mem_limit";
+	static char mem_old[128], wmem_old[128], win_old[64];
+	struct fake_peer *fp = NULL;
+	struct fake_cfg c;
+	unsigned int lport;
+	int cfd = -1, afd = -1;
+	long long wq = -1, most = (1024 + MEM_SLACK) * 4096LL + (128 << 10);
+	uint32_t conn_id;
+	size_t total = 0;
+
+	if (read_text("/proc/sys/net/netchannel/mem", mem_old, sizeof(mem_old)) ||
+	    read_text("/proc/sys/net/ipv4/tcp_wmem", wmem_old, sizeof(wmem_old)) ||
+	    read_text("/proc/sys/net/netchannel/default_window", win_old, sizeof(win_old)) ||
+	    write_text("/proc/sys/net/ipv4/tcp_wmem", "4096 16777216 33554432") ||
+	    write_text("/proc/sys/net/netchannel/default_window", "33554432") ||
+	    write_text("/proc/sys/net/netchannel/mem", "256 512 1024")) {
+		FAIL(name, "sysctls: %s", strerror(errno));
+		goto out;
+	}
+	/* the module's channels to the fake come up with 16 MiB send buffers */
+	fp = fake_open(name, &c, 65536, 1200);
+	if (!fp)
+		goto out;
+	cfd = fake_connecting(name, fp, &c, 7103, &conn_id, &lport);
+	if (cfd < 0)
+		goto done;
+	afd = fake_accept(name, &c, cfd, 7103, lport, conn_id, 64u << 20);
+	if (afd < 0 || fill_stalled(name, cfd, &total))
+		goto done;
+	wq = wmem_queued(cfd);
+	if (wq < 0 || wq > most || total < (1u << 20))
+		FAIL(name, "%zu bytes taken by a stalled channel, sk_wmem_queued %lld (want at most %lld: net.netchannel.mem 4 MiB and what the CPUs hold back)",
+		     total, wq, most);
+	else
+		PASS(name, "%zu bytes taken by a stalled channel (send queue limit 16 MiB), sk_wmem_queued %lld under a 4 MiB limit",
+		     total, wq);
+done:
+	fake_done(fp, cfd, afd);
+out:
+	write_text("/proc/sys/net/netchannel/mem", mem_old);
+	write_text("/proc/sys/net/netchannel/default_window", win_old);
+	write_text("/proc/sys/net/ipv4/tcp_wmem", wmem_old);
+}
+
+/* A number from memory.stat of a cgroup, or -1 */
+static long long cg_stat(const char *cg, const char *key)
+{
+	char path[256], text[8192], want[64], *p;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", cg);
+	snprintf(want, sizeof(want), "\n%s ", key);
+	if (read_text(path, text, sizeof(text)))
+		return -1;
+	p = strstr(text, want);
+	return p ? atoll(p + strlen(want)) : -1;
+}
+
+#define CACHE_MB	24
+#define CACHE_CONNS	16
+
+/*
+ * A cgroup at its memory.max, full of page cache (as a container that
+ * reads files is): NetChannel sockets must still get memory, as TCP's do,
+ * by making the cgroup reclaim (the check against memory.max alone refused
+ * every connection).  Page cache from a loop device; memory.current stays
+ * within memory.max.
+ */
+static void test_mem_cgroup_cache(void)
+{
+	const char *name = "mem_cgroup_cache", *cg = "/sys/fs/cgroup/nctest_cache";
+	const char *img = "/tmp/nc_cache.img";
+	static uint8_t buf[1 << 20], got[65536];
+	int fd[CACHE_CONNS], afd[CACHE_CONNS], lfd = -1, ctl, loop = -1, back, rd, i, n = 0, refused = 0, bad = 0;
+	long long base = -1, cur = -1, file0 = -1, file1 = -1;
+	char dev[32], text[64];
+	struct sockaddr_in a = addr("127.0.0.1", 7357);
+
+	for (i = 0; i < CACHE_CONNS; i++)
+		fd[i] = afd[i] = -1;
+	if (access("/dev/loop-control", F_OK)) {
+		printf("NCTEST INFO %s skipped: no loop device in this kernel\n", name);
+		return;
+	}
+	memset(buf, 0x11, sizeof(buf));
+	back = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	for (i = 0; back >= 0 && i < CACHE_MB; i++)
+		if (write_all(back, buf, sizeof(buf)))
+			break;
+	ctl = open("/dev/loop-control", O_RDWR);
+	rd = ctl < 0 ? -1 : ioctl(ctl, LOOP_CTL_GET_FREE);
+	if (ctl >= 0)
+		close(ctl);
+	snprintf(dev, sizeof(dev), "/dev/loop%d", rd);
+	loop = rd < 0 ? -1 : open(dev, O_RDWR);
+	if (back < 0 || i < CACHE_MB || loop < 0 || ioctl(loop, LOOP_SET_FD, back)) {
+		FAIL(name, "loop device on %s: %s", img, strerror(errno));
+		if (loop >= 0)
+			close(loop);
+		loop = -1;
+		goto out;
+	}
+	if (cg_enter(name, cg))
+		goto out;
+	lfd = nc_listener(7357, CACHE_CONNS * 2);
+	for (i = 0; lfd >= 0 && i < CACHE_CONNS; i++)
+		if ((fd[i] = nc_socket()) < 0)
+			break;
+	rd = open(dev, O_RDONLY);
+	while (rd >= 0 && read(rd, buf, sizeof(buf)) > 0)
+		;
+	if (lfd < 0 || i < CACHE_CONNS || rd < 0) {
+		FAIL(name, "setup: %s", strerror(errno));
+		goto leave;
+	}
+	close(rd);
+	file0 = cg_stat(cg, "file");
+	base = cg_value(cg, "memory.current");
+	snprintf(text, sizeof(text), "%lld\n", base + 65536);
+	if (base < 0 || file0 < (CACHE_MB - 4) << 20 ||
+	    write_text("/sys/fs/cgroup/nctest_cache/memory.max", text)) {
+		FAIL(name, "memory.current %lld with %lld of page cache (want %d MiB): %s",
+		     base, file0, CACHE_MB, strerror(errno));
+		goto leave;
+	}
+	for (i = 0; i < CACHE_CONNS; i++) {
+		if (connect(fd[i], (struct sockaddr *)&a, sizeof(a))) {
+			refused++;
+			continue;
+		}
+		afd[i] = accept(lfd, NULL, NULL);
+		if (afd[i] < 0 || write_all(fd[i], buf, sizeof(got)) ||
+		    recv(afd[i], got, sizeof(got), MSG_WAITALL) != (ssize_t)sizeof(got)) {
+			bad++;
+			continue;
+		}
+		bad += memcmp(buf, got, sizeof(got)) != 0;
+		n++;
+	}
+	cur = cg_value(cg, "memory.current");
+	file1 = cg_stat(cg, "file");
+	write_text("/sys/fs/cgroup/nctest_cache/memory.max", "max\n");
+	if (refused || bad || n != CACHE_CONNS || cur > base + 65536 + (128 << 10))
+		FAIL(name, "at memory.max with %lld of page cache: %d of %d connections (%d refused), %d transfers bad; memory.current %lld (max %lld), page cache %lld after",
+		     file0, n, CACHE_CONNS, refused, bad, cur, base + 65536, file1);
+	else
+		PASS(name, "at memory.max with %lld of page cache: %d connections, 64 KiB each intact; memory.current %lld (max %lld), page cache %lld after",
+		     file0, n, cur, base + 65536, file1);
+leave:
+	write_text("/sys/fs/cgroup/nctest_cache/memory.max", "max\n");
+	for (i = 0; i < CACHE_CONNS; i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+		if (afd[i] >= 0)
+			close(afd[i]);
+	}
+	if (lfd >= 0)
+		close(lfd);
+	cg_leave(cg);
+out:
+	if (loop >= 0) {
+		ioctl(loop, LOOP_CLR_FD, 0);
+		close(loop);
+	}
+	if (back >= 0)
+		close(back);
+	unlink(img);
+}
+
 /* /proc/meminfo's field in KiB, or -1 */
 static long meminfo_kb(const char *field)
 {
@@ -4901,6 +5081,8 @@ static void t_mem_cgroup_max(void *a) { (void)a; test_mem_cgroup_max(); }
 static void t_small_frames(void *a) { (void)a; test_small_frames(); }
 static void t_connect_retry(void *a) { (void)a; test_connect_retry(); }
 static void t_send_charged(void *a) { (void)a; test_send_charged(); }
+static void t_send_mem_limit(void *a) { (void)a; test_send_mem_limit(); }
+static void t_mem_cgroup_cache(void *a) { (void)a; test_mem_cgroup_cache(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -5036,6 +5218,8 @@ int main(int argc, char **argv)
 		run_test("small_frames", t_small_frames, NULL, 120);
 		run_test("connect_retry", t_connect_retry, NULL, 60);
 		run_test("send_charged", t_send_charged, NULL, 60);
+		run_test("send_mem_limit", t_send_mem_limit, NULL, 60);
+		run_test("mem_cgroup_cache", t_mem_cgroup_cache, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

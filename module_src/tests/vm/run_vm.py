@@ -30,6 +30,7 @@ parsed here; everything else is passed through with --verbose.
 import argparse
 import glob
 import io
+import lzma
 import os
 import re
 import secrets
@@ -187,6 +188,26 @@ def read_bytes(path):
         return fh.read()
 
 
+def loop_module(kernel, tmp):
+    """The kernel's loop.ko (uncompressed into tmp) as an initramfs entry, or none.
+
+    The memory cgroup test fills a cgroup with reclaimable page cache read
+    from a loop device; kernels without the module (the debug kernel) skip it.
+    """
+    kver = os.path.basename(kernel).replace("vmlinuz-", "")
+    found = sorted(glob.glob(f"/lib/modules/{kver}/kernel/drivers/block/loop.ko*"))
+    if not found:
+        return []
+    if found[0].endswith(".xz"):
+        out = os.path.join(tmp, "loop.ko")
+        with lzma.open(found[0]) as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return [("loop.ko", out)]
+    if found[0].endswith(".ko"):
+        return [("loop.ko", found[0])]
+    return []
+
+
 def build_initramfs(
     path,
     *,
@@ -332,6 +353,9 @@ def main():
             setup += f"\nip addr add {args.outsider}/32 dev lo\nexport NC_VMTEST_OUTSIDER={args.outsider}"
         if args.only:
             setup += f"\nexport NC_VMTEST_ONLY={args.only}"
+        loop = loop_module(args.kernel, tmp)
+        if loop:
+            setup += "\ninsmod /loop.ko"
         role = f"/nc_vmtest local {args.mib:d} {args.unreachable_peer or ''}"
         build_initramfs(
             initrd,
@@ -346,7 +370,7 @@ def main():
             bench_args="local" if bench else "",
             bench_dump=int(args.bench_dump),
             bench_uring=int(bench_uring(bench)),
-            extra_files=build_preload(tmp) + apps + bench,
+            extra_files=build_preload(tmp) + apps + bench + loop,
             timeout_scale=args.timeout_scale,
         )
         vm = start_booted(
