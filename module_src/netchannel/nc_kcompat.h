@@ -9,6 +9,7 @@
  *   6.10  proto_ops.accept takes struct proto_accept_arg
  *   6.11  proc handlers take a const struct ctl_table; the empty
  *         sentinel entry at the end of a table is no longer allowed
+ *   6.3   memcg_kmem_enabled() renamed memcg_kmem_online()
  */
 #ifndef _NC_KCOMPAT_H
 #define _NC_KCOMPAT_H
@@ -19,5 +20,11 @@
 #define NC_HAS_SYSCTL_SZ	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0))
 #define NC_HAS_ACCEPT_ARG	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0))
 #define NC_HAS_CONST_CTL	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0))
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define nc_memcg_kmem_on()	memcg_kmem_enabled()
+#else
+#define nc_memcg_kmem_on()	memcg_kmem_online()
+#endif
 
 #endif /* _NC_KCOMPAT_H */

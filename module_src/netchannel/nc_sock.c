@@ -65,6 +65,8 @@ struct nc_sock {
 	unsigned long tx_flags;		/* NC_TX_RECLAIM */
 	int rfwd;			/* receive memory reserved, unused */
 	u32 mem_short;			/* growth the cgroup refused */
+	unsigned long room_next;	/* no make-room before (jiffies) */
+	struct work_struct room_work;	/* a listener's, for its children */
 	/* listeners */
 	struct list_head acceptq;
 	u32 acceptq_len;
@@ -414,28 +416,34 @@ static bool nc_memcg_fits(const struct sock *sk, u32 bytes)
 /*
  * Process context, no spinlock: if bytes more would not fit under the
  * cgroup's memory.max, let the cgroup reclaim (its page cache, say) as
- * any of its own allocations would, without the OOM killer: allocate that
- * much, charged to it with __GFP_RETRY_MAYFAIL, and free it at once.  A
- * cgroup full of page cache, as a busy container is, then still gets
- * socket memory, which nc_memcg_fits() alone would refuse.
+ * one of its own allocations would, without the OOM killer: allocate that
+ * much (at most NC_ROOM_MAX) plus a charge batch (what is freed goes to
+ * this CPU's charge stock first, which nc_memcg_fits() counts as used),
+ * charged to it with __GFP_NORETRY, and free it at once.  A cgroup full of
+ * page cache, as a busy container is, then still gets socket memory,
+ * which nc_memcg_fits() alone would refuse.  After a failure the socket
+ * waits a second before it tries again: reclaim that finds nothing is not
+ * repeated for every read.
  */
-static void nc_memcg_make_room(const struct sock *sk, u32 bytes)
+#define NC_ROOM_MAX		(4 * NC_RMEM_INIT)
+
+static void nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
 {
 #ifdef CONFIG_MEMCG
+	struct sock *sk = nc_to_sk(nsk);
 	struct mem_cgroup *old;
 	void *room;
 
-	if (!bytes || nc_memcg_fits(sk, bytes))
+	bytes = min(bytes, NC_ROOM_MAX);
+	if (!bytes || !nc_memcg_kmem_on() || nc_memcg_fits(sk, bytes) ||
+	    time_before(jiffies, READ_ONCE(nsk->room_next)))
 		return;
-	/*
-	 * A batch more: what is freed goes to this CPU's charge stock first,
-	 * which nc_memcg_fits() counts as used
-	 */
 	old = set_active_memcg(sk->sk_memcg);
 	room = __vmalloc(bytes + MEMCG_CHARGE_BATCH * PAGE_SIZE,
-			 GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL |
-			 __GFP_NOWARN);
+			 GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN);
 	set_active_memcg(old);
+	if (!room)
+		WRITE_ONCE(nsk->room_next, jiffies + HZ);
 	vfree(room);
 #endif
 }
@@ -468,7 +476,35 @@ static void nc_mem_room(struct nc_sock *nsk)
 	bytes = nsk->mem_short;
 	nsk->mem_short = 0;
 	spin_unlock(&nsk->lock);
-	nc_memcg_make_room(nc_to_sk(nsk), bytes);
+	nc_memcg_make_room(nsk, bytes);
+}
+
+/*
+ * A child the listener's cgroup had no room for was refused by the
+ * channel worker, which does not reclaim for anybody's cgroup (the
+ * channel's other connections would wait): make room for the next ones
+ * from the control workqueue, at most ten times a second per listener.
+ */
+static void nc_room_work(struct work_struct *w)
+{
+	struct nc_sock *lnsk = container_of(w, struct nc_sock, room_work);
+
+	/* nc_room_later() moved room_next to rate-limit itself: not a failure */
+	WRITE_ONCE(lnsk->room_next, jiffies);
+	nc_memcg_make_room(lnsk, NC_ROOM_MAX);
+	sock_put(nc_to_sk(lnsk));
+}
+
+static void nc_room_later(struct nc_sock *lnsk)
+{
+	unsigned long next = READ_ONCE(lnsk->room_next);
+
+	if (time_before(jiffies, next))
+		return;
+	WRITE_ONCE(lnsk->room_next, jiffies + HZ / 10);
+	sock_hold(nc_to_sk(lnsk));
+	if (!queue_work(nc_ctl_wq, &lnsk->room_work))
+		sock_put(nc_to_sk(lnsk));
 }
 
 /*
@@ -483,6 +519,7 @@ static u32 nc_mem_cover(struct nc_sock *nsk, u32 room, u32 least, bool owner)
 	bool ok;
 
 	if (room > (u32)have && owner) {
+		nsk->mem_short = 0;
 		local_bh_disable();
 		nc_mem_schedule(nsk, room - have, &ok);
 		if (!ok) {
@@ -890,7 +927,11 @@ static bool nc_tx_schedule(struct sock *sk, u32 truesize, bool force)
 
 	sk->sk_userlocks = locks | SOCK_SNDBUF_LOCK;	/* a bit-field on 6.1 */
 	WRITE_ONCE(sk->sk_sndbuf, force ? 1 : INT_MAX);
+	if (force)	/* BH off: the cgroup is charged as GFP_ATOMIC, no OOM */
+		local_bh_disable();
 	ok = sk_wmem_schedule(sk, (int)truesize);
+	if (force)
+		local_bh_enable();
 	WRITE_ONCE(sk->sk_sndbuf, sndbuf);
 	sk->sk_userlocks = locks;
 	return ok;
@@ -899,14 +940,20 @@ static bool nc_tx_schedule(struct sock *sk, u32 truesize, bool force)
 /*
  * Charge a frame of truesize bytes (lock_sock() held).  False when the
  * limits refuse it and frames of ours are queued: the caller waits for
- * them to leave, as TCP's sk_stream_wait_memory() does.
+ * them to leave, as TCP's sk_stream_wait_memory() does.  A cgroup at
+ * memory.max is asked to make room (without the OOM killer) and else
+ * refuses: the core's own GFP_KERNEL charge would OOM-kill in it, as
+ * TCP's sendmsg() can.
  */
 static bool nc_tx_charge(struct nc_sock *nsk, u32 truesize)
 {
 	struct sock *sk = nc_to_sk(nsk);
 
 	nc_tx_uncharge(nsk);
-	if (!nc_tx_schedule(sk, truesize, false) &&
+	if (!nc_memcg_fits(sk, truesize))
+		nc_memcg_make_room(nsk, truesize);
+	if (!(nc_memcg_fits(sk, truesize) &&
+	      nc_tx_schedule(sk, truesize, false)) &&
 	    (nsk->tx_charged || !nc_tx_schedule(sk, truesize, true)))
 		return false;
 	sk_wmem_queued_add(sk, (int)truesize);
@@ -948,6 +995,7 @@ static void nc_sock_setup(struct nc_sock *nsk)
 	INIT_LIST_HEAD(&nsk->acceptq);
 	INIT_LIST_HEAD(&nsk->accept_node);
 	INIT_LIST_HEAD(&nsk->rg_node);
+	INIT_WORK(&nsk->room_work, nc_room_work);
 }
 
 /* Release a child that never reached accept(). */
@@ -1050,7 +1098,11 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->txch = nc_peer_chan_up(peer, latency, nsk->lport, nsk->rport,
 				    &gen, 0);
 	nc_txc_init(&nsk->txc, 0, h->credit);
-	err = nc_rx_reserve(nsk, nc_sock_window(sk));
+	spin_lock(&nsk->lock);
+	err = __nc_rx_reserve(nsk, nc_sock_window(sk));
+	spin_unlock(&nsk->lock);
+	if (err && nsk->mem_short)
+		nc_room_later(lnsk);
 	nsk->node.key.peer = rc->peer_ip;
 	nsk->node.key.lport = nsk->lport;
 	nsk->node.key.rport = nsk->rport;
@@ -1768,8 +1820,6 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				kvfree(c);
 			if (grant)
 				nc_send_credit(nsk, credit, prev);
-			if (READ_ONCE(nsk->mem_short))
-				nc_mem_room(nsk);	/* for the next grant */
 			continue;
 		}
 		if (copied >= target)
@@ -1796,6 +1846,8 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		}
 		nc_wait(sk, &timeo, nc_recv_ready(nsk, peek_off, state));
 	}
+	if (READ_ONCE(nsk->mem_short))
+		nc_mem_room(nsk);	/* the cgroup said no: for the next grant */
 out:
 	release_sock(sk);
 	return copied ? (int)copied : err;

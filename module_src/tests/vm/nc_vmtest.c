@@ -4672,6 +4672,8 @@ out:
 	cg_leave(cg);
 }
 
+static int kasan_on(void);
+
 /*
  * The send side's limits are limits: with net.netchannel.mem at 4 MiB and
  * a send queue limit of 16 MiB (from the channel's send buffer: tcp_wmem
@@ -4692,6 +4694,11 @@ static void test_send_mem_limit(void)
 	uint32_t conn_id;
 	size_t total = 0;
 
+	if (kasan_on()) {
+		/* 20 MiB through loopback TCP takes minutes under KASAN */
+		printf("NCTEST INFO %s skipped under KASAN\n", name);
+		return;
+	}
 	if (read_text("/proc/sys/net/netchannel/mem", mem_old, sizeof(mem_old)) ||
 	    read_text("/proc/sys/net/ipv4/tcp_wmem", wmem_old, sizeof(wmem_old)) ||
 	    read_text("/proc/sys/net/netchannel/default_window", win_old, sizeof(win_old)) ||
@@ -4850,6 +4857,96 @@ out:
 	unlink(img);
 }
 
+/* The "max" line of a cgroup's memory.events, or -1 */
+static long long cg_events_max(const char *cg)
+{
+	char path[256], text[1024], *p;
+
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	if (read_text(path, text, sizeof(text)))
+		return -1;
+	p = strstr(text, "\nmax ");
+	return p ? atoll(p + 5) : -1;
+}
+
+#define BACKOFF_READS	200
+
+/*
+ * A cgroup at memory.max with nothing it can reclaim: a reader whose
+ * window the cgroup will not let grow goes on reading (the 16 KiB floor
+ * and the first grant keep data moving), and the module tries to make
+ * room at most about once a second, not on every read (the first version
+ * ran a failing charge and reclaim for each read: memory.events "max"
+ * counts each).  The sender is in the root cgroup, so its charges do not
+ * count here.
+ */
+static void test_mem_room_backoff(void)
+{
+	const char *name = "mem_room_backoff", *cg = "/sys/fs/cgroup/nctest_backoff";
+	static uint8_t buf[100], got[100];
+	int lfd = -1, c = -1, a = -1, i, reads = 0, bad = 0;
+	long long base, ev0 = -1, ev1 = -1;
+	char text[64];
+	double t0 = 0;
+
+	memset(buf, 0x44, sizeof(buf));
+	/* the sender belongs to the root cgroup: only the reader's side is limited */
+	c = nc_socket();
+	if (c < 0 || cg_enter(name, cg)) {
+		if (c >= 0)
+			close(c);
+		return;
+	}
+	lfd = nc_listener(7358, 2);
+	{
+		struct sockaddr_in sa = addr("127.0.0.1", 7358);
+
+		if (lfd < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+			a = -1;
+		else
+			a = accept(lfd, NULL, NULL);
+	}
+	if (a < 0) {
+		FAIL(name, "setup: %s", strerror(errno));
+		goto out;
+	}
+	usleep(200000);
+	base = cg_value(cg, "memory.current");
+	snprintf(text, sizeof(text), "%lld\n", base + 65536);
+	if (base < 0 || write_text("/sys/fs/cgroup/nctest_backoff/memory.max", text)) {
+		FAIL(name, "memory.max: %s", strerror(errno));
+		goto out;
+	}
+	ev0 = cg_events_max(cg);
+	t0 = now();
+	for (i = 0; i < BACKOFF_READS; i++) {
+		if (write_all(c, buf, sizeof(buf)) ||
+		    recv(a, got, sizeof(got), MSG_WAITALL) != (ssize_t)sizeof(got))
+			break;
+		bad += memcmp(buf, got, sizeof(got)) != 0;
+		reads++;
+	}
+	t0 = now() - t0;
+	ev1 = cg_events_max(cg);
+	write_text("/sys/fs/cgroup/nctest_backoff/memory.max", "max\n");
+	/* a try a second, each a few refused charges: allow 10 per second and 10 more */
+	if (reads != BACKOFF_READS || bad || ev0 < 0 || ev1 - ev0 > 10 + 10 * (long long)(t0 + 1))
+		FAIL(name, "%d of %d reads of 100 bytes (%d bad) in %.1f s; memory.events max %lld -> %lld (want at most %lld more)",
+		     reads, BACKOFF_READS, bad, t0, ev0, ev1, 10 + 10 * (long long)(t0 + 1));
+	else
+		PASS(name, "%d reads at memory.max in %.1f s, intact; memory.events max %lld -> %lld",
+		     reads, t0, ev0, ev1);
+out:
+	write_text("/sys/fs/cgroup/nctest_backoff/memory.max", "max\n");
+	if (a >= 0)
+		close(a);
+	if (c >= 0)
+		close(c);
+	if (lfd >= 0)
+		close(lfd);
+	cg_leave(cg);
+}
+
 /* /proc/meminfo's field in KiB, or -1 */
 static long meminfo_kb(const char *field)
 {
@@ -4891,7 +4988,7 @@ static void test_small_frames(void)
 {
 	const char *name = "small_frames";
 	int lfd = nc_listener(7354, 2), c, a, q, bad = 0;
-	size_t sent = 0, got = 0;
+	size_t sent = 0, got = 0, want = SMALL_BYTES;
 	long kb0, kb1;
 	uint8_t b[997];
 	double t0;
@@ -4906,7 +5003,9 @@ static void test_small_frames(void)
 	fcntl(a, F_SETFL, O_NONBLOCK);
 	usleep(200000);
 	kb0 = meminfo_kb("SUnreclaim");
-	while (sent < SMALL_BYTES) {
+	if (kasan_on())	/* 1-byte frames cost KASAN and lockdep dearly */
+		want = SMALL_BYTES / 8;
+	while (sent < want) {
 		uint8_t x = (uint8_t)(sent * 13 + sent / 256);
 
 		if (send(c, &x, 1, MSG_NOSIGNAL) != 1)
@@ -4922,18 +5021,18 @@ static void test_small_frames(void)
 		       name);
 		kb0 = kb1 = -2;
 	}
-	if (sent < 16384 || q != (int)sent || kb0 == -1 || kb1 - kb0 > 1024) {
+	if (sent < want || q != (int)sent || kb0 == -1 || kb1 - kb0 > 1024) {
 		FAIL(name, "%zu 1-byte frames sent, %d unread at the receiver, kernel slab +%ld KiB for them (want at most 1024)",
 		     sent, q, kb1 - kb0);
 		goto out;
 	}
 	/* now read them, and 64 KiB more sent byte by byte, in odd sizes */
 	t0 = now();
-	while (got < sent || sent < 2 * SMALL_BYTES) {
+	while (got < sent || sent < 2 * want) {
 		ssize_t r, k;
 		int moved = 0;
 
-		while (sent < 2 * SMALL_BYTES) {
+		while (sent < 2 * want) {
 			uint8_t x = (uint8_t)(sent * 13 + sent / 256);
 
 			if (send(c, &x, 1, MSG_NOSIGNAL) != 1)
@@ -4955,11 +5054,11 @@ static void test_small_frames(void)
 		else if (now() - t0 > 10)
 			break;
 	}
-	if (got == 2 * SMALL_BYTES && !bad)
-		PASS(name, "%d 1-byte frames held in %ld KiB of slab (-2: not measured); %zu bytes read in order",
-		     SMALL_BYTES, kb0 == -2 ? -2 : kb1 - kb0, got);
+	if (got == 2 * want && !bad)
+		PASS(name, "%zu 1-byte frames held in %ld KiB of slab (-2: not measured); %zu bytes read in order",
+		     want, kb0 == -2 ? -2 : kb1 - kb0, got);
 	else
-		FAIL(name, "%zu of %d bytes read, %d wrong", got, 2 * SMALL_BYTES, bad);
+		FAIL(name, "%zu of %zu bytes read, %d wrong", got, 2 * want, bad);
 out:
 	if (a >= 0)
 		close(a);
@@ -5083,6 +5182,7 @@ static void t_connect_retry(void *a) { (void)a; test_connect_retry(); }
 static void t_send_charged(void *a) { (void)a; test_send_charged(); }
 static void t_send_mem_limit(void *a) { (void)a; test_send_mem_limit(); }
 static void t_mem_cgroup_cache(void *a) { (void)a; test_mem_cgroup_cache(); }
+static void t_mem_room_backoff(void *a) { (void)a; test_mem_room_backoff(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -5220,6 +5320,7 @@ int main(int argc, char **argv)
 		run_test("send_charged", t_send_charged, NULL, 60);
 		run_test("send_mem_limit", t_send_mem_limit, NULL, 60);
 		run_test("mem_cgroup_cache", t_mem_cgroup_cache, NULL, 90);
+		run_test("mem_room_backoff", t_mem_room_backoff, NULL, 60);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}
