@@ -87,16 +87,24 @@ def test_survives_a_guest_reboot(ansible, lab_hosts):
 
 def test_clock_is_kept_in_step_with_the_hosts(host):
     """The lab has no NTP server: nclab-clock.timer sets a guest's clock from QEMU's RTC (the
-    host's clock) when it is more than 2 s off. A clock set 30 s back is put right by one run."""
+    host's clock) when it is more than 2 s off. A clock set 30 s back is put right by one run.
+
+    A guest under load drifts between the timer's runs (CI's run once found it 3 s behind before
+    the test moved it), so the keeper runs once first; what it leaves, up to its 2 s threshold, adds
+    to the 30 s."""
     timer = host.service("nclab-clock.timer")
     assert timer.is_enabled
     assert timer.is_running
+    host.check_output("systemctl start nclab-clock.service")
     host.check_output("date -u -s @$(( $(date -u +%s) - 30 ))")
     # the service is a oneshot: started, it has run; its last line of its own is this run's
     out = host.check_output(
         "systemctl start nclab-clock.service && journalctl -u nclab-clock -o cat | grep '^nclab-clock: ' | tail -n 1"
     )
-    assert re.search(r"the clock was (29|30|31) s behind the host's; set to the host's", out), out
+    m = re.search(r"the clock was (\d+) s behind the host's; set to the host's", out)
+    assert m, out
+    # up to 2 s left by the first run, and up to 1 s from reading whole seconds
+    assert 27 <= int(m.group(1)) <= 33, out
     # compared with the controller's clock, around the round trip to the VM
     before = time.time()
     guest = float(host.check_output("date -u +%s.%N"))
