@@ -117,6 +117,7 @@ int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f)
 	}
 	list_add_tail(&f->list, &ch->txq);
 	ch->txq_len++;
+	ch->txq_bytes += f->len;
 	spin_unlock(&ch->lock);
 	queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
 	return 0;
@@ -197,6 +198,67 @@ struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
 	}
 }
 
+u32 nc_peer_class(bool latency, u32 *base)
+{
+	if (latency && nc_cfg.lat) {
+		*base = nc_cfg.bulk;
+		return nc_cfg.lat;
+	}
+	*base = 0;
+	return nc_cfg.bulk;
+}
+
+/* bytes the channel's TCP socket holds and has not sent yet */
+static u32 nc_tcp_notsent(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	return READ_ONCE(tp->write_seq) - READ_ONCE(tp->snd_nxt);
+}
+
+/*
+ * The channel for a striping connection's next DATA frame, and its
+ * generation: nc_stripe_pick() over the channels of the class, each
+ * loaded by the bytes queued on it here and those its TCP socket has not
+ * sent.  While the connection has one frame waiting it stays where it
+ * was (no need to look at the others).  NULL if no channel of the class
+ * is up.
+ */
+struct nc_chan *nc_peer_stripe(struct nc_peer *peer, bool latency,
+			       struct nc_stripe *st, u32 queued_frames,
+			       u32 *gen)
+{
+	struct nc_stripe_load ld[NC_MAX_CLASS_CHANNELS] = { };
+	u32 base, n = nc_peer_class(latency, &base), i;
+	struct nc_chan *ch;
+	int pick = st->cur;
+
+	if (queued_frames > 1 || pick < 0 || (u32)pick >= n ||
+	    READ_ONCE(peer->chans[base + pick].state) != NC_CH_UP) {
+		for (i = 0; i < n; i++) {
+			ch = &peer->chans[base + i];
+			spin_lock(&ch->lock);
+			ld[i].up = ch->state == NC_CH_UP && ch->sock;
+			ld[i].queued = ch->txq_bytes;
+			if (ld[i].up)
+				ld[i].notsent = nc_tcp_notsent(ch->sock->sk);
+			spin_unlock(&ch->lock);
+		}
+		pick = nc_stripe_pick(st, ld, n, queued_frames);
+		if (pick < 0)
+			return NULL;
+	}
+	ch = &peer->chans[base + pick];
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_UP) {
+		spin_unlock(&ch->lock);
+		return NULL;
+	}
+	*gen = ch->gen;
+	spin_unlock(&ch->lock);
+	return ch;
+}
+
 /* ---- outbound channel: transmit ---- */
 
 static void nc_chan_tx_work(struct work_struct *work)
@@ -253,6 +315,7 @@ static void nc_chan_tx_work(struct work_struct *work)
 			return;
 		}
 		f->sent += n;
+		ch->txq_bytes -= n;
 		done = f->sent == f->len;
 		if (done) {
 			list_del(&f->list);
@@ -457,6 +520,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 	ch->connects++;
 	list_add(&hf->list, &ch->txq);
 	ch->txq_len++;
+	ch->txq_bytes += hf->len;
 	spin_unlock(&ch->lock);
 
 	NC_INC(chan_up);
@@ -504,6 +568,7 @@ static void nc_chan_down_work(struct work_struct *work)
 	old_gen = ch->gen++;
 	list_splice_init(&ch->txq, &dropped);
 	ch->txq_len = 0;
+	ch->txq_bytes = 0;
 	spin_unlock(&ch->lock);
 
 	nc_chan_restore_callbacks(ch, sock);
@@ -552,6 +617,7 @@ static void nc_chan_stop(struct nc_chan *ch)
 	ch->gen++;
 	list_splice_init(&ch->txq, &dropped);
 	ch->txq_len = 0;
+	ch->txq_bytes = 0;
 	spin_unlock(&ch->lock);
 	if (sock)
 		nc_chan_restore_callbacks(ch, sock);
@@ -946,7 +1012,7 @@ static void nc_rx_teardown_work(struct work_struct *work)
 	spin_lock(&nc_rx_lock);
 	list_del(&rc->list);
 	spin_unlock(&nc_rx_lock);
-	nc_conns_rxchan_down(rc->id);
+	nc_conns_rxchan_down(rc);
 	kvfree(rc->cur_chunk);
 	kfree(rc->rxbuf);
 	memzero_explicit(&rc->auth, sizeof(rc->auth));
@@ -1234,19 +1300,20 @@ void nc_chan_seq_show(struct seq_file *m)
 		seq_printf(m, "peer %pI4h%s\n", &p->ip, i ? "" : " (self)");
 		for (j = 0; j < p->nchans; j++) {
 			struct nc_chan *ch = &p->chans[j];
+			u32 q, qb;
 			int st;
-			u32 q;
 
 			spin_lock(&ch->lock);
 			st = ch->state;
 			q = ch->txq_len;
+			qb = ch->txq_bytes;
 			spin_unlock(&ch->lock);
-			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d\n",
+			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d queued_bytes %u\n",
 				   j, ch->latency ? "latency" : "bulk",
 				   nc_ch_state_names[st],
 				   ch->cpu == WORK_CPU_UNBOUND ? -1 : ch->cpu,
 				   ch->frames, ch->bytes, q, ch->connects,
-				   ch->fails, ch->last_err);
+				   ch->fails, ch->last_err, qb);
 		}
 	}
 	spin_lock(&nc_rx_lock);

@@ -21,6 +21,8 @@
 #include "nc_hostcfg.h"
 #include "nc_demux.h"
 #include "nc_auth.h"
+#include "nc_reorder.h"
+#include "nc_stripe.h"
 
 /*
  * The wire version the data path speaks: 2 only.  Version 1 has no
@@ -55,6 +57,8 @@ struct nc_stats {
 	u64 mem_capped;		/* grants smaller than the window: memory limits */
 	u64 mem_refused;	/* connections refused: not even the floor */
 	u64 mem_pressure;	/* times net.netchannel.mem's pressure was entered */
+	u64 stripe_switches;	/* DATA frames sent on another channel than the last */
+	u64 rx_ooo;		/* DATA frames that arrived ahead of a gap */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -77,6 +81,7 @@ struct nc_tunables {
 	int hello_timeout_ms;		/* an inbound channel's HELLO, at most */
 	int max_pending_per_peer;	/* before HELLO; 0: 2 * 16 + 4 */
 	int latency_dscp;		/* latency channels' DSCP */
+	int stripe;			/* spread a connection's frames */
 };
 
 extern struct nc_tunables nc_tun;
@@ -104,6 +109,12 @@ enum nc_chan_state {
  */
 #define NC_TX_MAX_PAYLOAD	(65536u - 256u)
 
+/*
+ * A striping connection moves to another channel only when that one has
+ * this many bytes less waiting (nc_stripe.margin): one full frame.
+ */
+#define NC_STRIPE_MARGIN	65536u
+
 struct nc_txframe {
 	struct list_head list;
 	struct sock *owner;		/* DATA: holds a reference; else NULL */
@@ -128,6 +139,7 @@ struct nc_chan {
 	u32 gen;			/* bumped on every up/down */
 	struct list_head txq;
 	u32 txq_len;
+	u32 txq_bytes;			/* of the frames in txq, unsent */
 	u32 backoff_ms;
 	u32 sndbuf;			/* the TCP socket's sk_sndbuf, last seen */
 
@@ -153,9 +165,13 @@ struct nc_peer {
 	struct nc_chan *chans;		/* [0, bulk) bulk, [bulk, n) latency */
 };
 
-/* A received DATA payload, queued on a socket until read. */
+/*
+ * A received DATA payload, queued on a socket until read; while it waits
+ * for an earlier one (striping) it sits in the reorder queue by ro.
+ */
 struct nc_chunk {
 	struct list_head list;
+	struct nc_ro_frag ro;
 	u32 len;			/* bytes in data[] */
 	u32 off;			/* bytes of them read */
 	u32 cap;			/* room in data[] */
@@ -228,6 +244,11 @@ void nc_chan_auth_on(void);
 int nc_chan_wait_up(struct nc_chan *ch, u32 *gen, long timeout);
 struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
 				u16 lport, u16 rport, u32 *gen, long timeout);
+/* the channels of a connection's class: *base is the first's index */
+u32 nc_peer_class(bool latency, u32 *base);
+struct nc_chan *nc_peer_stripe(struct nc_peer *peer, bool latency,
+			       struct nc_stripe *st, u32 queued_frames,
+			       u32 *gen);
 int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
 /* ext: the v2 extension (CONNECT's destination, CLOSE's final offset), see nc_hdr_ext_set() */
@@ -242,7 +263,7 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		 struct nc_chunk *chunk);
 void nc_conns_chan_down(struct nc_chan *ch, u32 gen);
 void nc_txframe_done(struct nc_txframe *f);
-void nc_conns_rxchan_down(u64 rxchan_id);
+void nc_conns_rxchan_down(const struct nc_rxchan *rc);
 void nc_sock_seq_show(struct seq_file *m);
 
 #endif /* _NC_IMPL_H */

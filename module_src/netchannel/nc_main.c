@@ -59,6 +59,7 @@ struct nc_tunables nc_tun = {
 	.hello_timeout_ms	= 5000,
 	.max_pending_per_peer	= 0,
 	.latency_dscp		= 46,
+	.stripe			= 1,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -279,6 +280,15 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra2		= &nc_one,
 	},
 	{
+		.procname	= NETCHANNEL_SYSCTL_STRIPE,
+		.data		= &nc_tun.stripe,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_one,
+	},
+	{
 		.procname	= NETCHANNEL_SYSCTL_MEM,
 		.data		= nc_mem,
 		.maxlen		= sizeof(nc_mem),
@@ -326,6 +336,8 @@ static const struct {
 	NC_STAT(chan_evicted), NC_STAT(wire_refused), NC_STAT(auth_ok),
 	NC_STAT(auth_failed), NC_STAT(mem_capped), NC_STAT(mem_refused),
 	NC_STAT(mem_pressure),
+	NC_STAT(stripe_switches),
+	NC_STAT(rx_ooo),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

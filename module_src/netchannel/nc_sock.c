@@ -43,9 +43,14 @@ struct nc_sock {
 	spinlock_t lock;		/* see the comment at the top */
 	struct nc_dnode node;		/* demux table entry */
 	struct nc_peer *peer;
-	struct nc_chan *txch;
+	struct nc_chan *txch;		/* control frames, DATA when not striping */
 	u32 txgen;
+	struct nc_stripe st;		/* DATA's channel, index in the class */
+	u32 st_used;			/* channels of the class DATA went on */
+	u32 st_gen[NC_MAX_CLASS_CHANNELS];	/* their generation then */
 	u64 rxchan_id;
+	u32 rx_used;			/* the peer's channel indexes DATA came on */
+	struct nc_reorder ro;		/* DATA ahead of a gap (striping) */
 	u32 conn_id;
 	u16 lport;
 	u16 rport;
@@ -587,6 +592,7 @@ static int __nc_rx_reserve(struct nc_sock *nsk, u32 win)
 		return -ENOBUFS;
 	}
 	nc_rxc_init_within(&nsk->rxc, 0, w, cover);
+	nc_ro_init(&nsk->ro, 0, nsk->rxc.lim);
 	nc_mem_trim(nsk);	/* what an earlier connection left reserved */
 	return 0;
 }
@@ -659,8 +665,19 @@ static void nc_sock_destruct(struct sock *sk)
 	inet_sock_destruct(sk);
 }
 
-/* Drop all queued data; returns the number of unread bytes dropped. */
-static u32 nc_rxq_purge(struct nc_sock *nsk)
+static void nc_ro_release(struct nc_ro_frag *f, void *arg)
+{
+	struct nc_chunk *c = container_of(f, struct nc_chunk, ro);
+
+	list_add_tail(&c->list, arg);
+}
+
+/*
+ * Drop all queued data; returns the number of unread bytes dropped.
+ * all: the reorder queue's too (the connection is over; shutdown(SHUT_RD)
+ * keeps it, to pass what follows the gap through the discard path).
+ */
+static u32 nc_rxq_purge(struct nc_sock *nsk, bool all)
 {
 	struct nc_chunk *c, *tmp;
 	LIST_HEAD(q);
@@ -671,6 +688,10 @@ static u32 nc_rxq_purge(struct nc_sock *nsk)
 	bytes = nsk->rxq_bytes;
 	WRITE_ONCE(nsk->rxq_bytes, 0);
 	nc_mem_uncharge(nsk, bytes);
+	if (all) {
+		nc_mem_uncharge(nsk, nsk->ro.bytes);
+		nc_ro_purge(&nsk->ro, nc_ro_release, &q);
+	}
 	spin_unlock(&nsk->lock);
 	list_for_each_entry_safe(c, tmp, &q, list)
 		kvfree(c);
@@ -780,16 +801,35 @@ struct nc_chan_match {
 	u32 gen;
 };
 
+/*
+ * The connection sends control frames on m's channel, or sent DATA on it
+ * (striping): what that incarnation had not delivered is lost.
+ */
 static bool nc_match_chan(struct nc_sock *nsk, const void *arg)
 {
 	const struct nc_chan_match *m = arg;
+	u32 base, n, i;
 
-	return nsk->txch == m->ch && nsk->txgen == m->gen;
+	if (nsk->txch == m->ch && nsk->txgen == m->gen)
+		return true;
+	if (nsk->peer != m->ch->peer)
+		return false;
+	n = nc_peer_class(nsk->latency, &base);
+	i = m->ch->idx - base;
+	/* pairs with the release in nc_tx_chan(): st_gen[i] is set first */
+	return i < n && (smp_load_acquire(&nsk->st_used) & BIT(i)) &&
+	       READ_ONCE(nsk->st_gen[i]) == m->gen;
 }
 
+/* The connection was opened on rc, or received DATA on it. */
 static bool nc_match_rxchan(struct nc_sock *nsk, const void *arg)
 {
-	return nsk->rxchan_id == *(const u64 *)arg;
+	const struct nc_rxchan *rc = arg;
+
+	if (nsk->rxchan_id == rc->id)
+		return true;
+	return rc->hello && nsk->peer && nsk->peer->ip == rc->peer_ip &&
+	       (READ_ONCE(nsk->rx_used) & BIT(rc->hello_idx));
 }
 
 void nc_conns_chan_down(struct nc_chan *ch, u32 gen)
@@ -799,9 +839,9 @@ void nc_conns_chan_down(struct nc_chan *ch, u32 gen)
 	nc_conns_fail_matching(nc_match_chan, &m, ECONNRESET);
 }
 
-void nc_conns_rxchan_down(u64 rxchan_id)
+void nc_conns_rxchan_down(const struct nc_rxchan *rc)
 {
-	nc_conns_fail_matching(nc_match_rxchan, &rxchan_id, ECONNRESET);
+	nc_conns_fail_matching(nc_match_rxchan, rc, ECONNRESET);
 }
 
 /* ---- receive path (called from channel workers) ---- */
@@ -996,6 +1036,22 @@ static void nc_sock_setup(struct nc_sock *nsk)
 	INIT_LIST_HEAD(&nsk->accept_node);
 	INIT_LIST_HEAD(&nsk->rg_node);
 	INIT_WORK(&nsk->room_work, nc_room_work);
+	nc_ro_init(&nsk->ro, 0, 0);
+}
+
+/* DATA starts on the connection's first channel, ch of generation gen */
+static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen)
+{
+	u32 base, i;
+
+	nc_peer_class(nsk->latency, &base);
+	i = ch->idx - base;
+	nc_stripe_init(&nsk->st, (int)i);
+	nsk->st.margin = NC_STRIPE_MARGIN;
+	nsk->st_gen[i] = gen;
+	/* st_gen[i] before its bit: nc_match_chan() reads them unlocked */
+	smp_store_release(&nsk->st_used, BIT(i));
+	WRITE_ONCE(nsk->rx_used, 0);
 }
 
 /* Release a child that never reached accept(). */
@@ -1005,7 +1061,7 @@ static void nc_child_destroy(struct nc_sock *child)
 
 	nc_conn_fail(child, ECONNRESET, true);
 	nc_unhash(child);
-	nc_rxq_purge(child);
+	nc_rxq_purge(child, true);
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
 	sock_orphan(sk);
 	sock_put(sk);
@@ -1116,6 +1172,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 		goto refuse;
 	}
 	nsk->txgen = gen;
+	nc_stripe_start(nsk, nsk->txch, gen);
 	/* ACCEPT must precede any DATA the application sends. */
 	if (nc_send(nsk, NC_T_ACCEPT, nsk->rxc.lim)) {
 		nc_child_destroy(nsk);
@@ -1147,64 +1204,181 @@ refuse:
 	sock_put(lsk);
 }
 
+struct nc_grant {
+	bool grant;
+	u32 credit;
+	u32 prev;
+};
+
 /*
- * A connection's frames travel in order on one channel, so a DATA frame
- * must start where the last one ended (its seq is that offset) and fit
- * the credit granted; anything else is a broken or lying peer.
+ * Chunk c is next in order and counted by nc_rxc_receive(), its bytes
+ * charged: queue it for the reader, packed behind the last chunk when
+ * small, or, the reader gone, drop it and grant its credit again.  Under
+ * nsk->lock; chunks to free go on *drop.
  */
-static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c, u32 seq)
+static void nc_rx_deliver(struct nc_sock *nsk, struct nc_chunk *c,
+			  struct list_head *drop, struct nc_grant *g)
 {
 	struct sock *sk = nc_to_sk(nsk);
-	bool grant = false, queued = false;
+	struct nc_chunk *t;
+	u32 credit, prev;
+
+	if (sk->sk_shutdown & RCV_SHUTDOWN) {
+		/* reader is gone: discard, but keep the sender moving */
+		if (nc_rx_consumed(nsk, c->len, true, false, &credit, &prev)) {
+			if (!g->grant)
+				g->prev = prev;
+			g->grant = true;
+			g->credit = credit;
+		}
+		list_add_tail(&c->list, drop);
+		return;
+	}
+	t = list_empty(&nsk->rxq) ? NULL :
+		list_last_entry(&nsk->rxq, struct nc_chunk, list);
+	WRITE_ONCE(nsk->rxq_bytes, nsk->rxq_bytes + c->len);
+	if (c->len <= NC_RX_SMALL && t && t->cap - t->len >= c->len) {
+		memcpy(t->data + t->len, c->data, c->len);
+		t->len += c->len;
+		list_add_tail(&c->list, drop);
+	} else {
+		list_add_tail(&c->list, &nsk->rxq);
+	}
+}
+
+/*
+ * Deliver what the reorder queue has in order; *fin when that reached
+ * the final offset.  Under nsk->lock, ESTABLISHED.  A violation's name or
+ * NULL.
+ */
+static const char *nc_rx_drain(struct nc_sock *nsk, struct list_head *drop,
+			       struct nc_grant *g, bool *queued, bool *fin)
+{
+	struct nc_ro_frag *f;
+	struct nc_chunk *c;
+
+	while ((f = nc_ro_pop(&nsk->ro))) {
+		c = container_of(f, struct nc_chunk, ro);
+		if (nc_rxc_receive(&nsk->rxc, c->len)) {
+			nc_mem_uncharge(nsk, c->len);
+			list_add_tail(&c->list, drop);
+			return "overran its credit";
+		}
+		nc_rx_deliver(nsk, c, drop, g);
+		*queued = true;
+	}
+	if (nc_ro_fin_reached(&nsk->ro) && !nsk->peer_fin) {
+		nsk->peer_fin = true;
+		*fin = true;
+	}
+	return NULL;
+}
+
+/*
+ * After nc_rx_drain(), outside nsk->lock: free the chunks it let go, and
+ * reset the connection if the peer broke the rules (true: it did).
+ */
+static bool nc_rx_done(struct nc_sock *nsk, struct list_head *drop,
+		       const char *violation)
+{
+	struct nc_chunk *c, *tmp;
+
+	list_for_each_entry_safe(c, tmp, drop, list)
+		kvfree(c);
+	if (!violation)
+		return false;
+	pr_warn_ratelimited("netchannel: peer %s on port %u\n", violation,
+			    nsk->lport);
+	NC_INC(proto_errors);
+	nc_conn_fail(nsk, ECONNRESET, true);
+	return true;
+}
+
+/*
+ * A DATA frame starting at offset seq came on the peer's channel chan_idx.
+ * Frames of a striped connection arrive on several channels: one ahead
+ * of a gap waits in the reorder queue, and each that fills it releases
+ * those behind it.  Every frame must lie within the credit granted and
+ * not overlap another; anything else is a broken or lying peer.  Waiting
+ * frames are charged as queued ones are: all lie within the window.
+ * DATA striped by the accepting side may overtake its ACCEPT: it waits
+ * until the ACCEPT is in.
+ */
+static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c, u32 seq,
+		       u32 chan_idx)
+{
+	struct sock *sk = nc_to_sk(nsk);
 	const char *violation = NULL;
-	u32 credit = 0, prev = 0;
+	struct nc_grant g = { };
+	bool queued = false, fin = false;
+	LIST_HEAD(drop);
+	int r;
 
 	spin_lock(&nsk->lock);
-	if (sk->sk_state != TCP_ESTABLISHED) {
+	if (sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_SYN_SENT) {
 		spin_unlock(&nsk->lock);
 		kvfree(c);
 		return;
 	}
-	if (seq != nsk->rxc.nxt) {
-		violation = "sent data at the wrong offset";
-	} else if (nc_rxc_receive(&nsk->rxc, c->len)) {
+	if (chan_idx < 32 && !(nsk->rx_used & BIT(chan_idx)))
+		WRITE_ONCE(nsk->rx_used, nsk->rx_used | BIT(chan_idx));
+	c->ro.seq = seq;
+	c->ro.len = c->len;
+	/* the limit only grows here; behind it after an ungrant: keep it */
+	nc_ro_set_limit(&nsk->ro, nsk->rxc.lim);
+	r = nc_ro_insert(&nsk->ro, &c->ro);
+	if (r == -ENOBUFS) {
 		violation = "overran its credit";
-	} else if (sk->sk_shutdown & RCV_SHUTDOWN) {
-		/* Reader is gone: discard, but keep the sender moving. */
-		grant = nc_rx_consumed(nsk, c->len, false, false, &credit,
-				       &prev);
-	} else {
-		struct nc_chunk *t = list_empty(&nsk->rxq) ? NULL :
-			list_last_entry(&nsk->rxq, struct nc_chunk, list);
-
+	} else if (r < 0) {
+		violation = "sent data at a wrong offset";
+	} else if (r == NC_RO_QUEUED) {
+		if (seq != nsk->ro.nxt)
+			NC_INC(rx_ooo);
 		nc_mem_charge(nsk, c->len);
-		WRITE_ONCE(nsk->rxq_bytes, nsk->rxq_bytes + c->len);
-		if (c->len <= NC_RX_SMALL && t && t->cap - t->len >= c->len) {
-			/* packed behind the last one: c is freed below */
-			memcpy(t->data + t->len, c->data, c->len);
-			t->len += c->len;
-		} else {
-			list_add_tail(&c->list, &nsk->rxq);
-			c = NULL;
-		}
-		queued = true;
-	}
+		c = NULL;
+		if (sk->sk_state == TCP_ESTABLISHED)
+			violation = nc_rx_drain(nsk, &drop, &g, &queued, &fin);
+	}	/* else a duplicate: dropped */
 	spin_unlock(&nsk->lock);
 
-	if (queued) {
-		kvfree(c);
-		nc_wake(sk, EPOLLIN | EPOLLRDNORM);
-		return;
-	}
 	kvfree(c);
-	if (violation) {
-		pr_warn_ratelimited("netchannel: peer %s on port %u\n",
-				    violation, nsk->lport);
-		NC_INC(proto_errors);
-		nc_conn_fail(nsk, ECONNRESET, true);
-	} else if (grant) {
-		nc_send_credit(nsk, credit, prev);
+	if (nc_rx_done(nsk, &drop, violation))
+		return;
+	if (queued || fin)
+		nc_wake(sk, EPOLLIN | EPOLLRDNORM | (fin ? EPOLLRDHUP : 0));
+	if (g.grant)
+		nc_send_credit(nsk, g.credit, g.prev);
+}
+
+/* The connection is up; DATA that overtook the ACCEPT goes to the reader. */
+static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
+			 const struct nc_hdr *h)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	bool fin = false, queued = false, eof = false;
+	const char *violation = NULL;
+	struct nc_grant g = { };
+	LIST_HEAD(drop);
+
+	spin_lock(&nsk->lock);
+	if (sk->sk_state == TCP_SYN_SENT) {
+		nc_txc_init(&nsk->txc, 0, h->credit);
+		nsk->rxchan_id = rc->id;
+		WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
+		/* shutdown(SHUT_WR) came before the connection was up */
+		if ((sk->sk_shutdown & SEND_SHUTDOWN) && !nsk->fin_sent) {
+			nsk->fin_sent = true;
+			fin = true;
+		}
+		violation = nc_rx_drain(nsk, &drop, &g, &queued, &eof);
 	}
+	spin_unlock(&nsk->lock);
+	if (nc_rx_done(nsk, &drop, violation))
+		return;
+	if (fin)
+		nc_send(nsk, NC_T_CLOSE, 0);
+	if (g.grant)
+		nc_send_credit(nsk, g.credit, g.prev);
 }
 
 void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
@@ -1233,25 +1407,11 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 
 	switch (h->type) {
 	case NC_T_DATA:
-		nc_rx_data(nsk, chunk, h->seq);
+		nc_rx_data(nsk, chunk, h->seq, rc->hello_idx);
 		chunk = NULL;
 		break;
 	case NC_T_ACCEPT:
-		fin = false;
-		spin_lock(&nsk->lock);
-		if (sk->sk_state == TCP_SYN_SENT) {
-			nc_txc_init(&nsk->txc, 0, h->credit);
-			nsk->rxchan_id = rc->id;
-			WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
-			/* shutdown(SHUT_WR) came before the connection was up */
-			if ((sk->sk_shutdown & SEND_SHUTDOWN) && !nsk->fin_sent) {
-				nsk->fin_sent = true;
-				fin = true;
-			}
-		}
-		spin_unlock(&nsk->lock);
-		if (fin)
-			nc_send(nsk, NC_T_CLOSE, 0);
+		nc_rx_accept(nsk, rc, h);
 		NC_INC(conn_opened);
 		nc_wake(sk, NC_WAKE_ALL);
 		break;
@@ -1260,9 +1420,18 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 			     ECONNREFUSED : ECONNRESET, false);
 		break;
 	case NC_T_CLOSE:
-		/* the final offset: every byte before it must have come */
+		/*
+		 * The final offset: data before it may still be on its way
+		 * on other channels (striping); EOF once all of it came.
+		 */
 		spin_lock(&nsk->lock);
-		fin = sk->sk_state != TCP_ESTABLISHED || h->seq == nsk->rxc.nxt;
+		r = 0;
+		fin = sk->sk_state != TCP_ESTABLISHED;
+		if (!fin) {
+			nc_ro_set_limit(&nsk->ro, nsk->rxc.lim);
+			r = nc_ro_set_fin(&nsk->ro, h->seq);
+			fin = !r && nc_ro_fin_reached(&nsk->ro);
+		}
 		if (fin)
 			nsk->peer_fin = true;
 		spin_unlock(&nsk->lock);
@@ -1270,6 +1439,8 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 			nc_wake(sk, EPOLLIN | EPOLLRDNORM | EPOLLRDHUP);
 			break;
 		}
+		if (!r)
+			break;	/* the rest is on its way */
 		pr_warn_ratelimited("netchannel: peer closed at a wrong final offset on port %u\n",
 				    nsk->lport);
 		NC_INC(proto_errors);
@@ -1524,7 +1695,8 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->peer_fin = false;
 	nsk->fin_sent = false;
 	/* nothing a failed connection left unread reaches this one */
-	nc_rxq_purge(nsk);
+	nc_rxq_purge(nsk, true);
+	nc_stripe_start(nsk, ch, gen);
 	err = nc_rx_reserve(nsk, nc_sock_window(sk));
 	if (err)
 		goto undo;
@@ -1633,6 +1805,44 @@ static int nc_tx_full(struct socket *sock, long timeo)
 	return 0;
 }
 
+/*
+ * The channel for the connection's next DATA frame, and its generation
+ * in *gen.  Striping (net.netchannel.stripe): while frames of the
+ * connection wait to be sent, each new one joins the least-loaded channel
+ * of the class.  A channel that went down after DATA went on it lost that
+ * DATA: NULL, the connection fails (nc_match_chan() does the same from
+ * the other side).  Under lock_sock().
+ */
+static struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen)
+{
+	u32 base, i, frames = atomic_read(&nsk->tx_queued) ? 2 : 1;
+	int prev = nsk->st.cur;
+	struct nc_chan *ch;
+	bool ok = true;
+
+	if (!READ_ONCE(nc_tun.stripe)) {
+		*gen = nsk->txgen;
+		return nsk->txch;
+	}
+	ch = nc_peer_stripe(nsk->peer, nsk->latency, &nsk->st, frames, gen);
+	if (!ch)
+		return NULL;
+	nc_peer_class(nsk->latency, &base);
+	i = ch->idx - base;
+	spin_lock(&nsk->lock);
+	if (!(nsk->st_used & BIT(i))) {
+		WRITE_ONCE(nsk->st_gen[i], *gen);
+		/* the generation before the bit (nc_match_chan()) */
+		smp_store_release(&nsk->st_used, nsk->st_used | BIT(i));
+	} else if (nsk->st_gen[i] != *gen) {
+		ok = false;
+	}
+	spin_unlock(&nsk->lock);
+	if (nsk->st.cur != prev)
+		NC_INC(stripe_switches);
+	return ok ? ch : NULL;
+}
+
 static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 {
 	struct sock *sk = sock->sk;
@@ -1650,7 +1860,8 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	while (!err && copied < len) {
 		struct nc_txframe *f;
 		struct nc_hdr h = { };
-		u32 avail, n, seq;
+		u32 avail, n, seq, gen;
+		struct nc_chan *ch;
 		int state;
 		bool shut;
 
@@ -1723,8 +1934,9 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		spin_unlock(&nsk->lock);
 		sock_hold(sk);
 		f->owner = sk;
+		ch = nc_tx_chan(nsk, &gen);
 		atomic_add((int)f->len, &nsk->tx_queued);
-		err = nc_chan_xmit(nsk->txch, &nsk->txgen, f);
+		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
 		if (err) {
 			nc_txframe_done(f);
 			nc_conn_fail(nsk, ECONNRESET, false);
@@ -1941,7 +2153,7 @@ static int nc_shutdown(struct socket *sock, int how)
 	if (send_fin)
 		nc_send(nsk, NC_T_CLOSE, 0);
 	if (how & RCV_SHUTDOWN) {
-		u32 dropped = nc_rxq_purge(nsk), credit = 0, prev = 0;
+		u32 dropped = nc_rxq_purge(nsk, false), credit = 0, prev = 0;
 		bool grant = false;
 
 		/* dropped data counts as consumed: keep the sender moving */
@@ -1979,14 +2191,14 @@ static void nc_close(struct sock *sk, long timeout)
 		nc_send(nsk, NC_T_RESET, 0);
 	} else if (state == TCP_ESTABLISHED) {
 		/* unread data: abort like TCP does; otherwise a clean FIN */
-		if (READ_ONCE(nsk->rxq_bytes))
+		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes))
 			nc_send(nsk, NC_T_RESET, 0);
 		else if (!nsk->fin_sent)
 			nc_send(nsk, NC_T_CLOSE, 0);
 	}
 	nc_unhash(nsk);
 	nc_port_put(nsk);
-	nc_rxq_purge(nsk);
+	nc_rxq_purge(nsk, true);
 	nc_destroy_children(&children);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	sock_orphan(sk);

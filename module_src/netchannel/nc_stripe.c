@@ -23,6 +23,7 @@ unsigned int nc_stripe_home(u16 lport, u16 rport, unsigned int n)
 void nc_stripe_init(struct nc_stripe *st, int home)
 {
 	st->cur = home < 0 ? NC_CHAN_NONE : home;
+	st->margin = 0;
 	st->switches = 0;
 }
 
@@ -67,6 +68,14 @@ int nc_stripe_pick(struct nc_stripe *st, const struct nc_stripe_load *ld,
 	c = nc_stripe_least_loaded(ld, n, st->cur);
 	if (c < 0)
 		return c;
+	if (st->margin && st->cur >= 0 && (unsigned int)st->cur < n &&
+	    c != st->cur && ld[st->cur].up) {
+		u64 here = nc_stripe_load_of(&ld[st->cur]);
+
+		if (here < st->margin ||
+		    nc_stripe_load_of(&ld[c]) > here - st->margin)
+			return st->cur;
+	}
 	if (st->cur >= 0 && c != st->cur)
 		st->switches++;
 	st->cur = c;

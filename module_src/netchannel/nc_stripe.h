@@ -35,6 +35,7 @@ struct nc_stripe_load {
 
 struct nc_stripe {
 	int cur;	/* channel used last, NC_CHAN_NONE before the first */
+	u64 margin;	/* leave cur only for a channel this much lighter */
 	u64 switches;	/* times the connection changed channel */
 };
 
@@ -50,7 +51,10 @@ int nc_stripe_least_loaded(const struct nc_stripe_load *ld, unsigned int n,
 			   int prefer);
 /*
  * Channel for the next frame of the connection; queued_frames counts its
- * frames waiting to be sent, this one included.  -ENOLINK if no channel
+ * frames waiting to be sent, this one included.  With a margin (0 after
+ * nc_stripe_init()) the connection leaves a channel that is up only for
+ * one with at least margin bytes less load: small frames do not hop
+ * between channels that are about as busy.  -ENOLINK if no channel
  * is up.  The caller adds the frame's bytes to ld[result].queued.
  */
 int nc_stripe_pick(struct nc_stripe *st, const struct nc_stripe_load *ld,

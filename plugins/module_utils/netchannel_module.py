@@ -37,6 +37,7 @@ SYSCTL_RANGES = {
     "hello_timeout_ms": (100, 60000),
     "max_pending_per_peer": (0, 1024),
     "latency_dscp": (0, 63),
+    "stripe": (0, 1),
 }
 
 _DOTTED_QUAD = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")

@@ -135,6 +135,64 @@ NC_TEST(stripe_counts_tcp_notsent)
 }
 
 /*
+ * With a margin a connection leaves a channel that is up only for one
+ * with at least that much less load, so small frames do not hop between
+ * two channels that are about as busy; a channel that goes down is left
+ * at once, and a backlog still spreads (shares follow the drain rates).
+ */
+NC_TEST(stripe_margin)
+{
+	struct nc_stripe_load ld[2] = {
+		{ .queued = 70000, .up = true },
+		{ .queued = 10000, .up = true },
+	};
+	static const u64 rate[2] = { 100000, 50000 };
+	u64 sent[2] = { 0 };
+	struct nc_stripe st;
+	int step, k, c, i;
+
+	nc_stripe_init(&st, 0);
+	CHECK_EQ(st.margin, 0);
+	st.margin = 65536;
+	/* 60000 lighter is not enough */
+	CHECK_EQ(nc_stripe_pick(&st, ld, 2, 4), 0);
+	/* a current load below the margin: stay */
+	ld[0].queued = 30000;
+	ld[1].queued = 0;
+	CHECK_EQ(nc_stripe_pick(&st, ld, 2, 4), 0);
+	/* exactly the margin lighter: move */
+	ld[0].queued = 65536 + 5;
+	ld[1].notsent = 5;
+	CHECK_EQ(nc_stripe_pick(&st, ld, 2, 4), 1);
+	CHECK_EQ(st.switches, 1);
+	/* the current channel down: move at once, margin or not */
+	ld[0].queued = 0;
+	ld[1].up = false;
+	CHECK_EQ(nc_stripe_pick(&st, ld, 2, 1), 0);
+	CHECK_EQ(st.switches, 2);
+	ld[1].up = true;
+	ld[1].notsent = 0;
+
+	/* a backlog: 3 frames of 64 KiB per step against 150000 drained */
+	ld[0].queued = ld[1].queued = 0;
+	for (step = 0; step < 10000; step++) {
+		for (k = 0; k < 3; k++) {
+			c = nc_stripe_pick(&st, ld, 2, 4);
+			if (c < 0 || c > 1) {
+				CHECK(0);
+				return;
+			}
+			ld[c].queued += 65536;
+			sent[c] += 65536;
+		}
+		for (i = 0; i < 2; i++)
+			ld[i].queued -= ld[i].queued < rate[i] ? ld[i].queued : rate[i];
+	}
+	/* the fast channel about twice the slow one */
+	CHECK(sent[0] > sent[1] * 3 / 2 && sent[0] < sent[1] * 5 / 2);
+}
+
+/*
  * Channels drain at different rates; a sender with a backlog queues five
  * 64 KiB frames per step, a little more than all channels drain.  Shares follow the drain rates; a ping-pong sender (one frame at
  * a time) never leaves its channel.
@@ -552,6 +610,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(stripe_sticks_with_one_frame),
 	NC_CASE(stripe_counts_tcp_notsent),
 	NC_CASE(stripe_spreads_by_load),
+	NC_CASE(stripe_margin),
 	NC_CASE(rtx_sent_and_ack),
 	NC_CASE(rtx_wraparound),
 	NC_CASE(rtx_channel_loss),

@@ -2801,8 +2801,9 @@ static const char *lw_accept(int lfd, int ms, int *child, char *buf, size_t len)
  * fake, over its own channel) to the data address and to 127.0.0.1, which
  * a peer can never reach.  A refused one gets ECONNREFUSED (RESET) and no
  * child; an accepted child's getsockname() is the address asked for.  Then
- * on the peer's children: DATA at the right offset arrives, DATA at a
- * wrong one and a CLOSE at a wrong final offset reset the connection.
+ * on the peer's children: DATA ahead of a gap waits for it and both
+ * arrive in order; DATA that overlaps what came and a CLOSE behind it
+ * reset the connection.
  */
 static void test_listener_address(void)
 {
@@ -2878,27 +2879,40 @@ static void test_listener_address(void)
 		else if (child >= 0)
 			close(child);
 	}
-	/* DATA at offset 0 arrives; then DATA at offset 9 (4 were sent) resets */
+	/*
+	 * Striping: DATA for offsets 4..8 first waits for 0..4 (nothing to
+	 * read), then both arrive in order.  DATA at 6 straddles what came
+	 * (8 bytes were delivered): a re-cut frame, reset.
+	 */
+	n = frame(h, 5, 41101, port[1], 0x5a01, 0, 4);
+	be32(h + 16, 4);
+	memcpy(h + n, "efgh", 4);
+	data_ok = kid[1] >= 0 && !write_all(ch, h, n + 4) && !wait_fd(kid[1], POLLIN, 300);
 	n = frame(h, 5, 41101, port[1], 0x5a01, 0, 0);
 	be32(h + 16, 4);
 	memcpy(h + n, "abcd", 4);
-	data_ok = kid[1] >= 0 && !write_all(ch, h, n + 4) && wait_fd(kid[1], POLLIN, 2000) &&
-		  recv(kid[1], x, sizeof(x), 0) == 4 && !memcmp(x, "abcd", 4);
-	n = frame(h, 5, 41101, port[1], 0x5a01, 0, 9);
+	data_ok = data_ok && !write_all(ch, h, n + 4) && wait_fd(kid[1], POLLIN, 2000) &&
+		  recv(kid[1], x, sizeof(x), MSG_WAITALL) == 8 && !memcmp(x, "abcdefgh", 8);
+	n = frame(h, 5, 41101, port[1], 0x5a01, 0, 6);
 	be32(h + 16, 4);
-	memcpy(h + n, "efgh", 4);
+	memcpy(h + n, "ijkl", 4);
 	seq_reset = data_ok && !write_all(ch, h, n + 4) && wait_fd(kid[1], POLLIN, 2000) &&
 		    recv(kid[1], x, sizeof(x), 0) < 0 && errno == ECONNRESET;
-	/* CLOSE says 7 bytes were sent, none came */
+	/* 4 bytes came, then CLOSE says only 2 were sent */
 	fin_reset = 0;
 	if (kid[2] >= 0) {
-		n = frame(h, 6, 41102, port[2], 0x5a02, 0, 7);
-		fin_reset = !write_all(ch, h, n) && wait_fd(kid[2], POLLIN, 2000) &&
+		n = frame(h, 5, 41102, port[2], 0x5a02, 0, 0);
+		be32(h + 16, 4);
+		memcpy(h + n, "mnop", 4);
+		fin_reset = !write_all(ch, h, n + 4) && wait_fd(kid[2], POLLIN, 2000) &&
+			    recv(kid[2], x, 4, 0) == 4;
+		n = frame(h, 6, 41102, port[2], 0x5a02, 0, 2);
+		fin_reset = fin_reset && !write_all(ch, h, n) && wait_fd(kid[2], POLLIN, 2000) &&
 			    recv(kid[2], x, sizeof(x), 0) < 0 && errno == ECONNRESET;
 	}
 	if (!strcmp(got_self, want_self) && !strcmp(got_peer, want_peer) && !why[0] &&
 	    data_ok && seq_reset && fin_reset)
-		PASS(name, "from this host (listeners on 127.0.0.1, %s, any; to 127.0.0.1, 127.0.0.2, %s): %s; from a peer (to %s: listeners 127.0.0.1, %s, any; to 127.0.0.1: any, 127.0.0.1): %s; DATA in order arrives, DATA at a wrong offset and CLOSE at a wrong final offset reset",
+		PASS(name, "from this host (listeners on 127.0.0.1, %s, any; to 127.0.0.1, 127.0.0.2, %s): %s; from a peer (to %s: listeners 127.0.0.1, %s, any; to 127.0.0.1: any, 127.0.0.1): %s; DATA ahead of a gap waits and arrives in order, DATA overlapping what came and CLOSE behind it reset",
 		     c.local, c.local, got_self, c.local, c.local, got_peer);
 	else
 		FAIL(name, "from this host %s (want %s), from a peer %s (want %s)%s; DATA %d, wrong offset reset %d, wrong final offset reset %d",
@@ -5142,6 +5156,221 @@ static void test_connect_retry(void)
 	connect_retry("connect_retry", IPPROTO_VIRTUAL_SOCK, 7355);
 }
 
+/* ---- striping: one connection over every channel of its class (issue 12) ---- */
+
+static uint8_t stripe_byte(uint64_t o)
+{
+	/* changes with the offset's every byte: a frame out of place shows */
+	return (uint8_t)(o ^ (o >> 8) ^ (o >> 16) ^ (o >> 24) ^ 0xa5);
+}
+
+struct stripe_xfer {
+	int fd;
+	int writer;
+	uint64_t bytes;		/* writer: to send */
+	int delay_ms;		/* reader: before its first read */
+	uint64_t done;		/* written, or read and checked */
+	uint64_t bad_at;	/* reader: first wrong byte's offset + 1 */
+	int err;
+	pthread_t th;
+};
+
+static void *stripe_run(void *arg)
+{
+	struct stripe_xfer *x = arg;
+	uint8_t *buf = malloc(65536);
+	ssize_t r, i;
+
+	if (!buf) {
+		x->err = ENOMEM;
+		return NULL;
+	}
+	if (!x->writer && x->delay_ms)
+		usleep(x->delay_ms * 1000);
+	while (x->writer && x->done < x->bytes) {
+		size_t n = x->bytes - x->done < 65536 ? x->bytes - x->done : 65536;
+
+		for (i = 0; i < (ssize_t)n; i++)
+			buf[i] = stripe_byte(x->done + i);
+		if (write_all(x->fd, buf, n)) {
+			x->err = errno;
+			break;
+		}
+		x->done += n;
+	}
+	if (x->writer)
+		shutdown(x->fd, SHUT_WR);
+	while (!x->writer) {
+		if (!wait_fd(x->fd, POLLIN, 30000 * timeout_scale)) {
+			x->err = ETIMEDOUT;
+			break;
+		}
+		r = read(x->fd, buf, 65536);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			x->err = errno;
+		if (r <= 0)
+			break;
+		for (i = 0; i < r && !x->bad_at; i++)
+			if (buf[i] != stripe_byte(x->done + i))
+				x->bad_at = x->done + i + 1;
+		x->done += r;
+	}
+	free(buf);
+	return NULL;
+}
+
+static int stripe_start(struct stripe_xfer *x, int fd, int writer,
+			uint64_t bytes, int delay_ms)
+{
+	memset(x, 0, sizeof(*x));
+	x->fd = fd;
+	x->writer = writer;
+	x->bytes = bytes;
+	x->delay_ms = delay_ms;
+	return pthread_create(&x->th, NULL, stripe_run, x);
+}
+
+/* A connection to 127.0.0.1:port with SO_PRIORITY prio and its child. */
+static int stripe_pair(int lfd, int port, int prio, int *cfd, int *sfd)
+{
+	struct sockaddr_in a = addr("127.0.0.1", port);
+
+	*sfd = -1;
+	*cfd = nc_socket();
+	if (*cfd < 0 ||
+	    setsockopt(*cfd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)) ||
+	    connect(*cfd, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	*sfd = accept(lfd, NULL, NULL);
+	return *sfd < 0 ? -1 : 0;
+}
+
+/* The transfer's reader got every byte, in order, and EOF. */
+static int stripe_ok(const struct stripe_xfer *w, const struct stripe_xfer *r)
+{
+	return !w->err && !r->err && !r->bad_at && w->done == w->bytes &&
+	       r->done == w->bytes;
+}
+
+static void stripe_report(char *b, size_t n, const char *what,
+			  const struct stripe_xfer *w, const struct stripe_xfer *r)
+{
+	snprintf(b, n, "%s: wrote %llu/%llu (%s), read %llu (%s), first wrong byte %llu",
+		 what, (unsigned long long)w->done, (unsigned long long)w->bytes,
+		 strerror(w->err), (unsigned long long)r->done, strerror(r->err),
+		 (unsigned long long)r->bad_at);
+}
+
+#define STRIPE_A	(32u << 20)	/* bulk, connector to child */
+#define STRIPE_B	(16u << 20)	/* bulk, child to connector */
+#define STRIPE_C	(4u << 20)	/* latency class, connector to child */
+#define STRIPE_OFF	(16u << 20)	/* bulk with striping off */
+
+/*
+ * One bulk connection's frames go over both bulk channels to this host
+ * (net.netchannel.stripe, on by default) and arrive byte-exact: 32 MiB
+ * one way and 16 MiB the other way at the same time, next to a latency
+ * class connection, each reader starting late so frames queue up.  With
+ * striping off, one connection's data keeps to one channel.  Before
+ * striping, every connection kept to one channel: the less used bulk
+ * channel carried only the other side's CREDIT frames.
+ */
+static void test_stripe(void)
+{
+	const char *name = "stripe_one_conn";
+	unsigned long long b0[8] = { 0 }, b1[8] = { 0 }, b2[8] = { 0 };
+	unsigned long long sw = nc_counter("stripe_switches");
+	unsigned long long ooo = nc_counter("rx_ooo");
+	unsigned long long least_on = ~0ULL, least_off = ~0ULL, total_off = 0;
+	struct stripe_xfer wa, ra, wb, rb, wc, rc, wo, ro;
+	int lfd, ca = -1, sa = -1, cb = -1, sb = -1, cc = -1, sc = -1;
+	int co = -1, so = -1, nb, i, lat = read_sysctl("latency_priority");
+	char why[256];
+
+	if (read_sysctl("stripe") != 1) {
+		FAIL(name, "net.netchannel.stripe is %d, want the default 1", read_sysctl("stripe"));
+		return;
+	}
+	nb = self_bulk_bytes(b0, 8);
+	if (nb < 2) {
+		FAIL(name, "needs 2 or more bulk channels to this host, /proc shows %d", nb);
+		return;
+	}
+	lfd = nc_listener(5031, 8);
+	if (lfd < 0 || stripe_pair(lfd, 5031, 0, &ca, &sa) ||
+	    stripe_pair(lfd, 5031, 0, &cb, &sb) ||
+	    stripe_pair(lfd, 5031, lat, &cc, &sc)) {
+		FAIL(name, "setup: %s", strerror(errno));
+		goto out;
+	}
+	stripe_start(&ra, sa, 0, 0, 300);
+	stripe_start(&rb, cb, 0, 0, 300);
+	stripe_start(&rc, sc, 0, 0, 100);
+	stripe_start(&wa, ca, 1, STRIPE_A, 0);
+	stripe_start(&wb, sb, 1, STRIPE_B, 0);
+	stripe_start(&wc, cc, 1, STRIPE_C, 0);
+	pthread_join(wa.th, NULL);
+	pthread_join(wb.th, NULL);
+	pthread_join(wc.th, NULL);
+	pthread_join(ra.th, NULL);
+	pthread_join(rb.th, NULL);
+	pthread_join(rc.th, NULL);
+	self_bulk_bytes(b1, 8);
+	for (i = 0; i < nb; i++)
+		if (b1[i] - b0[i] < least_on)
+			least_on = b1[i] - b0[i];
+	if (!stripe_ok(&wa, &ra) || !stripe_ok(&wb, &rb) || !stripe_ok(&wc, &rc)) {
+		if (!stripe_ok(&wa, &ra))
+			stripe_report(why, sizeof(why), "bulk out", &wa, &ra);
+		else if (!stripe_ok(&wb, &rb))
+			stripe_report(why, sizeof(why), "bulk back", &wb, &rb);
+		else
+			stripe_report(why, sizeof(why), "latency", &wc, &rc);
+		FAIL(name, "striping on: %s", why);
+		goto out;
+	}
+
+	if (write_sysctl("stripe", 0) || stripe_pair(lfd, 5031, 0, &co, &so)) {
+		FAIL(name, "striping off: setup: %s", strerror(errno));
+		goto out;
+	}
+	stripe_start(&ro, so, 0, 0, 300);
+	stripe_start(&wo, co, 1, STRIPE_OFF, 0);
+	pthread_join(wo.th, NULL);
+	pthread_join(ro.th, NULL);
+	self_bulk_bytes(b2, 8);
+	for (i = 0; i < nb; i++) {
+		total_off += b2[i] - b1[i];
+		if (b2[i] - b1[i] < least_off)
+			least_off = b2[i] - b1[i];
+	}
+	if (!stripe_ok(&wo, &ro)) {
+		stripe_report(why, sizeof(why), "striping off", &wo, &ro);
+		FAIL(name, "%s", why);
+	} else if (least_on < (STRIPE_A + STRIPE_B) / 5 || least_off * 20 > total_off) {
+		FAIL(name, "least used bulk channel carried %llu bytes of %u striped (want >= 20%%) and %llu of %llu unstriped (want < 5%%)",
+		     least_on, STRIPE_A + STRIPE_B, least_off, total_off);
+	} else {
+		PASS(name, "%d bulk channels; striped 32+16 MiB both ways next to a latency flow: least used channel %llu bytes (%.0f%%), %llu channel switches, %llu frames out of order; unstriped 16 MiB: %llu of %llu bytes (%.1f%%)",
+		     nb, least_on, 100.0 * least_on / (STRIPE_A + STRIPE_B),
+		     nc_counter("stripe_switches") - sw, nc_counter("rx_ooo") - ooo,
+		     least_off, total_off, 100.0 * least_off / total_off);
+	}
+out:
+	write_sysctl("stripe", 1);
+	{
+		int fds[] = { ca, sa, cb, sb, cc, sc, co, so };
+
+		for (i = 0; i < (int)(sizeof(fds) / sizeof(fds[0])); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	if (lfd >= 0)
+		close(lfd);
+}
+
 static void t_errors(void *a) { (void)a; test_errors(); }
 static void t_opts_names(void *a) { (void)a; test_opts_names(); }
 static void t_nonblock_shutdown(void *a) { (void)a; test_nonblock_shutdown(); }
@@ -5183,6 +5412,7 @@ static void t_send_charged(void *a) { (void)a; test_send_charged(); }
 static void t_send_mem_limit(void *a) { (void)a; test_send_mem_limit(); }
 static void t_mem_cgroup_cache(void *a) { (void)a; test_mem_cgroup_cache(); }
 static void t_mem_room_backoff(void *a) { (void)a; test_mem_room_backoff(); }
+static void t_stripe(void *a) { (void)a; test_stripe(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -5321,6 +5551,7 @@ int main(int argc, char **argv)
 		run_test("send_mem_limit", t_send_mem_limit, NULL, 60);
 		run_test("mem_cgroup_cache", t_mem_cgroup_cache, NULL, 90);
 		run_test("mem_room_backoff", t_mem_room_backoff, NULL, 60);
+		run_test("stripe_one_conn", t_stripe, NULL, 180);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

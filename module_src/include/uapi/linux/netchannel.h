@@ -59,6 +59,13 @@
  * clears it.  /proc/net/netchannel shows the keys' public ids.
  */
 #define NETCHANNEL_SYSCTL_AUTH_KEY		"auth_key"
+/*
+ * 1 (default): a connection with more than one DATA frame waiting spreads
+ * its frames over every channel of its class, the least loaded first, and
+ * the receiver puts them back in order; 0: each connection keeps to one
+ * channel.  Applies to frames sent after the change.
+ */
+#define NETCHANNEL_SYSCTL_STRIPE		"stripe"
 /* receive memory, pages: min, pressure, max (as tcp_mem) */
 #define NETCHANNEL_SYSCTL_MEM			"mem"
 
