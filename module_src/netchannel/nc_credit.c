@@ -64,8 +64,14 @@ int nc_txc_consume(struct nc_tx_credit *c, u32 n)
  */
 int nc_txc_update(struct nc_tx_credit *c, u32 new_lim)
 {
+	/*
+	 * An older grant overtaken by a newer one (two receive workers of a
+	 * striped connection each send one) is stale, not a lie: ignored,
+	 * as TCP ignores an old window update.  Beyond a window behind, it
+	 * cannot be one of ours.
+	 */
 	if (nc_seq_before(new_lim, c->lim))
-		return -EPROTO;
+		return c->lim - new_lim <= NC_WIN_MAX ? 0 : -EPROTO;
 	if ((u32)(new_lim - c->nxt) > NC_WIN_MAX)
 		return -EPROTO;
 	if (new_lim == c->lim)

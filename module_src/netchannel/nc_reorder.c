@@ -107,6 +107,46 @@ int nc_ro_insert(struct nc_reorder *q, struct nc_ro_frag *f)
 	return NC_RO_QUEUED;
 }
 
+struct nc_ro_frag *nc_ro_before(const struct nc_reorder *q, u32 seq)
+{
+	struct rb_node *node = q->root.rb_node;
+	struct nc_ro_frag *f, *best = NULL;
+	u32 off = nc_ro_off(q, seq);
+
+	/* the queued frame with the largest offset below seq */
+	while (node) {
+		f = rb_entry(node, struct nc_ro_frag, rb);
+		if (nc_ro_off(q, f->seq) < off) {
+			best = f;
+			node = node->rb_right;
+		} else {
+			node = node->rb_left;
+		}
+	}
+	if (best && nc_ro_off(q, best->seq) + best->len == off)
+		return best;
+	return NULL;
+}
+
+int nc_ro_extend(struct nc_reorder *q, struct nc_ro_frag *f, u32 len)
+{
+	u32 end_off = nc_ro_off(q, f->seq) + f->len + len;
+	struct rb_node *next;
+
+	if (!len || len > NC_MAX_PAYLOAD || f->len + len < f->len)
+		return -EINVAL;
+	if (end_off > nc_ro_off(q, q->lim))
+		return -ENOBUFS;
+	if (q->fin_set && end_off > nc_ro_off(q, q->fin))
+		return -EPROTO;
+	next = rb_next(&f->rb);
+	if (next && nc_ro_off(q, rb_entry(next, struct nc_ro_frag, rb)->seq) < end_off)
+		return -EPROTO;
+	f->len += len;
+	q->bytes += len;
+	return 0;
+}
+
 struct nc_ro_frag *nc_ro_pop(struct nc_reorder *q)
 {
 	struct rb_node *first = rb_first(&q->root);

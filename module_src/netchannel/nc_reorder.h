@@ -60,6 +60,20 @@ int nc_ro_set_fin(struct nc_reorder *q, u32 fin);
  * offset too far behind to be a retransmission.  On error nothing changes.
  */
 int nc_ro_insert(struct nc_reorder *q, struct nc_ro_frag *f);
+/*
+ * The queued frame that ends exactly at seq, or NULL.  A small frame that
+ * continues it can go into its buffer (nc_ro_extend()) instead of a
+ * buffer of its own: a peer that sends many small frames ahead of a gap
+ * does not pin a buffer for each.
+ */
+struct nc_ro_frag *nc_ro_before(const struct nc_reorder *q, u32 seq);
+/*
+ * Grow f (from nc_ro_before()) by len bytes, as nc_ro_insert() would take
+ * a frame [f->seq + f->len, + len): 0, or -EINVAL, -ENOBUFS, -EPROTO as
+ * there, and then nothing changes.  The frame no longer matches what the
+ * sender cut (a retransmission of either part is then an overlap).
+ */
+int nc_ro_extend(struct nc_reorder *q, struct nc_ro_frag *f, u32 len);
 /* The next in-order frame, removed from the queue, or NULL. */
 struct nc_ro_frag *nc_ro_pop(struct nc_reorder *q);
 /* Every byte up to the final offset was delivered. */

@@ -49,8 +49,8 @@ struct nc_sock {
 	u32 st_used;			/* channels of the class DATA went on */
 	u32 st_gen[NC_MAX_CLASS_CHANNELS];	/* their generation then */
 	u64 rxchan_id;
-	u32 rx_used;			/* the peer's channel indexes DATA came on */
 	struct nc_reorder ro;		/* DATA ahead of a gap (striping) */
+	u32 ro_alloc;			/* allocated for the chunks in ro */
 	u32 conn_id;
 	u16 lport;
 	u16 rport;
@@ -691,6 +691,7 @@ static u32 nc_rxq_purge(struct nc_sock *nsk, bool all)
 	if (all) {
 		nc_mem_uncharge(nsk, nsk->ro.bytes);
 		nc_ro_purge(&nsk->ro, nc_ro_release, &q);
+		nsk->ro_alloc = 0;
 	}
 	spin_unlock(&nsk->lock);
 	list_for_each_entry_safe(c, tmp, &q, list)
@@ -786,10 +787,15 @@ static void nc_conns_fail_matching(bool (*pred)(struct nc_sock *, const void *),
 		spin_unlock(&nc_tbl_lock);
 		if (!victim)
 			return;
+		/*
+		 * RESET over the connection's control channel, if that is
+		 * not the one lost: the peer may be waiting for DATA that
+		 * went down with a striped channel, and would wait for ever.
+		 */
 		if (nc_to_sk(victim)->sk_state == TCP_SYN_SENT)
-			nc_conn_fail(victim, EHOSTUNREACH, false);
+			nc_conn_fail(victim, EHOSTUNREACH, true);
 		else
-			nc_conn_fail(victim, err, false);
+			nc_conn_fail(victim, err, true);
 		/* a socket in another state must still leave the table */
 		nc_unhash(victim);
 		sock_put(nc_to_sk(victim));
@@ -821,15 +827,16 @@ static bool nc_match_chan(struct nc_sock *nsk, const void *arg)
 	       READ_ONCE(nsk->st_gen[i]) == m->gen;
 }
 
-/* The connection was opened on rc, or received DATA on it. */
+/*
+ * The connection was opened on rc.  DATA it received on other channels
+ * needs no match here: the sender lost the same TCP connection, fails
+ * the connections that sent on it and tells us with RESET.
+ */
 static bool nc_match_rxchan(struct nc_sock *nsk, const void *arg)
 {
 	const struct nc_rxchan *rc = arg;
 
-	if (nsk->rxchan_id == rc->id)
-		return true;
-	return rc->hello && nsk->peer && nsk->peer->ip == rc->peer_ip &&
-	       (READ_ONCE(nsk->rx_used) & BIT(rc->hello_idx));
+	return nsk->rxchan_id == rc->id;
 }
 
 void nc_conns_chan_down(struct nc_chan *ch, u32 gen)
@@ -1051,7 +1058,6 @@ static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen)
 	nsk->st_gen[i] = gen;
 	/* st_gen[i] before its bit: nc_match_chan() reads them unlocked */
 	smp_store_release(&nsk->st_used, BIT(i));
-	WRITE_ONCE(nsk->rx_used, 0);
 }
 
 /* Release a child that never reached accept(). */
@@ -1246,6 +1252,23 @@ static void nc_rx_deliver(struct nc_sock *nsk, struct nc_chunk *c,
 	}
 }
 
+/* What a received chunk took from the allocator. */
+static u32 nc_chunk_alloc(const struct nc_chunk *c)
+{
+	return (u32)sizeof(*c) + c->cap;
+}
+
+/*
+ * The most the chunks waiting in the reorder queue may take: what the
+ * window lets a peer send ahead of a gap, twice over for the buffers'
+ * own size, and two full frames.  Only a peer that sends small frames
+ * with gaps between them (each in a buffer of its own) gets there.
+ */
+static u64 nc_ro_alloc_max(const struct nc_sock *nsk)
+{
+	return 2 * (u64)nsk->rxc.win + 2 * (NC_MAX_PAYLOAD + NC_RX_PACK);
+}
+
 /*
  * Deliver what the reorder queue has in order; *fin when that reached
  * the final offset.  Under nsk->lock, ESTABLISHED.  A violation's name or
@@ -1259,6 +1282,7 @@ static const char *nc_rx_drain(struct nc_sock *nsk, struct list_head *drop,
 
 	while ((f = nc_ro_pop(&nsk->ro))) {
 		c = container_of(f, struct nc_chunk, ro);
+		nsk->ro_alloc -= nc_chunk_alloc(c);
 		if (nc_rxc_receive(&nsk->rxc, c->len)) {
 			nc_mem_uncharge(nsk, c->len);
 			list_add_tail(&c->list, drop);
@@ -1304,41 +1328,63 @@ static bool nc_rx_done(struct nc_sock *nsk, struct list_head *drop,
  * DATA striped by the accepting side may overtake its ACCEPT: it waits
  * until the ACCEPT is in.
  */
-static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c, u32 seq,
-		       u32 chan_idx)
+static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
+		       const struct nc_hdr *h)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	const char *violation = NULL;
 	struct nc_grant g = { };
 	bool queued = false, fin = false;
+	struct nc_ro_frag *prev;
+	struct nc_chunk *t;
 	LIST_HEAD(drop);
 	int r;
 
 	spin_lock(&nsk->lock);
-	if (sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_SYN_SENT) {
+	/* an old incarnation's frame, looked up before a new connect() */
+	if ((sk->sk_state != TCP_ESTABLISHED && sk->sk_state != TCP_SYN_SENT) ||
+	    nsk->conn_id != h->conn_id) {
 		spin_unlock(&nsk->lock);
 		kvfree(c);
 		return;
 	}
-	if (chan_idx < 32 && !(nsk->rx_used & BIT(chan_idx)))
-		WRITE_ONCE(nsk->rx_used, nsk->rx_used | BIT(chan_idx));
-	c->ro.seq = seq;
+	c->ro.seq = h->seq;
 	c->ro.len = c->len;
 	/* the limit only grows here; behind it after an ungrant: keep it */
 	nc_ro_set_limit(&nsk->ro, nsk->rxc.lim);
-	r = nc_ro_insert(&nsk->ro, &c->ro);
-	if (r == -ENOBUFS) {
-		violation = "overran its credit";
-	} else if (r < 0) {
-		violation = "sent data at a wrong offset";
-	} else if (r == NC_RO_QUEUED) {
-		if (seq != nsk->ro.nxt)
+	/* a small frame that continues a waiting one goes into its buffer */
+	prev = c->len <= NC_RX_SMALL ? nc_ro_before(&nsk->ro, h->seq) : NULL;
+	t = prev ? container_of(prev, struct nc_chunk, ro) : NULL;
+	if (t && t->cap - t->len >= c->len) {
+		r = nc_ro_extend(&nsk->ro, prev, c->len);
+		if (!r) {
+			memcpy(t->data + t->len, c->data, c->len);
+			t->len += c->len;
+			nc_mem_charge(nsk, c->len);
 			NC_INC(rx_ooo);
-		nc_mem_charge(nsk, c->len);
-		c = NULL;
-		if (sk->sk_state == TCP_ESTABLISHED)
-			violation = nc_rx_drain(nsk, &drop, &g, &queued, &fin);
-	}	/* else a duplicate: dropped */
+		}
+	} else if (h->seq != nsk->ro.nxt &&
+		   nsk->ro_alloc + nc_chunk_alloc(c) > nc_ro_alloc_max(nsk)) {
+		r = -E2BIG;
+	} else {
+		r = nc_ro_insert(&nsk->ro, &c->ro);
+		if (r == NC_RO_QUEUED) {
+			if (h->seq != nsk->ro.nxt)
+				NC_INC(rx_ooo);
+			nsk->ro_alloc += nc_chunk_alloc(c);
+			nc_mem_charge(nsk, c->len);
+			c = NULL;
+			if (sk->sk_state == TCP_ESTABLISHED)
+				violation = nc_rx_drain(nsk, &drop, &g,
+							&queued, &fin);
+		}	/* else a duplicate: dropped */
+	}
+	if (r == -ENOBUFS)
+		violation = "overran its credit";
+	else if (r == -E2BIG)
+		violation = "sent too many small frames ahead of a gap";
+	else if (r < 0)
+		violation = "sent data at a wrong offset";
 	spin_unlock(&nsk->lock);
 
 	kvfree(c);
@@ -1407,7 +1453,7 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 
 	switch (h->type) {
 	case NC_T_DATA:
-		nc_rx_data(nsk, chunk, h->seq, rc->hello_idx);
+		nc_rx_data(nsk, chunk, h);
 		chunk = NULL;
 		break;
 	case NC_T_ACCEPT:

@@ -62,6 +62,50 @@ NC_TEST(ro_out_of_order)
 	CHECK_EQ(q.count, 0);
 }
 
+/*
+ * Small frames that continue a queued one grow it instead of taking a
+ * buffer each: nc_ro_before() finds the frame that ends where the new one
+ * starts, nc_ro_extend() checks the new bytes as an insert would.
+ */
+NC_TEST(ro_extend)
+{
+	struct nc_reorder q;
+	struct nc_ro_frag a = fr(0xfffffff0u + 10, 4), b = fr(0xfffffff0u + 30, 5);
+
+	nc_ro_init(&q, 0xfffffff0u, 0xfffffff0u + 100);	/* across the wrap */
+	CHECK(nc_ro_before(&q, a.seq) == NULL);
+	CHECK_EQ(nc_ro_insert(&q, &a), NC_RO_QUEUED);
+	CHECK_EQ(nc_ro_insert(&q, &b), NC_RO_QUEUED);
+	CHECK(nc_ro_before(&q, 0xfffffff0u + 14) == &a);
+	CHECK(nc_ro_before(&q, 0xfffffff0u + 15) == NULL);	/* a gap */
+	CHECK(nc_ro_before(&q, 0xfffffff0u + 35) == &b);
+	CHECK(nc_ro_before(&q, 0xfffffff0u + 12) == NULL);	/* inside a */
+	CHECK_EQ(nc_ro_extend(&q, &a, 16), 0);			/* up to b */
+	CHECK_EQ(a.len, 20);
+	CHECK_EQ(q.bytes, 25);
+	CHECK_EQ(q.count, 2);
+	CHECK_EQ(nc_ro_extend(&q, &a, 1), -EPROTO);		/* into b */
+	CHECK_EQ(nc_ro_extend(&q, &b, 0), -EINVAL);
+	CHECK_EQ(nc_ro_extend(&q, &b, 66), -ENOBUFS);		/* past the limit */
+	CHECK_EQ(nc_ro_set_fin(&q, 0xfffffff0u + 40), 0);
+	CHECK_EQ(nc_ro_extend(&q, &b, 6), -EPROTO);		/* past the end */
+	CHECK_EQ(nc_ro_extend(&q, &b, 5), 0);
+	CHECK_EQ(b.len, 10);
+	CHECK_EQ(q.bytes, 30);
+	CHECK(tree_ok(&q));
+	/* the hole filled: both come out, grown */
+	{
+		struct nc_ro_frag h = fr(0xfffffff0u, 10);
+
+		CHECK_EQ(nc_ro_insert(&q, &h), NC_RO_QUEUED);
+		CHECK(nc_ro_pop(&q) == &h);
+		CHECK(nc_ro_pop(&q) == &a);
+		CHECK(nc_ro_pop(&q) == &b);
+		CHECK(nc_ro_fin_reached(&q));
+		CHECK_EQ(q.bytes, 0);
+	}
+}
+
 NC_TEST(ro_duplicates_and_overlaps)
 {
 	struct nc_reorder q;
@@ -369,6 +413,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(ro_final_offset),
 	NC_CASE(ro_purge),
 	NC_CASE(ro_model_random),
+	NC_CASE(ro_extend),
 };
 
 void suite_reorder(void)

@@ -5158,6 +5158,229 @@ static void test_connect_retry(void)
 
 /* ---- striping: one connection over every channel of its class (issue 12) ---- */
 
+/*
+ * Read the module's frames from a channel socket for up to ms, skipping
+ * payloads: 1 when one of this type and conn_id came.
+ */
+static int chan_find(int fd, int type, uint32_t conn_id, int ms)
+{
+	static unsigned char b[65536];
+	size_t fill = 0, skip = 0;
+	double end = now() + ms / 1000.0;
+
+	while (now() < end) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, 100))
+			continue;
+		r = read(fd, b + fill, sizeof(b) - fill);
+		if (r <= 0)
+			return 0;
+		fill += r;
+		for (;;) {
+			size_t hl, n;
+
+			if (skip) {
+				n = skip < fill ? skip : fill;
+				memmove(b, b + n, fill - n);
+				fill -= n;
+				skip -= n;
+				if (skip)
+					break;
+			}
+			if (fill < 24 || fill < (hl = hdr_len(b[2], b[3])))
+				break;
+			if (b[3] == type && rd32(b + 12) == conn_id)
+				return 1;
+			skip = hl + rd32(b + 16);
+		}
+	}
+	return 0;
+}
+
+/*
+ * A striped connection loses one of its channels (not the one it opened
+ * on): the module resets it and tells the peer with RESET over the
+ * connection's own channel.  Before, it failed the connection silently:
+ * the peer, waiting for DATA that went down with the lost channel, waited
+ * for ever.  The fake peer reads nothing, so DATA backs up and spreads
+ * over both bulk channels; then it closes the other one.
+ */
+static void test_stripe_chan_loss(void)
+{
+	const char *name = "stripe_chan_loss_reset";
+	static char buf[65536];
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 8192, 0);
+	unsigned long long sw0 = nc_counter("stripe_switches");
+	unsigned int lport;
+	uint32_t conn_id;
+	int cfd = -1, afd = -1, i, tx, other = -1, got_reset, err;
+	size_t sent = 0;
+	double t0;
+	char x;
+
+	if (!fp)
+		return;
+	cfd = fake_connecting(name, fp, &c, 5301, &conn_id, &lport);
+	if (cfd < 0)
+		goto out;
+	afd = fake_accept(name, &c, cfd, 5301, lport, conn_id, 64u << 20);
+	tx = fp->last;
+	/* every channel of the module to the fake, with its HELLO read */
+	if (afd < 0)
+		goto out;
+	if (!fake_wait_up(fp, &c, 15)) {
+		FAIL(name, "the module's channels to the fake peer did not all come up (%d)", fp->n);
+		goto out;
+	}
+	for (i = 0; i < fp->n; i++)
+		if (i != tx && fp->idx[i] >= 0 && fp->idx[i] < (int)c.bulk)
+			other = i;
+	if (other < 0 || fp->idx[tx] >= (int)c.bulk) {
+		FAIL(name, "channels to the fake peer: CONNECT on index %d, no other bulk channel (%d seen)",
+		     fp->idx[tx], fp->n);
+		goto out;
+	}
+	/* write until nothing more goes for a second: DATA backs up on both */
+	t0 = now();
+	while (sent < (32u << 20) && now() - t0 < 1) {
+		ssize_t w = send(cfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (w > 0) {
+			sent += w;
+			t0 = now();
+		} else {
+			usleep(20000);
+		}
+	}
+	if (nc_counter("stripe_switches") == sw0) {
+		FAIL(name, "%zu bytes sent, no channel switch: the connection did not stripe", sent);
+		goto out;
+	}
+	close(fp->fd[other]);
+	fp->fd[other] = -1;
+	got_reset = chan_find(fp->fd[tx], 4, conn_id, 10000);
+	err = wait_fd(cfd, POLLIN, 5000) && recv(cfd, &x, 1, MSG_DONTWAIT) < 0 ? errno : 0;
+	if (got_reset && err == ECONNRESET)
+		PASS(name, "%zu bytes striped over bulk channels %d and %d (%llu switches); channel %d closed: ECONNRESET here, RESET to the peer over channel %d",
+		     sent, fp->idx[tx], fp->idx[other], nc_counter("stripe_switches") - sw0,
+		     fp->idx[other], fp->idx[tx]);
+	else
+		FAIL(name, "channel %d closed: RESET to the peer %s, local error %s",
+		     other, got_reset ? "sent" : "never sent (the peer would wait for ever)",
+		     strerror(err));
+out:
+	fake_done(fp, cfd, afd);
+}
+
+/* One v2 DATA frame of the fake peer: payload bytes at offset seq. */
+static int fake_data(int fd, unsigned int sport, unsigned int dport, uint32_t conn_id,
+		     uint32_t seq, const void *p, uint32_t len)
+{
+	unsigned char h[HDR_MAX + 64];
+	size_t n = frame(h, 5, sport, dport, conn_id, 0, seq);
+
+	be32(h + 16, len);
+	memcpy(h + n, p, len);
+	return write_all(fd, h, n + len);
+}
+
+/*
+ * Small frames ahead of a gap.  2000 1-byte frames that continue each
+ * other wait in a few shared buffers and arrive in order when the gap
+ * fills.  1-byte frames with a gap after each pin a buffer apiece: after
+ * twice the window the connection is reset.  Before, each took a 4 KiB
+ * buffer, charged one byte: 2000 of them passed the limit (reset), and
+ * the gapped ones were all kept (a 64 KiB window pinned 128 MiB).
+ */
+static void test_stripe_small_ooo(void)
+{
+	const char *name = "stripe_small_ooo";
+	static char in[4096];
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	unsigned long long errs = nc_counter("proto_errors");
+	unsigned int lport, k;
+	uint32_t conn_id;
+	int cfd = -1, afd = -1, rcv = 32768, in_order = 0, reset_after = -1, got = 0;
+	char x = 'a';
+
+	if (!fp)
+		return;
+	for (k = 0; k < 2; k++) {
+		struct sockaddr_in a = addr(c.ip, 5302 + k);
+		unsigned char hdr[HDR_MAX];
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+		double t0 = now();
+
+		/* a 64 KiB window (the core doubles SO_RCVBUF) */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+		while (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS &&
+		       now() - t0 < 30) {
+			close(fd);
+			fake_poll(fp, 300, -1, 0, hdr);
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+		}
+		if (!fake_poll(fp, 10000, 2, 0, hdr)) {
+			FAIL(name, "no CONNECT reached the fake peer");
+			close(fd);
+			goto out;
+		}
+		conn_id = rd32(hdr + 12);
+		lport = rd16(hdr + 8);
+		if (afd < 0)
+			afd = fake_accept(name, &c, fd, 5302 + k, lport, conn_id, 1 << 20);
+		else if (write_all(afd, hdr, frame(hdr, 3, 5302 + k, lport, conn_id, 1 << 20, 0)))
+			afd = -1;
+		if (afd < 0) {
+			close(fd);
+			goto out;
+		}
+		usleep(100000);
+		cfd = fd;
+		if (k == 0) {
+			/* offsets 1..2000, one byte each, then offset 0 */
+			for (got = 1; got <= 2000; got++)
+				if (fake_data(afd, 5302, lport, conn_id, got, &x, 1))
+					break;
+			in_order = !wait_fd(cfd, POLLIN, 300) &&
+				   !fake_data(afd, 5302, lport, conn_id, 0, &x, 1) &&
+				   wait_fd(cfd, POLLIN, 3000);
+			got = 0;
+			while (in_order && got < 2001 && wait_fd(cfd, POLLIN, 2000)) {
+				ssize_t r = recv(cfd, in, sizeof(in), MSG_DONTWAIT);
+
+				if (r <= 0)
+					break;
+				got += r;
+			}
+			close(cfd);
+			cfd = -1;
+		} else {
+			/* offsets 1, 3, 5, ...: a gap after every byte */
+			for (reset_after = 1; reset_after <= 4000; reset_after++) {
+				if (fake_data(afd, 5303, lport, conn_id, 2 * reset_after - 1, &x, 1))
+					break;
+				if (reset_after % 50 == 0 && wait_fd(cfd, POLLIN, 50) &&
+				    recv(cfd, in, 1, MSG_DONTWAIT) < 0 && errno == ECONNRESET)
+					break;
+			}
+		}
+	}
+	if (in_order && got == 2001 && reset_after <= 1000 && nc_counter("proto_errors") > errs)
+		PASS(name, "2000 contiguous 1-byte frames ahead of a gap: all %d bytes in order; gapped 1-byte frames: reset after %d of them",
+		     got, reset_after);
+	else
+		FAIL(name, "contiguous: %s, %d of 2001 bytes read; gapped: %s after %d frames",
+		     in_order ? "kept" : "not kept (reset, or readable before the gap filled)", got,
+		     reset_after <= 4000 ? "reset" : "never reset", reset_after);
+out:
+	fake_done(fp, cfd, afd);
+}
+
+
 static uint8_t stripe_byte(uint64_t o)
 {
 	/* changes with the offset's every byte: a frame out of place shows */
@@ -5413,6 +5636,8 @@ static void t_send_mem_limit(void *a) { (void)a; test_send_mem_limit(); }
 static void t_mem_cgroup_cache(void *a) { (void)a; test_mem_cgroup_cache(); }
 static void t_mem_room_backoff(void *a) { (void)a; test_mem_room_backoff(); }
 static void t_stripe(void *a) { (void)a; test_stripe(); }
+static void t_stripe_chan_loss(void *a) { (void)a; test_stripe_chan_loss(); }
+static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -5552,6 +5777,8 @@ int main(int argc, char **argv)
 		run_test("mem_cgroup_cache", t_mem_cgroup_cache, NULL, 90);
 		run_test("mem_room_backoff", t_mem_room_backoff, NULL, 60);
 		run_test("stripe_one_conn", t_stripe, NULL, 180);
+		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
+		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}
