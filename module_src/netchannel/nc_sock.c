@@ -741,15 +741,19 @@ static void nc_send_credit(struct nc_sock *nsk, u32 credit, u32 prev)
 /*
  * Fail a connection (reset received, protocol violation, channel lost):
  * set the error, move to CLOSE, leave the table and wake everybody.
+ * With conn_id, only that incarnation: a frame looked up before the
+ * socket connect()ed again must not fail the new connection.
  */
-static void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset)
+static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
+			   const u32 *conn_id)
 {
 	struct sock *sk = nc_to_sk(nsk);
 	int old;
 
 	spin_lock(&nsk->lock);
 	old = sk->sk_state;
-	if (old != TCP_ESTABLISHED && old != TCP_SYN_SENT) {
+	if ((old != TCP_ESTABLISHED && old != TCP_SYN_SENT) ||
+	    (conn_id && nsk->conn_id != *conn_id)) {
 		spin_unlock(&nsk->lock);
 		return;
 	}
@@ -761,6 +765,11 @@ static void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset)
 	nc_unhash(nsk);
 	NC_INC(conn_reset);
 	nc_wake(sk, NC_WAKE_ALL);
+}
+
+static void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset)
+{
+	__nc_conn_fail(nsk, err, send_reset, NULL);
 }
 
 /* Repeatedly find and fail the first hashed connection matching pred. */
@@ -1303,7 +1312,7 @@ static const char *nc_rx_drain(struct nc_sock *nsk, struct list_head *drop,
  * reset the connection if the peer broke the rules (true: it did).
  */
 static bool nc_rx_done(struct nc_sock *nsk, struct list_head *drop,
-		       const char *violation)
+		       const char *violation, u32 conn_id)
 {
 	struct nc_chunk *c, *tmp;
 
@@ -1314,7 +1323,7 @@ static bool nc_rx_done(struct nc_sock *nsk, struct list_head *drop,
 	pr_warn_ratelimited("netchannel: peer %s on port %u\n", violation,
 			    nsk->lport);
 	NC_INC(proto_errors);
-	nc_conn_fail(nsk, ECONNRESET, true);
+	__nc_conn_fail(nsk, ECONNRESET, true, &conn_id);
 	return true;
 }
 
@@ -1388,7 +1397,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 	spin_unlock(&nsk->lock);
 
 	kvfree(c);
-	if (nc_rx_done(nsk, &drop, violation))
+	if (nc_rx_done(nsk, &drop, violation, h->conn_id))
 		return;
 	if (queued || fin)
 		nc_wake(sk, EPOLLIN | EPOLLRDNORM | (fin ? EPOLLRDHUP : 0));
@@ -1407,7 +1416,7 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 	LIST_HEAD(drop);
 
 	spin_lock(&nsk->lock);
-	if (sk->sk_state == TCP_SYN_SENT) {
+	if (sk->sk_state == TCP_SYN_SENT && nsk->conn_id == h->conn_id) {
 		nc_txc_init(&nsk->txc, 0, h->credit);
 		nsk->rxchan_id = rc->id;
 		WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
@@ -1419,7 +1428,7 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 		violation = nc_rx_drain(nsk, &drop, &g, &queued, &eof);
 	}
 	spin_unlock(&nsk->lock);
-	if (nc_rx_done(nsk, &drop, violation))
+	if (nc_rx_done(nsk, &drop, violation, h->conn_id))
 		return;
 	if (fin)
 		nc_send(nsk, NC_T_CLOSE, 0);
@@ -1462,8 +1471,8 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		nc_wake(sk, NC_WAKE_ALL);
 		break;
 	case NC_T_RESET:
-		nc_conn_fail(nsk, sk->sk_state == TCP_SYN_SENT ?
-			     ECONNREFUSED : ECONNRESET, false);
+		__nc_conn_fail(nsk, sk->sk_state == TCP_SYN_SENT ?
+			       ECONNREFUSED : ECONNRESET, false, &h->conn_id);
 		break;
 	case NC_T_CLOSE:
 		/*
@@ -1471,6 +1480,10 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		 * on other channels (striping); EOF once all of it came.
 		 */
 		spin_lock(&nsk->lock);
+		if (nsk->conn_id != h->conn_id) {
+			spin_unlock(&nsk->lock);
+			break;	/* an older incarnation's */
+		}
 		r = 0;
 		fin = sk->sk_state != TCP_ESTABLISHED;
 		if (!fin) {
@@ -1490,15 +1503,16 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		pr_warn_ratelimited("netchannel: peer closed at a wrong final offset on port %u\n",
 				    nsk->lport);
 		NC_INC(proto_errors);
-		nc_conn_fail(nsk, ECONNRESET, true);
+		__nc_conn_fail(nsk, ECONNRESET, true, &h->conn_id);
 		break;
 	case NC_T_CREDIT:
 		spin_lock(&nsk->lock);
-		r = nc_txc_update(&nsk->txc, h->credit);
+		r = nsk->conn_id == h->conn_id ?
+			nc_txc_update(&nsk->txc, h->credit) : 0;
 		spin_unlock(&nsk->lock);
 		if (r < 0) {
 			NC_INC(proto_errors);
-			nc_conn_fail(nsk, ECONNRESET, true);
+			__nc_conn_fail(nsk, ECONNRESET, true, &h->conn_id);
 		} else if (r > 0) {
 			nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
 		}
@@ -1859,9 +1873,15 @@ static int nc_tx_full(struct socket *sock, long timeo)
  * DATA: NULL, the connection fails (nc_match_chan() does the same from
  * the other side).  Under lock_sock().
  */
-static struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen)
+static struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len)
 {
-	u32 base, i, frames = atomic_read(&nsk->tx_queued) ? 2 : 1;
+	/*
+	 * A small frame stays where the last one went: small frames that
+	 * overtake a large one then continue each other, and the receiver
+	 * keeps them in one buffer (nc_ro_extend()).
+	 */
+	u32 base, i, frames = len > NC_RX_SMALL &&
+			      atomic_read(&nsk->tx_queued) ? 2 : 1;
 	int prev = nsk->st.cur;
 	struct nc_chan *ch;
 	bool ok = true;
@@ -1980,12 +2000,13 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		spin_unlock(&nsk->lock);
 		sock_hold(sk);
 		f->owner = sk;
-		ch = nc_tx_chan(nsk, &gen);
+		ch = nc_tx_chan(nsk, &gen, n);
 		atomic_add((int)f->len, &nsk->tx_queued);
 		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
 		if (err) {
 			nc_txframe_done(f);
-			nc_conn_fail(nsk, ECONNRESET, false);
+			/* the peer may wait for DATA on a lost channel */
+			nc_conn_fail(nsk, ECONNRESET, true);
 			err = -ECONNRESET;
 			break;
 		}
