@@ -234,7 +234,7 @@ _PEER_RE = re.compile(r"^peer (?P<ip>\S+)(?P<self> \(self\))?$")
 _TX_RE = re.compile(
     r"^\s+tx\s+(?P<index>\d+) (?P<cls>bulk|latency)\s+(?P<state>\S+)\s+cpu (?P<cpu>-?\d+) "
     r"frames (?P<frames>\d+) bytes (?P<bytes>\d+) queued (?P<queued>\d+) connects (?P<connects>\d+) "
-    r"fails (?P<fails>\d+) last_err (?P<last_err>-?\d+)$"
+    r"fails (?P<fails>\d+) last_err (?P<last_err>-?\d+)(?: queued_bytes (?P<queued_bytes>\d+))?$"
 )
 _RX_RE = re.compile(
     r"^rx id (?P<id>\d+) from (?P<ip>\S+) chan (?P<index>\d+) (?P<cls>bulk|latency) "
@@ -265,7 +265,8 @@ def parse_proc(text: str) -> dict:
         elif m := _TX_RE.match(line):
             if peer is None:
                 raise ValueError(f"line {lineno}: tx line before any peer line: {line!r}")
-            ch = {k: (v if k in ("cls", "state") else int(v)) for k, v in m.groupdict().items()}
+            # queued_bytes: since striping (a module from before it has none)
+            ch = {k: (v if k in ("cls", "state") else int(v)) for k, v in m.groupdict().items() if v is not None}
             peer["tx"].append(ch)
         elif m := _RX_RE.match(line):
             rx = {k: (v if k in ("cls", "ip") else int(v)) for k, v in m.groupdict().items() if k != "dying"}

@@ -2,6 +2,7 @@
 
 import importlib.util
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ peer 198.18.0.1 (self)
 peer 198.18.0.2
   tx  0 bulk    up         cpu 1 frames 260 bytes 6241 queued 0 connects 1 fails 1 last_err -110
   tx  1 bulk    backoff    cpu 0 frames 0 bytes 0 queued 0 connects 0 fails 3 last_err -111
-  tx  2 latency up         cpu -1 frames 1 bytes 24 queued 0 connects 1 fails 0 last_err 0
+  tx  2 latency up         cpu -1 frames 1 bytes 24 queued 2 connects 1 fails 0 last_err 0 queued_bytes 131128
 rx id 1 from 198.18.0.1 chan 0 bulk frames 2 bytes 48
 rx id 2 from 198.18.0.1 chan 1 bulk frames 1 bytes 24
 rx id 3 from 198.18.0.1 chan 2 latency frames 1 bytes 24
@@ -56,6 +57,8 @@ def test_parse_proc_reads_every_part():
         "last_err": -111,
     }
     assert p["peers"]["198.18.0.2"]["tx"][2]["cpu"] == -1
+    # a module with striping also shows the bytes queued on each channel
+    assert p["peers"]["198.18.0.2"]["tx"][2]["queued_bytes"] == 131128
     assert p["rx"][3] == {
         "id": 5,
         "ip": "198.18.0.2",
@@ -425,3 +428,33 @@ def test_cluster_key_plan():
     assert nm.plan_cluster_keys([K1], K1, False, False, new) == [K1]
     assert nm.plan_cluster_keys([K1], K2, False, False, new) == [K2, K1]
     assert nm.plan_cluster_keys([K2, K1], K2, False, False, new) == [K2, K1]
+
+
+def _c_format(path, start):
+    """The format string of the seq_printf() in module_src/netchannel/<path> whose text begins with
+    start, as a Python %-format (the C conversions this file uses mapped to Python's)."""
+    src = (ROOT / "module_src" / "netchannel" / path).read_text()
+    m = re.search(r'seq_printf\(m, "(' + re.escape(start) + r'[^"]*)\\n"', src)
+    assert m, f"no seq_printf starting {start!r} in {path}"
+    return re.sub(r"%(-?\d*)(?:llu|u|d)", r"%\1d", m.group(1).replace("%pI4h", "%s"))
+
+
+def test_parse_proc_reads_what_the_module_prints():
+    """Lines made with the module's own seq_printf formats parse: a format change in the C code
+    (as striping's queued_bytes) fails here rather than in a molecule run against the lab."""
+    tx = _c_format("nc_chan.c", "  tx ")
+    rx = _c_format("nc_chan.c", "rx id ")
+    head = _c_format("nc_main.c", "netchannel wire_version ")
+    ntx = tx.count("%")
+    values = [0, "bulk", "backoff", -1, 5, 6, 7, 8, 9, -111, 4096][:ntx]
+    assert len(values) == ntx, f"the tx line has {ntx} fields; this test knows {len(values)}"
+    text = head % (2, "198.18.0.1", 9000, 2, 1, 1) + "\npeer 198.18.0.2\n"
+    text += tx % tuple(values) + "\n"
+    text += rx % (5, "198.18.0.2", 1, "latency", 3, 4, " dying") + "\n"
+    p = nm.parse_proc(text)
+    ch = p["peers"]["198.18.0.2"]["tx"][0]
+    assert ch["state"] == "backoff"
+    assert ch["last_err"] == -111
+    assert ch["cpu"] == -1
+    assert p["rx"][0]["dying"] is True
+    assert p["rx"][0]["cls"] == "latency"
