@@ -71,10 +71,9 @@ struct nc_peer *nc_peer_find(u32 ip)
 struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
 				  u16 lport, u16 rport)
 {
-	if (latency && nc_cfg.lat)
-		return &peer->chans[nc_cfg.bulk +
-				    nc_stripe_home(lport, rport, nc_cfg.lat)];
-	return &peer->chans[nc_stripe_home(lport, rport, nc_cfg.bulk)];
+	u32 base, n = nc_peer_class(latency, &base);
+
+	return &peer->chans[base + nc_stripe_home(lport, rport, n)];
 }
 
 /*
@@ -173,8 +172,7 @@ struct nc_chan *nc_peer_chan_up(struct nc_peer *peer, bool latency,
 				u16 lport, u16 rport, u32 *gen, long timeout)
 {
 	struct nc_chan *first = nc_peer_pick_chan(peer, latency, lport, rport);
-	bool lat = latency && nc_cfg.lat;
-	u32 base = lat ? nc_cfg.bulk : 0, n = lat ? nc_cfg.lat : nc_cfg.bulk;
+	u32 base, n = nc_peer_class(latency, &base);
 	u32 start = (u32)(first - peer->chans) - base, i;
 	unsigned long end = jiffies + timeout;
 	long left, ret;
