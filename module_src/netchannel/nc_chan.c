@@ -410,6 +410,25 @@ static void nc_chan_mark_latency(struct sock *sk)
 	sock_set_priority(sk, (u32)READ_ONCE(nc_tun.latency_priority));
 }
 
+/*
+ * A bulk channel's TCP socket takes new data only while it holds less
+ * than bulk_notsent_lowat bytes it has not sent (TCP_NOTSENT_LOWAT): the
+ * rest waits in the channel's queue, where striping sees it as load and
+ * the connections sharing the channel stay in the order they wrote,
+ * instead of megabytes in TCP's send queue ahead of every newcomer.
+ * Read when the channel is set up; 0 leaves TCP's default (no limit).
+ */
+static void nc_chan_set_notsent_lowat(struct sock *sk)
+{
+	int lowat = READ_ONCE(nc_tun.bulk_notsent_lowat);
+
+	if (lowat > 0) {
+		lock_sock(sk);
+		WRITE_ONCE(tcp_sk(sk)->notsent_lowat, (u32)lowat);
+		release_sock(sk);
+	}
+}
+
 /* ---- outbound channel: connect with retry ---- */
 
 static void nc_chan_conn_work(struct work_struct *work)
@@ -455,6 +474,8 @@ static void nc_chan_conn_work(struct work_struct *work)
 	nc_chan_set_liveness(sk);
 	if (ch->latency)
 		nc_chan_mark_latency(sk);
+	else
+		nc_chan_set_notsent_lowat(sk);
 	nc_sin(&sin, nc_cfg.local_ip, 0);
 	err = kernel_bind(sock, (struct sockaddr *)&sin, sizeof(sin));
 	if (!err) {
@@ -1298,20 +1319,22 @@ void nc_chan_seq_show(struct seq_file *m)
 		seq_printf(m, "peer %pI4h%s\n", &p->ip, i ? "" : " (self)");
 		for (j = 0; j < p->nchans; j++) {
 			struct nc_chan *ch = &p->chans[j];
-			u32 q, qb;
+			u32 q, qb, ns = 0;
 			int st;
 
 			spin_lock(&ch->lock);
 			st = ch->state;
 			q = ch->txq_len;
 			qb = ch->txq_bytes;
+			if (st == NC_CH_UP && ch->sock)
+				ns = nc_tcp_notsent(ch->sock->sk);
 			spin_unlock(&ch->lock);
-			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d queued_bytes %u\n",
+			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d queued_bytes %u notsent_bytes %u\n",
 				   j, ch->latency ? "latency" : "bulk",
 				   nc_ch_state_names[st],
 				   ch->cpu == WORK_CPU_UNBOUND ? -1 : ch->cpu,
 				   ch->frames, ch->bytes, q, ch->connects,
-				   ch->fails, ch->last_err, qb);
+				   ch->fails, ch->last_err, qb, ns);
 		}
 	}
 	spin_lock(&nc_rx_lock);

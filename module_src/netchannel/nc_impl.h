@@ -59,6 +59,7 @@ struct nc_stats {
 	u64 mem_pressure;	/* times net.netchannel.mem's pressure was entered */
 	u64 stripe_switches;	/* DATA frames sent on another channel than the last */
 	u64 rx_ooo;		/* DATA frames that arrived ahead of a gap */
+	u64 class_switches;	/* connections moved to another class's channels */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -82,6 +83,7 @@ struct nc_tunables {
 	int max_pending_per_peer;	/* before HELLO; 0: 2 * 16 + 4 */
 	int latency_dscp;		/* latency channels' DSCP */
 	int stripe;			/* spread a connection's frames */
+	int bulk_notsent_lowat;		/* bulk channels' TCP_NOTSENT_LOWAT, 0: off */
 };
 
 extern struct nc_tunables nc_tun;
@@ -114,6 +116,12 @@ enum nc_chan_state {
  * this many bytes less waiting (nc_stripe.margin): one full frame.
  */
 #define NC_STRIPE_MARGIN	65536u
+
+/*
+ * net.netchannel.bulk_notsent_lowat's default: a bulk channel's TCP
+ * socket holds at most about two frames it has not sent.
+ */
+#define NC_BULK_NOTSENT_LOWAT	131072
 
 struct nc_txframe {
 	struct list_head list;

@@ -60,6 +60,7 @@ struct nc_tunables nc_tun = {
 	.max_pending_per_peer	= 0,
 	.latency_dscp		= 46,
 	.stripe			= 1,
+	.bulk_notsent_lowat	= NC_BULK_NOTSENT_LOWAT,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -289,6 +290,15 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra2		= &nc_one,
 	},
 	{
+		.procname	= NETCHANNEL_SYSCTL_BULK_NOTSENT_LOWAT,
+		.data		= &nc_tun.bulk_notsent_lowat,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_win_max,
+	},
+	{
 		.procname	= NETCHANNEL_SYSCTL_MEM,
 		.data		= nc_mem,
 		.maxlen		= sizeof(nc_mem),
@@ -338,6 +348,7 @@ static const struct {
 	NC_STAT(mem_pressure),
 	NC_STAT(stripe_switches),
 	NC_STAT(rx_ooo),
+	NC_STAT(class_switches),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -3,9 +3,11 @@
  * nc_sock.c - NetChannel virtual sockets: socket(AF_INET, SOCK_STREAM, 19).
  *
  * A virtual connection is identified by (peer, local port, remote port)
- * plus a connection id chosen by the connecting side.  All of its frames
- * in one direction travel on one outbound channel, chosen from the ports,
- * so TCP's ordering on that channel gives the stream its order.
+ * plus a connection id chosen by the connecting side.  Its control frames
+ * travel on one outbound channel of its class, chosen from the ports; its
+ * DATA frames may be spread over every channel of the class its socket
+ * priority names now (striping, nc_tx_chan()), and the receiver's reorder
+ * queue puts them back in order.
  *
  * Locking: lock_sock() serialises system calls on a socket; nsk->lock (a
  * spinlock, never held while copying to or from user space) protects the
@@ -45,9 +47,9 @@ struct nc_sock {
 	struct nc_peer *peer;
 	struct nc_chan *txch;		/* control frames, DATA when not striping */
 	u32 txgen;
-	struct nc_stripe st;		/* DATA's channel, index in the class */
-	u32 st_used;			/* channels of the class DATA went on */
-	u32 st_gen[NC_MAX_CLASS_CHANNELS];	/* their generation then */
+	struct nc_stripe st;		/* DATA's channel, index in tx_latency's class */
+	u32 st_used;			/* peer->chans[i] DATA went on: bit i */
+	u32 st_gen[2 * NC_MAX_CLASS_CHANNELS];	/* their generation then */
 	u64 rxchan_id;
 	struct nc_reorder ro;		/* DATA ahead of a gap (striping) */
 	u32 ro_alloc;			/* allocated for the chunks in ro */
@@ -57,7 +59,9 @@ struct nc_sock {
 	bool port_reserved;
 	struct nc_rgroup *rg;		/* SO_REUSEPORT group of lport */
 	struct list_head rg_node;	/* on rg->listeners (not in nc_tbl) */
-	bool latency;
+	bool latency;			/* class of the connection's control frames */
+	bool tx_latency;		/* class DATA goes on now (SO_PRIORITY) */
+	u32 tx_prio;			/* sk_priority that tx_latency follows */
 	bool peer_fin;
 	bool fin_sent;
 	struct nc_tx_credit txc;
@@ -823,16 +827,17 @@ struct nc_chan_match {
 static bool nc_match_chan(struct nc_sock *nsk, const void *arg)
 {
 	const struct nc_chan_match *m = arg;
-	u32 base, n, i;
+	u32 i;
 
 	if (nsk->txch == m->ch && nsk->txgen == m->gen)
 		return true;
 	if (nsk->peer != m->ch->peer)
 		return false;
-	n = nc_peer_class(nsk->latency, &base);
-	i = m->ch->idx - base;
+	i = m->ch->idx;
+	if (i >= ARRAY_SIZE(nsk->st_gen))
+		return false;
 	/* pairs with the release in nc_tx_chan(): st_gen[i] is set first */
-	return i < n && (smp_load_acquire(&nsk->st_used) & BIT(i)) &&
+	return (smp_load_acquire(&nsk->st_used) & BIT(i)) &&
 	       READ_ONCE(nsk->st_gen[i]) == m->gen;
 }
 
@@ -1058,15 +1063,44 @@ static void nc_sock_setup(struct nc_sock *nsk)
 /* DATA starts on the connection's first channel, ch of generation gen */
 static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen)
 {
-	u32 base, i;
+	u32 base, i = ch->idx;
 
+	BUILD_BUG_ON(ARRAY_SIZE(nsk->st_gen) > 32);
 	nc_peer_class(nsk->latency, &base);
-	i = ch->idx - base;
-	nc_stripe_init(&nsk->st, (int)i);
+	nc_stripe_init(&nsk->st, (int)(i - base));
 	nsk->st.margin = NC_STRIPE_MARGIN;
+	nsk->tx_latency = nsk->latency;
+	nsk->tx_prio = READ_ONCE(nc_to_sk(nsk)->sk_priority);
 	nsk->st_gen[i] = gen;
 	/* st_gen[i] before its bit: nc_match_chan() reads them unlocked */
 	smp_store_release(&nsk->st_used, BIT(i));
+}
+
+/*
+ * SO_PRIORITY changed since the connection began (or since the last
+ * change): DATA from now on goes on the channels of the class the new
+ * priority names, as TCP applies a new priority to the segments it sends
+ * next.  Control frames stay on the connection's channel, and the
+ * receiver orders DATA whatever channel brought it.  A priority the
+ * acceptor inherited from its listener is not a change: the child
+ * answers in the class its peer chose.  Under lock_sock().
+ */
+static void nc_tx_class(struct nc_sock *nsk)
+{
+	u32 prio = READ_ONCE(nc_to_sk(nsk)->sk_priority), base, n;
+	bool lat;
+
+	if (prio == nsk->tx_prio)
+		return;
+	nsk->tx_prio = prio;
+	lat = prio >= (u32)READ_ONCE(nc_tun.latency_priority);
+	if (lat == nsk->tx_latency)
+		return;
+	nsk->tx_latency = lat;
+	n = nc_peer_class(lat, &base);
+	nc_stripe_init(&nsk->st, (int)nc_stripe_home(nsk->lport, nsk->rport, n));
+	nsk->st.margin = NC_STRIPE_MARGIN;
+	NC_INC(class_switches);
 }
 
 /* Release a child that never reached accept(). */
@@ -1880,21 +1914,21 @@ static struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len)
 	 * overtake a large one then continue each other, and the receiver
 	 * keeps them in one buffer (nc_ro_extend()).
 	 */
-	u32 base, i, frames = len > NC_RX_SMALL &&
-			      atomic_read(&nsk->tx_queued) ? 2 : 1;
+	bool stripe = READ_ONCE(nc_tun.stripe), ok = true;
+	u32 i, frames = stripe && len > NC_RX_SMALL &&
+			atomic_read(&nsk->tx_queued) ? 2 : 1;
 	int prev = nsk->st.cur;
 	struct nc_chan *ch;
-	bool ok = true;
 
-	if (!READ_ONCE(nc_tun.stripe)) {
+	/* without striping, DATA keeps to one channel of its class */
+	if (!stripe && nsk->tx_latency == nsk->latency) {
 		*gen = nsk->txgen;
 		return nsk->txch;
 	}
-	ch = nc_peer_stripe(nsk->peer, nsk->latency, &nsk->st, frames, gen);
+	ch = nc_peer_stripe(nsk->peer, nsk->tx_latency, &nsk->st, frames, gen);
 	if (!ch)
 		return NULL;
-	nc_peer_class(nsk->latency, &base);
-	i = ch->idx - base;
+	i = ch->idx;
 	spin_lock(&nsk->lock);
 	if (!(nsk->st_used & BIT(i))) {
 		WRITE_ONCE(nsk->st_gen[i], *gen);
@@ -1960,7 +1994,8 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		n = (u32)min_t(size_t, len - copied, avail);
 		n = min_t(u32, n, NC_TX_MAX_PAYLOAD);
 		h.type = NC_T_DATA;
-		h.flags = nsk->latency ? NC_F_LATENCY : 0;
+		nc_tx_class(nsk);
+		h.flags = nsk->tx_latency ? NC_F_LATENCY : 0;
 		h.sport = nsk->lport;
 		h.dport = nsk->rport;
 		h.conn_id = nsk->conn_id;

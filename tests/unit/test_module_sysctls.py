@@ -17,7 +17,11 @@ KERNEL_CONSTANTS = {"MAX_TCP_KEEPIDLE": "32767", "MAX_TCP_KEEPCNT": "127"}
 
 def _macros() -> dict[str, str]:
     out = dict(KERNEL_CONSTANTS)
-    for header in (SRC / "include/uapi/linux/netchannel.h", SRC / "netchannel/nc_credit.h"):
+    for header in (
+        SRC / "include/uapi/linux/netchannel.h",
+        SRC / "netchannel/nc_credit.h",
+        SRC / "netchannel/nc_impl.h",
+    ):
         for name, value in re.findall(r"^#define\s+(\w+)\s+(\S+)", header.read_text(), re.M):
             out[name] = value
     return out

@@ -833,9 +833,9 @@ static void test_bad_frames(void)
  * Bytes sent so far on each bulk channel to this host's own address (the
  * first peer of /proc/net/netchannel); returns the number of bulk channels.
  */
-static int self_bulk_bytes(unsigned long long *bytes, int max)
+static int self_tx_bytes(const char *cls, unsigned long long *bytes, int max)
 {
-	char line[512];
+	char line[512], c[16];
 	int n = 0, self = 0;
 	unsigned int idx;
 	unsigned long long b;
@@ -848,14 +848,19 @@ static int self_bulk_bytes(unsigned long long *bytes, int max)
 			self = strstr(line, "(self)") != NULL;
 			continue;
 		}
-		if (self && sscanf(line, "  tx %u bulk %*s cpu %*d frames %*u bytes %llu", &idx, &b) == 2 &&
-		    (int)idx < max) {
+		if (self && sscanf(line, "  tx %u %15s %*s cpu %*d frames %*u bytes %llu", &idx, c, &b) == 3 &&
+		    !strcmp(c, cls) && (int)idx < max) {
 			bytes[idx] = b;
 			n = n > (int)idx + 1 ? n : (int)idx + 1;
 		}
 	}
 	fclose(f);
 	return n;
+}
+
+static int self_bulk_bytes(unsigned long long *bytes, int max)
+{
+	return self_tx_bytes("bulk", bytes, max);
 }
 
 /*
@@ -2077,6 +2082,26 @@ static int fill_stalled(const char *name, int cfd, size_t *total)
 		usleep(200000);
 	}
 	return 0;
+}
+
+/*
+ * A connection to the fake peer's dport with a 64 MiB credit, filled
+ * until it stalls (fill_stalled()): 0, or -1 after a FAIL.
+ */
+static int fake_stalled(const char *name, struct fake_peer *fp, const struct fake_cfg *c,
+			unsigned int dport, int *cfd, int *afd, size_t *total)
+{
+	unsigned int lport;
+	uint32_t conn_id;
+
+	*afd = -1;
+	*cfd = fake_connecting(name, fp, c, dport, &conn_id, &lport);
+	if (*cfd < 0)
+		return -1;
+	*afd = fake_accept(name, c, *cfd, dport, lport, conn_id, 64u << 20);
+	if (*afd < 0)
+		return -1;
+	return fill_stalled(name, *cfd, total);
 }
 
 static void test_send_limit(void)
@@ -4702,10 +4727,8 @@ static void test_send_mem_limit(void)
 	static char mem_old[128], wmem_old[128], win_old[64];
 	struct fake_peer *fp = NULL;
 	struct fake_cfg c;
-	unsigned int lport;
 	int cfd = -1, afd = -1;
 	long long wq = -1, most = (1024 + MEM_SLACK) * 4096LL + (128 << 10);
-	uint32_t conn_id;
 	size_t total = 0;
 
 	if (kasan_on()) {
@@ -4726,11 +4749,7 @@ static void test_send_mem_limit(void)
 	fp = fake_open(name, &c, 65536, 1200);
 	if (!fp)
 		goto out;
-	cfd = fake_connecting(name, fp, &c, 7103, &conn_id, &lport);
-	if (cfd < 0)
-		goto done;
-	afd = fake_accept(name, &c, cfd, 7103, lport, conn_id, 64u << 20);
-	if (afd < 0 || fill_stalled(name, cfd, &total))
+	if (fake_stalled(name, fp, &c, 7103, &cfd, &afd, &total))
 		goto done;
 	wq = wmem_queued(cfd);
 	if (wq < 0 || wq > most || total < (1u << 20))
@@ -5620,6 +5639,227 @@ out:
 		close(lfd);
 }
 
+/* Bytes the outbound channels of class cls ("bulk", "latency") to this host carried; -1 if none. */
+static long long self_class_bytes(const char *cls)
+{
+	unsigned long long b[32] = { 0 };
+	long long sum = 0;
+	int n = self_tx_bytes(cls, b, 32), i;
+
+	for (i = 0; i < n; i++)
+		sum += (long long)b[i];
+	return n > 0 ? sum : -1;
+}
+
+/* Write n pattern bytes (stripe_byte()) to fd from stream offset *off; 0 or -1. */
+static int pattern_write(int fd, uint64_t *off, uint64_t n)
+{
+	static uint8_t buf[65536];
+	uint64_t end = *off + n, i;
+
+	while (*off < end) {
+		size_t k = end - *off < sizeof(buf) ? end - *off : sizeof(buf);
+
+		for (i = 0; i < k; i++)
+			buf[i] = stripe_byte(*off + i);
+		if (write_all(fd, buf, k))
+			return -1;
+		*off += k;
+	}
+	return 0;
+}
+
+/* Until the reader has checked want bytes: 0, or -1 after 30 s (scaled). */
+static int reader_caught_up(const struct stripe_xfer *r, uint64_t want)
+{
+	double t0 = now();
+
+	while (*(volatile const uint64_t *)&r->done < want) {
+		if (now() - t0 > 30 * timeout_scale || *(volatile const int *)&r->err)
+			return -1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+#define PRIO_A	(1u << 20)	/* at priority 0: bulk channels */
+#define PRIO_B	(4u << 20)	/* after SO_PRIORITY latency_priority */
+#define PRIO_C	(2u << 20)	/* after SO_PRIORITY 0 again */
+#define PRIO_D	(256u << 10)	/* an accepted latency connection answers */
+
+/*
+ * SO_PRIORITY set after connect takes effect for the DATA sent next, as
+ * TCP applies a new priority to its next segments: a connection opened at
+ * priority 0 moves its DATA to the latency channels when raised to
+ * latency_priority and back when lowered, byte-exact across both moves.
+ * A child keeps its connector's class although it inherits the
+ * listener's priority (an inherited priority is not a change).  Before,
+ * the class was fixed at connect and later SO_PRIORITY calls did nothing.
+ */
+static void test_priority_after_connect(void)
+{
+	const char *name = "priority_after_connect";
+	unsigned long long cs = nc_counter("class_switches");
+	int lat = read_sysctl("latency_priority"), zero = 0, lfd, i;
+	int cfd = -1, sfd = -1, c2 = -1, s2 = -1;
+	long long l0, l1, l2, l3, l4;
+	struct stripe_xfer r;
+	uint64_t off = 0, got = 0;
+	int reading = 0;
+
+	l0 = self_class_bytes("latency");
+	if (l0 < 0) {
+		FAIL(name, "needs a latency channel to this host (/proc shows none)");
+		return;
+	}
+	lfd = nc_listener(5032, 4);
+	if (lfd < 0 || stripe_pair(lfd, 5032, 0, &cfd, &sfd) || stripe_start(&r, sfd, 0, 0, 0)) {
+		FAIL(name, "setup: %s", strerror(errno));
+		goto out;
+	}
+	reading = 1;
+	if (pattern_write(cfd, &off, PRIO_A) || reader_caught_up(&r, off)) {
+		FAIL(name, "at priority 0: %s", strerror(errno ? errno : r.err));
+		goto out;
+	}
+	l1 = self_class_bytes("latency");
+	if (setsockopt(cfd, SOL_SOCKET, SO_PRIORITY, &lat, sizeof(lat)) ||
+	    pattern_write(cfd, &off, PRIO_B) || reader_caught_up(&r, off)) {
+		FAIL(name, "at priority %d: %s", lat, strerror(errno ? errno : r.err));
+		goto out;
+	}
+	l2 = self_class_bytes("latency");
+	if (setsockopt(cfd, SOL_SOCKET, SO_PRIORITY, &zero, sizeof(zero)) ||
+	    pattern_write(cfd, &off, PRIO_C) || shutdown(cfd, SHUT_WR)) {
+		FAIL(name, "at priority 0 again: %s", strerror(errno));
+		goto out;
+	}
+	pthread_join(r.th, NULL);
+	reading = 0;
+	l3 = self_class_bytes("latency");
+	if (r.err || r.bad_at || r.done != off) {
+		FAIL(name, "read %llu of %llu bytes (%s), first wrong byte %llu",
+		     (unsigned long long)r.done, (unsigned long long)off, strerror(r.err),
+		     (unsigned long long)r.bad_at);
+		goto out;
+	}
+	if (l1 - l0 > 65536 || l2 - l1 < PRIO_B || l3 - l2 > 65536) {
+		FAIL(name, "latency channels carried %lld bytes at priority 0, %lld after SO_PRIORITY %d (want >= %u), %lld after SO_PRIORITY 0",
+		     l1 - l0, l2 - l1, lat, PRIO_B, l3 - l2);
+		goto out;
+	}
+	/* a latency connection to a priority-0 listener: the child answers on latency channels */
+	if (stripe_pair(lfd, 5032, lat, &c2, &s2) || stripe_start(&r, c2, 0, 0, 0)) {
+		FAIL(name, "child of a latency connection: %s", strerror(errno));
+		goto out;
+	}
+	reading = 2;
+	if (pattern_write(s2, &got, PRIO_D) || shutdown(s2, SHUT_WR)) {
+		FAIL(name, "child of a latency connection: write: %s", strerror(errno));
+		goto out;
+	}
+	pthread_join(r.th, NULL);
+	reading = 0;
+	l4 = self_class_bytes("latency");
+	if (r.err || r.bad_at || r.done != PRIO_D || l4 - l3 < PRIO_D)
+		FAIL(name, "child of a latency connection wrote %u bytes: %llu arrived (%s), latency channels carried %lld (the child left its class)",
+		     PRIO_D, (unsigned long long)r.done, strerror(r.err), l4 - l3);
+	else
+		PASS(name, "%u bytes at priority 0 (latency channels: %lld), %u at priority %d (latency channels: %lld), %u at 0 again (%lld), byte-exact; %llu class switches; a latency child answered %u bytes on latency channels",
+		     PRIO_A, l1 - l0, PRIO_B, lat, l2 - l1, PRIO_C, l3 - l2,
+		     nc_counter("class_switches") - cs, PRIO_D);
+out:
+	if (reading) {
+		shutdown(reading == 1 ? sfd : c2, SHUT_RDWR);
+		pthread_join(r.th, NULL);
+	}
+	{
+		int fds[] = { cfd, sfd, c2, s2, lfd };
+
+		for (i = 0; i < (int)(sizeof(fds) / sizeof(fds[0])); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+}
+
+/* The bulk channels to ip: their queued_bytes summed and the largest notsent_bytes; -1 if none. */
+static int peer_bulk_queues(const char *ip, unsigned long long *queued, unsigned long long *notsent)
+{
+	char line[512], want[64];
+	unsigned long long q, ns;
+	int in = 0, n = 0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	*queued = *notsent = 0;
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "peer %s", ip);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "peer ", 5)) {
+			in = !strncmp(line, want, strlen(want)) &&
+			     (line[strlen(want)] == '\n' || line[strlen(want)] == ' ');
+			continue;
+		}
+		if (in && sscanf(line, "  tx %*u bulk %*s cpu %*d frames %*u bytes %*u queued %*u connects %*u fails %*u last_err %*d queued_bytes %llu notsent_bytes %llu",
+				 &q, &ns) == 2) {
+			*queued += q;
+			if (ns > *notsent)
+				*notsent = ns;
+			n++;
+		}
+	}
+	fclose(f);
+	return n ? n : -1;
+}
+
+#define LOWAT	16384
+
+/*
+ * net.netchannel.bulk_notsent_lowat: a bulk channel to a peer that reads
+ * nothing hands its TCP socket little more than the limit (one frame past
+ * it at most); the backlog waits in the channel's own queue.  tcp_wmem
+ * starts the channels' send buffers at 16 MiB here: before, TCP took
+ * megabytes of the backlog unsent.
+ */
+static void test_bulk_notsent_lowat(void)
+{
+	const char *name = "bulk_notsent_lowat";
+	static char wmem_old[128];
+	int lowat_old = read_sysctl("bulk_notsent_lowat"), cfd = -1, afd = -1, nb = -1;
+	unsigned long long queued = 0, notsent = 0;
+	struct fake_peer *fp = NULL;
+	struct fake_cfg c;
+	size_t total = 0;
+
+	if (lowat_old < 0 ||
+	    read_text("/proc/sys/net/ipv4/tcp_wmem", wmem_old, sizeof(wmem_old)) ||
+	    write_text("/proc/sys/net/ipv4/tcp_wmem", "4096 16777216 33554432") ||
+	    write_sysctl("bulk_notsent_lowat", LOWAT)) {
+		FAIL(name, "sysctls (bulk_notsent_lowat %d): %s", lowat_old, strerror(errno));
+		goto out;
+	}
+	/* the module's channels to the fake come up after these settings */
+	fp = fake_open(name, &c, 8192, 1200);
+	if (!fp)
+		goto out;
+	if (fake_stalled(name, fp, &c, 7104, &cfd, &afd, &total))
+		goto done;
+	nb = peer_bulk_queues(c.ip, &queued, &notsent);
+	if (nb < 0 || total < (1u << 20) || notsent > LOWAT + 65536 + 256 || queued < (512u << 10))
+		FAIL(name, "%zu bytes taken by a stalled channel: bulk channels to %s (%d) hold at most %llu bytes unsent in TCP (want <= %u + a frame) and %llu in their own queues (want >= 512 KiB)",
+		     total, c.ip, nb, notsent, LOWAT, queued);
+	else
+		PASS(name, "%zu bytes taken by a stalled channel: TCP holds at most %llu unsent (bulk_notsent_lowat %u), the channels' own queues %llu",
+		     total, notsent, LOWAT, queued);
+done:
+	fake_done(fp, cfd, afd);
+out:
+	if (lowat_old >= 0)
+		write_sysctl("bulk_notsent_lowat", lowat_old);
+	if (wmem_old[0])
+		write_text("/proc/sys/net/ipv4/tcp_wmem", wmem_old);
+}
+
 static void t_errors(void *a) { (void)a; test_errors(); }
 static void t_opts_names(void *a) { (void)a; test_opts_names(); }
 static void t_nonblock_shutdown(void *a) { (void)a; test_nonblock_shutdown(); }
@@ -5664,6 +5904,8 @@ static void t_mem_room_backoff(void *a) { (void)a; test_mem_room_backoff(); }
 static void t_stripe(void *a) { (void)a; test_stripe(); }
 static void t_stripe_chan_loss(void *a) { (void)a; test_stripe_chan_loss(); }
 static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
+static void t_priority_after_connect(void *a) { (void)a; test_priority_after_connect(); }
+static void t_bulk_notsent_lowat(void *a) { (void)a; test_bulk_notsent_lowat(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -5805,6 +6047,8 @@ int main(int argc, char **argv)
 		run_test("stripe_one_conn", t_stripe, NULL, 180);
 		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
+		run_test("priority_after_connect", t_priority_after_connect, NULL, 120);
+		run_test("bulk_notsent_lowat", t_bulk_notsent_lowat, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

@@ -66,6 +66,7 @@
  * channel.  Applies to frames sent after the change.
  */
 #define NETCHANNEL_SYSCTL_STRIPE		"stripe"
+#define NETCHANNEL_SYSCTL_BULK_NOTSENT_LOWAT	"bulk_notsent_lowat"
 /* receive memory, pages: min, pressure, max (as tcp_mem) */
 #define NETCHANNEL_SYSCTL_MEM			"mem"
 
