@@ -340,14 +340,23 @@ static void nc_chan_state_change(struct sock *sk)
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
+/*
+ * TCP has room again: wake the tx worker, as sk_stream_write_space()
+ * wakes a writer, only once the socket is writeable (with
+ * TCP_NOTSENT_LOWAT: its unsent bytes below half the limit), not on
+ * every ACK while a busy channel stays full.
+ */
 static void nc_chan_write_space(struct sock *sk)
 {
 	struct nc_chan *ch;
 
 	read_lock_bh(&sk->sk_callback_lock);
 	ch = sk->sk_user_data;
-	if (ch)
+	if (ch && sk_stream_is_writeable(sk)) {
+		if (sk->sk_socket)
+			clear_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
 		queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
+	}
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 

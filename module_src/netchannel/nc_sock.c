@@ -1060,8 +1060,12 @@ static void nc_sock_setup(struct nc_sock *nsk)
 	nc_ro_init(&nsk->ro, 0, 0);
 }
 
-/* DATA starts on the connection's first channel, ch of generation gen */
-static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen)
+/*
+ * DATA starts on the connection's first channel, ch of generation gen;
+ * prio is the socket priority its class was chosen from.
+ */
+static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen,
+			    u32 prio)
 {
 	u32 base, i = ch->idx;
 
@@ -1070,7 +1074,7 @@ static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen)
 	nc_stripe_init(&nsk->st, (int)(i - base));
 	nsk->st.margin = NC_STRIPE_MARGIN;
 	nsk->tx_latency = nsk->latency;
-	nsk->tx_prio = READ_ONCE(nc_to_sk(nsk)->sk_priority);
+	nsk->tx_prio = prio;
 	nsk->st_gen[i] = gen;
 	/* st_gen[i] before its bit: nc_match_chan() reads them unlocked */
 	smp_store_release(&nsk->st_used, BIT(i));
@@ -1083,22 +1087,34 @@ static void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen)
  * next.  Control frames stay on the connection's channel, and the
  * receiver orders DATA whatever channel brought it.  A priority the
  * acceptor inherited from its listener is not a change: the child
- * answers in the class its peer chose.  Under lock_sock().
+ * answers in the class its peer chose.  While no channel of the new class
+ * is up, DATA stays where it was and the next send tries again (connect()
+ * would wait for one; a send must not fail a healthy connection).  Under
+ * lock_sock().
  */
 static void nc_tx_class(struct nc_sock *nsk)
 {
-	u32 prio = READ_ONCE(nc_to_sk(nsk)->sk_priority), base, n;
+	u32 prio = READ_ONCE(nc_to_sk(nsk)->sk_priority), base, old;
+	struct nc_chan *ch;
 	bool lat;
+	u32 gen;
 
 	if (prio == nsk->tx_prio)
 		return;
-	nsk->tx_prio = prio;
 	lat = prio >= (u32)READ_ONCE(nc_tun.latency_priority);
-	if (lat == nsk->tx_latency)
+	nc_peer_class(lat, &base);
+	nc_peer_class(nsk->tx_latency, &old);
+	if (base == old) {	/* the same channels (lat=0): nothing moves */
+		nsk->tx_prio = prio;
+		nsk->tx_latency = lat;
 		return;
+	}
+	ch = nc_peer_chan_up(nsk->peer, lat, nsk->lport, nsk->rport, &gen, 0);
+	if (IS_ERR(ch))
+		return;
+	nsk->tx_prio = prio;
 	nsk->tx_latency = lat;
-	n = nc_peer_class(lat, &base);
-	nc_stripe_init(&nsk->st, (int)nc_stripe_home(nsk->lport, nsk->rport, n));
+	nc_stripe_init(&nsk->st, (int)(ch->idx - base));
 	nsk->st.margin = NC_STRIPE_MARGIN;
 	NC_INC(class_switches);
 }
@@ -1221,7 +1237,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 		goto refuse;
 	}
 	nsk->txgen = gen;
-	nc_stripe_start(nsk, nsk->txch, gen);
+	nc_stripe_start(nsk, nsk->txch, gen, READ_ONCE(sk->sk_priority));
 	/* ACCEPT must precede any DATA the application sends. */
 	if (nc_send(nsk, NC_T_ACCEPT, nsk->rxc.lim)) {
 		nc_child_destroy(nsk);
@@ -1726,8 +1742,8 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	struct nc_peer *peer;
 	struct nc_chan *ch;
 	long timeo, ctimeo;
+	u32 gen, prio;
 	u16 rport;
-	u32 gen;
 	int err;
 
 	if (addr_len < (int)sizeof(*sin))
@@ -1771,7 +1787,8 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 		if (err)
 			goto out;
 	}
-	nsk->latency = sk->sk_priority >= READ_ONCE(nc_tun.latency_priority);
+	prio = READ_ONCE(sk->sk_priority);	/* once: SO_PRIORITY needs no lock */
+	nsk->latency = prio >= (u32)READ_ONCE(nc_tun.latency_priority);
 	nsk->rport = rport;
 	/* any channel of the class that is up, the hashed one first */
 	ch = nc_peer_chan_up(peer, nsk->latency, nsk->lport, rport, &gen,
@@ -1790,7 +1807,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->fin_sent = false;
 	/* nothing a failed connection left unread reaches this one */
 	nc_rxq_purge(nsk, true);
-	nc_stripe_start(nsk, ch, gen);
+	nc_stripe_start(nsk, ch, gen, prio);
 	err = nc_rx_reserve(nsk, nc_sock_window(sk));
 	if (err)
 		goto undo;

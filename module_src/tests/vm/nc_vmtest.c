@@ -5682,6 +5682,25 @@ static int reader_caught_up(const struct stripe_xfer *r, uint64_t want)
 	return 0;
 }
 
+/* 1 once a latency channel to this host is up (10 s at most), else 0 */
+static int self_latency_up(void)
+{
+	char text[16384], *self, *end, *up;
+	double t0 = now();
+
+	do {
+		if (!read_text("/proc/net/netchannel", text, sizeof(text)) &&
+		    (self = strstr(text, "(self)\n"))) {
+			end = strstr(self, "\npeer ");
+			up = strstr(self, " latency up ");
+			if (up && (!end || up < end))
+				return 1;
+		}
+		usleep(100000);
+	} while (now() - t0 < 10 * timeout_scale);
+	return 0;
+}
+
 #define PRIO_A	(1u << 20)	/* at priority 0: bulk channels */
 #define PRIO_B	(4u << 20)	/* after SO_PRIORITY latency_priority */
 #define PRIO_C	(2u << 20)	/* after SO_PRIORITY 0 again */
@@ -5708,8 +5727,9 @@ static void test_priority_after_connect(void)
 	int reading = 0;
 
 	l0 = self_class_bytes("latency");
-	if (l0 < 0) {
-		FAIL(name, "needs a latency channel to this host (/proc shows none)");
+	if (l0 < 0 || !self_latency_up()) {
+		FAIL(name, "needs a latency channel to this host that is up (/proc: %s)",
+		     l0 < 0 ? "none" : "not up after 10 s");
 		return;
 	}
 	lfd = nc_listener(5032, 4);
@@ -5743,9 +5763,10 @@ static void test_priority_after_connect(void)
 		     (unsigned long long)r.bad_at);
 		goto out;
 	}
-	if (l1 - l0 > 65536 || l2 - l1 < PRIO_B || l3 - l2 > 65536) {
-		FAIL(name, "latency channels carried %lld bytes at priority 0, %lld after SO_PRIORITY %d (want >= %u), %lld after SO_PRIORITY 0",
-		     l1 - l0, l2 - l1, lat, PRIO_B, l3 - l2);
+	if (l1 - l0 > 65536 || l2 - l1 < PRIO_B || l3 - l2 > 65536 ||
+	    nc_counter("class_switches") - cs < 2) {
+		FAIL(name, "latency channels carried %lld bytes at priority 0, %lld after SO_PRIORITY %d (want >= %u), %lld after SO_PRIORITY 0; %llu class switches (want 2)",
+		     l1 - l0, l2 - l1, lat, PRIO_B, l3 - l2, nc_counter("class_switches") - cs);
 		goto out;
 	}
 	/* a latency connection to a priority-0 listener: the child answers on latency channels */
@@ -5780,6 +5801,107 @@ out:
 			if (fds[i] >= 0)
 				close(fds[i]);
 	}
+}
+
+/* 1 if an outbound latency channel to ip is up */
+static int latency_up_to(const char *ip)
+{
+	char line[512], want[64];
+	int in = 0, up = 0;
+	FILE *f = fopen("/proc/net/netchannel", "r");
+
+	if (!f)
+		return 0;
+	snprintf(want, sizeof(want), "peer %s\n", ip);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "peer ", 5))
+			in = !strcmp(line, want);
+		else if (in && strstr(line, " latency up "))
+			up = 1;
+	}
+	fclose(f);
+	return up;
+}
+
+/*
+ * SO_PRIORITY raised while the peer's latency channels are all down: the
+ * connection goes on in its class and sends its DATA on its bulk channel
+ * (the switch waits for a latency channel).  Before, the send failed the
+ * healthy connection with ECONNRESET and RESET to the peer.
+ */
+static void test_priority_no_channel(void)
+{
+	const char *name = "priority_no_channel";
+	static char buf[1000];
+	unsigned long long cs = nc_counter("class_switches");
+	int cfd = -1, afd = -1, i, tx, lat = -1, prio = read_sysctl("latency_priority"), err = 0;
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	socklen_t el = sizeof(err);
+	unsigned int lport;
+	uint32_t conn_id;
+	ssize_t w;
+	double t0;
+
+	if (!fp)
+		return;
+	cfd = fake_connecting(name, fp, &c, 5303, &conn_id, &lport);
+	if (cfd < 0)
+		goto out;
+	tx = fp->last;
+	afd = fake_accept(name, &c, cfd, 5303, lport, conn_id, 1u << 20);
+	if (afd < 0)
+		goto out;
+	if (!fake_wait_up(fp, &c, 15)) {
+		FAIL(name, "the module's channels to the fake peer did not all come up (%d)", fp->n);
+		goto out;
+	}
+	for (t0 = now(), i = 0; i < fp->n && now() - t0 < 15; ) {
+		unsigned char hdr[HDR_MAX];
+
+		if (fp->idx[i] >= 0)
+			i++;
+		else
+			fake_poll(fp, 200, -1, 0, hdr);
+	}
+	for (i = 0; i < fp->n; i++)
+		if (fp->idx[i] >= (int)c.bulk)
+			lat = i;
+	if (lat < 0 || fp->idx[tx] >= (int)c.bulk) {
+		FAIL(name, "channels to the fake peer: CONNECT on index %d, no latency channel (%d seen)",
+		     fp->idx[tx], fp->n);
+		goto out;
+	}
+	/* the latency channel goes, and cannot come back: the fake stops listening */
+	close(fp->lfd);
+	fp->lfd = -1;
+	close(fp->fd[lat]);
+	fp->fd[lat] = -1;
+	for (t0 = now(); latency_up_to(c.ip) && now() - t0 < 10; )
+		usleep(50000);
+	if (latency_up_to(c.ip)) {
+		FAIL(name, "the latency channel to %s stayed up after the fake closed it", c.ip);
+		goto out;
+	}
+	if (setsockopt(cfd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio))) {
+		FAIL(name, "SO_PRIORITY %d: %s", prio, strerror(errno));
+		goto out;
+	}
+	w = send(cfd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w != (ssize_t)sizeof(buf)) {
+		FAIL(name, "send at priority %d with no latency channel up: %zd (%s)", prio, w,
+		     w < 0 ? strerror(errno) : "short");
+		goto out;
+	}
+	getsockopt(cfd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err || !chan_find(fp->fd[tx], 5, conn_id, 5000) || nc_counter("class_switches") != cs)
+		FAIL(name, "after the send: SO_ERROR %s, DATA on the connection's bulk channel: no, or %llu class switches",
+		     strerror(err), nc_counter("class_switches") - cs);
+	else
+		PASS(name, "SO_PRIORITY %d with the latency channel down: the send went on bulk channel %d, no error, no class switch",
+		     prio, fp->idx[tx]);
+out:
+	fake_done(fp, cfd, afd);
 }
 
 /* The bulk channels to ip: their queued_bytes summed and the largest notsent_bytes; -1 if none. */
@@ -5905,6 +6027,7 @@ static void t_stripe(void *a) { (void)a; test_stripe(); }
 static void t_stripe_chan_loss(void *a) { (void)a; test_stripe_chan_loss(); }
 static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
 static void t_priority_after_connect(void *a) { (void)a; test_priority_after_connect(); }
+static void t_priority_no_channel(void *a) { (void)a; test_priority_no_channel(); }
 static void t_bulk_notsent_lowat(void *a) { (void)a; test_bulk_notsent_lowat(); }
 
 static void t_unreachable_peer(void *a)
@@ -6048,6 +6171,7 @@ int main(int argc, char **argv)
 		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
 		run_test("priority_after_connect", t_priority_after_connect, NULL, 120);
+		run_test("priority_no_channel", t_priority_no_channel, NULL, 90);
 		run_test("bulk_notsent_lowat", t_bulk_notsent_lowat, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);

@@ -151,41 +151,10 @@ def gains(rows):
     return out
 
 
-def main():
-    kernels = sorted(p for p in os.listdir("/boot") if p.startswith("vmlinuz-6.1."))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernel", default=os.path.join("/boot", kernels[-1]) if kernels else None)
-    ap.add_argument("--module", default=os.path.join(run_vm.SRC, "netchannel", "netchannel.ko"))
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--secs", type=float, default=3.0)
-    ap.add_argument("--channels", default="1,2,4")
-    ap.add_argument("--pair", action="store_true", help="two VMs, the client on the second")
-    ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"))
-    ap.add_argument("--mem", default="1024")
-    ap.add_argument("--smp", default="2")
-    ap.add_argument("--timeout", type=int, default=0, help="seconds for the whole run (default: from the size)")
-    ap.add_argument("--json", default=None, help="write the records and the summary here")
-    ap.add_argument("--log", default=None, help="write the guests' console here (.vm1/.vm2 with --pair)")
-    ap.add_argument("--verbose", action="store_true")
-    args = ap.parse_args()
-    if not args.kernel or not os.path.exists(args.kernel):
-        sys.exit(f"stripe_bench.py: error: --kernel {args.kernel}: no such kernel image")
-    if not os.path.exists(args.module):
-        sys.exit(f"stripe_bench.py: error: --module {args.module}: not built (make -C module_src module)")
-    if not 1 <= args.runs <= 20:
-        sys.exit(f"stripe_bench.py: error: --runs {args.runs}: want 1..20")
-    if not 0.5 <= args.secs <= 60:
-        sys.exit(f"stripe_bench.py: error: --secs {args.secs}: want 0.5..60")
-    try:
-        chans = [int(c) for c in args.channels.split(",")]
-    except ValueError:
-        chans = []
-    if not chans or any(not 1 <= c <= 16 for c in chans):
-        sys.exit(f"stripe_bench.py: error: --channels {args.channels!r}: want a comma list of 1..16")
-    per_test = args.secs + 0.5 + 4
-    timeout = args.timeout or int(120 + args.runs * len(chans) * (4 * per_test + 10) * (2 if args.pair else 1))
-    chan_words = " ".join(str(c) for c in chans)
-
+def boot(args, script, script_args, timeout):
+    """Boot one VM (args.pair false: role local) or two (serve, client) with the module loaded
+    (bulk=2, lat=1) and run /SCRIPT ROLE SCRIPT_ARGS(role, me, peer) in each; the guests, finished
+    (their console lines in .lines; the client is the last)."""
     tmp = tempfile.mkdtemp(prefix="ncsb-")
     try:
         bench = run_vm.bench_files(tmp)
@@ -193,7 +162,7 @@ def main():
         subprocess.check_call(
             ["gcc", "-O2", "-Wall", "-static", "-pthread", "-o", test_bin, os.path.join(HERE, "nc_vmtest.c")]
         )
-        files = [*bench, ("stripe_bench.sh", os.path.join(HERE, "stripe_bench.sh"))]
+        files = [*bench, (script, os.path.join(HERE, script))]
         guests = []
         e1000 = run_vm.glob.glob(
             f"/lib/modules/{os.path.basename(args.kernel).replace('vmlinuz-', '')}"
@@ -223,7 +192,7 @@ def main():
                 loops=0,
                 hosts=f"local={me};peers={peer};bulk=2;lat=1;port=9000;cpus=0-1",
                 setup=setup,
-                role_cmd=f"/stripe_bench.sh {role} {args.runs} {args.secs} '{chan_words}' {me} {peer}",
+                role_cmd=f"/{script} {role} {script_args(role, me, peer)}",
                 extra_files=files + ([("e1000.ko", e1000[0])] if args.pair and e1000 else []),
             )
             guests.append(run_vm.Guest(f"vm{i + 1}", run_vm.qemu_cmd(args, initrd, net), args.verbose))
@@ -237,7 +206,58 @@ def main():
     finally:
         run_vm.stop_guests()
         shutil.rmtree(tmp, ignore_errors=True)
+    return guests
 
+
+def parser(doc):
+    """The options both benchmarks take (the VMs, the runs, the outputs)."""
+    kernels = sorted(p for p in os.listdir("/boot") if p.startswith("vmlinuz-6.1."))
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--kernel", default=os.path.join("/boot", kernels[-1]) if kernels else None)
+    ap.add_argument("--module", default=os.path.join(run_vm.SRC, "netchannel", "netchannel.ko"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--secs", type=float, default=3.0)
+    ap.add_argument("--pair", action="store_true", help="two VMs, the client on the second")
+    ap.add_argument("--nic", default="e1000", choices=("e1000", "virtio-net-pci"))
+    ap.add_argument("--mem", default="1024")
+    ap.add_argument("--smp", default="2")
+    ap.add_argument("--timeout", type=int, default=0, help="seconds for the whole run (default: from the size)")
+    ap.add_argument("--json", default=None, help="write the records and the summary here")
+    ap.add_argument("--log", default=None, help="write the guests' console here (.vm1/.vm2 with --pair)")
+    ap.add_argument("--verbose", action="store_true")
+    return ap
+
+
+def check(args, prog):
+    """Exit with a message naming the bad option before anything is built or booted."""
+    if not args.kernel or not os.path.exists(args.kernel):
+        sys.exit(f"{prog}: error: --kernel {args.kernel}: no such kernel image")
+    if not os.path.exists(args.module):
+        sys.exit(f"{prog}: error: --module {args.module}: not built (make -C module_src module)")
+    if not 1 <= args.runs <= 20:
+        sys.exit(f"{prog}: error: --runs {args.runs}: want 1..20")
+    if not 0.5 <= args.secs <= 60:
+        sys.exit(f"{prog}: error: --secs {args.secs}: want 0.5..60")
+
+
+def main():
+    ap = parser(__doc__)
+    ap.add_argument("--channels", default="1,2,4")
+    args = ap.parse_args()
+    check(args, "stripe_bench.py")
+    try:
+        chans = [int(c) for c in args.channels.split(",")]
+    except ValueError:
+        chans = []
+    if not chans or any(not 1 <= c <= 16 for c in chans):
+        sys.exit(f"stripe_bench.py: error: --channels {args.channels!r}: want a comma list of 1..16")
+    per_test = args.secs + 0.5 + 4
+    timeout = args.timeout or int(120 + args.runs * len(chans) * (4 * per_test + 10) * (2 if args.pair else 1))
+    chan_words = " ".join(str(c) for c in chans)
+
+    guests = boot(
+        args, "stripe_bench.sh", lambda role, me, peer: f"{args.runs} {args.secs} '{chan_words}' {me} {peer}", timeout
+    )
     client = guests[-1]
     records, counts = parse(client.lines)
     rows = summarize(records, chans)
