@@ -99,7 +99,6 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 	f->owner = NULL;
 	f->len = hlen + h->len;
 	f->sent = 0;
-	f->fast = h->type != NC_T_DATA;	/* DATA: nc_sendmsg() decides */
 	nc_hdr_encode_v(&v, f->buf, hlen);
 	return f;
 }
@@ -115,7 +114,7 @@ int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f)
 		spin_unlock(&ch->lock);
 		return -ECONNRESET;
 	}
-	list_add_tail(&f->list, f->fast ? &ch->txq_fast : &ch->txq);
+	list_add_tail(&f->list, &ch->txq);
 	ch->txq_len++;
 	ch->txq_bytes += f->len;
 	spin_unlock(&ch->lock);
@@ -260,23 +259,6 @@ struct nc_chan *nc_peer_stripe(struct nc_peer *peer, bool latency,
 
 /* ---- outbound channel: transmit ---- */
 
-/*
- * The next frame to hand TCP: the rest of one begun, else the first
- * control frame or sparse connection's DATA, else the first of the
- * backlogged connections' DATA.  A connection's frames may thus leave in
- * another order than it wrote them: the receiver orders DATA by offset
- * (as for striping), and control frames carry what they need.
- */
-static struct nc_txframe *nc_txq_next(struct nc_chan *ch)
-{
-	lockdep_assert_held(&ch->lock);
-	if (ch->tx_cur)
-		return ch->tx_cur;
-	if (!list_empty(&ch->txq_fast))
-		return list_first_entry(&ch->txq_fast, struct nc_txframe, list);
-	return list_first_entry_or_null(&ch->txq, struct nc_txframe, list);
-}
-
 static void nc_chan_tx_work(struct work_struct *work)
 {
 	struct nc_chan *ch = container_of(work, struct nc_chan, tx_work);
@@ -302,12 +284,12 @@ static void nc_chan_tx_work(struct work_struct *work)
 		int n;
 
 		spin_lock(&ch->lock);
-		f = ch->gen == gen ? nc_txq_next(ch) : NULL;
-		if (!f) {
+		if (ch->gen != gen || list_empty(&ch->txq)) {
 			spin_unlock(&ch->lock);
 			return;
 		}
-		more = ch->txq_len > 1;
+		f = list_first_entry(&ch->txq, struct nc_txframe, list);
+		more = !list_is_singular(&ch->txq);
 		spin_unlock(&ch->lock);
 
 		kv.iov_base = f->buf + f->sent;
@@ -337,8 +319,6 @@ static void nc_chan_tx_work(struct work_struct *work)
 			list_del(&f->list);
 			ch->txq_len--;
 		}
-		/* the rest of a frame begun must follow it in the stream */
-		ch->tx_cur = done ? NULL : f;
 		spin_unlock(&ch->lock);
 		if (done) {
 			ch->frames++;
@@ -363,8 +343,8 @@ static void nc_chan_state_change(struct sock *sk)
 /*
  * TCP has room again: wake the tx worker, as sk_stream_write_space()
  * wakes a writer, only once the socket is writeable (with
- * TCP_NOTSENT_LOWAT: its unsent bytes below half the limit), not on
- * every ACK while a busy channel stays full.
+ * TCP_NOTSENT_LOWAT: its unsent bytes below the limit), not on every
+ * ACK while a busy channel stays full.
  */
 static void nc_chan_write_space(struct sock *sk)
 {
@@ -566,7 +546,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 	ch->gen++;
 	ch->backoff_ms = 0;
 	ch->connects++;
-	list_add(&hf->list, &ch->txq_fast);	/* the channel's first frame */
+	list_add(&hf->list, &ch->txq);
 	ch->txq_len++;
 	ch->txq_bytes += hf->len;
 	spin_unlock(&ch->lock);
@@ -615,8 +595,6 @@ static void nc_chan_down_work(struct work_struct *work)
 	ch->sock = NULL;
 	old_gen = ch->gen++;
 	list_splice_init(&ch->txq, &dropped);
-	list_splice_init(&ch->txq_fast, &dropped);
-	ch->tx_cur = NULL;
 	ch->txq_len = 0;
 	ch->txq_bytes = 0;
 	spin_unlock(&ch->lock);
@@ -666,8 +644,6 @@ static void nc_chan_stop(struct nc_chan *ch)
 	ch->sock = NULL;
 	ch->gen++;
 	list_splice_init(&ch->txq, &dropped);
-	list_splice_init(&ch->txq_fast, &dropped);
-	ch->tx_cur = NULL;
 	ch->txq_len = 0;
 	ch->txq_bytes = 0;
 	spin_unlock(&ch->lock);
@@ -1265,7 +1241,6 @@ static void nc_chan_setup(struct nc_chan *ch, struct nc_peer *peer, u32 idx,
 	ch->cpu = nc_pick_cpu(cpu_seq);
 	spin_lock_init(&ch->lock);
 	INIT_LIST_HEAD(&ch->txq);
-	INIT_LIST_HEAD(&ch->txq_fast);
 	INIT_WORK(&ch->tx_work, nc_chan_tx_work);
 	INIT_WORK(&ch->down_work, nc_chan_down_work);
 	INIT_DELAYED_WORK(&ch->conn_work, nc_chan_conn_work);

@@ -123,21 +123,12 @@ enum nc_chan_state {
  */
 #define NC_BULK_NOTSENT_LOWAT	131072
 
-/*
- * A connection with less than this queued on its channels, DATA frames
- * included, is sparse: its next frame goes ahead of the backlogs of
- * the connections sharing the channel (the channel's txq_fast), as fq
- * serves new flows first.  Control frames always do.
- */
-#define NC_TX_SPARSE		65536u
-
 struct nc_txframe {
 	struct list_head list;
 	struct sock *owner;		/* DATA: holds a reference; else NULL */
 	u32 len;
 	u32 sent;
 	u32 truesize;			/* what kmalloc() gave */
-	bool fast;			/* in the channel's txq_fast */
 	u8 buf[];
 };
 
@@ -154,11 +145,9 @@ struct nc_chan {
 	struct socket *sock;
 	int state;
 	u32 gen;			/* bumped on every up/down */
-	struct list_head txq;		/* DATA of connections with a backlog */
-	struct list_head txq_fast;	/* control frames, DATA of the others */
-	struct nc_txframe *tx_cur;	/* partly written to TCP: goes on first */
-	u32 txq_len;			/* frames in both queues */
-	u32 txq_bytes;			/* of the frames in both queues, unsent */
+	struct list_head txq;
+	u32 txq_len;
+	u32 txq_bytes;			/* of the frames in txq, unsent */
 	u32 backoff_ms;
 	u32 sndbuf;			/* the TCP socket's sk_sndbuf, last seen */
 

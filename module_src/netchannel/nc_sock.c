@@ -2053,7 +2053,6 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		sock_hold(sk);
 		f->owner = sk;
 		ch = nc_tx_chan(nsk, &gen, n);
-		f->fast = (u32)atomic_read(&nsk->tx_queued) < NC_TX_SPARSE;
 		atomic_add((int)f->len, &nsk->tx_queued);
 		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
 		if (err) {

@@ -5213,16 +5213,14 @@ static void test_connect_retry(void)
 
 /*
  * Read the module's frames from a channel socket for up to ms, skipping
- * payloads: 1 when one of this type and conn_id came, with the DATA
- * payload bytes of other connections before it in *before.
+ * payloads: 1 when one of this type and conn_id came.
  */
-static int chan_data_before(int fd, int type, uint32_t conn_id, int ms, unsigned long long *before)
+static int chan_find(int fd, int type, uint32_t conn_id, int ms)
 {
 	static unsigned char b[65536];
 	size_t fill = 0, skip = 0;
 	double end = now() + ms / 1000.0;
 
-	*before = 0;
 	while (now() < end) {
 		ssize_t r;
 
@@ -5247,20 +5245,10 @@ static int chan_data_before(int fd, int type, uint32_t conn_id, int ms, unsigned
 				break;
 			if (b[3] == type && rd32(b + 12) == conn_id)
 				return 1;
-			if (b[3] == 5)
-				*before += rd32(b + 16);
 			skip = hl + rd32(b + 16);
 		}
 	}
 	return 0;
-}
-
-/* 1 when a frame of this type and conn_id came on fd within ms */
-static int chan_find(int fd, int type, uint32_t conn_id, int ms)
-{
-	unsigned long long before;
-
-	return chan_data_before(fd, type, conn_id, ms, &before);
 }
 
 /*
@@ -5950,107 +5938,6 @@ out:
 	fake_done(fp, cfd, afd);
 }
 
-/* queued_bytes of the outbound channel idx to ip, or -1 */
-static long long chan_queued(const char *ip, int idx)
-{
-	char line[512], want[64];
-	unsigned long long q;
-	unsigned int i;
-	long long out = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/net/netchannel", "r");
-
-	if (!f)
-		return -1;
-	snprintf(want, sizeof(want), "peer %s\n", ip);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "peer ", 5))
-			in = !strcmp(line, want);
-		else if (in && sscanf(line, "  tx %u %*s %*s cpu %*d frames %*u bytes %*u queued %*u connects %*u fails %*u last_err %*d queued_bytes %llu",
-				      &i, &q) == 2 && (int)i == idx)
-			out = (long long)q;
-	}
-	fclose(f);
-	return out;
-}
-
-/*
- * A connection with nothing queued (sparse) sends its frame ahead of the
- * backlog another connection keeps on the same channel: the fake peer
- * reads nothing while one connection fills both bulk channels, then a
- * second connection sends 1000 bytes and the fake reads that channel.
- * Before, the frame waited behind the whole backlog (megabytes: a
- * request/response next to bulk flows took 100 ms and more).
- */
-static void test_sparse_first(void)
-{
-	const char *name = "sparse_first";
-	static char buf[1000];
-	struct fake_cfg c;
-	struct fake_peer *fp = fake_open(name, &c, 8192, 1200);
-	unsigned char acc[HDR_MAX];
-	unsigned long long before = 0;
-	unsigned int lport, lport2;
-	uint32_t conn_id, conn2;
-	int cfd = -1, afd = -1, c2 = -1, tx2, ok = 0, sndbuf = 8 << 20;
-	long long queued;
-	size_t total = 0;
-	double t0;
-
-	if (!fp)
-		return;
-	cfd = fake_connecting(name, fp, &c, 5304, &conn_id, &lport);
-	if (cfd < 0)
-		goto out;
-	afd = fake_accept(name, &c, cfd, 5304, lport, conn_id, 64u << 20);
-	if (afd < 0)
-		goto out;
-	c2 = fake_connecting(name, fp, &c, 5305, &conn2, &lport2);
-	if (c2 < 0)
-		goto out;
-	tx2 = fp->last;
-	/* the second connection's ACCEPT over the fake's one channel */
-	write_all(afd, acc, frame(acc, 3, 5305, lport2, conn2, 1u << 20, 0));
-	for (t0 = now(); !ok && now() - t0 < 5; usleep(20000)) {
-		struct tcp_info ti;
-		socklen_t tl = sizeof(ti);
-
-		ok = !getsockopt(c2, IPPROTO_TCP, TCP_INFO, &ti, &tl) &&
-		     ti.tcpi_state == TCP_ESTABLISHED;
-	}
-	if (!ok) {
-		FAIL(name, "the second connection to the fake peer never came up");
-		goto out;
-	}
-	/* a send limit of megabytes, whatever the channel's send buffer */
-	if (setsockopt(cfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf))) {
-		FAIL(name, "SO_SNDBUFFORCE: %s", strerror(errno));
-		goto out;
-	}
-	if (fill_stalled(name, cfd, &total))
-		goto out;
-	queued = chan_queued(c.ip, fp->idx[tx2]);
-	if (send(c2, buf, sizeof(buf), MSG_DONTWAIT) != (ssize_t)sizeof(buf)) {
-		FAIL(name, "send on the second connection: %s", strerror(errno));
-		goto out;
-	}
-	if (queued < (1 << 20)) {
-		FAIL(name, "%zu bytes written, channel %d holds %lld queued: no backlog to overtake",
-		     total, fp->idx[tx2], queued);
-		goto out;
-	}
-	if (!chan_data_before(fp->fd[tx2], 5, conn2, 30000, &before) || before > (1u << 20))
-		FAIL(name, "channel %d with %lld bytes queued: the sparse connection's DATA %s after %llu bytes of the backlog",
-		     fp->idx[tx2], queued, before ? "came" : "never came", before);
-	else
-		PASS(name, "channel %d with %lld bytes queued: the sparse connection's 1000 bytes came after %llu bytes of the backlog (what TCP held)",
-		     fp->idx[tx2], queued, before);
-out:
-	if (c2 >= 0)
-		close(c2);
-	fake_done(fp, cfd, afd);
-}
-
 /* The bulk channels to ip: their queued_bytes summed and the largest notsent_bytes; -1 if none. */
 static int peer_bulk_queues(const char *ip, unsigned long long *queued, unsigned long long *notsent)
 {
@@ -6175,7 +6062,6 @@ static void t_stripe_chan_loss(void *a) { (void)a; test_stripe_chan_loss(); }
 static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
 static void t_priority_after_connect(void *a) { (void)a; test_priority_after_connect(); }
 static void t_priority_no_channel(void *a) { (void)a; test_priority_no_channel(); }
-static void t_sparse_first(void *a) { (void)a; test_sparse_first(); }
 static void t_bulk_notsent_lowat(void *a) { (void)a; test_bulk_notsent_lowat(); }
 
 static void t_unreachable_peer(void *a)
@@ -6320,7 +6206,6 @@ int main(int argc, char **argv)
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
 		run_test("priority_after_connect", t_priority_after_connect, NULL, 120);
 		run_test("priority_no_channel", t_priority_no_channel, NULL, 90);
-		run_test("sparse_first", t_sparse_first, NULL, 120);
 		run_test("bulk_notsent_lowat", t_bulk_notsent_lowat, NULL, 90);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
