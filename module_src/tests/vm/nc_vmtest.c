@@ -5252,6 +5252,30 @@ static int chan_find(int fd, int type, uint32_t conn_id, int ms)
 }
 
 /*
+ * Every channel of the module to the fake up, with its HELLO read (slow
+ * kernels: accepted before they spoke): 0, or -1 after a FAIL.
+ */
+static int fake_wait_hellos(const char *name, struct fake_peer *fp, const struct fake_cfg *c)
+{
+	double t0;
+	int i;
+
+	if (!fake_wait_up(fp, c, 15)) {
+		FAIL(name, "the module's channels to the fake peer did not all come up (%d)", fp->n);
+		return -1;
+	}
+	for (t0 = now(), i = 0; i < fp->n && now() - t0 < 15; ) {
+		unsigned char hdr[HDR_MAX];
+
+		if (fp->idx[i] >= 0)
+			i++;
+		else
+			fake_poll(fp, 200, -1, 0, hdr);
+	}
+	return 0;
+}
+
+/*
  * A striped connection loses one of its channels (not the one it opened
  * on): the module resets it and tells the peer with RESET over the
  * connection's own channel.  Before, it failed the connection silently:
@@ -5284,19 +5308,8 @@ static void test_stripe_chan_loss(void)
 	/* every channel of the module to the fake, with its HELLO read */
 	if (afd < 0)
 		goto out;
-	if (!fake_wait_up(fp, &c, 15)) {
-		FAIL(name, "the module's channels to the fake peer did not all come up (%d)", fp->n);
+	if (fake_wait_hellos(name, fp, &c))
 		goto out;
-	}
-	/* and their HELLOs read (slow kernels: accepted before they spoke) */
-	for (t0 = now(), i = 0; i < fp->n && now() - t0 < 15; ) {
-		unsigned char hdr[HDR_MAX];
-
-		if (fp->idx[i] >= 0)
-			i++;
-		else
-			fake_poll(fp, 200, -1, 0, hdr);
-	}
 	for (i = 0; i < fp->n; i++)
 		if (i != tx && fp->idx[i] >= 0 && fp->idx[i] < (int)c.bulk)
 			other = i;
@@ -5886,18 +5899,8 @@ static void test_priority_no_channel(void)
 	afd = fake_accept(name, &c, cfd, 5303, lport, conn_id, 1u << 20);
 	if (afd < 0)
 		goto out;
-	if (!fake_wait_up(fp, &c, 15)) {
-		FAIL(name, "the module's channels to the fake peer did not all come up (%d)", fp->n);
+	if (fake_wait_hellos(name, fp, &c))
 		goto out;
-	}
-	for (t0 = now(), i = 0; i < fp->n && now() - t0 < 15; ) {
-		unsigned char hdr[HDR_MAX];
-
-		if (fp->idx[i] >= 0)
-			i++;
-		else
-			fake_poll(fp, 200, -1, 0, hdr);
-	}
 	for (i = 0; i < fp->n; i++)
 		if (fp->idx[i] >= (int)c.bulk)
 			lat = i;
