@@ -17,11 +17,13 @@ Exit status is non-zero if any check of any tier failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,12 +51,14 @@ class Tier:
         print(f"\n=== {self.name}: {what}\n$ {' '.join(cmd)}", flush=True)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         tail: deque[str] = deque(maxlen=DIGEST_TAIL)
+        t0 = time.monotonic()
         if "stdout" in kwargs:
             proc = subprocess.run(cmd, cwd=cwd_, check=False, text=True, **kwargs)
         else:
             # the last lines kept for the digest
             rc = run_streamed(cmd, lambda line: tail.append(line.rstrip("\n")), cwd=cwd_, **kwargs)
             proc = subprocess.CompletedProcess(cmd, rc)
+        print(f"[time] {self.name}: {what}: {time.monotonic() - t0:.0f} s", flush=True)
         if proc.returncode == 0:
             self.passed += 1
         else:
@@ -302,7 +306,33 @@ def witness_start(t: Tier) -> dict | None:
         )
         if proc.returncode != 0:
             return None
-    return {"started": started, "before": lab_fingerprint(ue)}
+    w = {"started": started, "before": lab_fingerprint(ue), "paused": []}
+    if started:
+        # A VM we started only to watch is paused (SIGSTOP) until the check: idle under TCG it still
+        # takes about a tenth of a core for the hour, which the lab's VMs need. Paused, it still
+        # catches what the check is for: a killed QEMU, a changed inventory, and a test that reaches
+        # for it hangs on it and fails instead of passing. A user's own running lab is never paused.
+        for pid in witness_pids(ue):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                w["paused"].append(pid)
+    return w
+
+
+def witness_pids(e: dict) -> list[int]:
+    """The QEMU processes of the lab that `e` names."""
+    from nclab.config import LabConfig
+    from nclab.lab import Lab
+
+    lab = Lab(LabConfig.from_env(e))
+    state = lab.load_state() or {}
+    return [pid for h in state.get("hosts", []) if (pid := lab.pid(h["name"]))]
+
+
+def witness_resume(w: dict | None) -> None:
+    for pid in (w or {}).get("paused", []):
+        with contextlib.suppress(ProcessLookupError):  # gone: the check that follows says so
+            os.kill(pid, signal.SIGCONT)
 
 
 def witness_check(t: Tier, w: dict | None) -> None:
@@ -392,9 +422,42 @@ def run_vm():
     return mod
 
 
+STEP_LINE = re.compile(r"^INFO\s+\[(\S+) > (\S+)\] (Executing|Executed: \S+)\s*$")
+
+
+class StepClock:
+    """Times molecule's steps from its own "INFO [scenario > step] Executing/Executed" lines, so
+    that a log cut short (CI's time limit) still tells where the minutes went."""
+
+    def __init__(self, now=time.monotonic):
+        self.now = now
+        self.t0 = now()
+        self.started: dict[tuple[str, str], float] = {}
+
+    def see(self, line: str) -> str | None:
+        m = STEP_LINE.match(line)
+        if not m:
+            return None
+        key, what = (m.group(1), m.group(2)), m.group(3)
+        at = self.now()
+        if what == "Executing":
+            self.started.setdefault(key, at)
+            return None
+        took = at - self.started.pop(key, at)
+        return f"[time] molecule {key[0]} > {key[1]}: {took:.0f} s (at {at - self.t0:.0f} s)"
+
+
 def molecule(t: Tier, keep_lab: bool) -> None:
     forget_stray_copies()
     witness = witness_start(t)
+    try:
+        molecule_scenarios(t, keep_lab)
+    finally:
+        witness_resume(witness)
+    witness_check(t, witness)
+
+
+def molecule_scenarios(t: Tier, keep_lab: bool) -> None:
     te = test_env()
     # Molecule links the test lab's inventory; it must exist (empty while the lab is down).
     subprocess.run([str(VENV_BIN / "nclab"), "inventory"], cwd=ROOT, env=te, check=False, stdin=subprocess.DEVNULL)
@@ -411,8 +474,17 @@ def molecule(t: Tier, keep_lab: bool) -> None:
     log = ROOT / "build" / "molecule.log"
     log.parent.mkdir(exist_ok=True)
     print(f"\n=== molecule: {' '.join(cmd)} (log: {log})", flush=True)
+    clock = StepClock()
     with log.open("w") as fh:
-        rc = run_streamed(cmd, fh.write, cwd=ROOT, env=te, stdin=subprocess.DEVNULL)
+
+        def on_line(line: str) -> None:
+            fh.write(line)
+            stamp = clock.see(line)
+            if stamp:
+                print(stamp, flush=True)
+                fh.write(stamp + "\n")
+
+        rc = run_streamed(cmd, on_line, cwd=ROOT, env=te, stdin=subprocess.DEVNULL)
     text = log.read_text()
     tests_passed = sum(int(n) for n in re.findall(r"=+ (\d+) passed", text))
     tests_failed = sum(int(n) for n in re.findall(r"(\d+) failed", text))
@@ -428,7 +500,6 @@ def molecule(t: Tier, keep_lab: bool) -> None:
         t.failed += 1
         t.notes.append("no testinfra test ran")
     t.info = f"{len(scenarios) - len(bad)}/{len(scenarios)} scenarios ok, {tests_passed} testinfra tests passed"
-    witness_check(t, witness)
 
 
 def main() -> int:

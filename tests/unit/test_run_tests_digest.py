@@ -4,8 +4,11 @@ its end still names the failure (the workloads scenario failed in CI with nothin
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +72,57 @@ def test_failed_check_keeps_its_last_lines(capsys):
     assert ok.returncode == 0
     assert t.passed == 1
     assert len(t.digest) == 1 + rt.DIGEST_TAIL  # nothing added for a pass
+
+
+def test_step_clock_times_each_molecule_step():
+    rt = load()
+    now = iter([0.0, 10.0, 70.0, 75.0, 200.0]).__next__
+    clock = rt.StepClock(now=now)
+    assert clock.see("INFO     [lab > converge] Executing") is None
+    assert clock.see("TASK [something] ***") is None
+    assert (
+        clock.see("INFO     [lab > converge] Executed: Successful") == "[time] molecule lab > converge: 60 s (at 70 s)"
+    )
+    assert clock.see("INFO     [lab > verify] Executing") is None
+    assert clock.see("INFO     [lab > verify] Executed: Failed") == "[time] molecule lab > verify: 125 s (at 200 s)"
+    # molecule's other INFO lines (the Testinfra one after "Executing") are not steps
+    assert clock.see("INFO     [lab > verify] Executing Testinfra tests found in /x/...") is None
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _wait_state(pid: int, states: str) -> str:
+    import time
+
+    for _ in range(200):
+        if _state(pid) in states:
+            break
+        time.sleep(0.01)
+    return _state(pid)
+
+
+@pytest.mark.parametrize("users_lab_running", [False, True])
+def test_witness_we_started_is_paused_until_the_check_a_users_lab_never(monkeypatch, users_lab_running):
+    rt = load()
+    vm = subprocess.Popen(["sleep", "60"])
+    try:
+        monkeypatch.setattr(rt, "lab_running", lambda e: users_lab_running)
+        monkeypatch.setattr(rt, "lab_fingerprint", lambda e: {"vms": {}})
+        monkeypatch.setattr(rt, "witness_pids", lambda e: [vm.pid])
+        tier = rt.Tier("molecule")
+        monkeypatch.setattr(tier, "check", lambda what, cmd, **kw: subprocess.CompletedProcess(cmd, 0))
+        w = rt.witness_start(tier)
+        assert w["started"] is (not users_lab_running)
+        if users_lab_running:
+            assert w["paused"] == []
+            assert _wait_state(vm.pid, "T") != "T"
+        else:
+            assert w["paused"] == [vm.pid]
+            assert _wait_state(vm.pid, "T") == "T"
+        rt.witness_resume(w)
+        assert _wait_state(vm.pid, "SR") in "SR"
+    finally:
+        vm.kill()
+        vm.wait()

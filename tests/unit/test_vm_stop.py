@@ -34,6 +34,17 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+def _wait_exec(pids: list[int], name: str = "sleep", seconds: float = 10) -> None:
+    """setpriv sets the death signal and then execs the VM: until it has, a parent killed at once
+    (the race CI hit) leaves an orphan. A VM that QEMU started is past that point; wait for it."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if all(Path(f"/proc/{p}/comm").read_text().strip() == name for p in pids):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{pids} never became {name!r}")
+
+
 def _wait_gone(pids: list[int], seconds: float = 10) -> list[int]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -50,6 +61,7 @@ def test_stopping_run_vm_stops_its_vms(signum):
         pids = [int(p) for p in driver.stdout.readline().split()]
         assert len(pids) == 2
         assert not any(_gone(p) for p in pids)
+        _wait_exec(pids)
         driver.send_signal(signum)
         rc = driver.wait(timeout=20)
         assert rc in (128 + signum, -signum), rc

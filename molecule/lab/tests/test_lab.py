@@ -66,23 +66,11 @@ def test_management_network_cannot_reach_outside(host):
     assert cmd.rc != 0, cmd.stdout
 
 
-def test_survives_a_guest_reboot(ansible, lab_hosts):
-    """The kernel roles reboot VMs: one must come back through GRUB with its data address."""
-
-    def run(host: str, args: str, module: str = "ansible.builtin.command") -> str:
-        proc = ansible("ansible", host, "-m", module, "-a", args, "-o", env={"ANSIBLE_STRATEGY": "linear"})
-        assert proc.returncode == 0, f"ansible {host} -m {module} -a {args!r}: {proc.output}"
-        return proc.stdout.split("(stdout) ", 1)[-1].strip()
-
-    names = sorted(lab_hosts)
-    target, other = names[-1], names[0]
-    boot_id = run(target, "cat /proc/sys/kernel/random/boot_id")
-    run(target, "reboot_timeout=600", module="ansible.builtin.reboot")
-    assert run(target, "cat /proc/sys/kernel/random/boot_id") != boot_id
-    assert run(target, "cat /proc/cmdline").startswith("BOOT_IMAGE=/boot/vmlinuz-")
-    if other != target:
-        ip = lab_hosts[target]["netchannel_data_ip"]
-        run(other, f"ping -q -n -c 2 -W 3 {ip}")
+# A guest reboot is not tested here on its own (it cost this scenario about 2 minutes): the scenarios
+# after this one reboot both VMs through GRUB and need them back with their data addresses
+# (netchannel_kernel's converge reboots the last VM into our kernel and its verify checks the boot
+# through GRUB; netchannel_module's converge then needs the mesh to it, and its verify reboots the
+# first VM and waits for the mesh again).
 
 
 def test_clock_is_kept_in_step_with_the_hosts(host):
