@@ -280,15 +280,20 @@ def lab_fingerprint(e: dict) -> dict:
     hosts = sorted(read_lab_hosts(inventory)) if inventory.exists() else []
     boots = {}
     for name in hosts:
-        proc = subprocess.run(
-            [str(VENV_BIN / "nclab"), "ssh", name, "cat /proc/sys/kernel/random/boot_id; uname -rv"],
-            cwd=ROOT,
-            env=e,
-            capture_output=True,
-            text=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        try:
+            proc = subprocess.run(
+                [str(VENV_BIN / "nclab"), "ssh", name, "cat /proc/sys/kernel/random/boot_id; uname -rv"],
+                cwd=ROOT,
+                env=e,
+                capture_output=True,
+                text=True,
+                check=False,
+                stdin=subprocess.DEVNULL,
+                timeout=180,
+            )
+        except subprocess.TimeoutExpired:
+            boots[name] = "ssh failed: no answer in 180 s"
+            continue
         boots[name] = proc.stdout.strip() if proc.returncode == 0 else f"ssh failed: {proc.stderr.strip()}"
     return {"inventory": inventory.read_text() if inventory.exists() else None, "vms": boots}
 
@@ -297,6 +302,10 @@ def witness_start(t: Tier) -> dict | None:
     """The sequence `make lab`, then `make test`: a user's lab runs while the tests run. Use the user's
     own lab if it runs, else start one VM of it (the same paths `make lab` takes), and remember it."""
     ue = user_env()
+    # a run stopped by SIGKILL cannot resume what it paused: whatever this lab's VMs are, they run
+    for pid in witness_pids(ue):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
     started = not lab_running(ue)
     if started:
         proc = t.check(
@@ -322,10 +331,15 @@ def witness_start(t: Tier) -> dict | None:
 def witness_pids(e: dict) -> list[int]:
     """The QEMU processes of the lab that `e` names."""
     from nclab.config import LabConfig
+    from nclab.errors import LabError
     from nclab.lab import Lab
 
     lab = Lab(LabConfig.from_env(e))
-    state = lab.load_state() or {}
+    try:
+        state = lab.load_state() or {}
+    except LabError as exc:  # a corrupt state file: nothing to pause or resume; the check reports the lab
+        print(f"run_tests: {exc}", flush=True)
+        return []
     return [pid for h in state.get("hosts", []) if (pid := lab.pid(h["name"]))]
 
 
@@ -422,7 +436,8 @@ def run_vm():
     return mod
 
 
-STEP_LINE = re.compile(r"^INFO\s+\[(\S+) > (\S+)\] (Executing|Executed: \S+)\s*$")
+# molecule logs a failed step at ERROR level and colours its verdict even under NO_COLOR
+STEP_LINE = re.compile(r"^(?:INFO|WARNING|ERROR)\s+\[(\S+) > (\S+)\] (?:\x1b\[[\d;]*m)?(Executing|Executed: \w+)")
 
 
 class StepClock:
@@ -439,9 +454,11 @@ class StepClock:
         if not m:
             return None
         key, what = (m.group(1), m.group(2)), m.group(3)
+        if what == "Executing" and not line.rstrip().endswith("Executing"):
+            return None  # "Executing Testinfra tests found in ...": not a step's start
         at = self.now()
         if what == "Executing":
-            self.started.setdefault(key, at)
+            self.started[key] = at
             return None
         took = at - self.started.pop(key, at)
         return f"[time] molecule {key[0]} > {key[1]}: {took:.0f} s (at {at - self.t0:.0f} s)"
@@ -449,8 +466,9 @@ class StepClock:
 
 def molecule(t: Tier, keep_lab: bool) -> None:
     forget_stray_copies()
-    witness = witness_start(t)
+    witness = None
     try:
+        witness = witness_start(t)
         molecule_scenarios(t, keep_lab)
     finally:
         witness_resume(witness)
@@ -502,7 +520,15 @@ def molecule_scenarios(t: Tier, keep_lab: bool) -> None:
     t.info = f"{len(scenarios) - len(bad)}/{len(scenarios)} scenarios ok, {tests_passed} testinfra tests passed"
 
 
+def _stop(signum, _frame):
+    # SIGTERM (a CI time limit, a killed make) ends the run through the finally blocks: a witness
+    # VM this run paused is resumed, not left stopped for the next run to hang on
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGHUP, _stop)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tier", default=",".join(TIERS), help="comma-separated subset of " + ", ".join(TIERS))
     ap.add_argument("--keep-lab", action="store_true", help="leave the lab running after the molecule tier")

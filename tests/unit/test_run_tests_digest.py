@@ -89,6 +89,14 @@ def test_step_clock_times_each_molecule_step():
     assert clock.see("INFO     [lab > verify] Executing Testinfra tests found in /x/...") is None
 
 
+def test_step_clock_times_a_failed_step_logged_as_a_coloured_error():
+    rt = load()
+    clock = rt.StepClock(now=iter([0.0, 5.0, 47.0]).__next__)
+    assert clock.see("INFO     [nic > verify] Executing") is None
+    line = "ERROR    [nic > verify] \x1b[31mExecuted: Failed\x1b[0m"
+    assert clock.see(line) == "[time] molecule nic > verify: 42 s (at 47 s)"
+
+
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 

@@ -69,8 +69,8 @@ def test_management_network_cannot_reach_outside(host):
 # A guest reboot is not tested here on its own (it cost this scenario about 2 minutes): the scenarios
 # after this one reboot both VMs through GRUB and need them back with their data addresses
 # (netchannel_kernel's converge reboots the last VM into our kernel and its verify checks the boot
-# through GRUB; netchannel_module's converge then needs the mesh to it, and its verify reboots the
-# first VM and waits for the mesh again).
+# through GRUB; netchannel_module's converge then needs the mesh to it, and netchannel_nic's verify
+# reboots the first VM and waits for the module's channels again).
 
 
 def test_clock_is_kept_in_step_with_the_hosts(host):

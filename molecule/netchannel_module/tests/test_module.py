@@ -459,8 +459,8 @@ def test_a_plain_modprobe_gets_the_cluster_key_and_the_sysctls(lab_hosts):
 
 
 def test_a_changed_channel_count_rebuilds_and_reloads_only_that_host(ansible, lab_hosts, tmp_path):
-    # The last test: it leaves the last host with one bulk channel (no scenario after this one
-    # reads the module's table), which saves CI a second DKMS build to put it back.
+    # The last test: it leaves the last host with one bulk channel (netchannel_nic after it only
+    # compares the first host's table across a reboot), which saves CI a second DKMS build.
     names = sorted(lab_hosts)
     last = names[-1]
     loads = "journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true"
