@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,6 @@ def _state(pid: int) -> str:
 
 
 def _wait_state(pid: int, states: str) -> str:
-    import time
-
     for _ in range(200):
         if _state(pid) in states:
             break
