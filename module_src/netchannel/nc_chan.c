@@ -1274,6 +1274,7 @@ int nc_chan_init(void)
 		struct nc_peer *p = &peers[i];
 
 		p->ip = i ? nc_cfg.peers[i - 1] : nc_cfg.local_ip;
+		spin_lock_init(&p->rst_lock);
 		p->chans = kcalloc(nch, sizeof(*p->chans), GFP_KERNEL);
 		if (!p->chans) {
 			nc_peers_free(peers, n);

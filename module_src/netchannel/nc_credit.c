@@ -177,3 +177,38 @@ void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover)
 	c->lim = isn;
 	nc_rxc_grant_within(c, cover);
 }
+
+/*
+ * Take a token if there is one: true if the reply may go.  Tokens come
+ * back at rate a second (at most NC_BUCKET_RATE_MAX), and the bucket
+ * holds rate of them, so a rate lowered while it was full takes effect
+ * at once.  A time before the last refill (a clock set back) refills
+ * nothing.
+ */
+bool nc_bucket_take(struct nc_bucket *b, u64 now_ms, u32 rate)
+{
+	u64 elapsed;
+	u32 add;
+
+	if (!rate)
+		return false;
+	if (rate > NC_BUCKET_RATE_MAX)
+		rate = NC_BUCKET_RATE_MAX;
+	if (now_ms < b->last_ms)
+		b->last_ms = now_ms;
+	elapsed = now_ms - b->last_ms;
+	/* below 1000 ms, elapsed * rate fits in 32 bits */
+	add = elapsed >= 1000 ? rate : (u32)elapsed * rate / 1000u;
+	if (add >= rate || b->tokens >= rate - add) {
+		b->tokens = rate;
+		b->last_ms = now_ms;
+	} else if (add) {
+		b->tokens += add;
+		/* keep the fraction of a token not yet earned */
+		b->last_ms += add * 1000u / rate;
+	}
+	if (!b->tokens)
+		return false;
+	b->tokens--;
+	return true;
+}

@@ -51,4 +51,18 @@ u32 nc_rxc_want_room(const struct nc_rx_credit *c);
 int nc_rxc_grant_within(struct nc_rx_credit *c, u32 cover);
 void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover);
 
+/*
+ * A token bucket for replies a peer can provoke (RESET to frames for no
+ * connection): up to rate a second, in bursts of up to rate.  A zeroed
+ * bucket is full at the first take.
+ */
+#define NC_BUCKET_RATE_MAX	1000000u
+
+struct nc_bucket {
+	u64 last_ms;	/* time of the last refill */
+	u32 tokens;
+};
+
+bool nc_bucket_take(struct nc_bucket *b, u64 now_ms, u32 rate);
+
 #endif /* _NC_CREDIT_H */

@@ -60,6 +60,7 @@ struct nc_stats {
 	u64 stripe_switches;	/* DATA frames sent on another channel than the last */
 	u64 rx_ooo;		/* DATA frames that arrived ahead of a gap */
 	u64 class_switches;	/* connections moved to another class's channels */
+	u64 reset_limited;	/* RESET replies not sent: reset_rate, full queue */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -84,6 +85,7 @@ struct nc_tunables {
 	int latency_dscp;		/* latency channels' DSCP */
 	int stripe;			/* spread a connection's frames */
 	int bulk_notsent_lowat;		/* bulk channels' TCP_NOTSENT_LOWAT, 0: off */
+	int reset_rate;			/* RESET replies per peer and second */
 };
 
 extern struct nc_tunables nc_tun;
@@ -171,7 +173,16 @@ struct nc_peer {
 	u32 ip;				/* host byte order */
 	u32 nchans;			/* bulk + lat */
 	struct nc_chan *chans;		/* [0, bulk) bulk, [bulk, n) latency */
+	spinlock_t rst_lock;		/* guards rst_bucket */
+	struct nc_bucket rst_bucket;	/* RESETs the peer made us send */
 };
+
+/*
+ * A RESET the peer provoked is not queued on a channel already holding
+ * this many frames: a peer that floods frames for no connection and
+ * reads nothing back cannot grow our queue without bound.
+ */
+#define NC_RST_TXQ_MAX		1024u
 
 /*
  * A received DATA payload, queued on a socket until read; while it waits

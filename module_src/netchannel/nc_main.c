@@ -61,6 +61,7 @@ struct nc_tunables nc_tun = {
 	.latency_dscp		= 46,
 	.stripe			= 1,
 	.bulk_notsent_lowat	= NC_BULK_NOTSENT_LOWAT,
+	.reset_rate		= 1000,
 };
 
 struct nc_hostcfg nc_cfg;
@@ -83,6 +84,7 @@ static int nc_hello_min = 100;
 static int nc_hello_max = 60000;
 static int nc_pending_max = 1024;
 static int nc_dscp_max = 63;
+static int nc_rate_max = NC_BUCKET_RATE_MAX;
 
 static int nc_reset_trigger;
 static DEFINE_MUTEX(nc_auth_mutex);
@@ -299,6 +301,15 @@ static struct ctl_table nc_sysctl_table[] = {
 		.extra2		= &nc_win_max,
 	},
 	{
+		.procname	= NETCHANNEL_SYSCTL_RESET_RATE,
+		.data		= &nc_tun.reset_rate,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_one,
+		.extra2		= &nc_rate_max,
+	},
+	{
 		.procname	= NETCHANNEL_SYSCTL_MEM,
 		.data		= nc_mem,
 		.maxlen		= sizeof(nc_mem),
@@ -349,6 +360,7 @@ static const struct {
 	NC_STAT(stripe_switches),
 	NC_STAT(rx_ooo),
 	NC_STAT(class_switches),
+	NC_STAT(reset_limited),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -867,15 +867,35 @@ void nc_conns_rxchan_down(const struct nc_rxchan *rc)
 
 /* ---- receive path (called from channel workers) ---- */
 
+/*
+ * Answer a frame for no connection, or a refused CONNECT, with RESET.
+ * The peer decides how many of these it provokes, so they are limited:
+ * reset_rate a second per peer, and none onto a channel whose queue
+ * already holds NC_RST_TXQ_MAX frames (a peer that floods and never
+ * reads).  Dropped ones are counted; the peer's connect times out.
+ */
 static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
 	struct nc_peer *peer = nc_peer_find(rc->peer_ip);
 	struct nc_chan *ch;
+	bool ok;
 
 	if (!peer)
 		return;
 	ch = nc_peer_pick_chan(peer, h->flags & NC_F_LATENCY, h->dport,
 			       h->sport);
+	if (READ_ONCE(ch->txq_len) >= NC_RST_TXQ_MAX) {
+		NC_INC(reset_limited);
+		return;
+	}
+	spin_lock(&peer->rst_lock);
+	ok = nc_bucket_take(&peer->rst_bucket, jiffies64_to_msecs(get_jiffies_64()),
+			    READ_ONCE(nc_tun.reset_rate));
+	spin_unlock(&peer->rst_lock);
+	if (!ok) {
+		NC_INC(reset_limited);
+		return;
+	}
 	nc_send_ctrl(ch, NULL, NC_T_RESET, h->flags & NC_F_LATENCY, h->dport,
 		     h->sport, h->conn_id, 0, 0);
 }

@@ -39,6 +39,7 @@ SYSCTL_RANGES = {
     "latency_dscp": (0, 63),
     "stripe": (0, 1),
     "bulk_notsent_lowat": (0, 1 << 30),
+    "reset_rate": (1, 1000000),
 }
 
 _DOTTED_QUAD = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")

@@ -346,6 +346,61 @@ NC_TEST(ungrant_after_later_grant)
 	CHECK_EQ(r.lim, lost);
 }
 
+/* Takes from b at now_ms until it refuses; how many it gave. */
+static u32 bucket_drain(struct nc_bucket *b, u64 now_ms, u32 rate)
+{
+	u32 n = 0;
+
+	while (nc_bucket_take(b, now_ms, rate) && n < 2 * NC_BUCKET_RATE_MAX)
+		n++;
+	return n;
+}
+
+NC_TEST(bucket_burst_then_rate)
+{
+	struct nc_bucket b = { 0 };
+
+	/* a zeroed bucket is full: a burst of rate, then nothing */
+	CHECK_EQ(bucket_drain(&b, 5000, 50), 50);
+	CHECK(!nc_bucket_take(&b, 5000, 50));
+	/* 20 ms earns one token at 50 a second, 19 ms none */
+	CHECK(!nc_bucket_take(&b, 5019, 50));
+	CHECK(nc_bucket_take(&b, 5020, 50));
+	CHECK(!nc_bucket_take(&b, 5020, 50));
+	/* 100 ms: five, never more than the bucket holds */
+	CHECK_EQ(bucket_drain(&b, 5120, 50), 5);
+	CHECK_EQ(bucket_drain(&b, 60000, 50), 50);
+}
+
+NC_TEST(bucket_keeps_fractions)
+{
+	struct nc_bucket b = { 0 };
+	u32 got = 0;
+	u64 t;
+
+	/* 3 a second, asked every 100 ms: 3 a second, not 0 */
+	bucket_drain(&b, 1000, 3);
+	for (t = 1100; t <= 11000; t += 100)
+		got += nc_bucket_take(&b, t, 3);
+	CHECK_EQ(got, 30);
+}
+
+NC_TEST(bucket_limits)
+{
+	struct nc_bucket b = { 0 };
+
+	/* rate 0 gives nothing; a rate above the maximum is the maximum */
+	CHECK(!nc_bucket_take(&b, 1000, 0));
+	CHECK_EQ(bucket_drain(&b, 1000, ~0u), NC_BUCKET_RATE_MAX);
+	/* 999 ms at the maximum rate does not overflow: 999000 tokens */
+	CHECK_EQ(bucket_drain(&b, 1999, NC_BUCKET_RATE_MAX), 999000);
+	/* a lower rate takes effect at once, even on a full bucket */
+	CHECK_EQ(bucket_drain(&b, 9000, 10), 10);
+	/* a clock set back refills nothing and is not stuck after */
+	CHECK_EQ(bucket_drain(&b, 500, 10), 0);
+	CHECK_EQ(bucket_drain(&b, 600, 10), 1);
+}
+
 static const struct nc_test_case cases[] = {
 	NC_CASE(win_clamp),
 	NC_CASE(sndlim_auto),
@@ -362,6 +417,9 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(independent_connections),
 	NC_CASE(lost_grant_is_offered_again),
 	NC_CASE(ungrant_after_later_grant),
+	NC_CASE(bucket_burst_then_rate),
+	NC_CASE(bucket_keeps_fractions),
+	NC_CASE(bucket_limits),
 };
 
 void suite_credit(void)

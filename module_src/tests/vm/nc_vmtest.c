@@ -2801,6 +2801,150 @@ static void test_old_peer_refused(void)
 		close(cur);
 }
 
+/* One DATA frame of one byte for conn_id from port 40000 to port 9; its length. */
+static size_t stray_data(unsigned char *h, uint32_t conn_id)
+{
+	size_t hl = frame(h, 5, 40000, 9, conn_id, 0, 0);
+
+	be32(h + 16, 1);
+	h[hl] = 'x';
+	return hl + 1;
+}
+
+/*
+ * Once the module's channels to the fake are up: the fake's own channel,
+ * with its HELLO and n DATA frames for no connection (conn ids from base)
+ * written at once.  The channel, or -1 after a FAIL.
+ */
+static int stray_flood(const char *name, struct fake_peer *fp, const struct fake_cfg *c, int n,
+		       uint32_t base)
+{
+	unsigned char *buf = malloc((size_t)(n + 1) * (HDR_MAX + 1));
+	size_t len;
+	int fd = -1, i;
+
+	if (!buf || !fake_wait_up(fp, c, 30)) {
+		FAIL(name, "%s", buf ? "the module's channels to the fake peer never came up" : "out of memory");
+		free(buf);
+		return -1;
+	}
+	len = hello_frame(buf, 0, c->ip);
+	for (i = 0; i < n; i++)
+		len += stray_data(buf + len, base + i);
+	fd = raw_channel(c, c->ip);
+	if (fd < 0 || write_all(fd, buf, len)) {
+		FAIL(name, "fake peer's own channel: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	free(buf);
+	return fd;
+}
+
+/*
+ * Count the frames of one type on the module's channels to the fake until
+ * none at all came for quiet_ms or the deadline end; every frame in the
+ * buffers is counted, also those a fake_poll() left behind.
+ */
+static int fake_count(struct fake_peer *fp, int type, int quiet_ms, double end)
+{
+	double last = now();
+	int got = 0, i;
+
+	for (;;) {
+		struct pollfd p[FP_MAX];
+
+		for (i = 0; i < fp->n; i++) {
+			unsigned char *b = fp->buf[i];
+
+			while (fp->fill[i] >= 24) {
+				size_t flen = hdr_len(b[2], b[3]) + rd32(b + 16);
+
+				if (flen > sizeof(fp->buf[i])) {
+					fp->fill[i] = 0;
+					break;
+				}
+				if (fp->fill[i] < flen)
+					break;
+				got += b[3] == type;
+				memmove(b, b + flen, fp->fill[i] - flen);
+				fp->fill[i] -= flen;
+			}
+			p[i].fd = fp->fd[i];
+			p[i].events = POLLIN;
+		}
+		if (now() - last > quiet_ms / 1000.0 || now() > end)
+			return got;
+		if (poll(p, fp->n, 50) <= 0)
+			continue;
+		for (i = 0; i < fp->n; i++) {
+			ssize_t r;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			r = read(fp->fd[i], fp->buf[i] + fp->fill[i], sizeof(fp->buf[i]) - fp->fill[i]);
+			if (r > 0) {
+				fp->fill[i] += r;
+				last = now();
+			}
+		}
+	}
+}
+
+/*
+ * A peer decides how many RESETs it provokes, so they are limited per
+ * peer (net.netchannel.reset_rate).  At 20 a second, 300 DATA frames for
+ * no connection get at most 20 + 20 a second RESETs back; the rest are
+ * counted (reset_limited); a second later the next one is answered
+ * again.  Before the limit every one of them got its RESET.
+ */
+static void test_reset_limit(void)
+{
+	const char *name = "reset_limit";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	int old = read_sysctl("reset_rate"), rate = 20, n = 300, fd = -1, got = 0, again = 0;
+	unsigned long long uc = nc_counter("unknown_conn"), rl = nc_counter("reset_limited");
+	unsigned long long dl = 0;
+	unsigned char hdr[HDR_MAX], one[HDR_MAX + 1];
+	double t0, span = 0, allowed;
+
+	if (!fp)
+		return;
+	if (old < 0 || write_sysctl("reset_rate", rate)) {
+		FAIL(name, "no writable net.netchannel.reset_rate (read %d)", old);
+		fake_done(fp, -1, -1);
+		return;
+	}
+	t0 = now();
+	fd = stray_flood(name, fp, &c, n, 0x5e000000u);
+	if (fd < 0)
+		goto out;
+	/* RESETs counted until every frame was seen, then until none came for 1 s */
+	while (nc_counter("unknown_conn") - uc < (unsigned long long)n && now() - t0 < 20)
+		got += fake_count(fp, 4, 100, now() + 0.1);
+	span = now() - t0;
+	got += fake_count(fp, 4, 1000, now() + 20);
+	dl = nc_counter("reset_limited") - rl;
+	sleep(1);
+	again = !write_all(fd, one, stray_data(one, 0x5effffffu)) && fake_poll(fp, 3000, 4, 0x5effffffu, hdr);
+	allowed = rate + rate * span + 1;
+	if (nc_counter("unknown_conn") - uc >= (unsigned long long)n && got >= 1 && got <= allowed &&
+	    got + dl == (unsigned long long)n && again)
+		PASS(name, "%d frames for no connection in %.2f s at reset_rate %d: %d RESETs (at most %.0f), reset_limited +%llu; one more a second later: answered",
+		     n, span, rate, got, allowed, dl);
+	else
+		FAIL(name, "%d frames for no connection in %.2f s at reset_rate %d: %d RESETs (want 1 to %.0f), reset_limited +%llu (want %d in all), unknown_conn +%llu; one more a second later: %s",
+		     n, span, rate, got, allowed, dl, n, nc_counter("unknown_conn") - uc,
+		     again ? "answered" : "not answered");
+out:
+	write_sysctl("reset_rate", old);
+	if (fd >= 0)
+		close(fd);
+	fake_done(fp, -1, -1);
+}
+
 /* The local address of a child accepted from lfd within ms, "" if none came. */
 static const char *lw_accept(int lfd, int ms, int *child, char *buf, size_t len)
 {
@@ -5941,15 +6085,22 @@ out:
 	fake_done(fp, cfd, afd);
 }
 
-/* The bulk channels to ip: their queued_bytes summed and the largest notsent_bytes; -1 if none. */
-static int peer_bulk_queues(const char *ip, unsigned long long *queued, unsigned long long *notsent)
+/*
+ * The bulk channels to ip: their queued_bytes summed, the largest
+ * notsent_bytes and the largest queue in frames (if frames); -1 if none.
+ */
+static int peer_bulk_queues(const char *ip, unsigned long long *queued, unsigned long long *notsent,
+			    unsigned int *frames)
 {
 	char line[512], want[64];
 	unsigned long long q, ns;
+	unsigned int fr;
 	int in = 0, n = 0;
 	FILE *f = fopen("/proc/net/netchannel", "r");
 
 	*queued = *notsent = 0;
+	if (frames)
+		*frames = 0;
 	if (!f)
 		return -1;
 	snprintf(want, sizeof(want), "peer %s", ip);
@@ -5959,11 +6110,13 @@ static int peer_bulk_queues(const char *ip, unsigned long long *queued, unsigned
 			     (line[strlen(want)] == '\n' || line[strlen(want)] == ' ');
 			continue;
 		}
-		if (in && sscanf(line, "  tx %*u bulk %*s cpu %*d frames %*u bytes %*u queued %*u connects %*u fails %*u last_err %*d queued_bytes %llu notsent_bytes %llu",
-				 &q, &ns) == 2) {
+		if (in && sscanf(line, "  tx %*u bulk %*s cpu %*d frames %*u bytes %*u queued %u connects %*u fails %*u last_err %*d queued_bytes %llu notsent_bytes %llu",
+				 &fr, &q, &ns) == 3) {
 			*queued += q;
 			if (ns > *notsent)
 				*notsent = ns;
+			if (frames && fr > *frames)
+				*frames = fr;
 			n++;
 		}
 	}
@@ -6003,7 +6156,7 @@ static void test_bulk_notsent_lowat(void)
 		goto out;
 	if (fake_stalled(name, fp, &c, 7104, &cfd, &afd, &total))
 		goto done;
-	nb = peer_bulk_queues(c.ip, &queued, &notsent);
+	nb = peer_bulk_queues(c.ip, &queued, &notsent, NULL);
 	if (nb < 0 || total < (1u << 20) || notsent > LOWAT + 65536 + 256 || queued < (512u << 10))
 		FAIL(name, "%zu bytes taken by a stalled channel: bulk channels to %s (%d) hold at most %llu bytes unsent in TCP (want <= %u + a frame) and %llu in their own queues (want >= 512 KiB)",
 		     total, c.ip, nb, notsent, LOWAT, queued);
@@ -6017,6 +6170,74 @@ out:
 		write_sysctl("bulk_notsent_lowat", lowat_old);
 	if (wmem_old[0])
 		write_text("/proc/sys/net/ipv4/tcp_wmem", wmem_old);
+}
+
+#define RST_TXQ_MAX	1024	/* NC_RST_TXQ_MAX */
+
+/*
+ * A peer that floods frames for no connection and reads nothing back
+ * cannot grow the module's queues: with reset_rate at its maximum, 20000
+ * such frames fill the queue of the channel the RESETs take up to
+ * NC_RST_TXQ_MAX frames and no further (sampled while the module works
+ * through them), and the rest are counted in reset_limited.  Before the
+ * cap the queue held every RESET that TCP did not take.
+ */
+static void test_reset_queue_cap(void)
+{
+	const char *name = "reset_queue_cap";
+	int rate_old = read_sysctl("reset_rate"), lowat_old = read_sysctl("bulk_notsent_lowat");
+	int n = 20000, fd = -1;
+	unsigned long long uc = nc_counter("unknown_conn"), rl = nc_counter("reset_limited"), dl;
+	struct fake_peer *fp = NULL;
+	struct fake_cfg c;
+	unsigned long long qb, ns;
+	unsigned int q = 0;
+	int nb = 0;
+	double t0;
+
+	if (rate_old < 0 || lowat_old < 0 || write_sysctl("reset_rate", 1000000) ||
+	    write_sysctl("bulk_notsent_lowat", LOWAT)) {
+		FAIL(name, "sysctls (reset_rate %d, bulk_notsent_lowat %d): %s", rate_old, lowat_old,
+		     strerror(errno));
+		goto out;
+	}
+	/* the module's channels to the fake come up after these settings */
+	fp = fake_open(name, &c, 8192, 1200);
+	if (!fp)
+		goto out;
+	/* from here on the fake reads nothing from the module's channels */
+	t0 = now();
+	fd = stray_flood(name, fp, &c, n, 0x5f000000u);
+	if (fd < 0)
+		goto out;
+	/* the largest queue seen while the module works through them */
+	do {
+		unsigned int fr;
+
+		if (peer_bulk_queues(c.ip, &qb, &ns, &fr) > 0) {
+			nb++;
+			if (fr > q)
+				q = fr;
+		}
+	} while (nc_counter("unknown_conn") - uc < (unsigned long long)n && now() - t0 < 60 &&
+		 !usleep(20000));
+	dl = nc_counter("reset_limited") - rl;
+	if (nc_counter("unknown_conn") - uc >= (unsigned long long)n && q >= RST_TXQ_MAX / 4 && q <= RST_TXQ_MAX &&
+	    dl >= (unsigned long long)n / 2)
+		PASS(name, "%d frames for no connection from a peer that reads nothing: at most %u frames queued on a channel to it (cap %d, %d samples), reset_limited +%llu",
+		     n, q, RST_TXQ_MAX, nb, dl);
+	else
+		FAIL(name, "%d frames for no connection from a peer that reads nothing: at most %u frames queued on a channel to it in %d samples (want %d to %d), reset_limited +%llu (want at least %d), unknown_conn +%llu",
+		     n, q, nb, RST_TXQ_MAX / 4, RST_TXQ_MAX, dl, n / 2, nc_counter("unknown_conn") - uc);
+out:
+	if (rate_old > 0)
+		write_sysctl("reset_rate", rate_old);
+	if (lowat_old >= 0)
+		write_sysctl("bulk_notsent_lowat", lowat_old);
+	if (fd >= 0)
+		close(fd);
+	if (fp)
+		fake_done(fp, -1, -1);
 }
 
 static void t_errors(void *a) { (void)a; test_errors(); }
@@ -6047,6 +6268,8 @@ static void t_hello_required(void *a) { (void)a; test_hello_required(); }
 static void t_hello_timeout(void *a) { (void)a; test_hello_timeout(); }
 static void t_pending_limit(void *a) { (void)a; test_pending_limit(); }
 static void t_old_peer_refused(void *a) { (void)a; test_old_peer_refused(); }
+static void t_reset_limit(void *a) { (void)a; test_reset_limit(); }
+static void t_reset_queue_cap(void *a) { (void)a; test_reset_queue_cap(); }
 static void t_listener_address(void *a) { (void)a; test_listener_address(); }
 static void t_latency_dscp(void *a) { (void)a; test_latency_dscp(); }
 static void t_auth(void *a) { (void)a; test_auth(); }
@@ -6189,6 +6412,8 @@ int main(int argc, char **argv)
 		run_test("hello_timeout", t_hello_timeout, NULL, 60);
 		run_test("pending_limit", t_pending_limit, NULL, 60);
 		run_test("old_peer_refused", t_old_peer_refused, NULL, 30);
+		run_test("reset_limit", t_reset_limit, NULL, 60);
+		run_test("reset_queue_cap", t_reset_queue_cap, NULL, 120);
 		run_test("listener_address", t_listener_address, NULL, 90);
 		run_test("latency_dscp", t_latency_dscp, NULL, 60);
 		run_test("live_fuzz", t_live_fuzz, NULL, 90);

@@ -67,6 +67,12 @@
  */
 #define NETCHANNEL_SYSCTL_STRIPE		"stripe"
 #define NETCHANNEL_SYSCTL_BULK_NOTSENT_LOWAT	"bulk_notsent_lowat"
+/*
+ * RESETs a peer can make this host send, per second (1 to 1000000, and a
+ * burst of as many), as answers to frames for no connection and to refused
+ * CONNECTs; the rest are dropped and counted (reset_limited).
+ */
+#define NETCHANNEL_SYSCTL_RESET_RATE		"reset_rate"
 /* receive memory, pages: min, pressure, max (as tcp_mem) */
 #define NETCHANNEL_SYSCTL_MEM			"mem"
 
