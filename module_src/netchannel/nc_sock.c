@@ -69,6 +69,7 @@ struct nc_sock {
 	struct list_head rxq;		/* struct nc_chunk */
 	u32 rxq_bytes;
 	atomic_t tx_queued;		/* bytes in channel queues, unsent */
+	atomic_t tx_payload;		/* of them, payload (SIOCOUTQ) */
 	atomic_t tx_truesize;		/* allocated for our frames queued */
 	int tx_charged;			/* of it in sk_wmem_queued (owner) */
 	unsigned long tx_flags;		/* NC_TX_RECLAIM */
@@ -1061,6 +1062,8 @@ void nc_txframe_done(struct nc_txframe *f)
 			set_bit(NC_TX_RECLAIM, &nsk->tx_flags);
 		bh_unlock_sock(sk);
 		local_bh_enable();
+		atomic_sub((int)(f->len - nc_hdr_len(f->buf[2], f->buf[3])),
+			   &nsk->tx_payload);
 		atomic_sub((int)f->len, &nsk->tx_queued);
 		smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
 		nc_write_space(sk);
@@ -2073,6 +2076,7 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		sock_hold(sk);
 		f->owner = sk;
 		ch = nc_tx_chan(nsk, &gen, n);
+		atomic_add((int)n, &nsk->tx_payload);
 		atomic_add((int)f->len, &nsk->tx_queued);
 		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
 		if (err) {
@@ -2440,6 +2444,13 @@ static int nc_getsockopt(struct socket *sock, int level, int optname,
 	return 0;
 }
 
+/*
+ * SIOCINQ: bytes received and not read.  SIOCOUTQ and SIOCOUTQNSD: bytes
+ * written whose frames a channel has not yet handed whole to its TCP
+ * socket; from there the channel delivers them whatever this socket does,
+ * so a program that waits for 0 before close() loses nothing.  A
+ * listener has no queues: -EINVAL, as TCP.
+ */
 static int nc_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 {
 	struct nc_sock *nsk = nc_sk(sock->sk);
@@ -2447,10 +2458,12 @@ static int nc_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case SIOCINQ:
-		val = (int)READ_ONCE(nsk->rxq_bytes);
-		break;
 	case SIOCOUTQ:
-		val = 0;
+	case SIOCOUTQNSD:
+		if (READ_ONCE(sock->sk->sk_state) == TCP_LISTEN)
+			return -EINVAL;
+		val = cmd == SIOCINQ ? (int)READ_ONCE(nsk->rxq_bytes) :
+				       atomic_read(&nsk->tx_payload);
 		break;
 	default:
 		return -ENOIOCTLCMD;

@@ -38,6 +38,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <linux/loop.h>
+#include <linux/sockios.h>
 #include <sys/stat.h>
 #include <sched.h>
 #include <grp.h>
@@ -746,6 +747,31 @@ out:
 	close(lfd);
 }
 
+/*
+ * SIOCOUTQ and SIOCOUTQNSD of a connection whose bytes were all read are
+ * 0 (a program that waits for its queue to drain goes on); on a listener
+ * they fail with EINVAL, as SIOCINQ does, as TCP's do.  (The stalled
+ * connection of bulk_notsent_lowat checks that they count queued bytes.)
+ */
+static void outq_checks(int lfd, int cfd)
+{
+	int outq = -1, nsd = -1, e[3] = { 0, 0, 0 }, lq = 0;
+
+	if (ioctl(cfd, SIOCOUTQ, &outq) || ioctl(cfd, SIOCOUTQNSD, &nsd))
+		outq = nsd = -1;
+	if (ioctl(lfd, SIOCINQ, &lq))
+		e[0] = errno;
+	if (ioctl(lfd, SIOCOUTQ, &lq))
+		e[1] = errno;
+	if (ioctl(lfd, SIOCOUTQNSD, &lq))
+		e[2] = errno;
+	if (!outq && !nsd && e[0] == EINVAL && e[1] == EINVAL && e[2] == EINVAL)
+		PASS("outq_drained", "SIOCOUTQ 0, SIOCOUTQNSD 0 after the reader took everything; EINVAL on a listener");
+	else
+		FAIL("outq_drained", "SIOCOUTQ %d, SIOCOUTQNSD %d after the reader took everything (want 0); on a listener: %s, %s, %s (want EINVAL)",
+		     outq, nsd, strerror(e[0]), strerror(e[1]), strerror(e[2]));
+}
+
 /* MSG_PEEK, MSG_WAITALL, FIONREAD, readv/writev */
 static void test_recv_flags(void)
 {
@@ -780,6 +806,7 @@ static void test_recv_flags(void)
 	else
 		FAIL("msg_waitall", "r %zd", r);
 	wait(NULL);
+	outq_checks(lfd, cfd);
 	close(cfd);
 	close(sfd);
 	close(lfd);
@@ -6137,7 +6164,7 @@ static void test_bulk_notsent_lowat(void)
 {
 	const char *name = "bulk_notsent_lowat";
 	static char wmem_old[128];
-	int lowat_old = read_sysctl("bulk_notsent_lowat"), cfd = -1, afd = -1, nb = -1;
+	int lowat_old = read_sysctl("bulk_notsent_lowat"), cfd = -1, afd = -1, nb = -1, outq, nsd;
 	unsigned long long queued = 0, notsent = 0;
 	struct fake_peer *fp = NULL;
 	struct fake_cfg c;
@@ -6157,12 +6184,27 @@ static void test_bulk_notsent_lowat(void)
 	if (fake_stalled(name, fp, &c, 7104, &cfd, &afd, &total))
 		goto done;
 	nb = peer_bulk_queues(c.ip, &queued, &notsent, NULL);
+	if (ioctl(cfd, SIOCOUTQ, &outq) || ioctl(cfd, SIOCOUTQNSD, &nsd))
+		outq = nsd = -1;
 	if (nb < 0 || total < (1u << 20) || notsent > LOWAT + 65536 + 256 || queued < (512u << 10))
 		FAIL(name, "%zu bytes taken by a stalled channel: bulk channels to %s (%d) hold at most %llu bytes unsent in TCP (want <= %u + a frame) and %llu in their own queues (want >= 512 KiB)",
 		     total, c.ip, nb, notsent, LOWAT, queued);
 	else
 		PASS(name, "%zu bytes taken by a stalled channel: TCP holds at most %llu unsent (bulk_notsent_lowat %u), the channels' own queues %llu",
 		     total, notsent, LOWAT, queued);
+	/*
+	 * The connection is the only one on them: their queues are its
+	 * frames, with a header each (28 bytes, at most 1/16 of a frame of
+	 * 1200 bytes or more); SIOCOUTQ also counts the one frame TCP has
+	 * taken only in part (64 KiB at most).
+	 */
+	if (outq > 0 && (unsigned long long)outq + queued / 16 >= queued &&
+	    (unsigned long long)outq <= queued + 65536 && nsd == outq && (size_t)outq <= total)
+		PASS("outq_queued", "SIOCOUTQ and SIOCOUTQNSD of the stalled connection: %d bytes; its channels hold %llu with the headers",
+		     outq, queued);
+	else
+		FAIL("outq_queued", "SIOCOUTQ %d, SIOCOUTQNSD %d of the stalled connection; its channels hold %llu bytes of the %zu written",
+		     outq, nsd, queued, total);
 done:
 	fake_done(fp, cfd, afd);
 out:
