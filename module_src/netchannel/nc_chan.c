@@ -25,6 +25,7 @@
 #define NC_RXBUF_SIZE		(64 * 1024)
 #define NC_RX_BUDGET		(512 * 1024)
 #define NC_TX_BUDGET		(1024 * 1024)
+#define NC_TX_BATCH		16	/* frames per kernel_sendmsg() */
 #define NC_LISTEN_BACKLOG	128
 
 struct nc_peer *nc_peers;
@@ -277,25 +278,39 @@ static void nc_chan_tx_work(struct work_struct *work)
 	WRITE_ONCE(ch->sndbuf, (u32)READ_ONCE(sock->sk->sk_sndbuf));
 
 	while (budget < NC_TX_BUDGET) {
+		struct kvec kv[NC_TX_BATCH];
 		struct msghdr msg = { };
-		struct nc_txframe *f;
-		struct kvec kv;
-		bool more, done;
-		int n;
+		struct nc_txframe *f, *tmp;
+		LIST_HEAD(done);
+		size_t len = 0;
+		int cnt = 0, n;
+		bool more;
 
+		/*
+		 * The frames at the head of the queue, up to NC_TX_BATCH, in
+		 * one call: TCP takes them as one write (fewer socket lock
+		 * round trips, full segments for small frames).  Only this
+		 * work removes frames, and teardown waits for it, so they
+		 * stay while the lock is dropped.
+		 */
 		spin_lock(&ch->lock);
 		if (ch->gen != gen || list_empty(&ch->txq)) {
 			spin_unlock(&ch->lock);
 			return;
 		}
-		f = list_first_entry(&ch->txq, struct nc_txframe, list);
-		more = !list_is_singular(&ch->txq);
+		list_for_each_entry(f, &ch->txq, list) {
+			if (cnt == NC_TX_BATCH)
+				break;
+			kv[cnt].iov_base = f->buf + f->sent;
+			kv[cnt].iov_len = f->len - f->sent;
+			len += kv[cnt].iov_len;
+			cnt++;
+		}
+		more = ch->txq_len > cnt;
 		spin_unlock(&ch->lock);
 
-		kv.iov_base = f->buf + f->sent;
-		kv.iov_len = f->len - f->sent;
 		msg.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0);
-		n = kernel_sendmsg(sock, &msg, &kv, 1, kv.iov_len);
+		n = kernel_sendmsg(sock, &msg, kv, cnt, len);
 		if (n == -EAGAIN)
 			return;		/* write_space requeues us */
 		if (n <= 0) {
@@ -312,15 +327,23 @@ static void nc_chan_tx_work(struct work_struct *work)
 			spin_unlock(&ch->lock);
 			return;
 		}
-		f->sent += n;
 		ch->txq_bytes -= n;
-		done = f->sent == f->len;
-		if (done) {
-			list_del(&f->list);
+		/* TCP took n bytes: the frames they complete leave the queue */
+		list_for_each_entry_safe(f, tmp, &ch->txq, list) {
+			u32 take = min_t(u32, (u32)n, f->len - f->sent);
+
+			f->sent += take;
+			n -= take;
+			if (f->sent != f->len)
+				break;
+			list_move_tail(&f->list, &done);
 			ch->txq_len--;
+			if (!n)
+				break;
 		}
 		spin_unlock(&ch->lock);
-		if (done) {
+		list_for_each_entry_safe(f, tmp, &done, list) {
+			list_del(&f->list);
 			ch->frames++;
 			NC_INC(tx_frames);
 			nc_txframe_done(f);
