@@ -98,6 +98,7 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 		return NULL;
 	f->truesize = (u32)kmalloc_size_roundup(size);
 	f->owner = NULL;
+	f->rst_reply = false;
 	f->len = hlen + h->len;
 	f->sent = 0;
 	nc_hdr_encode_v(&v, f->buf, hlen);
@@ -141,6 +142,43 @@ int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags,
 	if (err)
 		kfree(f);
 	return err;
+}
+
+/*
+ * A RESET answering a peer's frame: -ENOBUFS, and not queued, while the
+ * channel holds NC_RST_TXQ_MAX such replies already.
+ */
+int nc_send_rst_reply(struct nc_chan *ch, u16 flags, u16 sport, u16 dport,
+		      u32 conn_id)
+{
+	struct nc_hdr h = {
+		.type = NC_T_RESET, .flags = flags, .sport = sport,
+		.dport = dport, .conn_id = conn_id,
+	};
+	struct nc_txframe *f = nc_txframe_alloc(&h, GFP_KERNEL);
+	int err = 0;
+
+	if (!f)
+		return -ENOMEM;
+	f->rst_reply = true;
+	spin_lock(&ch->lock);
+	if (ch->state != NC_CH_UP) {
+		err = -ECONNRESET;
+	} else if (ch->rst_queued >= NC_RST_TXQ_MAX) {
+		err = -ENOBUFS;
+	} else {
+		list_add_tail(&f->list, &ch->txq);
+		ch->txq_len++;
+		ch->txq_bytes += f->len;
+		ch->rst_queued++;
+	}
+	spin_unlock(&ch->lock);
+	if (err) {
+		kfree(f);
+		return err;
+	}
+	queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
+	return 0;
 }
 
 /* Wait until the channel is up; returns 0 and its generation. */
@@ -338,6 +376,7 @@ static void nc_chan_tx_work(struct work_struct *work)
 				break;
 			list_move_tail(&f->list, &done);
 			ch->txq_len--;
+			ch->rst_queued -= f->rst_reply;
 			if (!n)
 				break;
 		}
@@ -619,6 +658,7 @@ static void nc_chan_down_work(struct work_struct *work)
 	old_gen = ch->gen++;
 	list_splice_init(&ch->txq, &dropped);
 	ch->txq_len = 0;
+	ch->rst_queued = 0;
 	ch->txq_bytes = 0;
 	spin_unlock(&ch->lock);
 
@@ -668,6 +708,7 @@ static void nc_chan_stop(struct nc_chan *ch)
 	ch->gen++;
 	list_splice_init(&ch->txq, &dropped);
 	ch->txq_len = 0;
+	ch->rst_queued = 0;
 	ch->txq_bytes = 0;
 	spin_unlock(&ch->lock);
 	if (sock)

@@ -131,6 +131,7 @@ struct nc_txframe {
 	u32 len;
 	u32 sent;
 	u32 truesize;			/* what kmalloc() gave */
+	bool rst_reply;			/* a RESET a peer provoked (rst_queued) */
 	u8 buf[];
 };
 
@@ -150,6 +151,7 @@ struct nc_chan {
 	struct list_head txq;
 	u32 txq_len;
 	u32 txq_bytes;			/* of the frames in txq, unsent */
+	u32 rst_queued;			/* of the frames in txq, rst_reply ones */
 	u32 backoff_ms;
 	u32 sndbuf;			/* the TCP socket's sk_sndbuf, last seen */
 
@@ -179,8 +181,9 @@ struct nc_peer {
 
 /*
  * A RESET the peer provoked is not queued on a channel already holding
- * this many frames: a peer that floods frames for no connection and
- * reads nothing back cannot grow our queue without bound.
+ * this many of them: a peer that floods frames for no connection and
+ * reads nothing back cannot grow our queue without bound.  Only these
+ * count, so other users' DATA on the channel does not crowd them out.
  */
 #define NC_RST_TXQ_MAX		1024u
 
@@ -273,6 +276,8 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
 /* ext: the v2 extension (CONNECT's destination, CLOSE's final offset), see nc_hdr_ext_set() */
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,
 		 u16 dport, u32 conn_id, u32 credit, u32 ext);
+int nc_send_rst_reply(struct nc_chan *ch, u16 flags, u16 sport, u16 dport,
+		      u32 conn_id);
 void nc_chan_seq_show(struct seq_file *m);
 
 /* nc_sock.c */

@@ -871,9 +871,10 @@ void nc_conns_rxchan_down(const struct nc_rxchan *rc)
 /*
  * Answer a frame for no connection, or a refused CONNECT, with RESET.
  * The peer decides how many of these it provokes, so they are limited:
- * reset_rate a second per peer, and none onto a channel whose queue
- * already holds NC_RST_TXQ_MAX frames (a peer that floods and never
- * reads).  Dropped ones are counted; the peer's connect times out.
+ * reset_rate a second per peer, and none onto a channel that already
+ * holds NC_RST_TXQ_MAX of them (a peer that floods and never reads).
+ * Dropped ones are counted; the peer's connect then times out.  A token
+ * is spent even if the channel turns out to be down.
  */
 static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
@@ -885,20 +886,13 @@ static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
 		return;
 	ch = nc_peer_pick_chan(peer, h->flags & NC_F_LATENCY, h->dport,
 			       h->sport);
-	if (READ_ONCE(ch->txq_len) >= NC_RST_TXQ_MAX) {
-		NC_INC(reset_limited);
-		return;
-	}
 	spin_lock(&peer->rst_lock);
 	ok = nc_bucket_take(&peer->rst_bucket, jiffies64_to_msecs(get_jiffies_64()),
 			    READ_ONCE(nc_tun.reset_rate));
 	spin_unlock(&peer->rst_lock);
-	if (!ok) {
+	if (!ok || nc_send_rst_reply(ch, h->flags & NC_F_LATENCY, h->dport,
+				     h->sport, h->conn_id) == -ENOBUFS)
 		NC_INC(reset_limited);
-		return;
-	}
-	nc_send_ctrl(ch, NULL, NC_T_RESET, h->flags & NC_F_LATENCY, h->dport,
-		     h->sport, h->conn_id, 0, 0);
 }
 
 /*
@@ -1166,6 +1160,12 @@ static void nc_destroy_children(struct list_head *children)
 	}
 }
 
+/* Children a listener queues for accept(), at most (TCP would delay the rest). */
+static u32 nc_acceptq_limit(const struct sock *lsk)
+{
+	return max_t(u32, READ_ONCE(lsk->sk_max_ack_backlog), 1) * 2 + 64;
+}
+
 static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
 	bool latency = h->flags & NC_F_LATENCY;
@@ -1203,6 +1203,13 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 		return;
 	}
 	lsk = nc_to_sk(lnsk);
+	/*
+	 * A full accept queue refuses at once, with a RESET under the limit,
+	 * not with a child that sends ACCEPT and then RESET (the check after
+	 * the ACCEPT below stays for a queue that filled meanwhile).
+	 */
+	if (READ_ONCE(lnsk->acceptq_len) >= nc_acceptq_limit(lsk))
+		goto refuse;
 
 	sk = sk_alloc(sock_net(lsk), PF_INET, GFP_KERNEL, lsk->sk_prot, 0);
 	if (!sk)
@@ -1269,10 +1276,10 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	}
 
 	spin_lock(&lnsk->lock);
-	limit = max_t(u32, READ_ONCE(lsk->sk_max_ack_backlog), 1) * 2 + 64;
+	limit = nc_acceptq_limit(lsk);
 	if (lsk->sk_state == TCP_LISTEN && lnsk->acceptq_len < limit) {
 		list_add_tail(&nsk->accept_node, &lnsk->acceptq);
-		lnsk->acceptq_len++;
+		WRITE_ONCE(lnsk->acceptq_len, lnsk->acceptq_len + 1);
 		queued = true;
 	}
 	spin_unlock(&lnsk->lock);
@@ -1715,7 +1722,7 @@ static int nc_accept(struct socket *sock, struct socket *newsock, int flags)
 			child = list_first_entry(&nsk->acceptq, struct nc_sock,
 						 accept_node);
 			list_del_init(&child->accept_node);
-			nsk->acceptq_len--;
+			WRITE_ONCE(nsk->acceptq_len, nsk->acceptq_len - 1);
 		}
 		spin_unlock(&nsk->lock);
 		if (child)
@@ -2273,7 +2280,7 @@ static int nc_shutdown(struct socket *sock, int how)
 		spin_lock(&nsk->lock);
 		WRITE_ONCE(sk->sk_state, TCP_CLOSE);
 		list_splice_init(&nsk->acceptq, &children);
-		nsk->acceptq_len = 0;
+		WRITE_ONCE(nsk->acceptq_len, 0);
 		spin_unlock(&nsk->lock);
 		nc_unhash(nsk);
 		nc_destroy_children(&children);
@@ -2325,7 +2332,7 @@ static void nc_close(struct sock *sk, long timeout)
 	state = sk->sk_state;
 	if (state == TCP_LISTEN) {
 		list_splice_init(&nsk->acceptq, &children);
-		nsk->acceptq_len = 0;
+		WRITE_ONCE(nsk->acceptq_len, 0);
 	}
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
 	spin_unlock(&nsk->lock);
@@ -2447,8 +2454,9 @@ static int nc_getsockopt(struct socket *sock, int level, int optname,
 /*
  * SIOCINQ: bytes received and not read.  SIOCOUTQ and SIOCOUTQNSD: bytes
  * written whose frames a channel has not yet handed whole to its TCP
- * socket; from there the channel delivers them whatever this socket does,
- * so a program that waits for 0 before close() loses nothing.  A
+ * socket; from there the channel delivers them whatever this socket does
+ * (unless the channel itself fails: no retransmission yet), so a program
+ * that waits for 0 before close() has nothing left in NetChannel.  A
  * listener has no queues: -EINVAL, as TCP.
  */
 static int nc_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)

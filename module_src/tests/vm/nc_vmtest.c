@@ -756,9 +756,13 @@ out:
 static void outq_checks(int lfd, int cfd)
 {
 	int outq = -1, nsd = -1, e[3] = { 0, 0, 0 }, lq = 0;
+	double t0 = now();
 
-	if (ioctl(cfd, SIOCOUTQ, &outq) || ioctl(cfd, SIOCOUTQNSD, &nsd))
-		outq = nsd = -1;
+	/* the last frame may still be between TCP and its release: 2 s */
+	do {
+		if (ioctl(cfd, SIOCOUTQ, &outq) || ioctl(cfd, SIOCOUTQNSD, &nsd))
+			outq = nsd = -1;
+	} while ((outq > 0 || nsd > 0) && now() - t0 < 2 && !usleep(10000));
 	if (ioctl(lfd, SIOCINQ, &lq))
 		e[0] = errno;
 	if (ioctl(lfd, SIOCOUTQ, &lq))
@@ -2841,10 +2845,10 @@ static size_t stray_data(unsigned char *h, uint32_t conn_id)
 /*
  * Once the module's channels to the fake are up: the fake's own channel,
  * with its HELLO and n DATA frames for no connection (conn ids from base)
- * written at once.  The channel, or -1 after a FAIL.
+ * written at once, starting at *t0.  The channel, or -1 after a FAIL.
  */
 static int stray_flood(const char *name, struct fake_peer *fp, const struct fake_cfg *c, int n,
-		       uint32_t base)
+		       uint32_t base, double *t0)
 {
 	unsigned char *buf = malloc((size_t)(n + 1) * (HDR_MAX + 1));
 	size_t len;
@@ -2859,6 +2863,7 @@ static int stray_flood(const char *name, struct fake_peer *fp, const struct fake
 	for (i = 0; i < n; i++)
 		len += stray_data(buf + len, base + i);
 	fd = raw_channel(c, c->ip);
+	*t0 = now();
 	if (fd < 0 || write_all(fd, buf, len)) {
 		FAIL(name, "fake peer's own channel: %s", strerror(errno));
 		if (fd >= 0)
@@ -2870,14 +2875,14 @@ static int stray_flood(const char *name, struct fake_peer *fp, const struct fake
 }
 
 /*
- * Count the frames of one type on the module's channels to the fake until
- * none at all came for quiet_ms or the deadline end; every frame in the
- * buffers is counted, also those a fake_poll() left behind.
+ * Count the frames on the module's channels to the fake, by type, into
+ * by_type[16], until none at all came for quiet_ms or the deadline end;
+ * every frame in the buffers is counted, also those a fake_poll() left.
  */
-static int fake_count(struct fake_peer *fp, int type, int quiet_ms, double end)
+static void fake_count(struct fake_peer *fp, unsigned int *by_type, int quiet_ms, double end)
 {
 	double last = now();
-	int got = 0, i;
+	int i;
 
 	for (;;) {
 		struct pollfd p[FP_MAX];
@@ -2894,7 +2899,7 @@ static int fake_count(struct fake_peer *fp, int type, int quiet_ms, double end)
 				}
 				if (fp->fill[i] < flen)
 					break;
-				got += b[3] == type;
+				by_type[b[3] & 15]++;
 				memmove(b, b + flen, fp->fill[i] - flen);
 				fp->fill[i] -= flen;
 			}
@@ -2902,7 +2907,7 @@ static int fake_count(struct fake_peer *fp, int type, int quiet_ms, double end)
 			p[i].events = POLLIN;
 		}
 		if (now() - last > quiet_ms / 1000.0 || now() > end)
-			return got;
+			return;
 		if (poll(p, fp->n, 50) <= 0)
 			continue;
 		for (i = 0; i < fp->n; i++) {
@@ -2932,6 +2937,7 @@ static void test_reset_limit(void)
 	struct fake_cfg c;
 	struct fake_peer *fp = fake_open(name, &c, 0, 0);
 	int old = read_sysctl("reset_rate"), rate = 20, n = 300, fd = -1, got = 0, again = 0;
+	unsigned int by_type[16] = { 0 };
 	unsigned long long uc = nc_counter("unknown_conn"), rl = nc_counter("reset_limited");
 	unsigned long long dl = 0;
 	unsigned char hdr[HDR_MAX], one[HDR_MAX + 1];
@@ -2944,15 +2950,15 @@ static void test_reset_limit(void)
 		fake_done(fp, -1, -1);
 		return;
 	}
-	t0 = now();
-	fd = stray_flood(name, fp, &c, n, 0x5e000000u);
+	fd = stray_flood(name, fp, &c, n, 0x5e000000u, &t0);
 	if (fd < 0)
 		goto out;
 	/* RESETs counted until every frame was seen, then until none came for 1 s */
 	while (nc_counter("unknown_conn") - uc < (unsigned long long)n && now() - t0 < 20)
-		got += fake_count(fp, 4, 100, now() + 0.1);
+		fake_count(fp, by_type, 100, now() + 0.1);
 	span = now() - t0;
-	got += fake_count(fp, 4, 1000, now() + 20);
+	fake_count(fp, by_type, 1000, now() + 20);
+	got = by_type[4];
 	dl = nc_counter("reset_limited") - rl;
 	sleep(1);
 	again = !write_all(fd, one, stray_data(one, 0x5effffffu)) && fake_poll(fp, 3000, 4, 0x5effffffu, hdr);
@@ -6220,7 +6226,7 @@ out:
  * A peer that floods frames for no connection and reads nothing back
  * cannot grow the module's queues: with reset_rate at its maximum, 20000
  * such frames fill the queue of the channel the RESETs take up to
- * NC_RST_TXQ_MAX frames and no further (sampled while the module works
+ * NC_RST_TXQ_MAX RESETs and no further (sampled while the module works
  * through them), and the rest are counted in reset_limited.  Before the
  * cap the queue held every RESET that TCP did not take.
  */
@@ -6248,8 +6254,7 @@ static void test_reset_queue_cap(void)
 	if (!fp)
 		goto out;
 	/* from here on the fake reads nothing from the module's channels */
-	t0 = now();
-	fd = stray_flood(name, fp, &c, n, 0x5f000000u);
+	fd = stray_flood(name, fp, &c, n, 0x5f000000u, &t0);
 	if (fd < 0)
 		goto out;
 	/* the largest queue seen while the module works through them */
@@ -6282,6 +6287,62 @@ out:
 		fake_done(fp, -1, -1);
 }
 
+/*
+ * A CONNECT to a listener whose accept queue is full is refused at once
+ * with RESET (under reset_rate), and no child is made: 80 CONNECTs from
+ * the fake peer to a listener with backlog 1 that never accepts get 66
+ * ACCEPTs (the queue holds 2 x 1 + 64) and 14 RESETs.  Before, each of
+ * the 14 got a child that sent ACCEPT and then RESET.
+ */
+static void test_acceptq_full(void)
+{
+	const char *name = "acceptq_full";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	unsigned int by_type[16] = { 0 };
+	unsigned long long refused = nc_counter("conn_refused");
+	int lfd = -1, fd = -1, n = 80, cap = 66, i;
+	unsigned char *buf = malloc((size_t)(n + 1) * HDR_MAX);
+	uint32_t here;
+	size_t len;
+
+	if (!fp) {
+		free(buf);
+		return;
+	}
+	lfd = nc_listener(5095, 1);
+	if (lfd < 0 || !buf || !fake_wait_up(fp, &c, 30)) {
+		FAIL(name, "setup: listener %d, the module's channels to the fake peer %s: %s", lfd,
+		     buf ? "not up" : "(out of memory)", strerror(errno));
+		goto out;
+	}
+	here = ntohl(addr(c.local, 0).sin_addr.s_addr);
+	len = hello_frame(buf, 0, c.ip);
+	for (i = 0; i < n; i++)
+		len += frame(buf + len, 2, 42000 + i, 5095, 0x5c000000u + i, 1 << 16, here);
+	fd = raw_channel(&c, c.ip);
+	if (fd < 0 || write_all(fd, buf, len)) {
+		FAIL(name, "fake peer's own channel: %s", strerror(errno));
+		goto out;
+	}
+	fake_count(fp, by_type, 1500, now() + 30);
+	refused = nc_counter("conn_refused") - refused;
+	if (by_type[3] == (unsigned int)cap && by_type[4] == (unsigned int)(n - cap) &&
+	    refused == (unsigned long long)(n - cap))
+		PASS(name, "%d CONNECTs to a listener with backlog 1 that never accepts: %u ACCEPTs, %u RESETs without an ACCEPT before them, conn_refused +%llu",
+		     n, by_type[3], by_type[4], refused);
+	else
+		FAIL(name, "%d CONNECTs to a listener with backlog 1 that never accepts: %u ACCEPTs (want %d), %u RESETs (want %d), conn_refused +%llu",
+		     n, by_type[3], cap, by_type[4], n - cap, refused);
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	fake_done(fp, -1, -1);
+}
+
 static void t_errors(void *a) { (void)a; test_errors(); }
 static void t_opts_names(void *a) { (void)a; test_opts_names(); }
 static void t_nonblock_shutdown(void *a) { (void)a; test_nonblock_shutdown(); }
@@ -6312,6 +6373,7 @@ static void t_pending_limit(void *a) { (void)a; test_pending_limit(); }
 static void t_old_peer_refused(void *a) { (void)a; test_old_peer_refused(); }
 static void t_reset_limit(void *a) { (void)a; test_reset_limit(); }
 static void t_reset_queue_cap(void *a) { (void)a; test_reset_queue_cap(); }
+static void t_acceptq_full(void *a) { (void)a; test_acceptq_full(); }
 static void t_listener_address(void *a) { (void)a; test_listener_address(); }
 static void t_latency_dscp(void *a) { (void)a; test_latency_dscp(); }
 static void t_auth(void *a) { (void)a; test_auth(); }
@@ -6456,6 +6518,7 @@ int main(int argc, char **argv)
 		run_test("old_peer_refused", t_old_peer_refused, NULL, 30);
 		run_test("reset_limit", t_reset_limit, NULL, 60);
 		run_test("reset_queue_cap", t_reset_queue_cap, NULL, 120);
+		run_test("acceptq_full", t_acceptq_full, NULL, 90);
 		run_test("listener_address", t_listener_address, NULL, 90);
 		run_test("latency_dscp", t_latency_dscp, NULL, 60);
 		run_test("live_fuzz", t_live_fuzz, NULL, 90);
