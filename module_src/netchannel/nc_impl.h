@@ -60,7 +60,7 @@ struct nc_stats {
 	u64 stripe_switches;	/* DATA frames sent on another channel than the last */
 	u64 rx_ooo;		/* DATA frames that arrived ahead of a gap */
 	u64 class_switches;	/* connections moved to another class's channels */
-	u64 reset_limited;	/* RESET replies not sent: reset_rate, full queue */
+	u64 reset_limited;	/* RESET replies not sent: rate, queue, channel */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);

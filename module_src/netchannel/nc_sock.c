@@ -873,8 +873,9 @@ void nc_conns_rxchan_down(const struct nc_rxchan *rc)
  * The peer decides how many of these it provokes, so they are limited:
  * reset_rate a second per peer, and none onto a channel that already
  * holds NC_RST_TXQ_MAX of them (a peer that floods and never reads).
- * Dropped ones are counted; the peer's connect then times out.  A token
- * is spent even if the channel turns out to be down.
+ * Those not sent (these, and a channel down or out of memory) are
+ * counted; the peer's connect then times out.  A token is spent even
+ * if the channel turns out to be down.
  */
 static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
 {
@@ -891,7 +892,7 @@ static void nc_reply_reset(struct nc_rxchan *rc, const struct nc_hdr *h)
 			    READ_ONCE(nc_tun.reset_rate));
 	spin_unlock(&peer->rst_lock);
 	if (!ok || nc_send_rst_reply(ch, h->flags & NC_F_LATENCY, h->dport,
-				     h->sport, h->conn_id) == -ENOBUFS)
+				     h->sport, h->conn_id))
 		NC_INC(reset_limited);
 }
 
