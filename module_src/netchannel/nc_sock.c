@@ -437,14 +437,13 @@ static bool nc_memcg_fits(const struct sock *sk, u32 bytes)
  */
 #define NC_ROOM_MAX		(4 * NC_RMEM_INIT)
 
-static void nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
+static void __nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
 {
 #ifdef CONFIG_MEMCG
 	struct sock *sk = nc_to_sk(nsk);
 	struct mem_cgroup *old;
 	void *room;
 
-	bytes = min(bytes, NC_ROOM_MAX);
 	if (!bytes || !nc_memcg_kmem_on() || nc_memcg_fits(sk, bytes) ||
 	    time_before(jiffies, READ_ONCE(nsk->room_next)))
 		return;
@@ -455,6 +454,28 @@ static void nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
 	if (!room)
 		WRITE_ONCE(nsk->room_next, jiffies + HZ);
 	vfree(room);
+#endif
+}
+
+static void nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
+{
+	__nc_memcg_make_room(nsk, min(bytes, NC_ROOM_MAX));
+}
+
+/*
+ * A listener's owner, in listen() and accept(), keeps room for the next
+ * children, which the channel workers make without reclaiming: a burst
+ * of them, and what the CPUs' charge stocks may take meanwhile (a charge
+ * on a CPU whose stock is empty moves a whole batch out of the cgroup's
+ * room; nc_memcg_fits() counts stocks as used).  At most 4 MiB.
+ */
+static void nc_listen_room(struct nc_sock *lnsk)
+{
+#ifdef CONFIG_MEMCG
+	unsigned long stocks = num_online_cpus() * MEMCG_CHARGE_BATCH * PAGE_SIZE;
+
+	__nc_memcg_make_room(lnsk, min_t(unsigned long,
+					 2 * NC_ROOM_MAX + stocks, SZ_4M));
 #endif
 }
 
@@ -1701,6 +1722,8 @@ static int nc_listen(struct socket *sock, int backlog)
 	WRITE_ONCE(sk->sk_state, TCP_LISTEN);
 out:
 	release_sock(sk);
+	if (!err)
+		nc_listen_room(nsk);	/* for the first children */
 	return err;
 }
 
@@ -1742,6 +1765,13 @@ static int nc_accept(struct socket *sock, struct socket *newsock, int flags)
 	release_sock(sk);
 	if (!child)
 		return err;
+	/*
+	 * The channel worker does not reclaim for a cgroup (see
+	 * nc_room_work()): the listener's owner makes room for the next
+	 * children here, in its own context, so a cgroup full of page cache
+	 * does not refuse them.  At once when there is room.
+	 */
+	nc_listen_room(nsk);
 
 	lock_sock(nc_to_sk(child));
 	sock_graft(nc_to_sk(child), newsock);
