@@ -76,6 +76,7 @@ struct nc_sock {
 	int rfwd;			/* receive memory reserved, unused */
 	u32 mem_short;			/* growth the cgroup refused */
 	unsigned long room_next;	/* no make-room before (jiffies) */
+	unsigned long ahead_next;	/* a listener's: nc_listen_room() */
 	struct work_struct room_work;	/* a listener's, for its children */
 	/* listeners */
 	struct list_head acceptq;
@@ -437,45 +438,65 @@ static bool nc_memcg_fits(const struct sock *sk, u32 bytes)
  */
 #define NC_ROOM_MAX		(4 * NC_RMEM_INIT)
 
-static void __nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
+/* The cgroup reclaims until bytes more fit; false when it could not */
+static bool nc_memcg_room(struct sock *sk, u32 bytes)
 {
 #ifdef CONFIG_MEMCG
-	struct sock *sk = nc_to_sk(nsk);
 	struct mem_cgroup *old;
 	void *room;
 
-	if (!bytes || !nc_memcg_kmem_on() || nc_memcg_fits(sk, bytes) ||
-	    time_before(jiffies, READ_ONCE(nsk->room_next)))
-		return;
+	if (!bytes || !nc_memcg_kmem_on() || nc_memcg_fits(sk, bytes))
+		return true;
 	old = set_active_memcg(sk->sk_memcg);
 	room = __vmalloc(bytes + MEMCG_CHARGE_BATCH * PAGE_SIZE,
 			 GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN);
 	set_active_memcg(old);
 	if (!room)
-		WRITE_ONCE(nsk->room_next, jiffies + HZ);
+		return false;
 	vfree(room);
 #endif
+	return true;
 }
 
 static void nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
 {
-	__nc_memcg_make_room(nsk, min(bytes, NC_ROOM_MAX));
+	if (time_before(jiffies, READ_ONCE(nsk->room_next)))
+		return;
+	if (!nc_memcg_room(nc_to_sk(nsk), min(bytes, NC_ROOM_MAX)))
+		WRITE_ONCE(nsk->room_next, jiffies + HZ);
 }
 
 /*
- * A listener's owner, in listen() and accept(), keeps room for the next
- * children, which the channel workers make without reclaiming: a burst
- * of them, and what the CPUs' charge stocks may take meanwhile (a charge
- * on a CPU whose stock is empty moves a whole batch out of the cgroup's
- * room; nc_memcg_fits() counts stocks as used).  At most 4 MiB.
+ * A listener's owner, in listen() and after accept(), makes room for the
+ * next children, which the channel workers make without reclaiming: a
+ * burst of them, and what the CPUs' charge stocks may take meanwhile (a
+ * charge on a CPU whose stock is empty moves a whole batch out of the
+ * cgroup's room, and nc_memcg_fits() counts stocks as used).  Nothing
+ * holds the room for the children: page cache takes it back as any other
+ * charge does, so a cgroup that stays at memory.max reclaims here again
+ * and again, as much as it consumed meanwhile.  One caller at a time per
+ * listener (the others go on), at most NC_AHEAD_PER_S times a second
+ * (ten a second let a burst of children through unprepared: one of 16
+ * was refused in 2 of 30 runs of mem_cgroup_cache), a second's wait after
+ * a failure.  At most 4 MiB: the stocks of up to 14 CPUs with 4 KiB pages.
  */
+#define NC_AHEAD_PER_S		100
+
 static void nc_listen_room(struct nc_sock *lnsk)
 {
 #ifdef CONFIG_MEMCG
 	unsigned long stocks = num_online_cpus() * MEMCG_CHARGE_BATCH * PAGE_SIZE;
+	u32 want = min_t(unsigned long, 2 * NC_ROOM_MAX + stocks, SZ_4M);
+	unsigned long next = READ_ONCE(lnsk->ahead_next);
+	struct sock *sk = nc_to_sk(lnsk);
 
-	__nc_memcg_make_room(lnsk, min_t(unsigned long,
-					 2 * NC_ROOM_MAX + stocks, SZ_4M));
+	if (!nc_memcg_kmem_on() || nc_memcg_fits(sk, want) ||
+	    time_before(jiffies, next) ||
+	    cmpxchg(&lnsk->ahead_next, next,
+		    jiffies + max(HZ / NC_AHEAD_PER_S, 1)) != next)
+		return;
+	if (!nc_memcg_room(sk, want))
+		WRITE_ONCE(lnsk->ahead_next, jiffies + HZ);
 #endif
 }
 
@@ -1096,6 +1117,8 @@ static void nc_sock_setup(struct nc_sock *nsk)
 	INIT_LIST_HEAD(&nsk->accept_node);
 	INIT_LIST_HEAD(&nsk->rg_node);
 	INIT_WORK(&nsk->room_work, nc_room_work);
+	nsk->room_next = jiffies;
+	nsk->ahead_next = jiffies;
 	nc_ro_init(&nsk->ro, 0, 0);
 }
 
@@ -1765,18 +1788,18 @@ static int nc_accept(struct socket *sock, struct socket *newsock, int flags)
 	release_sock(sk);
 	if (!child)
 		return err;
-	/*
-	 * The channel worker does not reclaim for a cgroup (see
-	 * nc_room_work()): the listener's owner makes room for the next
-	 * children here, in its own context, so a cgroup full of page cache
-	 * does not refuse them.  At once when there is room.
-	 */
-	nc_listen_room(nsk);
 
 	lock_sock(nc_to_sk(child));
 	sock_graft(nc_to_sk(child), newsock);
 	newsock->state = SS_CONNECTED;
 	release_sock(nc_to_sk(child));
+	/*
+	 * The channel worker does not reclaim for a cgroup (see
+	 * nc_room_work()): the listener's owner makes room for the next
+	 * children here, in its own context, so a cgroup full of page cache
+	 * does not refuse them.  Nothing to do when there is room.
+	 */
+	nc_listen_room(nsk);
 	return 0;
 }
 
