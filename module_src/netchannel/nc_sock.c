@@ -475,10 +475,11 @@ static void nc_memcg_make_room(struct nc_sock *nsk, u32 bytes)
  * holds the room for the children: page cache takes it back as any other
  * charge does, so a cgroup that stays at memory.max reclaims here again
  * and again, as much as it consumed meanwhile.  One caller at a time per
- * listener (the others go on), at most NC_AHEAD_PER_S times a second
- * (ten a second let a burst of children through unprepared: one of 16
- * was refused in 2 of 30 runs of mem_cgroup_cache), a second's wait after
- * a failure.  At most 4 MiB: the stocks of up to 14 CPUs with 4 KiB pages.
+ * listener (the others go on), about NC_AHEAD_PER_S times a second (125
+ * at HZ=250; ten a second let a burst of children through unprepared:
+ * one of 16 was refused in 2 of 30 runs of mem_cgroup_cache), a second's
+ * wait after a failure.  At most 4 MiB (and the charge batch that
+ * nc_memcg_room() adds): the stocks of up to 14 CPUs with 4 KiB pages.
  */
 #define NC_AHEAD_PER_S		100
 
@@ -490,13 +491,14 @@ static void nc_listen_room(struct nc_sock *lnsk)
 	unsigned long next = READ_ONCE(lnsk->ahead_next);
 	struct sock *sk = nc_to_sk(lnsk);
 
+	/* the slot is claimed for a second: the reclaim may take longer than a step */
 	if (!nc_memcg_kmem_on() || nc_memcg_fits(sk, want) ||
 	    time_before(jiffies, next) ||
-	    cmpxchg(&lnsk->ahead_next, next,
-		    jiffies + max(HZ / NC_AHEAD_PER_S, 1)) != next)
+	    cmpxchg(&lnsk->ahead_next, next, jiffies + HZ) != next)
 		return;
-	if (!nc_memcg_room(sk, want))
-		WRITE_ONCE(lnsk->ahead_next, jiffies + HZ);
+	if (nc_memcg_room(sk, want))
+		WRITE_ONCE(lnsk->ahead_next,
+			   jiffies + max(HZ / NC_AHEAD_PER_S, 1));
 #endif
 }
 
