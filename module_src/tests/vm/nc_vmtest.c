@@ -4999,6 +4999,19 @@ static int pump(int wfd, int rfd, const uint8_t *src, uint8_t *dst, size_t n)
 #define CACHE_MB	24
 #define CACHE_CONNS	16
 
+/* Read a device to its end through buf (into the page cache): 0, or -1 */
+static int cache_dev(const char *dev, uint8_t *buf, size_t n)
+{
+	int rd = open(dev, O_RDONLY);
+
+	if (rd < 0)
+		return -1;
+	while (read(rd, buf, n) > 0)
+		;
+	close(rd);
+	return 0;
+}
+
 /*
  * A cgroup at its memory.max, full of page cache (as a container that
  * reads files is): NetChannel sockets must still get memory, as TCP's do,
@@ -5049,16 +5062,10 @@ static void test_mem_cgroup_cache(void)
 	for (i = 0; i < CACHE_CONNS; i++)
 		if ((fd[i] = nc_socket()) < 0)
 			break;
-	rd = open(dev, O_RDONLY);
-	while (rd >= 0 && read(rd, buf, sizeof(buf)) > 0)
-		;
-	if (i < CACHE_CONNS || rd < 0) {
+	if (i < CACHE_CONNS || cache_dev(dev, buf, sizeof(buf))) {
 		FAIL(name, "setup: %s", strerror(errno));
-		if (rd >= 0)
-			close(rd);
 		goto leave;
 	}
-	close(rd);
 	file0 = cg_stat(cg, "file");
 	base = cg_value(cg, "memory.current");
 	snprintf(text, sizeof(text), "%lld\n", base + 65536);
@@ -5121,11 +5128,7 @@ static void test_mem_cgroup_cache(void)
 	}
 	/* read again until the room is gone (CPUs' stocks drain meanwhile) */
 	for (i = 0; i < 4 && before < 0; i++) {
-		rd = open(dev, O_RDONLY);
-		while (rd >= 0 && read(rd, buf, sizeof(buf)) > 0)
-			;
-		if (rd >= 0)
-			close(rd);
+		cache_dev(dev, buf, sizeof(buf));
 		again = base + 65536 - cg_value(cg, "memory.current");
 		if (again < (512 << 10))
 			before = again;
