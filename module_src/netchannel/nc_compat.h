@@ -17,6 +17,12 @@
 #include <linux/kernel.h>
 #include <linux/list.h>
 #include <linux/rbtree.h>
+#include <linux/rcupdate.h>
+
+/* a table pointer read by its writer, who holds the table's lock */
+#define nc_rcu_locked(p)	rcu_dereference_protected(p, 1)
+/* a table pointer read without the lock, under rcu_read_lock() */
+#define nc_rcu_deref(p)		rcu_dereference(p)
 #else
 #include <stddef.h>
 #include <stdbool.h>
@@ -38,6 +44,22 @@ typedef __INT64_TYPE__ s64;
 #ifndef U64_MAX
 #define U64_MAX ((u64)~0ULL)
 #endif
+
+/*
+ * The kernel's memory-ordering primitives as C11 atomics, so that the
+ * lock-free lookup can be run from several threads in the tests.
+ */
+#define __rcu
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* loads before the barrier before loads after it */
+#define smp_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
+/* stores before the barrier before stores after it */
+#define smp_wmb()		__atomic_thread_fence(__ATOMIC_RELEASE)
+#define rcu_assign_pointer(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define RCU_INIT_POINTER(p, v)	__atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
+#define nc_rcu_locked(p)	__atomic_load_n(&(p), __ATOMIC_RELAXED)
+#define nc_rcu_deref(p)		__atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 
 /* list_head and rb_node stand-ins for the tests (not kernel code) */
 #include "../tests/unit/nc_kshim_user.h"

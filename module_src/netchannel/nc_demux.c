@@ -5,8 +5,8 @@
  */
 #include "nc_demux.h"
 
-int nc_demux_init(struct nc_demux *d, struct nc_dnode **buckets, u32 nbuckets,
-		  u32 seed)
+int nc_demux_init(struct nc_demux *d, struct nc_dnode __rcu **buckets,
+		  u32 nbuckets, u32 seed)
 {
 	u32 i;
 
@@ -17,7 +17,7 @@ int nc_demux_init(struct nc_demux *d, struct nc_dnode **buckets, u32 nbuckets,
 	d->count = 0;
 	d->seed = seed;
 	for (i = 0; i < nbuckets; i++)
-		buckets[i] = NULL;
+		RCU_INIT_POINTER(buckets[i], NULL);
 	return 0;
 }
 
@@ -63,18 +63,35 @@ static bool nc_dkey_eq(const struct nc_dkey *a, const struct nc_dkey *b)
 	       a->rport == b->rport;
 }
 
+/* n's key, read while its owner may be changing it (n out of the table) */
+static bool nc_dkey_eq_once(const struct nc_dnode *n, const struct nc_dkey *k)
+{
+	return READ_ONCE(n->key.peer) == k->peer &&
+	       READ_ONCE(n->key.lport) == k->lport &&
+	       READ_ONCE(n->key.rport) == k->rport;
+}
+
+static struct nc_dnode __rcu **nc_demux_head(const struct nc_demux *d,
+					     const struct nc_dkey *k)
+{
+	return &d->buckets[nc_dkey_hash(k, d->seed) & d->mask];
+}
+
 int nc_demux_insert(struct nc_demux *d, struct nc_dnode *n)
 {
-	struct nc_dnode **head;
+	struct nc_dnode __rcu **head;
 
-	if (n->hashed)
+	if (nc_dnode_hashed(n))
 		return -EBUSY;
 	if (nc_demux_lookup(d, &n->key))
 		return -EEXIST;
-	head = &d->buckets[nc_dkey_hash(&n->key, d->seed) & d->mask];
-	n->next = *head;
-	*head = n;
-	n->hashed = true;
+	head = nc_demux_head(d, &n->key);
+	/* the key before the odd gen (nc_demux_confirm() reads them back) */
+	smp_wmb();
+	WRITE_ONCE(n->gen, n->gen + 1);
+	RCU_INIT_POINTER(n->next, nc_rcu_locked(*head));
+	/* key, gen and next before the node can be reached */
+	rcu_assign_pointer(*head, n);
 	d->count++;
 	return 0;
 }
@@ -82,27 +99,57 @@ int nc_demux_insert(struct nc_demux *d, struct nc_dnode *n)
 struct nc_dnode *nc_demux_lookup(const struct nc_demux *d,
 				 const struct nc_dkey *k)
 {
-	struct nc_dnode *n = d->buckets[nc_dkey_hash(k, d->seed) & d->mask];
+	struct nc_dnode *n = nc_rcu_locked(*nc_demux_head(d, k));
 
-	for (; n; n = n->next)
+	for (; n; n = nc_rcu_locked(n->next))
 		if (nc_dkey_eq(&n->key, k))
 			return n;
 	return NULL;
 }
 
+struct nc_dnode *nc_demux_lookup_rcu(const struct nc_demux *d,
+				     const struct nc_dkey *k)
+{
+	struct nc_dnode *n = nc_rcu_deref(*nc_demux_head(d, k));
+
+	for (; n; n = nc_rcu_deref(n->next))
+		if (nc_dkey_eq_once(n, k))
+			return n;
+	return NULL;
+}
+
+bool nc_demux_confirm(const struct nc_dnode *n, const struct nc_dkey *k)
+{
+	u32 gen = READ_ONCE(n->gen);
+	bool eq;
+
+	if (!(gen & 1))
+		return false;
+	smp_rmb();	/* gen, then the key: pairs with insert's smp_wmb() */
+	eq = nc_dkey_eq_once(n, k);
+	smp_rmb();	/* the key, then gen again: pairs with remove's */
+	return eq && READ_ONCE(n->gen) == gen;
+}
+
+/*
+ * n->next is left as it is: a reader without the lock may stand on n and
+ * still walk on to the rest of the chain.
+ */
 int nc_demux_remove(struct nc_demux *d, struct nc_dnode *n)
 {
-	struct nc_dnode **pp;
+	struct nc_dnode __rcu **pp;
+	struct nc_dnode *cur;
 
-	if (!n->hashed)
+	if (!nc_dnode_hashed(n))
 		return -ENOENT;
-	pp = &d->buckets[nc_dkey_hash(&n->key, d->seed) & d->mask];
-	for (; *pp; pp = &(*pp)->next) {
-		if (*pp != n)
+	pp = nc_demux_head(d, &n->key);
+	for (; (cur = nc_rcu_locked(*pp)); pp = &cur->next) {
+		if (cur != n)
 			continue;
-		*pp = n->next;
-		n->next = NULL;
-		n->hashed = false;
+		rcu_assign_pointer(*pp, nc_rcu_locked(n->next));
+		WRITE_ONCE(n->gen, n->gen + 1);
+		/* the even gen before any change the owner makes to the key */
+		smp_wmb();
 		d->count--;
 		return 0;
 	}
@@ -112,13 +159,19 @@ int nc_demux_remove(struct nc_demux *d, struct nc_dnode *n)
 struct nc_dnode *nc_demux_next(const struct nc_demux *d, u32 *bucket,
 			       struct nc_dnode *prev)
 {
-	if (prev && prev->next)
-		return prev->next;
-	if (prev)
+	struct nc_dnode *n;
+
+	if (prev) {
+		n = nc_rcu_locked(prev->next);
+		if (n)
+			return n;
 		(*bucket)++;
-	for (; *bucket <= d->mask; (*bucket)++)
-		if (d->buckets[*bucket])
-			return d->buckets[*bucket];
+	}
+	for (; *bucket <= d->mask; (*bucket)++) {
+		n = nc_rcu_locked(d->buckets[*bucket]);
+		if (n)
+			return n;
+	}
 	return NULL;
 }
 

@@ -2,7 +2,9 @@
 /*
  * nc_demux.h - demultiplexing table (peer, local port, remote port) ->
  * connection, and the virtual port space.  No locking here: the caller
- * serialises access (the module uses one spinlock).
+ * serialises every change and nc_demux_lookup() (the module uses one
+ * spinlock); nc_demux_lookup_rcu() and nc_demux_confirm() run without it,
+ * under rcu_read_lock() in the module.
  *
  * Listening sockets are stored with peer 0 and remote port 0.
  */
@@ -17,26 +19,52 @@ struct nc_dkey {
 	u16 rport;
 };
 
+/*
+ * gen is odd while the node is in the table: insert and remove each add
+ * one.  The owner changes key only while the node is out (gen even), so a
+ * reader without the lock that sees the same odd gen before and after
+ * reading key has read a key the node had in the table (a seqcount whose
+ * odd values are the stable ones).
+ */
 struct nc_dnode {
-	struct nc_dnode *next;
+	struct nc_dnode __rcu *next;
 	struct nc_dkey key;
-	bool hashed;
+	u32 gen;
 };
 
+static inline bool nc_dnode_hashed(const struct nc_dnode *n)
+{
+	return READ_ONCE(n->gen) & 1;
+}
+
 struct nc_demux {
-	struct nc_dnode **buckets;
+	struct nc_dnode __rcu **buckets;
 	u32 mask;
 	u32 count;
 	u32 seed;
 };
 
-int nc_demux_init(struct nc_demux *d, struct nc_dnode **buckets, u32 nbuckets,
-		  u32 seed);
+int nc_demux_init(struct nc_demux *d, struct nc_dnode __rcu **buckets,
+		  u32 nbuckets, u32 seed);
 u32 nc_dkey_hash(const struct nc_dkey *k, u32 seed);
 int nc_demux_insert(struct nc_demux *d, struct nc_dnode *n);
 struct nc_dnode *nc_demux_lookup(const struct nc_demux *d,
 				 const struct nc_dkey *k);
 int nc_demux_remove(struct nc_demux *d, struct nc_dnode *n);
+/*
+ * Without the lock, concurrently with changes (in the module: under
+ * rcu_read_lock(), and a node's memory stays a node for a grace period,
+ * even when freed: the socket slab is SLAB_TYPESAFE_BY_RCU).  A node
+ * returned had key k when read; the caller pins it (a reference) and then
+ * asks nc_demux_confirm(), which says whether it is still in the table
+ * with that key.  NULL is not an answer: a node removed and inserted in
+ * another chain (or freed and reused) while the walk stood on it leads the
+ * walk away from the rest of its chain, so a miss is asked again under
+ * the lock.
+ */
+struct nc_dnode *nc_demux_lookup_rcu(const struct nc_demux *d,
+				     const struct nc_dkey *k);
+bool nc_demux_confirm(const struct nc_dnode *n, const struct nc_dkey *k);
 /*
  * Iterate: start with *bucket = 0 and prev = NULL; returns the next node
  * or NULL at the end.  Removing the returned node before the next call

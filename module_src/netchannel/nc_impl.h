@@ -61,6 +61,7 @@ struct nc_stats {
 	u64 rx_ooo;		/* DATA frames that arrived ahead of a gap */
 	u64 class_switches;	/* connections moved to another class's channels */
 	u64 reset_limited;	/* RESET replies not sent: rate, queue, channel */
+	u64 lookup_locked;	/* frame lookups asked again under the lock */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);

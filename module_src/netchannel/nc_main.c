@@ -361,6 +361,7 @@ static const struct {
 	NC_STAT(rx_ooo),
 	NC_STAT(class_switches),
 	NC_STAT(reset_limited),
+	NC_STAT(lookup_locked),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

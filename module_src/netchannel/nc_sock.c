@@ -103,7 +103,7 @@ struct nc_rgroup {
 static DEFINE_SPINLOCK(nc_tbl_lock);
 static LIST_HEAD(nc_rgroups);
 static struct nc_demux nc_tbl;
-static struct nc_dnode *nc_tbl_buckets[NC_TBL_BUCKETS];
+static struct nc_dnode __rcu *nc_tbl_buckets[NC_TBL_BUCKETS];
 static struct nc_portmap nc_ports;
 
 static inline struct nc_sock *nc_sk(const struct sock *sk)
@@ -205,12 +205,43 @@ static void nc_unhash(struct nc_sock *nsk)
 		sock_put(nc_to_sk(nsk));
 }
 
+/*
+ * The connection or listener with this key, with a reference, or NULL.
+ * Every received frame asks, so first without the table lock: under RCU
+ * (the socket slab is SLAB_TYPESAFE_BY_RCU, see nc_prot: what the walk
+ * finds may be freed, even reused for another socket, but stays a
+ * struct nc_sock), a reference only if the socket's count is not zero,
+ * and then, with the socket pinned, nc_demux_confirm() that it is in the
+ * table with this key.  A miss there is not final (a node moved to
+ * another chain, or reused, while the walk stood on it hides the rest of
+ * its chain): the lookup is made again under the lock, and lookup_locked
+ * counts those.
+ */
 static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
 {
 	struct nc_dkey k = { .peer = peer, .lport = lport, .rport = rport };
-	struct nc_dnode *n;
 	struct nc_sock *nsk = NULL;
+	struct sock *stale = NULL;
+	struct nc_dnode *n;
 
+	rcu_read_lock();
+	n = nc_demux_lookup_rcu(&nc_tbl, &k);
+	if (n) {
+		nsk = container_of(n, struct nc_sock, node);
+		if (!refcount_inc_not_zero(&nc_to_sk(nsk)->sk_refcnt)) {
+			nsk = NULL;
+		} else if (!nc_demux_confirm(n, &k)) {
+			stale = nc_to_sk(nsk);
+			nsk = NULL;
+		}
+	}
+	rcu_read_unlock();
+	if (nsk)
+		return nsk;
+	if (stale)
+		sock_put(stale);
+
+	NC_INC(lookup_locked);
 	spin_lock(&nc_tbl_lock);
 	n = nc_demux_lookup(&nc_tbl, &k);
 	if (n) {
@@ -2565,6 +2596,15 @@ static struct proto nc_prot = {
 	.init		= nc_sk_init,
 	.unhash		= nc_sk_unhash,
 	.obj_size	= sizeof(struct nc_sock),
+	/*
+	 * nc_lookup() walks the table under RCU: a socket's memory stays a
+	 * struct nc_sock for as long as a walk may stand on it (reused for
+	 * another one, never returned to the page allocator meanwhile), as
+	 * TCP's sockets do.  Not SOCK_RCU_FREE: the module reference a socket
+	 * holds would then outlive its close() by a grace period, and an
+	 * rmmod right after the last close would fail with EAGAIN.
+	 */
+	.slab_flags	= SLAB_TYPESAFE_BY_RCU,
 	.enter_memory_pressure	= nc_enter_memory_pressure,
 	.leave_memory_pressure	= nc_leave_memory_pressure,
 	.memory_allocated	= &nc_memory_allocated,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests for nc_demux.c: lookup table and port bitmap. */
 #include <stdlib.h>
+#include <pthread.h>
 #include "nc_test.h"
 #include "../../netchannel/nc_demux.h"
 
@@ -66,8 +67,8 @@ NC_TEST(listener_and_connection_keys_distinct)
 	struct nc_dkey k = key(0, 80, 0);
 
 	nc_demux_init(&d, b, 4, 0);
-	l.node.hashed = false;
-	c.node.hashed = false;
+	l.node.gen = 0;
+	c.node.gen = 0;
 	l.node.key = key(0, 80, 0);
 	c.node.key = key(0x7f000001, 80, 40000);
 	CHECK_EQ(nc_demux_insert(&d, &l.node), 0);
@@ -228,6 +229,156 @@ NC_TEST(connect_destination_as_tcp)
 	CHECK(nc_listen_match(here, here));
 }
 
+/* The lookup without the lock, and what it may and may not answer. */
+NC_TEST(rcu_lookup_confirm)
+{
+	struct nc_dnode __rcu *b[1];
+	struct nc_demux d;
+	struct conn p = { .id = 1 }, q = { .id = 2 }, r = { .id = 3 };
+	struct nc_dkey kp = key(1, 10, 1), kq = key(1, 11, 1);
+	struct nc_dkey kr = key(1, 12, 1), k2 = key(1, 13, 1);
+
+	nc_demux_init(&d, b, 1, 9);	/* one chain: r -> q -> p */
+	p.node.key = kp;
+	q.node.key = kq;
+	r.node.key = kr;
+	CHECK_EQ(nc_demux_insert(&d, &p.node), 0);
+	CHECK_EQ(nc_demux_insert(&d, &q.node), 0);
+	CHECK_EQ(nc_demux_insert(&d, &r.node), 0);
+	CHECK_EQ(q.node.gen, 1);
+	CHECK(nc_demux_lookup_rcu(&d, &kq) == &q.node);
+	CHECK(nc_demux_confirm(&q.node, &kq));
+	CHECK(!nc_demux_confirm(&q.node, &kp));
+	CHECK(nc_demux_lookup_rcu(&d, &k2) == NULL);
+
+	/* out of the table: not confirmed, and a walk standing on it goes on */
+	CHECK_EQ(nc_demux_remove(&d, &q.node), 0);
+	CHECK_EQ(q.node.gen, 2);
+	CHECK(!nc_demux_confirm(&q.node, &kq));
+	CHECK(nc_demux_lookup_rcu(&d, &kq) == NULL);
+	CHECK(nc_rcu_locked(q.node.next) == &p.node);
+	CHECK(nc_demux_lookup_rcu(&d, &kp) == &p.node);
+
+	/* back with another key: confirmed for that key only */
+	q.node.key = k2;
+	CHECK_EQ(nc_demux_insert(&d, &q.node), 0);
+	CHECK_EQ(q.node.gen, 3);
+	CHECK(!nc_demux_confirm(&q.node, &kq));
+	CHECK(nc_demux_confirm(&q.node, &k2));
+	CHECK(nc_demux_lookup_rcu(&d, &k2) == &q.node);
+	CHECK(nc_demux_lookup_rcu(&d, &kr) == &r.node);
+	CHECK(nc_demux_lookup_rcu(&d, &kp) == &p.node);
+	CHECK_EQ(d.count, 3);
+}
+
+/*
+ * One thread moves nodes between keys and chains under a mutex (the
+ * module's table lock) while another looks up without it, as the module
+ * does: nc_demux_lookup_rcu(), nc_demux_confirm(), and on a miss again
+ * under the mutex.  Nodes are never freed here, which is what RCU gives
+ * the module.  The churning nodes alternate between two keys each; a key
+ * made of one's fields and the other's is never in the table, and must
+ * never be confirmed however the reads interleave with the changes.
+ */
+enum { RC_STABLE = 8, RC_CHURN = 8, RC_MOVES = 60000 };
+
+struct rc_state {
+	struct nc_demux d;
+	struct nc_dnode __rcu *b[4];
+	pthread_mutex_t lock;
+	struct conn stable[RC_STABLE], churn[RC_CHURN];
+	int done;
+	long fast, slow, lost, wrong, mixed_ok;
+};
+
+static struct nc_dkey rc_key(int j, int which)
+{
+	return which ? key(100 + j, 3, 4) : key(100 + j, 1, 2);
+}
+
+static void *rc_writer(void *arg)
+{
+	struct rc_state *st = arg;
+	u32 rnd = 12345;
+	int i;
+
+	for (i = 0; i < RC_MOVES; i++) {
+		struct conn *c = &st->churn[nc_test_xorshift32(&rnd) % RC_CHURN];
+		struct nc_dkey k;
+
+		pthread_mutex_lock(&st->lock);
+		nc_demux_remove(&st->d, &c->node);
+		k = rc_key(c->id, READ_ONCE(c->node.key.lport) == 1);
+		WRITE_ONCE(c->node.key.lport, k.lport);
+		WRITE_ONCE(c->node.key.rport, k.rport);
+		nc_demux_insert(&st->d, &c->node);
+		pthread_mutex_unlock(&st->lock);
+	}
+	__atomic_store_n(&st->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static struct nc_dnode *rc_lookup(struct rc_state *st, const struct nc_dkey *k)
+{
+	struct nc_dnode *n = nc_demux_lookup_rcu(&st->d, k);
+
+	if (n && nc_demux_confirm(n, k)) {
+		st->fast++;
+		return n;
+	}
+	st->slow++;
+	pthread_mutex_lock(&st->lock);
+	n = nc_demux_lookup(&st->d, k);
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
+NC_TEST(rcu_lookup_concurrent)
+{
+	static struct rc_state st;
+	pthread_t w;
+	u32 rnd = 777;
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_init(&st.lock, NULL);
+	nc_demux_init(&st.d, st.b, 4, 3);
+	for (i = 0; i < RC_STABLE; i++) {
+		st.stable[i].node.key = key(7, (u16)(200 + i), 1);
+		CHECK_EQ(nc_demux_insert(&st.d, &st.stable[i].node), 0);
+	}
+	for (i = 0; i < RC_CHURN; i++) {
+		st.churn[i].id = i;
+		st.churn[i].node.key = rc_key(i, 0);
+		CHECK_EQ(nc_demux_insert(&st.d, &st.churn[i].node), 0);
+	}
+	CHECK_EQ(pthread_create(&w, NULL, rc_writer, &st), 0);
+	while (!__atomic_load_n(&st.done, __ATOMIC_ACQUIRE)) {
+		int j = (int)(nc_test_xorshift32(&rnd) % RC_STABLE);
+		int c = (int)(nc_test_xorshift32(&rnd) % RC_CHURN);
+		struct nc_dkey mixed = key(100 + c, 1, 4);
+		struct nc_dnode *n;
+
+		if (rc_lookup(&st, &st.stable[j].node.key) != &st.stable[j].node)
+			st.lost++;
+		n = rc_lookup(&st, &st.churn[c].node.key);
+		if (n && n != &st.churn[c].node)
+			st.wrong++;
+		n = nc_demux_lookup_rcu(&st.d, &mixed);
+		if (n && nc_demux_confirm(n, &mixed))
+			st.mixed_ok++;
+	}
+	pthread_join(w, NULL);
+	CHECK_EQ(st.lost, 0);
+	CHECK_EQ(st.wrong, 0);
+	CHECK_EQ(st.mixed_ok, 0);
+	CHECK(st.fast > 0);
+	CHECK_EQ(st.d.count, RC_STABLE + RC_CHURN);
+	printf("  rcu_lookup_concurrent: %ld lock-free, %ld under the lock\n",
+	       st.fast, st.slow);
+	pthread_mutex_destroy(&st.lock);
+}
+
 static const struct nc_test_case cases[] = {
 	NC_CASE(init_rejects_non_pow2),
 	NC_CASE(insert_lookup_remove),
@@ -238,6 +389,8 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(ports_alloc_exhaust_wrap),
 	NC_CASE(reuse_pick_spreads),
 	NC_CASE(connect_destination_as_tcp),
+	NC_CASE(rcu_lookup_confirm),
+	NC_CASE(rcu_lookup_concurrent),
 };
 
 void suite_demux(void)

@@ -6464,7 +6464,59 @@ static void t_mem_limit(void *a) { (void)a; test_mem_limit(); }
 static void t_mem_cgroup(void *a) { (void)a; test_mem_cgroup(); }
 static void t_reserve_mem(void *a) { (void)a; test_reserve_mem(); }
 static void t_mem_cgroup_max(void *a) { (void)a; test_mem_cgroup_max(); }
+/* close each of three descriptors that is open (>= 0) */
+static void close_fds(int a, int b, int c)
+{
+	int fds[3] = { a, b, c }, i;
+
+	for (i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/*
+ * Frames find their connection without the table lock (issue 12): after
+ * a request/response exchange, the lookups that went to the lock
+ * (lookup_locked: misses, such as the CONNECT's check for an older
+ * connection) are a handful against hundreds of frames.
+ */
+static void test_lookup_lockfree(void)
+{
+	const char *name = "lookup_lockfree";
+	int lfd = nc_listener(7359, 1), c, a, i, rounds = kasan_on() ? 100 : 400;
+	unsigned long long f0, l0, frames, locked;
+	char m[64];
+
+	f0 = nc_counter("rx_frames");
+	l0 = nc_counter("lookup_locked");
+	c = lfd < 0 ? -1 : nc_connect("127.0.0.1", 7359);
+	a = c < 0 ? -1 : accept(lfd, NULL, NULL);
+	if (a < 0) {
+		FAIL(name, "setup: %s", strerror(errno));
+		goto out;
+	}
+	memset(m, 'q', sizeof(m));
+	for (i = 0; i < rounds; i++) {
+		if (send(c, m, sizeof(m), MSG_NOSIGNAL) != sizeof(m) ||
+		    recv(a, m, sizeof(m), MSG_WAITALL) != sizeof(m) ||
+		    send(a, m, sizeof(m), MSG_NOSIGNAL) != sizeof(m) ||
+		    recv(c, m, sizeof(m), MSG_WAITALL) != sizeof(m))
+			break;
+	}
+	frames = nc_counter("rx_frames") - f0;
+	locked = nc_counter("lookup_locked") - l0;
+	if (i == rounds && frames >= 2ULL * rounds && locked >= 1 && locked * 20 <= frames)
+		PASS(name, "%d round trips: %llu frames received, %llu lookups under the lock", rounds, frames,
+		     locked);
+	else
+		FAIL(name, "%d of %d round trips: %llu frames received, %llu lookups under the lock (want 1 to %llu)",
+		     i, rounds, frames, locked, frames / 20);
+out:
+	close_fds(a, c, lfd);
+}
+
 static void t_small_frames(void *a) { (void)a; test_small_frames(); }
+static void t_lookup_lockfree(void *a) { (void)a; test_lookup_lockfree(); }
 static void t_connect_retry(void *a) { (void)a; test_connect_retry(); }
 static void t_send_charged(void *a) { (void)a; test_send_charged(); }
 static void t_send_mem_limit(void *a) { (void)a; test_send_mem_limit(); }
@@ -6617,6 +6669,7 @@ int main(int argc, char **argv)
 		run_test("send_mem_limit", t_send_mem_limit, NULL, 60);
 		run_test("mem_cgroup_cache", t_mem_cgroup_cache, NULL, 90);
 		run_test("mem_room_backoff", t_mem_room_backoff, NULL, 60);
+		run_test("lookup_lockfree", t_lookup_lockfree, NULL, 60);
 		run_test("stripe_one_conn", t_stripe, NULL, 180);
 		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
