@@ -189,6 +189,18 @@ static int nc_listener_hash(struct nc_sock *nsk)
 	return 0;
 }
 
+/*
+ * The socket's key in the table, written only while it is out of it;
+ * lock-free lookups may still read the old one (nc_demux_confirm()).
+ */
+static void nc_set_key(struct nc_sock *nsk, u32 peer, u16 rport)
+{
+	WARN_ON_ONCE(nc_dnode_hashed(&nsk->node));
+	WRITE_ONCE(nsk->node.key.peer, peer);
+	WRITE_ONCE(nsk->node.key.lport, nsk->lport);
+	WRITE_ONCE(nsk->node.key.rport, rport);
+}
+
 static void nc_unhash(struct nc_sock *nsk)
 {
 	int err = 0;
@@ -217,6 +229,24 @@ static void nc_unhash(struct nc_sock *nsk)
  * its chain): the lookup is made again under the lock, and lookup_locked
  * counts those.
  */
+/*
+ * nc_unhash() for the incarnation conn_id only.  __nc_conn_fail()
+ * publishes TCP_CLOSE before it leaves the table, so the socket may have
+ * connect()ed again meanwhile (connect() takes the old one out itself):
+ * the new incarnation must stay.
+ */
+static void nc_unhash_conn(struct nc_sock *nsk, u32 conn_id)
+{
+	int err = -ENOENT;
+
+	spin_lock(&nc_tbl_lock);
+	if (READ_ONCE(nsk->conn_id) == conn_id)
+		err = nc_demux_remove(&nc_tbl, &nsk->node);
+	spin_unlock(&nc_tbl_lock);
+	if (!err)
+		sock_put(nc_to_sk(nsk));
+}
+
 static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
 {
 	struct nc_dkey k = { .peer = peer, .lport = lport, .rport = rport };
@@ -230,11 +260,16 @@ static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
 		nsk = container_of(n, struct nc_sock, node);
 		if (!refcount_inc_not_zero(&nc_to_sk(nsk)->sk_refcnt)) {
 			nsk = NULL;
-		} else if (!nc_demux_confirm(n, &k)) {
+			goto miss;
+		}
+		/* the reference before confirm's reads (no order of its own) */
+		smp_acquire__after_ctrl_dep();
+		if (!nc_demux_confirm(n, &k)) {
 			stale = nc_to_sk(nsk);
 			nsk = NULL;
 		}
 	}
+miss:
 	rcu_read_unlock();
 	if (nsk)
 		return nsk;
@@ -828,12 +863,14 @@ static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
 			   const u32 *conn_id)
 {
 	struct sock *sk = nc_to_sk(nsk);
+	u32 id;
 	int old;
 
 	spin_lock(&nsk->lock);
 	old = sk->sk_state;
+	id = nsk->conn_id;
 	if ((old != TCP_ESTABLISHED && old != TCP_SYN_SENT) ||
-	    (conn_id && nsk->conn_id != *conn_id)) {
+	    (conn_id && id != *conn_id)) {
 		spin_unlock(&nsk->lock);
 		return;
 	}
@@ -842,7 +879,7 @@ static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
 	spin_unlock(&nsk->lock);
 	if (send_reset)
 		nc_send(nsk, NC_T_RESET, 0);
-	nc_unhash(nsk);
+	nc_unhash_conn(nsk, id);
 	NC_INC(conn_reset);
 	nc_wake(sk, NC_WAKE_ALL);
 }
@@ -1332,9 +1369,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	spin_unlock(&nsk->lock);
 	if (err && nsk->mem_short)
 		nc_room_later(lnsk);
-	nsk->node.key.peer = rc->peer_ip;
-	nsk->node.key.lport = nsk->lport;
-	nsk->node.key.rport = nsk->rport;
+	nc_set_key(nsk, rc->peer_ip, nsk->rport);
 	sk->sk_state = TCP_ESTABLISHED;
 
 	if (err || IS_ERR(nsk->txch) || nc_hash(nsk)) {
@@ -1769,9 +1804,9 @@ static int nc_listen(struct socket *sock, int backlog)
 		if (err)
 			goto out;
 	}
-	nsk->node.key.peer = 0;
-	nsk->node.key.lport = nsk->lport;
-	nsk->node.key.rport = 0;
+	/* a failed connection's worker may not have taken it out yet */
+	nc_unhash(nsk);
+	nc_set_key(nsk, 0, 0);
 	err = nc_listener_hash(nsk);
 	if (err)
 		goto out;
@@ -1890,6 +1925,13 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	err = -EISCONN;
 	if (sk->sk_state != TCP_CLOSE || nsk->peer)
 		goto out;
+	/*
+	 * A failed connection's worker publishes TCP_CLOSE before it takes
+	 * the socket out of the table: out with it now, before the key and
+	 * conn_id change (the worker then leaves this incarnation alone,
+	 * nc_unhash_conn()).
+	 */
+	nc_unhash(nsk);
 
 	rport = ntohs(sin->sin_port);
 	err = -EADDRNOTAVAIL;
@@ -1919,7 +1961,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->txch = ch;
 	nsk->peer = peer;
 	nsk->txgen = gen;
-	nsk->conn_id = get_random_u32();
+	WRITE_ONCE(nsk->conn_id, get_random_u32());
 	nsk->peer_fin = false;
 	nsk->fin_sent = false;
 	/* nothing a failed connection left unread reaches this one */
@@ -1929,9 +1971,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	if (err)
 		goto undo;
 	nc_txc_init(&nsk->txc, 0, 0);
-	nsk->node.key.peer = peer->ip;
-	nsk->node.key.lport = nsk->lport;
-	nsk->node.key.rport = rport;
+	nc_set_key(nsk, peer->ip, rport);
 	nsk->inet.inet_daddr = sin->sin_addr.s_addr;
 	nsk->inet.inet_dport = sin->sin_port;
 	if (!nsk->inet.inet_rcv_saddr) {

@@ -357,11 +357,14 @@ NC_TEST(rcu_lookup_concurrent)
 		int j = (int)(nc_test_xorshift32(&rnd) % RC_STABLE);
 		int c = (int)(nc_test_xorshift32(&rnd) % RC_CHURN);
 		struct nc_dkey mixed = key(100 + c, 1, 4);
+		struct nc_dkey ks = key(7, (u16)(200 + j), 1);
+		struct nc_dkey kc = rc_key(c, (int)(nc_test_xorshift32(&rnd) & 1));
 		struct nc_dnode *n;
 
-		if (rc_lookup(&st, &st.stable[j].node.key) != &st.stable[j].node)
+		if (rc_lookup(&st, &ks) != &st.stable[j].node)
 			st.lost++;
-		n = rc_lookup(&st, &st.churn[c].node.key);
+		/* only churn[c] ever has kc; at any moment it has kc or the other */
+		n = rc_lookup(&st, &kc);
 		if (n && n != &st.churn[c].node)
 			st.wrong++;
 		n = nc_demux_lookup_rcu(&st.d, &mixed);
