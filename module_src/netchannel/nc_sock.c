@@ -218,22 +218,10 @@ static void nc_unhash(struct nc_sock *nsk)
 }
 
 /*
- * The connection or listener with this key, with a reference, or NULL.
- * Every received frame asks, so first without the table lock: under RCU
- * (the socket slab is SLAB_TYPESAFE_BY_RCU, see nc_prot: what the walk
- * finds may be freed, even reused for another socket, but stays a
- * struct nc_sock), a reference only if the socket's count is not zero,
- * and then, with the socket pinned, nc_demux_confirm() that it is in the
- * table with this key.  A miss there is not final (a node moved to
- * another chain, or reused, while the walk stood on it hides the rest of
- * its chain): the lookup is made again under the lock, and lookup_locked
- * counts those.
- */
-/*
  * nc_unhash() for the incarnation conn_id only.  __nc_conn_fail()
  * publishes TCP_CLOSE before it leaves the table, so the socket may have
- * connect()ed again meanwhile (connect() takes the old one out itself):
- * the new incarnation must stay.
+ * connect()ed again or become a listener meanwhile (both take the old
+ * incarnation out themselves and draw a new conn_id): the new one stays.
  */
 static void nc_unhash_conn(struct nc_sock *nsk, u32 conn_id)
 {
@@ -247,6 +235,18 @@ static void nc_unhash_conn(struct nc_sock *nsk, u32 conn_id)
 		sock_put(nc_to_sk(nsk));
 }
 
+/*
+ * The connection or listener with this key, with a reference, or NULL.
+ * Every received frame asks, so first without the table lock: under RCU
+ * (the socket slab is SLAB_TYPESAFE_BY_RCU, see nc_prot: what the walk
+ * finds may be freed, even reused for another socket, but stays a
+ * struct nc_sock), a reference only if the socket's count is not zero,
+ * and then, with the socket pinned, nc_demux_confirm() that it is in the
+ * table with this key.  A miss there is not final (a node moved to
+ * another chain, or reused, while the walk stood on it hides the rest of
+ * its chain): the lookup is made again under the lock, and lookup_locked
+ * counts those.
+ */
 static struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport)
 {
 	struct nc_dkey k = { .peer = peer, .lport = lport, .rport = rport };
@@ -875,7 +875,8 @@ static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
 		return;
 	}
 	WRITE_ONCE(sk->sk_err, err);
-	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	/* id read before a connect() that sees CLOSE draws a new one */
+	smp_store_release(&sk->sk_state, TCP_CLOSE);
 	spin_unlock(&nsk->lock);
 	if (send_reset)
 		nc_send(nsk, NC_T_RESET, 0);
@@ -896,7 +897,7 @@ static void nc_conns_fail_matching(bool (*pred)(struct nc_sock *, const void *),
 	for (;;) {
 		struct nc_sock *victim = NULL;
 		struct nc_dnode *n;
-		u32 b = 0;
+		u32 b = 0, id = 0;
 
 		spin_lock(&nc_tbl_lock);
 		for (n = nc_demux_next(&nc_tbl, &b, NULL); n;
@@ -906,6 +907,8 @@ static void nc_conns_fail_matching(bool (*pred)(struct nc_sock *, const void *),
 
 			if (n->key.peer && pred(nsk, arg)) {
 				victim = nsk;
+				/* stable while hashed: the incarnation found */
+				id = READ_ONCE(nsk->conn_id);
 				sock_hold(nc_to_sk(victim));
 				break;
 			}
@@ -918,12 +921,14 @@ static void nc_conns_fail_matching(bool (*pred)(struct nc_sock *, const void *),
 		 * not the one lost: the peer may be waiting for DATA that
 		 * went down with a striped channel, and would wait for ever.
 		 */
-		if (nc_to_sk(victim)->sk_state == TCP_SYN_SENT)
-			nc_conn_fail(victim, EHOSTUNREACH, true);
-		else
-			nc_conn_fail(victim, err, true);
-		/* a socket in another state must still leave the table */
-		nc_unhash(victim);
+		__nc_conn_fail(victim,
+			       READ_ONCE(nc_to_sk(victim)->sk_state) ==
+			       TCP_SYN_SENT ? EHOSTUNREACH : err, true, &id);
+		/*
+		 * A socket in another state must still leave the table, but
+		 * not a new incarnation (a connect() or listen() since).
+		 */
+		nc_unhash_conn(victim, id);
 		sock_put(nc_to_sk(victim));
 	}
 }
@@ -1804,8 +1809,12 @@ static int nc_listen(struct socket *sock, int backlog)
 		if (err)
 			goto out;
 	}
-	/* a failed connection's worker may not have taken it out yet */
+	/*
+	 * A failed connection's worker may not have taken it out yet; a new
+	 * conn_id keeps that worker's late removal off the listener.
+	 */
 	nc_unhash(nsk);
+	WRITE_ONCE(nsk->conn_id, get_random_u32());
 	nc_set_key(nsk, 0, 0);
 	err = nc_listener_hash(nsk);
 	if (err)
