@@ -110,6 +110,16 @@ static int nc_connect(const char *ip, int port)
 	return fd;
 }
 
+/* close each of three descriptors that is open (>= 0) */
+static void close_fds(int a, int b, int c)
+{
+	int fds[3] = { a, b, c }, i;
+
+	for (i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -1545,12 +1555,7 @@ static void netns_check(const char *name, const char *how)
 	else
 		FAIL(name, "%s: stream fd %d (%s), dgram fd %d (%s), tcp fd %d", how, fd,
 		     fd < 0 ? strerror(e) : "created", fd2, fd2 < 0 ? strerror(e2) : "created", tfd);
-	if (fd >= 0)
-		close(fd);
-	if (fd2 >= 0)
-		close(fd2);
-	if (tfd >= 0)
-		close(tfd);
+	close_fds(fd, fd2, tfd);
 }
 
 static void test_netns_refused(void)
@@ -2464,12 +2469,7 @@ static void test_epollout_after_full(void)
 	}
 	PASS("epollout_after_credit", "%d full windows, an EPOLLOUT edge after each (%zu bytes read)", fills, got);
 out:
-	if (ep >= 0)
-		close(ep);
-	if (cfd >= 0)
-		close(cfd);
-	if (sfd >= 0)
-		close(sfd);
+	close_fds(ep, cfd, sfd);
 	if (lfd >= 0)
 		close(lfd);
 }
@@ -2681,18 +2681,8 @@ static void test_hello_required(void)
 		FAIL(name, "dropped? CONNECT before HELLO %d (no connection), HELLO for index 32 %d, second HELLO %d; proto_errors +%llu",
 		     dropped, far_dropped, twice_dropped, nc_counter("proto_errors") - errs);
 out:
-	if (far >= 0)
-		close(far);
-	if (twice >= 0)
-		close(twice);
-	if (child >= 0)
-		close(child);
-	if (good >= 0)
-		close(good);
-	if (bare >= 0)
-		close(bare);
-	if (lfd >= 0)
-		close(lfd);
+	close_fds(far, twice, child);
+	close_fds(good, bare, lfd);
 	fake_done(fp, -1, -1);
 }
 
@@ -4732,12 +4722,7 @@ static void test_reserve_mem(void)
 		PASS(name, "mem pages %ld, %ld with SO_RESERVE_MEM 1 MiB, %ld after its release, %ld with 64 KiB queued; read intact",
 		     p0, p1, p2, p3);
 out:
-	if (a >= 0)
-		close(a);
-	if (c >= 0)
-		close(c);
-	if (lfd >= 0)
-		close(lfd);
+	close_fds(a, c, lfd);
 	cg_leave(cg);
 }
 
@@ -5149,12 +5134,7 @@ static void test_mem_cgroup_cache(void)
 		     file0, room, n, cur, base + 65536, file1, before, after);
 leave:
 	write_text("/sys/fs/cgroup/nctest_cache/memory.max", "max\n");
-	if (pafd >= 0)
-		close(pafd);
-	if (pfd >= 0)
-		close(pfd);
-	if (plfd >= 0)
-		close(plfd);
+	close_fds(pafd, pfd, plfd);
 	for (i = 0; i < CACHE_CONNS; i++) {
 		if (fd[i] >= 0)
 			close(fd[i]);
@@ -5255,12 +5235,7 @@ static void test_mem_room_backoff(void)
 		     reads, t0, ev0, ev1);
 out:
 	write_text("/sys/fs/cgroup/nctest_backoff/memory.max", "max\n");
-	if (a >= 0)
-		close(a);
-	if (c >= 0)
-		close(c);
-	if (lfd >= 0)
-		close(lfd);
+	close_fds(a, c, lfd);
 	cg_leave(cg);
 }
 
@@ -5377,12 +5352,7 @@ static void test_small_frames(void)
 	else
 		FAIL(name, "%zu of %zu bytes read, %d wrong", got, 2 * want, bad);
 out:
-	if (a >= 0)
-		close(a);
-	if (c >= 0)
-		close(c);
-	if (lfd >= 0)
-		close(lfd);
+	close_fds(a, c, lfd);
 }
 
 /*
@@ -5443,12 +5413,7 @@ static void connect_retry(const char *name, int proto, int port)
 	else
 		PASS(name, "ECONNRESET, then a new connection whose reader gets only its own bytes");
 out:
-	if (b >= 0)
-		close(b);
-	if (a >= 0)
-		close(a);
-	if (c >= 0)
-		close(c);
+	close_fds(b, a, c);
 	if (lfd >= 0)
 		close(lfd);
 }
@@ -6464,16 +6429,6 @@ static void t_mem_limit(void *a) { (void)a; test_mem_limit(); }
 static void t_mem_cgroup(void *a) { (void)a; test_mem_cgroup(); }
 static void t_reserve_mem(void *a) { (void)a; test_reserve_mem(); }
 static void t_mem_cgroup_max(void *a) { (void)a; test_mem_cgroup_max(); }
-/* close each of three descriptors that is open (>= 0) */
-static void close_fds(int a, int b, int c)
-{
-	int fds[3] = { a, b, c }, i;
-
-	for (i = 0; i < 3; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-}
-
 /*
  * Frames find their connection without the table lock (issue 12): after
  * a request/response exchange, the lookups that went to the lock
