@@ -26,6 +26,14 @@
 #define NC_RX_BUDGET		(512 * 1024)
 #define NC_TX_BUDGET		(1024 * 1024)
 #define NC_TX_BATCH		16	/* frames per kernel_sendmsg() */
+/*
+ * DATA joins txq from the turns (nc_chan_refill()) while txq holds less
+ * than this: two full frames at most, so a connection whose turn comes
+ * next waits behind that much, not behind every frame of the one before.
+ */
+#define NC_TX_READY_BYTES	65536u
+/* A turn: one frame of the largest size (see struct nc_drr) */
+#define NC_DRR_QUANTUM		(NC_TX_MAX_PAYLOAD + NC_HDR_MAX)
 #define NC_LISTEN_BACKLOG	128
 
 struct nc_peer *nc_peers;
@@ -98,11 +106,118 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 		return NULL;
 	f->truesize = (u32)kmalloc_size_roundup(size);
 	f->owner = NULL;
+	f->flow = NULL;
 	f->rst_reply = false;
 	f->len = hlen + h->len;
 	f->sent = 0;
 	nc_hdr_encode_v(&v, f->buf, hlen);
 	return f;
+}
+
+static u32 nc_txframe_qlen(const struct list_head *item)
+{
+	return list_entry(item, struct nc_txframe, list)->len;
+}
+
+/* At the end of txq (ch->lock held). */
+static void nc_txq_add(struct nc_chan *ch, struct nc_txframe *f)
+{
+	list_add_tail(&f->list, &ch->txq);
+	ch->rdy_len++;
+	ch->rdy_bytes += f->len;
+	ch->txq_len++;
+	ch->txq_bytes += f->len;
+}
+
+/*
+ * Queue a frame (ch->lock held): DATA waits for its connection's turn
+ * (net.netchannel.drr), control frames go straight to txq (a RESET may
+ * so pass its connection's DATA: close() drops that DATA first, see
+ * nc_chan_drop_flows(); the peer answers any other with a RESET).  While
+ * any flow is busy on the channel every DATA frame takes turns, whatever
+ * the sysctl says now: DATA put straight on txq would go before all of
+ * theirs.  A flow busy on another channel (its socket connected again
+ * while its old frames waited there; connect() drops those) is not ours
+ * to take: the frame goes to txq.  Only the socket's sender (under
+ * lock_sock()) makes a flow busy, so one seen idle stays free for us.
+ */
+static void nc_chan_enqueue(struct nc_chan *ch, struct nc_txframe *f)
+{
+	struct nc_drr_flow *fl = f->flow;
+	struct nc_drr *on;
+
+	if (fl) {
+		/* pairs with the release in nc_drr_idle() */
+		on = smp_load_acquire(&fl->on);
+		if ((on == &ch->drr ||
+		     (!on && (READ_ONCE(nc_tun.drr) || ch->drr.flows))) &&
+		    !nc_drr_enqueue(&ch->drr, fl, &f->list)) {
+			ch->txq_len++;
+			ch->txq_bytes += f->len;
+			return;
+		}
+	}
+	nc_txq_add(ch, f);
+}
+
+/* DATA whose turn came joins txq, while txq holds little (ch->lock held). */
+static void nc_chan_refill(struct nc_chan *ch)
+{
+	struct list_head *it;
+
+	while (ch->rdy_len < NC_TX_BATCH && ch->rdy_bytes < NC_TX_READY_BYTES &&
+	       (it = nc_drr_dequeue(&ch->drr))) {
+		list_add_tail(it, &ch->txq);
+		ch->rdy_len++;
+		ch->rdy_bytes += nc_txframe_qlen(it);
+	}
+}
+
+/*
+ * Drop the DATA of these flows (a socket's, n of them, indexed as the
+ * channels of a peer) that still waits for its turn on any channel.  By
+ * the flows' sender, under lock_sock(): a flow seen idle stays idle.
+ */
+void nc_chan_drop_flows(struct nc_drr_flow *fl, u32 n)
+{
+	struct nc_txframe *f, *tmp;
+	LIST_HEAD(dropped);
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		/* pairs with the release in nc_drr_idle() */
+		struct nc_drr *on = smp_load_acquire(&fl[i].on);
+		struct nc_chan *ch;
+		LIST_HEAD(q);
+
+		if (!on)
+			continue;
+		ch = container_of(on, struct nc_chan, drr);
+		spin_lock(&ch->lock);
+		nc_drr_flow_purge(on, &fl[i], &q);
+		list_for_each_entry(f, &q, list) {
+			ch->txq_len--;
+			ch->txq_bytes -= f->len;
+		}
+		spin_unlock(&ch->lock);
+		list_splice_tail(&q, &dropped);
+	}
+	list_for_each_entry_safe(f, tmp, &dropped, list) {
+		list_del(&f->list);
+		nc_txframe_done(f);
+	}
+}
+
+/* Every queued frame to q, the queues empty (ch->lock held). */
+static void nc_chan_take_queues(struct nc_chan *ch, struct list_head *q)
+{
+	list_splice_init(&ch->txq, q);
+	nc_drr_purge(&ch->drr, q);
+	ch->rdy_len = 0;
+	ch->rdy_bytes = 0;
+	ch->txq_len = 0;
+	ch->txq_bytes = 0;
+	ch->rst_queued = 0;
 }
 
 /*
@@ -116,9 +231,7 @@ int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f)
 		spin_unlock(&ch->lock);
 		return -ECONNRESET;
 	}
-	list_add_tail(&f->list, &ch->txq);
-	ch->txq_len++;
-	ch->txq_bytes += f->len;
+	nc_chan_enqueue(ch, f);
 	spin_unlock(&ch->lock);
 	queue_work_on(ch->cpu, ch->wq, &ch->tx_work);
 	return 0;
@@ -167,9 +280,7 @@ int nc_send_rst_reply(struct nc_chan *ch, u16 flags, u16 sport, u16 dport,
 	} else if (ch->rst_queued >= NC_RST_TXQ_MAX) {
 		err = -ENOBUFS;
 	} else {
-		list_add_tail(&f->list, &ch->txq);
-		ch->txq_len++;
-		ch->txq_bytes += f->len;
+		nc_txq_add(ch, f);
 		ch->rst_queued++;
 	}
 	spin_unlock(&ch->lock);
@@ -332,7 +443,12 @@ static void nc_chan_tx_work(struct work_struct *work)
 		 * stay while the lock is dropped.
 		 */
 		spin_lock(&ch->lock);
-		if (ch->gen != gen || list_empty(&ch->txq)) {
+		if (ch->gen != gen) {
+			spin_unlock(&ch->lock);
+			return;
+		}
+		nc_chan_refill(ch);
+		if (list_empty(&ch->txq)) {
 			spin_unlock(&ch->lock);
 			return;
 		}
@@ -366,6 +482,7 @@ static void nc_chan_tx_work(struct work_struct *work)
 			return;
 		}
 		ch->txq_bytes -= n;
+		ch->rdy_bytes -= n;
 		/* TCP took n bytes: the frames they complete leave the queue */
 		list_for_each_entry_safe(f, tmp, &ch->txq, list) {
 			u32 take = min_t(u32, (u32)n, f->len - f->sent);
@@ -375,6 +492,7 @@ static void nc_chan_tx_work(struct work_struct *work)
 			if (f->sent != f->len)
 				break;
 			list_move_tail(&f->list, &done);
+			ch->rdy_len--;
 			ch->txq_len--;
 			ch->rst_queued -= f->rst_reply;
 			if (!n)
@@ -608,9 +726,8 @@ static void nc_chan_conn_work(struct work_struct *work)
 	ch->gen++;
 	ch->backoff_ms = 0;
 	ch->connects++;
-	list_add(&hf->list, &ch->txq);
-	ch->txq_len++;
-	ch->txq_bytes += hf->len;
+	/* first on the wire: the queues are empty while the channel is down */
+	nc_txq_add(ch, hf);
 	spin_unlock(&ch->lock);
 
 	NC_INC(chan_up);
@@ -656,10 +773,7 @@ static void nc_chan_down_work(struct work_struct *work)
 	sock = ch->sock;
 	ch->sock = NULL;
 	old_gen = ch->gen++;
-	list_splice_init(&ch->txq, &dropped);
-	ch->txq_len = 0;
-	ch->rst_queued = 0;
-	ch->txq_bytes = 0;
+	nc_chan_take_queues(ch, &dropped);
 	spin_unlock(&ch->lock);
 
 	nc_chan_restore_callbacks(ch, sock);
@@ -706,10 +820,7 @@ static void nc_chan_stop(struct nc_chan *ch)
 	sock = ch->sock;
 	ch->sock = NULL;
 	ch->gen++;
-	list_splice_init(&ch->txq, &dropped);
-	ch->txq_len = 0;
-	ch->rst_queued = 0;
-	ch->txq_bytes = 0;
+	nc_chan_take_queues(ch, &dropped);
 	spin_unlock(&ch->lock);
 	if (sock)
 		nc_chan_restore_callbacks(ch, sock);
@@ -1305,6 +1416,7 @@ static void nc_chan_setup(struct nc_chan *ch, struct nc_peer *peer, u32 idx,
 	ch->cpu = nc_pick_cpu(cpu_seq);
 	spin_lock_init(&ch->lock);
 	INIT_LIST_HEAD(&ch->txq);
+	nc_drr_init(&ch->drr, NC_DRR_QUANTUM, nc_txframe_qlen);
 	INIT_WORK(&ch->tx_work, nc_chan_tx_work);
 	INIT_WORK(&ch->down_work, nc_chan_down_work);
 	INIT_DELAYED_WORK(&ch->conn_work, nc_chan_conn_work);
@@ -1393,22 +1505,25 @@ void nc_chan_seq_show(struct seq_file *m)
 		seq_printf(m, "peer %pI4h%s\n", &p->ip, i ? "" : " (self)");
 		for (j = 0; j < p->nchans; j++) {
 			struct nc_chan *ch = &p->chans[j];
-			u32 q, qb, ns = 0;
+			u32 q, qb, fl, ns = 0;
+			u64 turns;
 			int st;
 
 			spin_lock(&ch->lock);
 			st = ch->state;
 			q = ch->txq_len;
 			qb = ch->txq_bytes;
+			fl = ch->drr.flows;
+			turns = ch->drr.turns;
 			if (st == NC_CH_UP && ch->sock)
 				ns = nc_tcp_notsent(ch->sock->sk);
 			spin_unlock(&ch->lock);
-			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d queued_bytes %u notsent_bytes %u\n",
+			seq_printf(m, "  tx %2u %-7s %-10s cpu %d frames %llu bytes %llu queued %u connects %u fails %u last_err %d queued_bytes %u notsent_bytes %u flows %u turns %llu\n",
 				   j, ch->latency ? "latency" : "bulk",
 				   nc_ch_state_names[st],
 				   ch->cpu == WORK_CPU_UNBOUND ? -1 : ch->cpu,
 				   ch->frames, ch->bytes, q, ch->connects,
-				   ch->fails, ch->last_err, qb, ns);
+				   ch->fails, ch->last_err, qb, ns, fl, turns);
 		}
 	}
 	spin_lock(&nc_rx_lock);

@@ -56,6 +56,10 @@ typedef __INT64_TYPE__ s64;
 #define smp_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
 /* stores before the barrier before stores after it */
 #define smp_wmb()		__atomic_thread_fence(__ATOMIC_RELEASE)
+/* a store ordered after everything before it */
+#define smp_store_release(p, v) __atomic_store_n(p, (v), __ATOMIC_RELEASE)
+/* a load ordered before everything after it */
+#define smp_load_acquire(p)	__atomic_load_n(p, __ATOMIC_ACQUIRE)
 #define rcu_assign_pointer(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 #define RCU_INIT_POINTER(p, v)	__atomic_store_n(&(p), (v), __ATOMIC_RELAXED)
 #define nc_rcu_locked(p)	__atomic_load_n(&(p), __ATOMIC_RELAXED)

@@ -85,6 +85,7 @@ struct nc_tunables {
 	int max_pending_per_peer;	/* before HELLO; 0: 2 * 16 + 4 */
 	int latency_dscp;		/* latency channels' DSCP */
 	int stripe;			/* spread a connection's frames */
+	int drr;			/* connections take turns on a channel */
 	int bulk_notsent_lowat;		/* bulk channels' TCP_NOTSENT_LOWAT, 0: off */
 	int reset_rate;			/* RESET replies per peer and second */
 };
@@ -129,6 +130,7 @@ enum nc_chan_state {
 struct nc_txframe {
 	struct list_head list;
 	struct sock *owner;		/* DATA: holds a reference; else NULL */
+	struct nc_drr_flow *flow;	/* DATA: its connection's on the channel */
 	u32 len;
 	u32 sent;
 	u32 truesize;			/* what kmalloc() gave */
@@ -149,10 +151,17 @@ struct nc_chan {
 	struct socket *sock;
 	int state;
 	u32 gen;			/* bumped on every up/down */
+	/*
+	 * Frames to send: txq in order (control frames, and DATA whose
+	 * connection's turn came), drr the DATA waiting for its turn.
+	 */
 	struct list_head txq;
-	u32 txq_len;
-	u32 txq_bytes;			/* of the frames in txq, unsent */
-	u32 rst_queued;			/* of the frames in txq, rst_reply ones */
+	struct nc_drr drr;
+	u32 rdy_len;			/* frames in txq */
+	u32 rdy_bytes;			/* their bytes not yet sent */
+	u32 txq_len;			/* frames in txq and drr */
+	u32 txq_bytes;			/* their bytes not yet sent */
+	u32 rst_queued;			/* of the frames, rst_reply ones */
 	u32 backoff_ms;
 	u32 sndbuf;			/* the TCP socket's sk_sndbuf, last seen */
 
@@ -272,6 +281,7 @@ u32 nc_peer_class(bool latency, u32 *base);
 struct nc_chan *nc_peer_stripe(struct nc_peer *peer, bool latency,
 			       struct nc_stripe *st, u32 queued_frames,
 			       u32 *gen);
+void nc_chan_drop_flows(struct nc_drr_flow *fl, u32 n);
 int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
 /* ext: the v2 extension (CONNECT's destination, CLOSE's final offset), see nc_hdr_ext_set() */

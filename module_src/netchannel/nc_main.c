@@ -60,6 +60,7 @@ struct nc_tunables nc_tun = {
 	.max_pending_per_peer	= 0,
 	.latency_dscp		= 46,
 	.stripe			= 1,
+	.drr			= 1,
 	.bulk_notsent_lowat	= NC_BULK_NOTSENT_LOWAT,
 	.reset_rate		= 1000,
 };
@@ -285,6 +286,15 @@ static struct ctl_table nc_sysctl_table[] = {
 	{
 		.procname	= NETCHANNEL_SYSCTL_STRIPE,
 		.data		= &nc_tun.stripe,
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= &nc_zero,
+		.extra2		= &nc_one,
+	},
+	{
+		.procname	= NETCHANNEL_SYSCTL_DRR,
+		.data		= &nc_tun.drr,
 		.maxlen		= sizeof(int),
 		.mode		= 0644,
 		.proc_handler	= proc_dointvec_minmax,

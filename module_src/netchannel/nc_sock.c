@@ -50,6 +50,8 @@ struct nc_sock {
 	struct nc_stripe st;		/* DATA's channel, index in tx_latency's class */
 	u32 st_used;			/* peer->chans[i] DATA went on: bit i */
 	u32 st_gen[2 * NC_MAX_CLASS_CHANNELS];	/* their generation then */
+	/* DATA waiting on peer->chans[i] for its turn (struct nc_drr) */
+	struct nc_drr_flow txfl[2 * NC_MAX_CLASS_CHANNELS];
 	u64 rxchan_id;
 	struct nc_reorder ro;		/* DATA ahead of a gap (striping) */
 	u32 ro_alloc;			/* allocated for the chunks in ro */
@@ -770,8 +772,12 @@ static void nc_tx_uncharge(struct nc_sock *nsk);
 static void nc_sock_destruct(struct sock *sk)
 {
 	struct nc_sock *nsk = nc_sk(sk);
+	u32 i;
 
 	nc_tx_uncharge(nsk);	/* every frame is gone: they held the socket */
+	/* so no channel's turns still name this memory */
+	for (i = 0; i < ARRAY_SIZE(nsk->txfl); i++)
+		WARN_ON_ONCE(READ_ONCE(nsk->txfl[i].on));
 
 	/* the reserve goes back with the core's (sk_mem_reclaim_final()) */
 	sk->sk_forward_alloc += nsk->rfwd;
@@ -814,43 +820,91 @@ static u32 nc_rxq_purge(struct nc_sock *nsk, bool all)
 	return bytes;
 }
 
+/* Where a connection's control frames go, read at one moment. */
+struct nc_ctl {
+	struct nc_chan *ch;
+	u32 gen;
+	u32 conn_id;
+	u16 flags;
+	u16 lport;
+	u16 rport;
+};
+
 /*
- * A control frame of this connection.  CONNECT carries the destination
- * address asked for (the listener is matched on it), CLOSE the final
- * offset (one past the last byte sent: the peer checks it got them all).
+ * The connection's control address.  connect() rewrites it, under
+ * lock_sock() only, once the socket is in TCP_CLOSE: read it under
+ * lock_sock(), or under nsk->lock while the incarnation is the one that
+ * matters (ESTABLISHED or SYN_SENT with its conn_id).  A worker that
+ * sends after it dropped nsk->lock sends from this copy: read again,
+ * the fields could name a new connection, and a RESET or CREDIT meant
+ * for the old one would reach the new one at the peer.
+ */
+static void nc_ctl_snap(const struct nc_sock *nsk, struct nc_ctl *d)
+{
+	d->ch = nsk->txch;
+	d->gen = nsk->txgen;
+	d->conn_id = nsk->conn_id;
+	d->flags = nsk->latency ? NC_F_LATENCY : 0;
+	d->lport = nsk->lport;
+	d->rport = nsk->rport;
+}
+
+static int nc_ctl_send(const struct nc_ctl *d, u8 type, u32 credit, u32 ext)
+{
+	return nc_send_ctrl(d->ch, &d->gen, type, d->flags, d->lport,
+			    d->rport, d->conn_id, credit, ext);
+}
+
+/*
+ * A control frame of this connection, by lock_sock()'s owner.  CONNECT
+ * carries the destination address asked for (the listener is matched on
+ * it), CLOSE the final offset (one past the last byte sent: the peer
+ * checks it got them all).
  */
 static int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 {
+	struct nc_ctl d;
 	u32 ext = 0;
 
 	if (type == NC_T_CONNECT)
 		ext = ntohl(nsk->inet.inet_daddr);
 	else if (type == NC_T_CLOSE)
 		ext = READ_ONCE(nsk->txc.nxt);
-	return nc_send_ctrl(nsk->txch, &nsk->txgen, type,
-			    nsk->latency ? NC_F_LATENCY : 0, nsk->lport,
-			    nsk->rport, nsk->conn_id, credit, ext);
+	nc_ctl_snap(nsk, &d);
+	return nc_ctl_send(&d, type, credit, ext);
 }
 
 /*
  * Send the CREDIT for a grant nc_rx_consumed() has counted (the limit was
- * prev before it).  If it cannot be queued, give the grant back so the
- * next read offers it again: the peer would otherwise wait for a limit it
- * never gets (see nc_rxc_ungrant()).
+ * prev before it) to d, the connection as it was then.  If it cannot be
+ * queued, give the grant back so the next read offers it again: the peer
+ * would otherwise wait for a limit it never gets (see nc_rxc_ungrant());
+ * not to a new connection the socket has made since.
  */
-static void nc_send_credit(struct nc_sock *nsk, u32 credit, u32 prev)
+static void nc_send_credit(struct nc_sock *nsk, const struct nc_ctl *d,
+			   u32 credit, u32 prev)
 {
-	int err = nc_send(nsk, NC_T_CREDIT, credit);
+	int err = nc_ctl_send(d, NC_T_CREDIT, credit, 0);
 
 	if (!err) {
 		NC_INC(credit_sent);
 		return;
 	}
 	spin_lock(&nsk->lock);
-	nc_rxc_ungrant(&nsk->rxc, credit, prev);
+	if (READ_ONCE(nsk->conn_id) == d->conn_id)
+		nc_rxc_ungrant(&nsk->rxc, credit, prev);
 	spin_unlock(&nsk->lock);
 	nc_dbg("CREDIT %u on port %u not sent (%d), offered again\n", credit,
-	       nsk->lport, err);
+	       d->lport, err);
+}
+
+/* nc_send_credit() by lock_sock()'s owner: the connection as it is. */
+static void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev)
+{
+	struct nc_ctl d;
+
+	nc_ctl_snap(nsk, &d);
+	nc_send_credit(nsk, &d, credit, prev);
 }
 
 /*
@@ -863,24 +917,24 @@ static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
 			   const u32 *conn_id)
 {
 	struct sock *sk = nc_to_sk(nsk);
-	u32 id;
+	struct nc_ctl d;
 	int old;
 
 	spin_lock(&nsk->lock);
 	old = sk->sk_state;
-	id = nsk->conn_id;
 	if ((old != TCP_ESTABLISHED && old != TCP_SYN_SENT) ||
-	    (conn_id && id != *conn_id)) {
+	    (conn_id && nsk->conn_id != *conn_id)) {
 		spin_unlock(&nsk->lock);
 		return;
 	}
+	nc_ctl_snap(nsk, &d);
 	WRITE_ONCE(sk->sk_err, err);
-	/* id read before a connect() that sees CLOSE draws a new one */
+	/* d read before a connect() that sees CLOSE rewrites it */
 	smp_store_release(&sk->sk_state, TCP_CLOSE);
 	spin_unlock(&nsk->lock);
 	if (send_reset)
-		nc_send(nsk, NC_T_RESET, 0);
-	nc_unhash_conn(nsk, id);
+		nc_ctl_send(&d, NC_T_RESET, 0, 0);
+	nc_unhash_conn(nsk, d.conn_id);
 	NC_INC(conn_reset);
 	nc_wake(sk, NC_WAKE_ALL);
 }
@@ -1186,6 +1240,10 @@ void nc_txframe_done(struct nc_txframe *f)
 
 static void nc_sock_setup(struct nc_sock *nsk)
 {
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(nsk->txfl); i++)
+		nc_drr_flow_init(&nsk->txfl[i]);
 	spin_lock_init(&nsk->lock);
 	INIT_LIST_HEAD(&nsk->rxq);
 	INIT_LIST_HEAD(&nsk->acceptq);
@@ -1538,6 +1596,7 @@ static bool nc_rx_done(struct nc_sock *nsk, struct list_head *drop,
 static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 		       const struct nc_hdr *h)
 {
+	struct nc_ctl d = { };
 	struct sock *sk = nc_to_sk(nsk);
 	const char *violation = NULL;
 	struct nc_grant g = { };
@@ -1592,6 +1651,8 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 		violation = "sent too many small frames ahead of a gap";
 	else if (r < 0)
 		violation = "sent data at a wrong offset";
+	if (g.grant)
+		nc_ctl_snap(nsk, &d);
 	spin_unlock(&nsk->lock);
 
 	kvfree(c);
@@ -1600,7 +1661,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 	if (queued || fin)
 		nc_wake(sk, EPOLLIN | EPOLLRDNORM | (fin ? EPOLLRDHUP : 0));
 	if (g.grant)
-		nc_send_credit(nsk, g.credit, g.prev);
+		nc_send_credit(nsk, &d, g.credit, g.prev);
 }
 
 /* The connection is up; DATA that overtook the ACCEPT goes to the reader. */
@@ -1611,10 +1672,13 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 	bool fin = false, queued = false, eof = false;
 	const char *violation = NULL;
 	struct nc_grant g = { };
+	struct nc_ctl d = { };
+	u32 fin_seq = 0;
 	LIST_HEAD(drop);
 
 	spin_lock(&nsk->lock);
 	if (sk->sk_state == TCP_SYN_SENT && nsk->conn_id == h->conn_id) {
+		nc_ctl_snap(nsk, &d);
 		nc_txc_init(&nsk->txc, 0, h->credit);
 		nsk->rxchan_id = rc->id;
 		WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
@@ -1622,6 +1686,7 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 		if ((sk->sk_shutdown & SEND_SHUTDOWN) && !nsk->fin_sent) {
 			nsk->fin_sent = true;
 			fin = true;
+			fin_seq = nsk->txc.nxt;
 		}
 		violation = nc_rx_drain(nsk, &drop, &g, &queued, &eof);
 	}
@@ -1629,9 +1694,9 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 	if (nc_rx_done(nsk, &drop, violation, h->conn_id))
 		return;
 	if (fin)
-		nc_send(nsk, NC_T_CLOSE, 0);
+		nc_ctl_send(&d, NC_T_CLOSE, 0, fin_seq);
 	if (g.grant)
-		nc_send_credit(nsk, g.credit, g.prev);
+		nc_send_credit(nsk, &d, g.credit, g.prev);
 }
 
 void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
@@ -1932,7 +1997,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 		goto out;
 	}
 	err = -EISCONN;
-	if (sk->sk_state != TCP_CLOSE || nsk->peer)
+	if (READ_ONCE(sk->sk_state) != TCP_CLOSE || nsk->peer)
 		goto out;
 	/*
 	 * A failed connection's worker publishes TCP_CLOSE before it takes
@@ -1970,11 +2035,19 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->txch = ch;
 	nsk->peer = peer;
 	nsk->txgen = gen;
+	/*
+	 * Before nc_rx_reserve() sets the window up again under nsk->lock:
+	 * a worker's late give-back of a grant (nc_send_credit()) then
+	 * either comes before that and is wiped, or sees this conn_id and
+	 * leaves the new window alone.
+	 */
 	WRITE_ONCE(nsk->conn_id, get_random_u32());
 	nsk->peer_fin = false;
 	nsk->fin_sent = false;
 	/* nothing a failed connection left unread reaches this one */
 	nc_rxq_purge(nsk, true);
+	/* nor its DATA still waiting for a turn, maybe to another peer */
+	nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
 	nc_stripe_start(nsk, ch, gen, prio);
 	err = nc_rx_reserve(nsk, nc_sock_window(sk));
 	if (err)
@@ -2015,14 +2088,23 @@ wait:
 			goto out;
 		}
 		if (!timeo) {
-			/* give up: tell the peer and fail */
+			bool gave_up;
+
+			/*
+			 * Give up: tell the peer and fail, unless the ACCEPT
+			 * (or a failure, whose worker tells the peer and
+			 * unhashes) came first: then that is the result.
+			 */
 			spin_lock(&nsk->lock);
-			if (sk->sk_state == TCP_SYN_SENT)
+			gave_up = sk->sk_state == TCP_SYN_SENT;
+			if (gave_up)
 				WRITE_ONCE(sk->sk_state, TCP_CLOSE);
 			spin_unlock(&nsk->lock);
-			nc_send(nsk, NC_T_RESET, 0);
-			nc_unhash(nsk);
-			WRITE_ONCE(sk->sk_err, ETIMEDOUT);
+			if (gave_up) {
+				nc_send(nsk, NC_T_RESET, 0);
+				nc_unhash(nsk);
+				WRITE_ONCE(sk->sk_err, ETIMEDOUT);
+			}
 			break;
 		}
 		nc_wait(sk, &timeo, READ_ONCE(sk->sk_state) != TCP_SYN_SENT);
@@ -2038,7 +2120,10 @@ result:
 	}
 	goto out;
 undo:
+	/* under the lock, as every end of a connection the workers may see */
+	spin_lock(&nsk->lock);
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	spin_unlock(&nsk->lock);
 	nsk->peer = NULL;
 out:
 	release_sock(sk);
@@ -2219,6 +2304,8 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		sock_hold(sk);
 		f->owner = sk;
 		ch = nc_tx_chan(nsk, &gen, n);
+		if (ch)
+			f->flow = &nsk->txfl[ch->idx];
 		atomic_add((int)n, &nsk->tx_payload);
 		atomic_add((int)f->len, &nsk->tx_queued);
 		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
@@ -2317,7 +2404,7 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			if (done)
 				kvfree(c);
 			if (grant)
-				nc_send_credit(nsk, credit, prev);
+				nc_send_credit_owner(nsk, credit, prev);
 			continue;
 		}
 		if (copied >= target)
@@ -2449,7 +2536,7 @@ static int nc_shutdown(struct socket *sock, int how)
 					       &credit, &prev);
 		spin_unlock(&nsk->lock);
 		if (grant)
-			nc_send_credit(nsk, credit, prev);
+			nc_send_credit_owner(nsk, credit, prev);
 	}
 	nc_wake(sk, NC_WAKE_ALL);
 out:
@@ -2476,11 +2563,17 @@ static void nc_close(struct sock *sk, long timeout)
 	if (state == TCP_SYN_SENT) {
 		nc_send(nsk, NC_T_RESET, 0);
 	} else if (state == TCP_ESTABLISHED) {
-		/* unread data: abort like TCP does; otherwise a clean FIN */
-		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes))
+		/*
+		 * Unread data: abort like TCP does, which discards what it
+		 * has not sent (DATA waiting for its turn; the RESET would
+		 * pass it); otherwise a clean FIN.
+		 */
+		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes)) {
+			nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
 			nc_send(nsk, NC_T_RESET, 0);
-		else if (!nsk->fin_sent)
+		} else if (!nsk->fin_sent) {
 			nc_send(nsk, NC_T_CLOSE, 0);
+		}
 	}
 	nc_unhash(nsk);
 	nc_port_put(nsk);

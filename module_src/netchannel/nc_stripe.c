@@ -205,3 +205,89 @@ void nc_rtx_purge(struct nc_rtx *r,
 	r->orphans = 0;
 	r->una = r->nxt;
 }
+
+void nc_drr_init(struct nc_drr *d, u32 quantum,
+		 u32 (*len)(const struct list_head *item))
+{
+	INIT_LIST_HEAD(&d->active);
+	d->len = len;
+	d->quantum = quantum ? quantum : 1;
+	d->flows = 0;
+	d->turns = 0;
+}
+
+void nc_drr_flow_init(struct nc_drr_flow *fl)
+{
+	INIT_LIST_HEAD(&fl->node);
+	INIT_LIST_HEAD(&fl->q);
+	fl->on = NULL;
+	fl->deficit = 0;
+}
+
+int nc_drr_enqueue(struct nc_drr *d, struct nc_drr_flow *fl,
+		   struct list_head *item)
+{
+	if (list_empty(&fl->q)) {
+		fl->deficit = d->quantum;
+		fl->on = d;
+		list_add_tail(&fl->node, &d->active);
+		d->flows++;
+	} else if (fl->on != d) {
+		return -EBUSY;
+	}
+	list_add_tail(item, &fl->q);
+	return 0;
+}
+
+/* fl has no items left: out of the line, and free for any nc_drr. */
+static void nc_drr_idle(struct nc_drr *d, struct nc_drr_flow *fl)
+{
+	list_del_init(&fl->node);
+	fl->deficit = 0;
+	d->flows--;
+	/* the flow's fields before on: see struct nc_drr */
+	smp_store_release(&fl->on, NULL);
+}
+
+struct list_head *nc_drr_dequeue(struct nc_drr *d)
+{
+	while (!list_empty(&d->active)) {
+		struct nc_drr_flow *fl = list_first_entry(&d->active,
+							  struct nc_drr_flow,
+							  node);
+		struct list_head *item = fl->q.next;
+		u32 len = d->len(item);
+
+		if (len <= fl->deficit) {
+			fl->deficit -= len;
+			list_del_init(item);
+			if (list_empty(&fl->q))
+				nc_drr_idle(d, fl);
+			return item;
+		}
+		/* its turn is over: the next one, with a quantum more */
+		fl->deficit += d->quantum;
+		list_move_tail(&fl->node, &d->active);
+		d->turns++;
+	}
+	return NULL;
+}
+
+void nc_drr_flow_purge(struct nc_drr *d, struct nc_drr_flow *fl,
+		       struct list_head *out)
+{
+	if (fl->on != d || list_empty(&fl->q))
+		return;
+	list_splice_tail_init(&fl->q, out);
+	nc_drr_idle(d, fl);
+}
+
+void nc_drr_purge(struct nc_drr *d, struct list_head *out)
+{
+	struct nc_drr_flow *fl, *tmp;
+
+	list_for_each_entry_safe(fl, tmp, &d->active, node) {
+		list_splice_tail_init(&fl->q, out);
+		nc_drr_idle(d, fl);
+	}
+}

@@ -115,4 +115,55 @@ void nc_rtx_purge(struct nc_rtx *r,
 		  void (*release)(struct nc_rtx_frame *f, void *arg),
 		  void *arg);
 
+/*
+ * Fair service between the connections that share a channel: deficit
+ * round robin.  A connection's frames queued on one channel form a flow;
+ * the flows that have frames take turns, and a turn lets a flow send up
+ * to the quantum in bytes plus what it left unused of its last turns (the
+ * deficit, kept only while the flow has frames).  A flow that becomes
+ * busy starts with one quantum at the back of the line.  With a quantum
+ * of at least the largest frame each turn sends a frame or more, so a
+ * connection that queues one frame waits for at most one turn of each
+ * flow ahead of it, however much those have queued, instead of behind
+ * all of it.  Items are list_heads the caller embeds in its frames and
+ * measures with len(); the caller's lock covers everything here.  A flow
+ * belongs to one nc_drr while it has frames (on; NULL when idle, written
+ * with release order so that a reader that sees NULL under another lock
+ * may take the flow for its own queue).
+ */
+struct nc_drr;
+
+struct nc_drr_flow {
+	struct list_head node;	/* in on->active while q has items */
+	struct list_head q;	/* its items, in the order queued */
+	struct nc_drr *on;
+	u32 deficit;
+};
+
+struct nc_drr {
+	struct list_head active;	/* busy flows, in turn order */
+	u32 (*len)(const struct list_head *item);
+	u32 quantum;
+	u32 flows;		/* busy flows */
+	u64 turns;		/* turns that ended with items left */
+};
+
+/* A quantum of 0 is taken as 1. */
+void nc_drr_init(struct nc_drr *d, u32 quantum,
+		 u32 (*len)(const struct list_head *item));
+void nc_drr_flow_init(struct nc_drr_flow *fl);
+/*
+ * Queue item at the end of fl.  -EBUSY (nothing queued) if fl has items
+ * queued on another nc_drr: their order would be lost.
+ */
+int nc_drr_enqueue(struct nc_drr *d, struct nc_drr_flow *fl,
+		   struct list_head *item);
+/* The next item in fair order, taken off its flow; NULL if none. */
+struct list_head *nc_drr_dequeue(struct nc_drr *d);
+/* Move every item to the end of out, flow by flow; every flow idle. */
+void nc_drr_purge(struct nc_drr *d, struct list_head *out);
+/* Move fl's items to the end of out and leave it idle, if it is busy on d. */
+void nc_drr_flow_purge(struct nc_drr *d, struct nc_drr_flow *fl,
+		       struct list_head *out);
+
 #endif /* _NC_STRIPE_H */

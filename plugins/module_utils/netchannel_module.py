@@ -38,6 +38,7 @@ SYSCTL_RANGES = {
     "max_pending_per_peer": (0, 1024),
     "latency_dscp": (0, 63),
     "stripe": (0, 1),
+    "drr": (0, 1),
     "bulk_notsent_lowat": (0, 1 << 30),
     "reset_rate": (1, 1000000),
 }
@@ -237,7 +238,8 @@ _TX_RE = re.compile(
     r"^\s+tx\s+(?P<index>\d+) (?P<cls>bulk|latency)\s+(?P<state>\S+)\s+cpu (?P<cpu>-?\d+) "
     r"frames (?P<frames>\d+) bytes (?P<bytes>\d+) queued (?P<queued>\d+) connects (?P<connects>\d+) "
     r"fails (?P<fails>\d+) last_err (?P<last_err>-?\d+)"
-    r"(?: queued_bytes (?P<queued_bytes>\d+))?(?: notsent_bytes (?P<notsent_bytes>\d+))?$"
+    r"(?: queued_bytes (?P<queued_bytes>\d+))?(?: notsent_bytes (?P<notsent_bytes>\d+))?"
+    r"(?: flows (?P<flows>\d+) turns (?P<turns>\d+))?$"
 )
 _RX_RE = re.compile(
     r"^rx id (?P<id>\d+) from (?P<ip>\S+) chan (?P<index>\d+) (?P<cls>bulk|latency) "
@@ -268,7 +270,8 @@ def parse_proc(text: str) -> dict:
         elif m := _TX_RE.match(line):
             if peer is None:
                 raise ValueError(f"line {lineno}: tx line before any peer line: {line!r}")
-            # queued_bytes: since striping, notsent_bytes: since bulk_notsent_lowat (older modules lack them)
+            # queued_bytes: since striping, notsent_bytes: since bulk_notsent_lowat,
+            # flows/turns: since the channels' fair queue (older modules lack them)
             ch = {k: (v if k in ("cls", "state") else int(v)) for k, v in m.groupdict().items() if v is not None}
             peer["tx"].append(ch)
         elif m := _RX_RE.match(line):

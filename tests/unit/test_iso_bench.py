@@ -56,6 +56,8 @@ def full(runs=3):
             rec(run, "netchannel-p6", "bulk", tcp / 4),
             rec(run, "netchannel-p0", "alone", 200),
             rec(run, "netchannel-p0", "bulk", tcp * 2),
+            rec(run, "netchannel-fifo-p0", "alone", 200),
+            rec(run, "netchannel-fifo-p0", "bulk", tcp * 8),
         ]
     return out
 
@@ -66,11 +68,15 @@ def test_ratios_are_taken_within_each_run():
     assert rat["p99_netchannel_lat_over_tcp-p0"]["max"] == pytest.approx(0.25)
     assert rat["p99_netchannel_lat_over_tcp-p6"]["median"] == pytest.approx(0.5)
     assert rat["p999_netchannel_lat_over_tcp-p0"]["n"] == 3
+    # the bulk class with turns over the same class in arrival order, from the same run
+    assert rat["p99_netchannel_p0_drr_over_fifo"]["min"] == pytest.approx(0.25)
+    assert rat["p99_netchannel_p0_drr_over_fifo"]["max"] == pytest.approx(0.25)
+    assert rat["p50_netchannel_p0_drr_over_fifo"]["n"] == 3
 
 
 def test_summary_has_every_variant_and_load():
     rows = ib.summarize(full())
-    assert len(rows) == 8
+    assert len(rows) == 10
     nc = next(r for r in rows if r["variant"] == "netchannel-p6" and r["load"] == "bulk")
     assert nc["latency_p99_us"]["median"] == pytest.approx(500)
     assert nc["bulk_gbps"]["median"] == pytest.approx(1.5)

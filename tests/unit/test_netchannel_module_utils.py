@@ -446,7 +446,7 @@ def test_parse_proc_reads_what_the_module_prints():
     rx = _c_format("nc_chan.c", "rx id ")
     head = _c_format("nc_main.c", "netchannel wire_version ")
     ntx = tx.count("%")
-    values = [0, "bulk", "backoff", -1, 5, 6, 7, 8, 9, -111, 4096, 8192][:ntx]
+    values = [0, "bulk", "backoff", -1, 5, 6, 7, 8, 9, -111, 4096, 8192, 3, 12][:ntx]
     assert len(values) == ntx, f"the tx line has {ntx} fields; this test knows {len(values)}"
     text = head % (2, "198.18.0.1", 9000, 2, 1, 1) + "\npeer 198.18.0.2\n"
     text += tx % tuple(values) + "\n"
@@ -458,5 +458,7 @@ def test_parse_proc_reads_what_the_module_prints():
     assert ch["cpu"] == -1
     assert ch["queued_bytes"] == 4096
     assert ch["notsent_bytes"] == 8192
+    assert ch["flows"] == 3
+    assert ch["turns"] == 12
     assert p["rx"][0]["dying"] is True
     assert p["rx"][0]["cls"] == "latency"

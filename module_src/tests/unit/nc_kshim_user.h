@@ -59,6 +59,32 @@ static inline void list_del(struct list_head *n)
 	n->prev = NULL;
 }
 
+static inline void list_del_init(struct list_head *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	INIT_LIST_HEAD(n);
+}
+
+static inline void list_move_tail(struct list_head *n, struct list_head *h)
+{
+	list_del(n);
+	list_add_tail(n, h);
+}
+
+/* every entry of list to the end of h; list left empty */
+static inline void list_splice_tail_init(struct list_head *list,
+					 struct list_head *h)
+{
+	if (list_empty(list))
+		return;
+	list->next->prev = h->prev;
+	h->prev->next = list->next;
+	list->prev->next = h;
+	h->prev = list->prev;
+	INIT_LIST_HEAD(list);
+}
+
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
 #define list_first_entry_or_null(h, type, member)			\

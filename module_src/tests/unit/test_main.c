@@ -33,6 +33,7 @@ void suite_wire(void);
 void suite_wire2(void);
 void suite_reorder(void);
 void suite_stripe(void);
+void suite_drr(void);
 void suite_credit(void);
 void suite_hostcfg(void);
 void suite_demux(void);
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 	suite_wire2();
 	suite_reorder();
 	suite_stripe();
+	suite_drr();
 	suite_credit();
 	suite_hostcfg();
 	suite_demux();

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 """Latency isolation benchmark: a 4 KiB request/response flow alone and next
 to 4 bulk flows, over TCP with SO_PRIORITY 0 and 6 and over NetChannel in the
-latency class (priority 6) and the bulk class (priority 0), in one VM (its
-own data address) or between two VMs (--pair); every variant in every run.
+latency class (priority 6) and the bulk class (priority 0; with the channel's
+connections taking turns, and as netchannel-fifo-p0 with net.netchannel.drr 0
+on the client), in one VM (its own data address) or between two VMs (--pair);
+every variant in every run.
 
 usage: iso_bench.py [--kernel VMLINUZ] [--module KO] [--runs 3] [--secs 3]
                     [--pair] [--json OUT] [--log OUT]
@@ -24,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import stripe_bench  # noqa: E402
 
-VARIANTS = ("tcp-p0", "tcp-p6", "netchannel-p6", "netchannel-p0")
+VARIANTS = ("tcp-p0", "tcp-p6", "netchannel-p6", "netchannel-p0", "netchannel-fifo-p0")
 LOADS = ("alone", "bulk")
 FIGURES = ("latency_p50_us", "latency_p99_us", "latency_p999_us", "transactions_per_s")
 LINE = re.compile(r"^NCVM ISO (run=.*)$")
@@ -95,6 +97,17 @@ def ratios(records):
                 out[f"{k.removeprefix('latency_').removesuffix('_us')}_netchannel_lat_over_{tcp}"] = stripe_bench.mmm(
                     vals
                 )
+    # what the turns do for a connection in the bulk class next to bulk flows
+    for k in ("latency_p50_us", "latency_p99_us"):
+        vals = [
+            float(r[k]) / float(f[k])
+            for (run, v), r in by.items()
+            if v == "netchannel-p0" and (f := by.get((run, "netchannel-fifo-p0"))) and float(f[k]) > 0
+        ]
+        if vals:
+            out[f"{k.removeprefix('latency_').removesuffix('_us')}_netchannel_p0_drr_over_fifo"] = stripe_bench.mmm(
+                vals
+            )
     return out
 
 

@@ -4,7 +4,9 @@
 # Latency isolation benchmark inside a test VM (copied in by iso_bench.py):
 # a 4 KiB request/response flow alone and next to 4 bulk flows of the same
 # protocol, over TCP (SO_PRIORITY 0 and 6) and over NetChannel (priority 6:
-# the latency class; priority 0: the bulk class, for comparison).
+# the latency class; priority 0: the bulk class, for comparison, with its
+# connections taking turns on a channel and, as "netchannel-fifo", in the
+# order their frames came: net.netchannel.drr 0 on this guest).
 #
 #   iso_bench.sh local  RUNS SECS SELF          one VM
 #   iso_bench.sh serve  RUNS SECS SELF PEER     two VMs: server
@@ -21,7 +23,7 @@ RUNS=${2:-3}
 SECS=${3:-3}
 SELF=${4:-198.18.0.1}
 PEER=$5
-VARIANTS="tcp:0 tcp:6 netchannel:6 netchannel:0"
+VARIANTS="tcp:0 tcp:6 netchannel:6 netchannel:0 netchannel-fifo:0"
 LOADS="alone bulk"
 
 if [ "$role" = local ]; then
@@ -66,17 +68,20 @@ run_client() {
 	return $_rc
 }
 
-client_one() {	# client_one RUN PROTOCOL PRIORITY LOAD
-	[ "$2" = netchannel ] && wait_up
+client_one() {	# client_one RUN VARIANT PRIORITY LOAD
+	proto=${2%-fifo}
+	[ "$proto" = netchannel ] && wait_up
+	[ "$proto" = netchannel ] && echo "$([ "$2" = "$proto" ] && echo 1 || echo 0)" \
+		>/proc/sys/net/netchannel/drr
 	brc=-
 	if [ "$4" = bulk ]; then
 		# shellcheck disable=SC2086 # SECS is a number
-		run_client /ib-b.log /ib-b.err -C 12867 -P 12868 -p "$2" -W stream -T 1 -F 4 -B 256K \
+		run_client /ib-b.log /ib-b.err -C 12867 -P 12868 -p "$proto" -W stream -T 1 -F 4 -B 256K \
 			-l "$(awk -v s="$SECS" 'BEGIN { print s + 2 }')" -w 0.5 --timeout 10 &
 		bpid=$!
 		sleep 1
 	fi
-	run_client /ib-c.log /ib-c.err -p "$2" -W rr -Q 4K -R 4K --priority "$3" -l "$SECS" -w 0.5 \
+	run_client /ib-c.log /ib-c.err -p "$proto" -W rr -Q 4K -R 4K --priority "$3" -l "$SECS" -w 0.5 \
 		--timeout 10
 	rc=$?
 	if [ "$4" = bulk ]; then

@@ -1876,18 +1876,40 @@ static int fake_connecting(const char *name, struct fake_peer *fp, const struct 
 }
 
 /*
- * The fake peer answers cfd's CONNECT with ACCEPT (credit bytes), over a
- * channel it opens from its own address; then waits until TCP_INFO says
- * ESTABLISHED (poll may not say POLLOUT).  The channel's socket, or -1.
+ * The fake peer answers cfd's CONNECT with ACCEPT (credit bytes) on its
+ * channel afd, then waits until TCP_INFO says ESTABLISHED (poll may not
+ * say POLLOUT): 1 when it does.
+ */
+static int fake_accept_on(int afd, int cfd, unsigned int dport, unsigned int lport,
+			  uint32_t conn_id, uint32_t credit)
+{
+	unsigned char acc[HDR_MAX];
+	double t0 = now();
+	int ok;
+
+	write_all(afd, acc, frame(acc, 3, dport, lport, conn_id, credit, 0));
+	do {
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+		     ti.tcpi_state == TCP_ESTABLISHED;
+	} while (!ok && now() - t0 < 5 && !usleep(20000));
+	return ok;
+}
+
+/*
+ * fake_accept_on() over a channel the fake peer opens from its own
+ * address (a second one from the same address would replace the first:
+ * answer more connections on the one returned).  The channel's socket,
+ * or -1.
  */
 static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsigned int dport,
 		       unsigned int lport, uint32_t conn_id, uint32_t credit)
 {
-	unsigned char hello[HDR_MAX], acc[HDR_MAX];
+	unsigned char hello[HDR_MAX];
 	struct sockaddr_in a = addr(c->ip, 0);
-	size_t hl, al;
-	int afd = socket(AF_INET, SOCK_STREAM, 0), ok;
-	double t0;
+	int afd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (afd < 0 || bind(afd, (struct sockaddr *)&a, sizeof(a))) {
 		FAIL(name, "fake peer's own channel: %s", strerror(errno));
@@ -1898,19 +1920,8 @@ static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsi
 		FAIL(name, "fake peer's own channel to %s:%d: %s", c->local, c->port, strerror(errno));
 		goto fail;
 	}
-	hl = hello_frame(hello, 0, c->ip);
-	al = frame(acc, 3, dport, lport, conn_id, credit, 0);
-	write_all(afd, hello, hl);
-	write_all(afd, acc, al);
-	t0 = now();
-	do {
-		struct tcp_info ti;
-		socklen_t tl = sizeof(ti);
-
-		ok = getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
-		     ti.tcpi_state == TCP_ESTABLISHED;
-	} while (!ok && now() - t0 < 5 && !usleep(20000));
-	if (ok)
+	write_all(afd, hello, hello_frame(hello, 0, c->ip));
+	if (fake_accept_on(afd, cfd, dport, lport, conn_id, credit))
 		return afd;
 	FAIL(name, "connection to the fake peer never came up: %s", strerror(errno));
 fail:
@@ -6470,6 +6481,262 @@ out:
 	close_fds(a, c, lfd);
 }
 
+/* ---- fair turns on a shared channel (issue 12) ---- */
+
+/* The bulk channel that nc_stripe_home() gives (lport, dport) among bulk. */
+static unsigned int home_chan(unsigned int lport, unsigned int dport, unsigned int bulk)
+{
+	uint32_t h = (lport << 16 | dport) * 0x9e3779b1u;
+
+	return (unsigned int)(((uint64_t)h * bulk) >> 32);
+}
+
+/*
+ * Read the fake peer's channel slot i, from what fake_poll() left in its
+ * buffer on, until the DATA frames of conn_id b that started carry at
+ * least b_want bytes (1: the first one): 0 and in *a_bytes the DATA bytes
+ * of conn_id a whose frames started before, or -1 if that did not happen
+ * within ms.
+ */
+static int data_until(struct fake_peer *fp, int i, uint32_t a, uint32_t b,
+		      unsigned long long b_want, int ms, unsigned long long *a_bytes)
+{
+	static unsigned char buf[65536];
+	size_t fill = fp->fill[i];
+	unsigned long long b_bytes = 0, skip = 0;
+	double end = now() + ms / 1000.0;
+
+	memcpy(buf, fp->buf[i], fill);
+	fp->fill[i] = 0;
+	*a_bytes = 0;
+	for (;;) {
+		ssize_t r;
+
+		for (;;) {
+			size_t hl, take;
+
+			if (skip) {
+				take = skip < fill ? skip : fill;
+				if (!take)
+					break;
+				memmove(buf, buf + take, fill - take);
+				fill -= take;
+				skip -= take;
+				continue;
+			}
+			if (fill < 24 || fill < (hl = hdr_len(buf[2], buf[3])))
+				break;
+			skip = rd32(buf + 16);
+			if (buf[3] == 5 && rd32(buf + 12) == b) {
+				b_bytes += skip;
+				if (b_bytes >= b_want)
+					return 0;
+			}
+			if (buf[3] == 5 && rd32(buf + 12) == a)
+				*a_bytes += skip;
+			memmove(buf, buf + hl, fill - hl);
+			fill -= hl;
+		}
+		if (now() > end)
+			return -1;
+		if (!wait_fd(fp->fd[i], POLLIN, 200))
+			continue;
+		r = read(fp->fd[i], buf + fill, sizeof(buf) - fill);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (r > 0)
+			fill += (size_t)r;
+	}
+}
+
+enum { DRR_FIFO, DRR_ON, DRR_FLIP };
+
+struct drr_result {
+	long long queued;		/* A's queue when B started (SIOCOUTQ) */
+	unsigned long long before;	/* A's DATA bytes read before B's mark */
+	unsigned long long b_queued;	/* DRR_FLIP: B's queue */
+	unsigned long long chan_before;	/* DRR_ON: bytes queued on the channels ... */
+	unsigned long long chan_after;	/* ... before and after A connect()s again */
+};
+
+/*
+ * One run of drr_fair_turns.  A fills its queue (4 MiB) behind a stalled
+ * channel, then B, on the same channel, writes 100 bytes (DRR_FIFO:
+ * net.netchannel.drr 0; DRR_ON: 1) or, after drr was set to 0 with A's
+ * frames still taking turns, fills a queue of its own (DRR_FLIP); then
+ * the fake peer reads.  DRR_ON also resets A from the fake and connect()s
+ * it again: the DATA it left waiting must leave the channel's queue.
+ * 0, or -1 after a FAIL.
+ */
+static int drr_run(const char *name, int mode, struct drr_result *res)
+{
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 65536, 1200);
+	unsigned int la, lb, ka, kb;
+	int ca = -1, cb = -1, aa = -1, sb = 2 << 20, slot = -1, q = 0, ret = -1;
+	unsigned long long want = 1, ns;
+	uint32_t ida, idb;
+	unsigned char hdr[HDR_MAX];
+	char m[100] = { 0 };
+	struct sockaddr_in s;
+	size_t total = 0;
+
+	if (!fp)
+		return -1;
+	memset(res, 0, sizeof(*res));
+	if (write_sysctl("drr", mode != DRR_FIFO)) {
+		FAIL(name, "cannot set net.netchannel.drr");
+		goto out;
+	}
+	/*
+	 * Every channel to the fake up again, on this fake: one still up to
+	 * the last test's fake, not yet torn down, would swallow a CONNECT.
+	 */
+	if (!fake_wait_up(fp, &c, 20)) {
+		FAIL(name, "%d of the module's %u channels to the fake peer came up", fp->n,
+		     c.bulk + c.lat);
+		goto out;
+	}
+	/* A, with a send queue of 4 MiB (SO_SNDBUF is doubled) */
+	ca = fake_connecting(name, fp, &c, 7102, &ida, &la);
+	if (ca < 0)
+		goto out;
+	ka = fp->idx[fp->last];
+	aa = fake_accept(name, &c, ca, 7102, la, ida, 64u << 20);
+	if (aa < 0)
+		goto out;
+	/* B, from a port whose home channel is A's */
+	for (lb = 40000; lb < 60000; lb++)
+		if (lb != la && home_chan(lb, 7102, c.bulk) == home_chan(la, 7102, c.bulk))
+			break;
+	cb = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+	s = addr("0.0.0.0", lb);
+	if (cb < 0 || bind(cb, (struct sockaddr *)&s, sizeof(s))) {
+		FAIL(name, "B's bind to port %u: %s", lb, strerror(errno));
+		goto out;
+	}
+	s = addr(c.ip, 7102);
+	if (!(connect(cb, (struct sockaddr *)&s, sizeof(s)) < 0 && errno == EINPROGRESS) ||
+	    !fake_poll(fp, 10000, 2, 0, hdr)) {
+		FAIL(name, "B's connect from port %u: no CONNECT (%s)", lb, strerror(errno));
+		goto out;
+	}
+	idb = rd32(hdr + 12);
+	kb = fp->idx[fp->last];
+	slot = fp->last;
+	if (!fake_accept_on(aa, cb, 7102, lb, idb, 64u << 20)) {
+		FAIL(name, "B's connection never came up");
+		goto out;
+	}
+	if (ka != kb) {
+		FAIL(name, "setup: A's CONNECT came on channel %u, B's on %u (want one channel)", ka, kb);
+		goto out;
+	}
+	if (setsockopt(ca, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)) ||
+	    setsockopt(cb, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb))) {
+		FAIL(name, "SO_SNDBUFFORCE: %s", strerror(errno));
+		goto out;
+	}
+	/* A fills its queue behind the stalled channel, then B writes */
+	if (fill_stalled(name, ca, &total) || ioctl(ca, SIOCOUTQ, &q))
+		goto out;
+	res->queued = q;
+	if (mode == DRR_FLIP) {
+		/* A's frames still take turns: so must B's */
+		if (write_sysctl("drr", 0) || fill_stalled(name, cb, &total) || ioctl(cb, SIOCOUTQ, &q))
+			goto out;
+		res->b_queued = q;
+		want = res->b_queued / 2;
+	} else if (send(cb, m, sizeof(m), MSG_NOSIGNAL) != sizeof(m)) {
+		FAIL(name, "B's send: %s", strerror(errno));
+		goto out;
+	}
+	usleep(100000);
+	if (data_until(fp, slot, ida, idb, want, 20000, &res->before)) {
+		FAIL(name, "mode %d: %llu bytes of B's never came on channel %u (A queued %lld)",
+		     mode, want, kb, res->queued);
+		goto out;
+	}
+	if (mode == DRR_ON) {
+		/* the fake resets A; A connects again (to nobody, here) */
+		write_all(aa, hdr, frame(hdr, 4, 7102, la, ida, 0, 0));
+		s = addr("127.0.0.1", 7103);
+		if (!closed_within(ca, 5000)) {
+			FAIL(name, "A not reset by the fake's RESET");
+			goto out;
+		}
+		peer_bulk_queues(c.ip, &res->chan_before, &ns, NULL);
+		/* the first connect() reports the old connection's end */
+		if (!connect(ca, (struct sockaddr *)&s, sizeof(s)) ||
+		    (connect(ca, (struct sockaddr *)&s, sizeof(s)) && errno != EINPROGRESS &&
+		     errno != ECONNREFUSED)) {
+			FAIL(name, "A's new connect() after the fake's RESET: %s", strerror(errno));
+			goto out;
+		}
+		peer_bulk_queues(c.ip, &res->chan_after, &ns, NULL);
+	}
+	ret = 0;
+out:
+	close_fds(ca, cb, aa);
+	fake_close(fp);
+	free(fp);
+	return ret;
+}
+
+/*
+ * Connections that share a channel take turns (net.netchannel.drr,
+ * deficit round robin): B's one frame queued behind megabytes of A's on
+ * the same channel leaves after about one frame of A's, not after all of
+ * them.  The fake peer's channels have a small receive buffer and it
+ * reads nothing while A fills its send queue (4 MiB); then B writes and
+ * the fake reads the channel they share, counting A's DATA bytes before
+ * B's: what TCP's buffers held and a frame or two, 0.4 MiB here.  The
+ * same run with drr 0 (the order of arrival, as before) must count A's
+ * whole queue first: that shows the setup makes B wait without turns.
+ * Also: drr set to 0 while A's frames take turns does not let a new
+ * writer's 4 MiB go before them (by the time half of B's went out, at
+ * least a quarter as much of A's did: before, B's went first, all of
+ * them); and a socket that connect()s again drops the DATA its failed
+ * connection left waiting (before, it stayed queued on the channel).
+ */
+static void test_drr_fair_turns(void)
+{
+	const char *name = "drr_fair_turns";
+	int old_drr = read_sysctl("drr"), old_stripe = read_sysctl("stripe");
+	struct drr_result r0, r1, r2;
+
+	/* without striping both connections keep to their home channel */
+	if (old_drr < 0 || old_stripe < 0 || write_sysctl("stripe", 0)) {
+		FAIL(name, "cannot read net.netchannel.drr/stripe or set stripe to 0");
+		return;
+	}
+	if (drr_run(name, DRR_FIFO, &r0) || drr_run(name, DRR_ON, &r1) ||
+	    drr_run(name, DRR_FLIP, &r2))
+		goto out;
+	if (r0.queued >= (1 << 20) && r0.before >= (unsigned long long)r0.queued &&
+	    r1.queued >= (1 << 20) && r1.before * 4 <= (unsigned long long)r1.queued)
+		PASS(name, "A's bytes on the wire before B's frame: %llu with drr (A queued %lld), %llu without (A queued %lld)",
+		     r1.before, r1.queued, r0.before, r0.queued);
+	else
+		FAIL(name, "A's bytes on the wire before B's frame: %llu with drr (A queued %lld; want a quarter of that at most), %llu without (A queued %lld; want >= queued, queued >= 1 MiB)",
+		     r1.before, r1.queued, r0.before, r0.queued);
+	if (r2.b_queued >= (1 << 20) && r2.before * 2 >= r2.b_queued / 2)
+		PASS("drr_off_keeps_turns", "drr set to 0 with A's 4 MiB taking turns: %llu of A's bytes went out before half of B's %llu",
+		     r2.before, r2.b_queued);
+	else
+		FAIL("drr_off_keeps_turns", "drr set to 0 with A's 4 MiB taking turns: %llu of A's bytes went out before half of B's %llu (want at least a quarter of B's, B's at least 1 MiB)",
+		     r2.before, r2.b_queued);
+	if (r1.chan_before >= (1 << 20) && r1.chan_after * 4 <= r1.chan_before)
+		PASS("drr_reconnect_drops", "a reset connection's DATA left waiting: %llu bytes queued on the channels, %llu after its socket connect()ed again",
+		     r1.chan_before, r1.chan_after);
+	else
+		FAIL("drr_reconnect_drops", "a reset connection's DATA left waiting: %llu bytes queued on the channels, %llu after its socket connect()ed again (want at least 1 MiB, then a quarter of it at most)",
+		     r1.chan_before, r1.chan_after);
+out:
+	write_sysctl("drr", old_drr);
+	write_sysctl("stripe", old_stripe);
+}
+
 static void t_small_frames(void *a) { (void)a; test_small_frames(); }
 static void t_lookup_lockfree(void *a) { (void)a; test_lookup_lockfree(); }
 static void t_connect_retry(void *a) { (void)a; test_connect_retry(); }
@@ -6483,6 +6750,7 @@ static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
 static void t_priority_after_connect(void *a) { (void)a; test_priority_after_connect(); }
 static void t_priority_no_channel(void *a) { (void)a; test_priority_no_channel(); }
 static void t_bulk_notsent_lowat(void *a) { (void)a; test_bulk_notsent_lowat(); }
+static void t_drr_fair_turns(void *a) { (void)a; test_drr_fair_turns(); }
 
 static void t_unreachable_peer(void *a)
 {
@@ -6631,6 +6899,7 @@ int main(int argc, char **argv)
 		run_test("priority_after_connect", t_priority_after_connect, NULL, 120);
 		run_test("priority_no_channel", t_priority_no_channel, NULL, 90);
 		run_test("bulk_notsent_lowat", t_bulk_notsent_lowat, NULL, 90);
+		run_test("drr_fair_turns", t_drr_fair_turns, NULL, 150);
 		if (la.peer)
 			run_test("unreachable_peer", t_unreachable_peer, &la, 60);
 	}

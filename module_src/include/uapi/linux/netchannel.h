@@ -66,6 +66,7 @@
  * channel.  Applies to frames sent after the change.
  */
 #define NETCHANNEL_SYSCTL_STRIPE		"stripe"
+#define NETCHANNEL_SYSCTL_DRR		"drr"
 #define NETCHANNEL_SYSCTL_BULK_NOTSENT_LOWAT	"bulk_notsent_lowat"
 /*
  * RESETs a peer can make this host send, per second (1 to 1000000, and a
