@@ -2560,7 +2560,10 @@ static void nc_close(struct sock *sk, long timeout)
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
 	spin_unlock(&nsk->lock);
 
-	if (state == TCP_SYN_SENT) {
+	if (state == TCP_CLOSE) {
+		/* a failed connection's DATA waiting for a turn: nobody wants it */
+		nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
+	} else if (state == TCP_SYN_SENT) {
 		nc_send(nsk, NC_T_RESET, 0);
 	} else if (state == TCP_ESTABLISHED) {
 		/*
