@@ -81,33 +81,34 @@ def summarize(records):
     return rows
 
 
+def _per_run(by, num, den, k):
+    """Figure k of variant num over the same figure of variant den, run by run, where both are good."""
+    return [
+        float(r[k]) / float(d[k])
+        for (run, v), r in by.items()
+        if v == num and (d := by.get((run, den))) and float(d[k]) > 0
+    ]
+
+
 def ratios(records):
     """Per run, NetChannel's latency-class p99 next to bulk over TCP's p99 next to bulk, without and
-    with SO_PRIORITY (the issue's goal: at most 0.5), and the same for p99.9; min/median/max."""
+    with SO_PRIORITY (the issue's goal: at most 0.5), and the same for p99.9; and what the turns do
+    for a connection in the bulk class next to bulk flows (p50 and p99 over arrival order's);
+    min/median/max."""
     by = {(r["run"], r["variant"]): r for r in records if r.get("load") == "bulk" and _good(r)}
+    wanted = [
+        (k, "netchannel-p6", tcp, f"netchannel_lat_over_{tcp}")
+        for tcp in ("tcp-p0", "tcp-p6")
+        for k in ("latency_p99_us", "latency_p999_us")
+    ]
+    wanted += [
+        (k, "netchannel-p0", "netchannel-fifo-p0", "netchannel_p0_drr_over_fifo")
+        for k in ("latency_p50_us", "latency_p99_us")
+    ]
     out = {}
-    for tcp in ("tcp-p0", "tcp-p6"):
-        for k in ("latency_p99_us", "latency_p999_us"):
-            vals = []
-            for (run, v), r in by.items():
-                t = by.get((run, tcp))
-                if v == "netchannel-p6" and t and float(t[k]) > 0:
-                    vals.append(float(r[k]) / float(t[k]))
-            if vals:
-                out[f"{k.removeprefix('latency_').removesuffix('_us')}_netchannel_lat_over_{tcp}"] = stripe_bench.mmm(
-                    vals
-                )
-    # what the turns do for a connection in the bulk class next to bulk flows
-    for k in ("latency_p50_us", "latency_p99_us"):
-        vals = [
-            float(r[k]) / float(f[k])
-            for (run, v), r in by.items()
-            if v == "netchannel-p0" and (f := by.get((run, "netchannel-fifo-p0"))) and float(f[k]) > 0
-        ]
-        if vals:
-            out[f"{k.removeprefix('latency_').removesuffix('_us')}_netchannel_p0_drr_over_fifo"] = stripe_bench.mmm(
-                vals
-            )
+    for k, num, den, name in wanted:
+        if vals := _per_run(by, num, den, k):
+            out[f"{k.removeprefix('latency_').removesuffix('_us')}_{name}"] = stripe_bench.mmm(vals)
     return out
 
 

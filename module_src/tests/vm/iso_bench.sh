@@ -70,9 +70,11 @@ run_client() {
 
 client_one() {	# client_one RUN VARIANT PRIORITY LOAD
 	proto=${2%-fifo}
-	[ "$proto" = netchannel ] && wait_up
-	[ "$proto" = netchannel ] && echo "$([ "$2" = "$proto" ] && echo 1 || echo 0)" \
-		>/proc/sys/net/netchannel/drr
+	if [ "$proto" = netchannel ]; then
+		wait_up
+		# turns on a channel, except for the netchannel-fifo variant
+		if [ "$2" = "$proto" ]; then echo 1; else echo 0; fi >/proc/sys/net/netchannel/drr
+	fi
 	brc=-
 	if [ "$4" = bulk ]; then
 		# shellcheck disable=SC2086 # SECS is a number

@@ -1930,6 +1930,14 @@ fail:
 	return -1;
 }
 
+/* The bulk channel that nc_stripe_home() gives (lport, dport) among bulk. */
+static unsigned int home_chan(unsigned int lport, unsigned int dport, unsigned int bulk)
+{
+	uint32_t h = (lport << 16 | dport) * 0x9e3779b1u;
+
+	return (unsigned int)(((uint64_t)h * bulk) >> 32);
+}
+
 /*
  * connect() takes any channel of its class that is up, not only the one
  * its ports hash to.  The fake peer accepts the module's channels, stops
@@ -1981,12 +1989,9 @@ static void test_connect_any_channel(void)
 		goto out;
 	}
 	/* a source port that nc_stripe_home() sends to bulk channel 0 */
-	for (lport = 40000; lport < 60000; lport++) {
-		uint32_t h = (lport << 16 | 7101u) * 0x9e3779b1u;
-
-		if ((((uint64_t)h * bulk) >> 32) == 0)
+	for (lport = 40000; lport < 60000; lport++)
+		if (home_chan(lport, 7101, bulk) == 0)
 			break;
-	}
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
 	a = addr("0.0.0.0", lport);
 	if (bind(cfd, (struct sockaddr *)&a, sizeof(a))) {
@@ -6482,14 +6487,6 @@ out:
 }
 
 /* ---- fair turns on a shared channel (issue 12) ---- */
-
-/* The bulk channel that nc_stripe_home() gives (lport, dport) among bulk. */
-static unsigned int home_chan(unsigned int lport, unsigned int dport, unsigned int bulk)
-{
-	uint32_t h = (lport << 16 | dport) * 0x9e3779b1u;
-
-	return (unsigned int)(((uint64_t)h * bulk) >> 32);
-}
 
 /*
  * Read the fake peer's channel slot i, from what fake_poll() left in its
