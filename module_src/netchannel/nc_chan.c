@@ -1222,6 +1222,25 @@ static void nc_rx_teardown_work(struct work_struct *work)
 	kfree(rc);
 }
 
+/* The n-th CPU (cyclically) of the configured list, if online. */
+static int nc_pick_cpu(u32 n)
+{
+	u32 i, k;
+
+	if (!nc_cfg.ncpus)
+		return WORK_CPU_UNBOUND;
+	k = n % nc_cfg.ncpus;
+	for (i = 0; i < NC_MAX_CPUS; i++) {
+		if (!nc_hostcfg_cpu_isset(&nc_cfg, i))
+			continue;
+		if (k--)
+			continue;
+		return i < nr_cpu_ids && cpu_online(i) ? (int)i :
+		       WORK_CPU_UNBOUND;
+	}
+	return WORK_CPU_UNBOUND;
+}
+
 static int nc_rx_add(struct socket *sock)
 {
 	struct nc_peer *peer;

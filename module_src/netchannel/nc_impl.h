@@ -261,7 +261,6 @@ struct nc_rxchan {
 extern struct workqueue_struct *nc_bulk_wq;
 extern struct workqueue_struct *nc_lat_wq;
 extern struct workqueue_struct *nc_ctl_wq;
-int nc_pick_cpu(u32 n);
 
 /* nc_chan.c */
 extern struct nc_peer *nc_peers;
@@ -291,14 +290,201 @@ int nc_send_rst_reply(struct nc_chan *ch, u16 flags, u16 sport, u16 dport,
 		      u32 conn_id);
 void nc_chan_seq_show(struct seq_file *m);
 
+/*
+ * ---- Virtual sockets ----
+ *
+ * Layered as HomaModule is: each file calls only the ones below it
+ * (tests/unit/test_module_layers.py checks it).
+ *
+ *   nc_main.c       load/unload, configuration, sysctls, /proc
+ *   nc_plumbing.c   proto/proto_ops, registration
+ *   nc_incoming.c   frames from the channel workers to their connection
+ *   nc_outgoing.c   control frames, credit, the channel of each DATA frame
+ *   nc_sock.c       the socket table, port map, SO_REUSEPORT groups,
+ *                   setup and destruction of a struct nc_sock
+ *   nc_mem.c        receive and send memory accounting
+ *   nc_chan.c       the channels to each peer and their authentication
+ *   nc_auth.c       (nc_auth.c), below them all
+ *
+ * The channel layer's upcalls are the ones declared with the plumbing
+ * below (nc_rx_frame(), nc_conns_chan_down(), nc_conns_rxchan_down(),
+ * nc_txframe_done()).
+ */
+struct nc_sock {
+	struct inet_sock inet;		/* must be first */
+	spinlock_t lock;		/* see nc_plumbing.c's first comment */
+	struct nc_dnode node;		/* demux table entry */
+	struct nc_peer *peer;
+	struct nc_chan *txch;		/* control frames, DATA when not striping */
+	u32 txgen;
+	struct nc_stripe st;		/* DATA's channel, index in tx_latency's class */
+	u32 st_used;			/* peer->chans[i] DATA went on: bit i */
+	u32 st_gen[2 * NC_MAX_CLASS_CHANNELS];	/* their generation then */
+	/* DATA waiting on peer->chans[i] for its turn (struct nc_drr) */
+	struct nc_drr_flow txfl[2 * NC_MAX_CLASS_CHANNELS];
+	u64 rxchan_id;
+	struct nc_reorder ro;		/* DATA ahead of a gap (striping) */
+	u32 ro_alloc;			/* allocated for the chunks in ro */
+	u32 conn_id;
+	u16 lport;
+	u16 rport;
+	bool port_reserved;
+	struct nc_rgroup *rg;		/* SO_REUSEPORT group of lport */
+	struct list_head rg_node;	/* on rg->listeners (not in nc_tbl) */
+	bool latency;			/* class of the connection's control frames */
+	bool tx_latency;		/* class DATA goes on now (SO_PRIORITY) */
+	u32 tx_prio;			/* sk_priority that tx_latency follows */
+	bool peer_fin;
+	bool fin_sent;
+	struct nc_tx_credit txc;
+	struct nc_rx_credit rxc;
+	struct list_head rxq;		/* struct nc_chunk */
+	u32 rxq_bytes;
+	atomic_t tx_queued;		/* bytes in channel queues, unsent */
+	atomic_t tx_payload;		/* of them, payload (SIOCOUTQ) */
+	atomic_t tx_truesize;		/* allocated for our frames queued */
+	int tx_charged;			/* of it in sk_wmem_queued (owner) */
+	unsigned long tx_flags;		/* NC_TX_RECLAIM */
+	int rfwd;			/* receive memory reserved, unused */
+	u32 mem_short;			/* growth the cgroup refused */
+	unsigned long room_next;	/* no make-room before (jiffies) */
+	unsigned long ahead_next;	/* a listener's: nc_listen_room() */
+	struct work_struct room_work;	/* a listener's, for its children */
+	/* listeners */
+	struct list_head acceptq;
+	u32 acceptq_len;
+	struct list_head accept_node;
+};
+
+static inline struct nc_sock *nc_sk(const struct sock *sk)
+{
+	return (struct nc_sock *)sk;
+}
+
+static inline struct sock *nc_to_sk(struct nc_sock *nsk)
+{
+	return &nsk->inet.sk;
+}
+
+#define NC_WAKE_ALL	(EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM | \
+			 EPOLLERR | EPOLLHUP | EPOLLRDHUP)
+
+/* Wait on the socket with lock_sock() dropped; returns the condition. */
+#define nc_wait(sk, timeo, cond)					\
+	({								\
+		DEFINE_WAIT_FUNC(__wait, woken_wake_function);		\
+		struct sock *__nc_sk = (sk);				\
+		int __ret;						\
+		add_wait_queue(sk_sleep(__nc_sk), &__wait);		\
+		__ret = sk_wait_event(__nc_sk, timeo, cond, &__wait);	\
+		remove_wait_queue(sk_sleep(__nc_sk), &__wait);		\
+		__ret;							\
+	})
+
+/* Where a connection's control frames go, read at one moment. */
+struct nc_ctl {
+	struct nc_chan *ch;
+	u32 gen;
+	u32 conn_id;
+	u16 flags;
+	u16 lport;
+	u16 rport;
+};
+
+static inline void nc_wake(struct sock *sk, __poll_t mask)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	rcu_read_unlock();
+	/* O_ASYNC owners get SIGIO, with the band TCP would give */
+	if (!sock_flag(sk, SOCK_FASYNC))
+		return;
+	if ((mask & EPOLLERR) && READ_ONCE(sk->sk_err))
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_ERR);
+	else if (mask & EPOLLIN)
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_IN);
+	if (mask & EPOLLOUT)
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
+}
+
 /* nc_sock.c */
+int nc_hash(struct nc_sock *nsk);
+int nc_listener_hash(struct nc_sock *nsk);
+void nc_set_key(struct nc_sock *nsk, u32 peer, u16 rport);
+void nc_unhash(struct nc_sock *nsk);
+void nc_unhash_conn(struct nc_sock *nsk, u32 conn_id);
+struct nc_sock *nc_lookup(u32 peer, u16 lport, u16 rport);
+struct nc_sock *nc_lookup_listener(u32 peer, u32 daddr, u16 port,
+				   u16 rport);
+int nc_port_get(struct nc_sock *nsk, u16 port);
+void nc_port_put(struct nc_sock *nsk);
+void nc_sock_setup(struct nc_sock *nsk);
+void nc_sock_destruct(struct sock *sk);
+struct nc_sock *nc_socktab_find(bool (*pred)(struct nc_sock *, const void *),
+				const void *arg, u32 *conn_id);
+void nc_socktab_init(void);
+void nc_socktab_exit(void);
+void nc_socktab_seq_show(struct seq_file *m);
+
+/* nc_mem.c */
+extern atomic_long_t nc_memory_allocated;
+DECLARE_PER_CPU(int, nc_memory_fw_alloc);
+extern struct percpu_counter nc_sockets_allocated;
+extern unsigned long nc_memory_pressure;
+extern int nc_rmem_min;
+void nc_enter_memory_pressure(struct sock *sk);
+void nc_leave_memory_pressure(struct sock *sk);
+void nc_listen_room(struct nc_sock *lnsk);
+void nc_mem_room(struct nc_sock *nsk);
+void nc_room_work(struct work_struct *w);
+void nc_room_later(struct nc_sock *lnsk);
+void nc_mem_charge(struct nc_sock *nsk, u32 n);
+void nc_mem_uncharge(struct nc_sock *nsk, u32 n);
+int __nc_rx_reserve(struct nc_sock *nsk, u32 win);
+int nc_rx_reserve(struct nc_sock *nsk, u32 win);
+bool nc_rx_consumed(struct nc_sock *nsk, u32 n, bool uncharge,
+		    bool owner, u32 *credit, u32 *prev);
+u32 nc_rxq_purge(struct nc_sock *nsk, bool all);
+u32 nc_sock_window(const struct sock *sk);
+bool nc_tx_room(struct nc_sock *nsk);
+extern int nc_wmem_min;
+void nc_tx_uncharge(struct nc_sock *nsk);
+void nc_release_cb(struct sock *sk);
+bool nc_tx_charge(struct nc_sock *nsk, u32 truesize);
+int nc_mem_init(void);
+void nc_mem_exit(void);
+void nc_mem_seq_show(struct seq_file *m);
+
+/* nc_outgoing.c */
+void nc_ctl_snap(const struct nc_sock *nsk, struct nc_ctl *d);
+int nc_ctl_send(const struct nc_ctl *d, u8 type, u32 credit, u32 ext);
+int nc_send(struct nc_sock *nsk, u8 type, u32 credit);
+void nc_send_credit(struct nc_sock *nsk, const struct nc_ctl *d,
+		    u32 credit, u32 prev);
+void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev);
+void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen,
+		     u32 prio);
+void nc_tx_class(struct nc_sock *nsk);
+struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len);
+
+/* nc_incoming.c */
+void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset);
+void nc_destroy_children(struct list_head *children);
+
+/* nc_plumbing.c: called from nc_main.c */
 int nc_sock_init(void);
 void nc_sock_exit(void);
+void nc_sock_seq_show(struct seq_file *m);
+
+/* nc_incoming.c, nc_mem.c: called from the channel workers (nc_chan.c) */
 void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		 struct nc_chunk *chunk);
 void nc_conns_chan_down(struct nc_chan *ch, u32 gen);
-void nc_txframe_done(struct nc_txframe *f);
 void nc_conns_rxchan_down(const struct nc_rxchan *rc);
-void nc_sock_seq_show(struct seq_file *m);
+void nc_txframe_done(struct nc_txframe *f);
 
 #endif /* _NC_IMPL_H */

@@ -335,25 +335,6 @@ static struct ctl_table nc_sysctl_table[] = {
 	{ }	/* before 6.6; later kernels get the size without it */
 };
 
-/* The n-th CPU (cyclically) of the configured list, if online. */
-int nc_pick_cpu(u32 n)
-{
-	u32 i, k;
-
-	if (!nc_cfg.ncpus)
-		return WORK_CPU_UNBOUND;
-	k = n % nc_cfg.ncpus;
-	for (i = 0; i < NC_MAX_CPUS; i++) {
-		if (!nc_hostcfg_cpu_isset(&nc_cfg, i))
-			continue;
-		if (k--)
-			continue;
-		return i < nr_cpu_ids && cpu_online(i) ? (int)i :
-		       WORK_CPU_UNBOUND;
-	}
-	return WORK_CPU_UNBOUND;
-}
-
 #define NC_STAT(name) { #name, offsetof(struct nc_stats, name) }
 static const struct {
 	const char *name;

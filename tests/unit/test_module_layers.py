@@ -1,0 +1,110 @@
+"""The kernel module's files call each other in one direction only (issue 12, "Layout"): plumbing at
+the top, then what a connection receives and sends, the socket table, memory accounting, and the
+channels at the bottom; the pure files below them all call nothing of the kernel side. The channel
+layer's upcalls into the socket layers are the few named below (the receive workers hand frames up,
+a lost channel fails its connections, a sent frame releases its memory). A call that goes up
+anywhere else fails here, naming the caller, the callee and both files."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+MOD = Path(__file__).resolve().parents[2] / "module_src" / "netchannel"
+
+# top first; a file may call the functions of its own layer and of the layers after it (the
+# channels and their authentication call each other: one layer)
+GROUPS = [
+    ["nc_main.c"],
+    ["nc_plumbing.c"],
+    ["nc_incoming.c"],
+    ["nc_outgoing.c"],
+    ["nc_sock.c"],
+    ["nc_mem.c"],
+    ["nc_chan.c", "nc_auth.c"],
+]
+LAYERS = [f for g in GROUPS for f in g]
+PURE = ["nc_wire.c", "nc_credit.c", "nc_hostcfg.c", "nc_demux.c", "nc_reorder.c", "nc_stripe.c"]
+UPCALLS = {
+    ("nc_chan.c", "nc_rx_frame"),
+    ("nc_chan.c", "nc_conns_chan_down"),
+    ("nc_chan.c", "nc_conns_rxchan_down"),
+    ("nc_chan.c", "nc_txframe_done"),
+}
+_HEAD = re.compile(r"^(?!static\b)[A-Za-z_][\w \*]*?\b(\w+)\(")
+_CALL = re.compile(r"\b(\w+)\s*\(")
+
+
+def _code(name: str) -> str:
+    text = (MOD / name).read_text()
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", " ", text)
+    return re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+
+
+def _exported(files: list[str]) -> dict[str, str]:
+    """Functions defined without static (kernel style: the head at column 0, "{" alone below it)."""
+    owner: dict[str, str] = {}
+    for f in files:
+        lines = _code(f).split("\n")
+        for i, line in enumerate(lines):
+            m = _HEAD.match(line)
+            if not m:
+                continue
+            j = i
+            while j < len(lines) and not lines[j].rstrip().endswith((")", ";")):
+                j += 1
+            if j + 1 < len(lines) and lines[j].rstrip().endswith(")") and lines[j + 1] == "{":
+                owner[m.group(1)] = f
+    return owner
+
+
+def test_every_kernel_source_has_a_layer():
+    on_disk = {p.name for p in MOD.glob("*.c") if not p.name.endswith(".mod.c")}
+    assert on_disk == set(LAYERS) | set(PURE), sorted(on_disk ^ (set(LAYERS) | set(PURE)))
+
+
+def test_the_socket_layer_is_split():
+    # each of these holds what its name says: a function that would move back is missed
+    owner = _exported(LAYERS)
+    expect = {
+        "nc_sock_init": "nc_plumbing.c",
+        "nc_rx_frame": "nc_incoming.c",
+        "nc_send_credit": "nc_outgoing.c",
+        "nc_tx_chan": "nc_outgoing.c",
+        "nc_lookup": "nc_sock.c",
+        "nc_socktab_find": "nc_sock.c",
+        "nc_rx_reserve": "nc_mem.c",
+        "nc_txframe_done": "nc_mem.c",
+    }
+    assert {k: owner.get(k) for k in expect} == expect
+
+
+def test_calls_go_down_only():
+    order = {f: i for i, g in enumerate(GROUPS) for f in g}
+    owner = _exported(LAYERS)
+    pure_owner = _exported(PURE)
+    bad = []
+    for f in LAYERS:
+        for m in _CALL.finditer(_code(f)):
+            callee = m.group(1)
+            g = owner.get(callee)
+            if g and g != f and order[g] < order[f] and (f, callee) not in UPCALLS:
+                bad.append(f"{f} calls {callee}() of {g}, a layer above it")
+    for f in PURE:
+        for m in _CALL.finditer(_code(f)):
+            g = owner.get(m.group(1))
+            if g and m.group(1) not in pure_owner:
+                bad.append(f"pure {f} calls {m.group(1)}() of {g}")
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_the_checker_sees_an_upward_call(tmp_path, monkeypatch):
+    # the same check on a copy where nc_mem.c calls up into nc_incoming.c must fail
+    for f in LAYERS + PURE:
+        (tmp_path / f).write_text((MOD / f).read_text())
+    mem = tmp_path / "nc_mem.c"
+    mem.write_text(mem.read_text() + "\nvoid nc_mem_bad(struct nc_sock *nsk)\n{\n\tnc_conn_fail(nsk, 0, false);\n}\n")
+    monkeypatch.setattr(__import__(__name__), "MOD", tmp_path)
+    with pytest.raises(AssertionError, match=r"nc_mem\.c calls nc_conn_fail\(\) of nc_incoming\.c"):
+        test_calls_go_down_only()
