@@ -107,7 +107,10 @@ def main(argv: list[str]) -> int:
             )
             print(f"{plan['complete']} of {plan['total']} reps complete, {plan['incomplete_dirs']} incomplete dirs")
             for i, item in enumerate(plan["remaining"], plan["complete"] + 1):
-                print(f"  {i}/{plan['total']} {item['figure']} {item['variant']} {item['point']} rep {item['rep']}")
+                skip = f" (skipped: {item['skip']})" if item["skip"] else ""
+                print(
+                    f"  {i}/{plan['total']} {item['figure']} {item['variant']} {item['point']} rep {item['rep']}{skip}"
+                )
     except res.ResultsError as exc:
         print(f"ncresults: error: {exc}", file=sys.stderr)
         return 1

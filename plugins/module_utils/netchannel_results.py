@@ -358,8 +358,27 @@ def open_run(results_dir: str, run_id: str, profile: str, *, figures=None, seed=
     return doc, True
 
 
+# What the experiments role runs: these tools, and points whose module settings the module role's
+# table has.  Any other point stays in the plan (the report shows it missing) but is skipped, with
+# its reason, and left out of the time estimate.
+RUNNABLE_TOOLS = ("ncbench", "redis-benchmark")
+MODULE_KEYS = ("channels",)
+
+
+def skip_reason(item: dict) -> str:
+    """Why the role cannot run this plan item, or '' when it can."""
+    if item.get("tool") not in RUNNABLE_TOOLS:
+        return f"figure {item.get('figure')} runs {item.get('tool')}: not run by this role"
+    mod = (item.get("setup") or {}).get("module") or {}
+    missing = sorted(k for k in mod if k not in MODULE_KEYS)
+    if missing:
+        return f"needs module settings {', '.join(missing)} ({mod}) that the module does not have yet"
+    return ""
+
+
 def plan(results_dir: str, run_id: str, profile: str, *, figures=None, seed=None, reps=None, check=False) -> dict:
-    """The run's plan and what is left of it: the items whose rep has no complete rep-N yet."""
+    """The run's plan and what is left of it: the items whose rep has no complete rep-N yet, each
+    with `skip` (skip_reason()); the estimate counts only the ones that will run."""
     doc, created = open_run(results_dir, run_id, profile, figures=figures, seed=seed, reps=reps, check=check)
     items = expand(profile, doc["figures"], doc["reps"])
     if doc["seed"] is not None:
@@ -372,7 +391,12 @@ def plan(results_dir: str, run_id: str, profile: str, *, figures=None, seed=None
             reps = reps_of(point_dir(results_dir, run_id, *key))
             complete[key] = sum(1 for _, _, ok in reps if ok)
             incomplete[key] = sum(1 for _, _, ok in reps if not ok)
-    todo = [it for it in items if it["rep"] > complete[(it["figure"], it["variant"], it["point"])]]
+    todo = [
+        dict(it, skip=skip_reason(it))
+        for it in items
+        if it["rep"] > complete[(it["figure"], it["variant"], it["point"])]
+    ]
+    skipped = sum(1 for it in todo if it["skip"])
     prof = PROFILES[profile]
     per_point = prof["length"] + prof["warmup"] + POINT_OVERHEAD_S
     return {
@@ -384,7 +408,8 @@ def plan(results_dir: str, run_id: str, profile: str, *, figures=None, seed=None
         "complete": len(items) - len(todo),
         "incomplete_dirs": sum(incomplete.values()),
         "remaining": todo,
-        "estimated_s": _estimate(results_dir, run_id, len(todo), per_point),
+        "skipped": skipped,
+        "estimated_s": _estimate(results_dir, run_id, len(todo) - skipped, per_point),
     }
 
 

@@ -88,12 +88,18 @@ incomplete_dirs:
   type: int
 remaining:
   description: The repetitions still to run, in order, each with figure, variant, point, x, rep, tool, bench,
-    background and setup.
+    background, setup and skip (why the experiments role cannot run it, for example a module setting the module
+    does not have yet; empty when it runs).
   returned: always
   type: list
   elements: dict
+skipped:
+  description: Of the remaining repetitions, those with a non-empty skip.
+  returned: always
+  type: int
 estimated_s:
-  description: Estimated seconds for the remaining repetitions (from the durations recorded so far, else the profile).
+  description: Estimated seconds for the remaining repetitions that will run (skipped ones are not counted; from
+    the durations recorded so far, else the profile).
   returned: always
   type: float
 msg:
@@ -138,8 +144,9 @@ def main() -> None:
     except (results.ResultsError, OSError) as exc:
         module.fail_json(msg=f"netchannel_results_plan: {exc}")
     left = len(plan["remaining"])
+    skipped = f" ({plan['skipped']} of them skipped: not run by this collection yet)" if plan["skipped"] else ""
     msg = (
-        f"run {p['run_id']}: {plan['complete']} of {plan['total']} done, {left} left, "
+        f"run {p['run_id']}: {plan['complete']} of {plan['total']} done, {left} left{skipped}, "
         f"about {results._fmt_s(plan['estimated_s'])}"
     )
     module.exit_json(changed=plan.pop("created"), msg=msg, **plan)

@@ -553,3 +553,37 @@ def test_points_are_plotted_in_the_figures_order(full_run):
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["isolated", "interference"]
     fig = res.plot_figure(res.records(str(full_run)), "6c")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "4"]
+
+
+def test_skipped_points_are_named_and_left_out_of_the_estimate(tmp_path):
+    # the full profile plans 8a and 8b, which need data-copy workers the module does not have: the
+    # plan names why they are skipped, and the estimate is for the repetitions that will run
+    full = res.plan(str(tmp_path), "r1", "full", check=True)
+    skips = {(it["figure"], it["skip"]) for it in full["remaining"] if it["skip"]}
+    assert {f for f, _ in skips} == {"8a", "8b"}
+    assert all("copy_workers" in why and "channels" not in why.split("(")[0] for _, why in skips)
+    runs = len(full["remaining"]) - full["skipped"]
+    assert full["skipped"] == sum(1 for it in full["remaining"] if it["figure"] in {"8a", "8b"}) > 0
+    prof = res.PROFILES["full"]
+    per = prof["length"] + prof["warmup"] + res.POINT_OVERHEAD_S
+    assert full["estimated_s"] == pytest.approx(per * runs)
+    # the smoke profile runs everything it plans
+    smoke = res.plan(str(tmp_path), "r2", "smoke", check=True)
+    assert smoke["skipped"] == 0
+    assert not any(it["skip"] for it in smoke["remaining"])
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"figure": "2", "tool": "perf"}, "figure 2 runs perf: not run by this role"),
+        ({"figure": "6c", "tool": "ncbench", "setup": {"module": {"channels": 4}}}, ""),
+        ({"figure": "6ab", "tool": "ncbench", "setup": None}, ""),
+        (
+            {"figure": "8b", "tool": "ncbench", "setup": {"module": {"channels": 1, "copy_workers": 1}}},
+            "needs module settings copy_workers ({'channels': 1, 'copy_workers': 1}) that the module does not have yet",
+        ),
+    ],
+)
+def test_skip_reason(item, reason):
+    assert res.skip_reason(item) == reason

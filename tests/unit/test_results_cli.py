@@ -79,3 +79,12 @@ def test_results_default_to_the_roles_place(monkeypatch, tmp_path):
     assert ncresults.default_results() == str(tmp_path / "netchannel-results")
     monkeypatch.setenv("NETCHANNEL_RESULTS_DIR", "/srv/r")
     assert ncresults.default_results() == "/srv/r"
+
+
+def test_plan_names_the_points_it_skips(tmp_path, capsys):
+    res.plan(str(tmp_path), "r8", "full", figures=["8a", "6ab"], reps=1)
+    assert ncresults.main(["--results", str(tmp_path), "plan", "r8"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines
+    for line in lines:
+        assert ("(skipped: needs module settings copy_workers" in line) == (" 8a " in line), line
