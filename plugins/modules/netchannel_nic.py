@@ -106,6 +106,13 @@ options:
         enable the systemd unit C(netchannel-nic@IF.service) that applies them again at every boot.
         C(false) removes them. Unset leaves them as they are.
     type: bool
+  record:
+    description:
+      - Path of a JSON file that records the wanted values once they are applied (mode 0644, its directory
+        made if missing; not written in check mode, nor when the module fails). Another play can run this
+        module in check mode with the recorded values to see whether the NIC still has them (the
+        netchannel_experiments role's preflight does).
+    type: path
 author: NetChannel deployed team
 notes:
   - Needs C(ethtool), C(iproute2) (C(ip), C(tc)) and root.
@@ -137,6 +144,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+recorded:
+  description: The I(record) path when it was written (or would be, in check mode), else empty.
+  returned: always
+  type: str
 changes:
   description:
     - The changes made (in check mode, the changes that would be made), each with setting, current, wanted
@@ -277,6 +288,27 @@ def persistence(module: AnsibleModule, wanted: dict) -> list[str]:
     return changed
 
 
+def record(module: AnsibleModule, wanted: dict) -> str:
+    """Write the wanted values to the `record` path if they differ from what it holds; the path if so."""
+    path = module.params["record"]
+    if not path:
+        return ""
+    text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
+    if _read(path) == text:
+        return ""
+    if not module.check_mode:
+        try:
+            os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+            tmp = f"{path}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError as exc:
+            module.fail_json(msg=f"{wanted['host']}: record={path}: cannot write it: {exc}", changed=True)
+    return path
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -298,6 +330,7 @@ def main() -> None:
             "irq_mode": {"type": "str", "default": "spread", "choices": ["spread", "single", "hint"]},
             "required": {"type": "list", "elements": "str", "default": []},
             "persist": {"type": "bool"},
+            "record": {"type": "path"},
             "warn": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -307,6 +340,7 @@ def main() -> None:
     params = dict(module.params)
     host = params.pop("host")
     params.pop("persist")
+    params.pop("record")
     warn = params.pop("warn")
     wanted = {k: v for k, v in params.items() if v is not None}
     wanted["host"] = host
@@ -331,6 +365,8 @@ def main() -> None:
             + "; ".join(f"{c['setting']} ({c.get('error')})" for c in result["failed_changes"]),
             **result,
         )
+    result["recorded"] = record(module, wanted)
+    result["changed"] = result["changed"] or bool(result["recorded"])
     module.exit_json(**result)
 
 

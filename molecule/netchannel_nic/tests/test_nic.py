@@ -84,6 +84,23 @@ def test_link(view):
     assert feats["ntuple-filters"] == "off", "virtio-net has no aRFS"
 
 
+def test_the_applied_values_are_recorded(host, lab_hosts):
+    """What netchannel_experiments' preflight compares the NIC with later: the role's values, 0644."""
+    iface = lab_hosts[host.backend.get_hostname()]["netchannel_data_interface"]
+    rec = host.file(f"/var/lib/netchannel-nic/{iface}.json")
+    assert rec.exists
+    assert rec.mode == 0o644
+    got = json.loads(rec.content_string)
+    assert got["interface"] == iface
+    assert got["mtu"] == 9000  # the long_flows profile
+    assert {k: str(v) for k, v in got["rings"].items()} == {
+        k: str(v) for k, v in WANTED["netchannel_nic_rings"].items()
+    }
+    sysctls = {k: str(v) for k, v in got["sysctls"].items()}
+    assert sysctls == {**sysctls, **{k: str(v) for k, v in WANTED["netchannel_nic_sysctls"].items()}}
+    assert got["irq_cpus"] == WANTED["netchannel_nic_irq_cpus"]
+
+
 def test_mq_root_with_default_qdisc_children(view):
     lines = view["qdisc"].splitlines()
     assert lines[0].startswith("qdisc mq ")

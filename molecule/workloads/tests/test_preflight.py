@@ -1,21 +1,26 @@
-"""netchannel_experiments preflight: a host without enough disk, on the wrong kernel or with a
-clock far from the controller's stops the run before anything is measured, naming host and check.
+"""netchannel_experiments preflight: a host without enough disk, on the wrong kernel, with a clock
+far from the controller's or with a data NIC that lost the values the NIC stage applied stops the
+run before anything is measured, naming host and check.
 
 Each test runs converge.yml again under a run id of its own, with one thing made wrong.
 """
 
+import base64
 import json
 import os
 from pathlib import Path
 
 import pytest
 import yaml
+from nclab.inventory import read_lab_hosts
 
 REPO = Path(__file__).resolve().parents[3]
 CONVERGE = REPO / "molecule" / "workloads" / "converge.yml"
 WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
 RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
 RUN_ID = "molecule-preflight"
+LAB_INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory/lab/hosts.yml")
+DRIFT_DIR = "/var/tmp/netchannel-nic-drift-test"
 
 
 def _env() -> dict:
@@ -53,11 +58,35 @@ def test_too_little_disk_names_the_controller_and_each_host(ansible, pair):
     assert "want netchannel_experiments_min_free_mib=1000000000" in out
 
 
-def test_the_wrong_kernel_names_each_host_and_its_kernel(ansible, pair):
-    out = _run(ansible, "netchannel_experiments_kernel_release=6.1.0-nosuch-amd64")
+def test_the_wrong_kernel_and_a_nic_without_its_recorded_values_name_each_host(ansible, pair):
+    """One run for two checks (each run of the playbook costs about a minute here): both hosts on a
+    kernel the run does not want, and the server with a record (in a directory of the test's own)
+    asking for an MTU its data NIC does not have. The client has no record there: only noted.
+    Nothing on the NIC changes."""
+    client, server = pair
+    iface = read_lab_hosts(LAB_INVENTORY)[server]["netchannel_data_interface"]
+    rec = base64.b64encode(json.dumps({"interface": iface, "host": server, "mtu": 1280}).encode()).decode()
+    put = ansible(
+        "ansible", server, "-m", "ansible.builtin.shell",
+        "-a", f"mkdir -p {DRIFT_DIR} && echo {rec} | base64 -d > {DRIFT_DIR}/{iface}.json",
+    )  # fmt: skip
+    assert put.returncode == 0, put.output[-2000:]
+    try:
+        kernel = "netchannel_experiments_kernel_release=6.1.0-nosuch-amd64"
+        out = _run(ansible, f"{kernel} netchannel_experiments_nic_record_dir={DRIFT_DIR}")
+    finally:
+        gone = ansible("ansible", server, "-m", "ansible.builtin.file", "-a", f"path={DRIFT_DIR} state=absent")
+        assert gone.returncode == 0, gone.output[-2000:]
     for name in pair:
         assert f"preflight on {name}: the running kernel is " in out
     assert "the run wants netchannel_experiments_kernel_release=6.1.0-nosuch-amd64" in out
+    assert (
+        f"preflight on {server}: the data NIC {iface} no longer has the values the NIC stage applied "
+        f"({DRIFT_DIR}/{iface}.json): mtu "
+    ) in out
+    assert "(recorded 1280); run the NIC stage again (ansible-playbook site.yml --tags nic)" in out
+    assert f"preflight on {client}: no NIC values recorded under {DRIFT_DIR}" in out
+    assert f"preflight on {client}: the data NIC" not in out
 
 
 def test_a_clock_an_hour_ahead_names_the_host(ansible, pair):
