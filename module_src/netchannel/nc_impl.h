@@ -303,16 +303,22 @@ void nc_chan_seq_show(struct seq_file *m);
  *   nc_sock.c       the socket table, port map, SO_REUSEPORT groups,
  *                   setup and destruction of a struct nc_sock
  *   nc_mem.c        receive and send memory accounting
- *   nc_chan.c       the channels to each peer and their authentication
- *   nc_auth.c       (nc_auth.c), below them all
+ *   nc_chan.c       the channels to each peer, below them all;
+ *   nc_auth.c       their authentication (one layer with nc_chan.c)
  *
- * The channel layer's upcalls are the ones declared with the plumbing
- * below (nc_rx_frame(), nc_conns_chan_down(), nc_conns_rxchan_down(),
- * nc_txframe_done()).
+ * The channel layer calls up only through the functions declared last in
+ * this header (nc_rx_frame(), nc_conns_chan_down(), nc_conns_rxchan_down(),
+ * nc_txframe_done()); nc_sock.c calls the predicate nc_socktab_find() is
+ * given, under nc_tbl_lock.
+ *
+ * Locking: lock_sock() serialises system calls on a socket; nsk->lock (a
+ * spinlock, never held while copying to or from user space) protects the
+ * state shared with the channel receive workers; nc_tbl_lock (nc_sock.c)
+ * protects the demux table and the port map and nests outside nsk->lock.
  */
 struct nc_sock {
 	struct inet_sock inet;		/* must be first */
-	spinlock_t lock;		/* see nc_plumbing.c's first comment */
+	spinlock_t lock;		/* see Locking above */
 	struct nc_dnode node;		/* demux table entry */
 	struct nc_peer *peer;
 	struct nc_chan *txch;		/* control frames, DATA when not striping */
@@ -424,6 +430,7 @@ int nc_port_get(struct nc_sock *nsk, u16 port);
 void nc_port_put(struct nc_sock *nsk);
 void nc_sock_setup(struct nc_sock *nsk);
 void nc_sock_destruct(struct sock *sk);
+/* pred runs under nc_tbl_lock (a spinlock): it must not sleep nor take that lock */
 struct nc_sock *nc_socktab_find(bool (*pred)(struct nc_sock *, const void *),
 				const void *arg, u32 *conn_id);
 void nc_socktab_init(void);

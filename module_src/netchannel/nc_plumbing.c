@@ -14,10 +14,7 @@
  * priority names now (striping, nc_tx_chan()), and the receiver's reorder
  * queue puts them back in order.
  *
- * Locking: lock_sock() serialises system calls on a socket; nsk->lock (a
- * spinlock, never held while copying to or from user space) protects the
- * state shared with the channel receive workers; nc_tbl_lock protects the
- * demux table and the port map and nests outside nsk->lock.
+ * Locking: see "Virtual sockets" in nc_impl.h.
  */
 #include <linux/module.h>
 #include <linux/slab.h>

@@ -4,7 +4,8 @@
  * table of (peer, local port, remote port) with its lock-free lookup, the
  * local port map, SO_REUSEPORT groups, and the setup and destruction of a
  * struct nc_sock.  The layers above (nc_plumbing.c, nc_incoming.c,
- * nc_outgoing.c) call it; it calls only nc_mem.c and the pure files.
+ * nc_outgoing.c) call it; it calls only nc_mem.c, the pure files and the
+ * predicate nc_socktab_find() is given.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -141,9 +142,9 @@ void nc_unhash_conn(struct nc_sock *nsk, u32 conn_id)
 /*
  * The connection or listener with this key, with a reference, or NULL.
  * Every received frame asks, so first without the table lock: under RCU
- * (the socket slab is SLAB_TYPESAFE_BY_RCU, see nc_prot: what the walk
- * finds may be freed, even reused for another socket, but stays a
- * struct nc_sock), a reference only if the socket's count is not zero,
+ * (the socket slab is SLAB_TYPESAFE_BY_RCU, see nc_prot in nc_plumbing.c:
+ * what the walk finds may be freed, even reused for another socket, but
+ * stays a struct nc_sock), a reference only if the socket's count is not zero,
  * and then, with the socket pinned, nc_demux_confirm() that it is in the
  * table with this key.  A miss there is not final (a node moved to
  * another chain, or reused, while the walk stood on it hides the rest of

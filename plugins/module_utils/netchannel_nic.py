@@ -883,6 +883,8 @@ def run(system, wanted: dict, host: str, check_mode: bool) -> dict:
     result["changes"] = done
     result["changed"] = bool(done)
     result.update(rows=final.rows, unsupported=final.unsupported + refused.unsupported, state=_summary(final_state))
+    # what still differs after applying (the driver refused it, rounded it, or it did not stick)
+    result["unmet"] = sorted({r["setting"] for r in final.rows if r["status"] == "change"})
     return result
 
 

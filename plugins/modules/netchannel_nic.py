@@ -109,9 +109,10 @@ options:
   record:
     description:
       - Path of a JSON file that records the wanted values once they are applied (mode 0644, its directory
-        made if missing; not written in check mode, nor when the module fails). Another play can run this
-        module in check mode with the recorded values to see whether the NIC still has them (the
-        netchannel_experiments role's preflight does).
+        made if missing; not written in check mode, nor when the module fails), with C(unmet), the settings
+        that still differed after applying (the driver refused or rounded them). Another play can run this
+        module in check mode with the recorded values to see whether the NIC still has them, leaving the
+        C(unmet) ones aside (the netchannel_experiments role's preflight does).
     type: path
 author: NetChannel deployed team
 notes:
@@ -148,6 +149,11 @@ recorded:
   description: The I(record) path when it was written (or would be, in check mode), else empty.
   returned: always
   type: str
+unmet:
+  description: The settings (table rows) that still differ after applying; not returned in check mode.
+  returned: when not in check mode
+  type: list
+  elements: str
 changes:
   description:
     - The changes made (in check mode, the changes that would be made), each with setting, current, wanted
@@ -288,23 +294,27 @@ def persistence(module: AnsibleModule, wanted: dict) -> list[str]:
     return changed
 
 
-def record(module: AnsibleModule, wanted: dict) -> str:
-    """Write the wanted values to the `record` path if they differ from what it holds; the path if so."""
+def record(module: AnsibleModule, wanted: dict, unmet: list) -> str:
+    """Write the wanted values to the `record` path if they differ from what it holds; the path if so.
+    `unmet`: the rows (setting names) that still differ after applying, so a later check-mode
+    comparison does not take what the NIC never accepted for a change since."""
     path = module.params["record"]
     if not path:
         return ""
-    text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
+    text = json.dumps({**wanted, "unmet": unmet}, indent=2, sort_keys=True) + "\n"
     if _read(path) == text:
         return ""
     if not module.check_mode:
+        tmp = f"{path}.tmp"
         try:
             os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-            tmp = f"{path}.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except OSError as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
             module.fail_json(msg=f"{wanted['host']}: record={path}: cannot write it: {exc}", changed=True)
     return path
 
@@ -365,7 +375,7 @@ def main() -> None:
             + "; ".join(f"{c['setting']} ({c.get('error')})" for c in result["failed_changes"]),
             **result,
         )
-    result["recorded"] = record(module, wanted)
+    result["recorded"] = record(module, wanted, result.get("unmet", []))
     result["changed"] = result["changed"] or bool(result["recorded"])
     module.exit_json(**result)
 

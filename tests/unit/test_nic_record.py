@@ -20,9 +20,10 @@ class NicError(Exception):
     pass
 
 
-def _engine(changes=(), failed=()):
+def _engine(changes=(), failed=(), unmet=()):
     def run(system, wanted, host, check):
         return {
+            "unmet": list(unmet),
             "changed": bool(changes),
             "changes": list(changes),
             "warnings": [],
@@ -58,6 +59,7 @@ def test_record_written_after_apply_and_unchanged_again(tmp_path):
     assert rec["host"] == "h1"
     assert "record" not in rec
     assert "persist" not in rec
+    assert rec["unmet"] == []
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     # the same values again, nothing to change on the NIC: no change at all
     got = call({"mtu": 9000, "record": str(path)})
@@ -97,3 +99,10 @@ def test_an_unwritable_record_names_the_path(tmp_path):
     got = call({"mtu": 9000, "record": str(blocker / "eth1.json")})
     assert got.failed
     assert f"h1: record={blocker / 'eth1.json'}: cannot write it" in got.result["msg"]
+
+
+def test_settings_that_did_not_take_are_recorded_as_unmet(tmp_path):
+    path = tmp_path / "eth1.json"
+    got = call({"rings": {"rx": 512}, "record": str(path)}, unmet=["rings.rx"])
+    assert not got.failed
+    assert json.loads(path.read_text())["unmet"] == ["rings.rx"]
