@@ -24,6 +24,8 @@ GROUPS = [
     ["nc_chan.c", "nc_auth.c"],
 ]
 LAYERS = [f for g in GROUPS for f in g]
+# built as one unit (DKMS builds on every host; one unit parses the kernel headers once)
+UNITY = {"nc_sockets.c": ["nc_plumbing.c", "nc_incoming.c", "nc_outgoing.c", "nc_sock.c", "nc_mem.c"]}
 PURE = ["nc_wire.c", "nc_credit.c", "nc_hostcfg.c", "nc_demux.c", "nc_reorder.c", "nc_stripe.c"]
 UPCALLS = {
     ("nc_chan.c", "nc_rx_frame"),
@@ -64,7 +66,21 @@ def _exported(files: list[str]) -> dict[str, str]:
 
 def test_every_kernel_source_has_a_layer():
     on_disk = {p.name for p in MOD.glob("*.c") if not p.name.endswith(".mod.c")}
-    assert on_disk == set(LAYERS) | set(PURE), sorted(on_disk ^ (set(LAYERS) | set(PURE)))
+    known = set(LAYERS) | set(PURE) | set(UNITY)
+    assert on_disk == known, sorted(on_disk ^ known)
+
+
+def test_the_unity_file_only_includes_the_socket_layers():
+    for unit, parts in UNITY.items():
+        code = [line for line in _code(unit).splitlines() if line.strip()]
+        assert code == ['#include ""' for _ in parts], code  # strings are blanked by _code()
+        text = (MOD / unit).read_text()
+        assert [line.split('"')[1] for line in text.splitlines() if line.startswith("#include")] == parts
+    kbuild = (MOD / "Kbuild").read_text()
+    for unit, parts in UNITY.items():
+        assert unit.replace(".c", ".o") in kbuild
+        for part in parts:
+            assert part.replace(".c", ".o") not in kbuild, f"{part} is compiled twice (alone and in {unit})"
 
 
 def test_the_socket_layer_is_split():

@@ -1,0 +1,1 @@
+../../../../../module_src/netchannel/nc_sockets.c
