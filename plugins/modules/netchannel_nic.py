@@ -29,9 +29,10 @@ description:
   - In check mode reports the changes it would make, touching nothing.
 options:
   interface:
-    description: The network interface to tune.
+    description:
+      - The network interface to tune. Required unless I(compare_with) is given (then it defaults to the
+        record's interface, and must match it if given).
     type: str
-    required: true
   host:
     description: Name of the host used in messages (the role passes C(inventory_hostname)).
     type: str
@@ -112,7 +113,16 @@ options:
         made if missing; not written in check mode, nor when the module fails), with C(unmet), the settings
         that still differed after applying (the driver refused or rounded them). Another play can run this
         module in check mode with the recorded values to see whether the NIC still has them, leaving the
-        C(unmet) ones aside (the netchannel_experiments role's preflight does).
+        C(unmet) ones aside (I(compare_with) does that).
+    type: path
+  compare_with:
+    description:
+      - Path of a file written by I(record). The wanted values are read from it instead of the options
+        above, the NIC is compared with them without changing anything (as in check mode), and
+        C(drift) lists each setting that no longer has its recorded value, leaving the record's
+        C(unmet) aside. A missing file is no failure (C(missing=true)); an unreadable or malformed one
+        fails naming the path. The netchannel_experiments role's preflight uses it.
+      - Mutually exclusive with the tuning options, I(persist) and I(record).
     type: path
 author: NetChannel deployed team
 notes:
@@ -145,6 +155,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+drift:
+  description:
+    - With I(compare_with), each setting whose value differs from the record, as
+      C(SETTING CURRENT (recorded WANTED)) with both values in JSON; empty when the NIC still has them.
+  returned: with compare_with
+  type: list
+  elements: str
+  sample: ["mtu 1500 (recorded 9000)"]
+missing:
+  description: With I(compare_with), true when the record does not exist (nothing was compared).
+  returned: with compare_with
+  type: bool
+compared_with:
+  description: With I(compare_with), its path.
+  returned: with compare_with
+  type: str
+interface:
+  description: With I(compare_with), the interface compared (the record's unless I(interface) was given).
+  returned: with compare_with
+  type: str
 recorded:
   description: The I(record) path when it was written (or would be, in check mode), else empty.
   returned: always
@@ -249,6 +279,22 @@ def _read(path: str) -> str | None:
         return None
 
 
+def _write_atomic(path: str, text: str) -> None:
+    """Write text to path (mode 0644, its directory made if missing) so that a reader or a boot in
+    between sees the old file or the new one, never a part."""
+    tmp = f"{path}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def persistence(module: AnsibleModule, wanted: dict) -> list[str]:
     """Make the reapply-at-boot files match `persist`; the list of what changed."""
     import inspect
@@ -269,10 +315,10 @@ def persistence(module: AnsibleModule, wanted: dict) -> list[str]:
             if _read(path) != text:
                 changed.append(path)
                 if not module.check_mode:
-                    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-                    with open(path, "w", encoding="utf-8") as fh:
-                        fh.write(text)
-                    os.chmod(path, 0o644)
+                    try:
+                        _write_atomic(path, text)
+                    except OSError as exc:
+                        module.fail_json(msg=f"{wanted['host']}: persist: cannot write {path}: {exc}", changed=True)
         rc, _, _ = module.run_command(["systemctl", "is-enabled", "--quiet", unit])
         if changed and not module.check_mode:
             module.run_command(["systemctl", "daemon-reload"], check_rc=True)
@@ -305,52 +351,114 @@ def record(module: AnsibleModule, wanted: dict, unmet: list) -> str:
     if _read(path) == text:
         return ""
     if not module.check_mode:
-        tmp = f"{path}.tmp"
         try:
-            os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
+            _write_atomic(path, text)
         except OSError as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             module.fail_json(msg=f"{wanted['host']}: record={path}: cannot write it: {exc}", changed=True)
     return path
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "interface": {"type": "str", "required": True},
-            "host": {"type": "str", "default": "this host"},
-            "mtu": {"type": "int"},
-            "rings": {"type": "dict"},
-            "channels": {"type": "dict"},
-            "features": {"type": "dict"},
-            "arfs": {"type": "bool"},
-            "coalesce": {"type": "dict"},
-            "root_qdisc": {"type": "str"},
-            "sysctls": {"type": "dict"},
-            "rfs_entries": {"type": "int"},
-            "rps_flow_cnt": {"type": "int"},
-            "rps_cpus": {"type": "list", "elements": "int"},
-            "xps_cpus": {"type": "list", "elements": "int"},
-            "irq_cpus": {"type": "list", "elements": "int"},
-            "irq_mode": {"type": "str", "default": "spread", "choices": ["spread", "single", "hint"]},
-            "required": {"type": "list", "elements": "str", "default": []},
-            "persist": {"type": "bool"},
-            "record": {"type": "path"},
-            "warn": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
+SPEC = {
+    "interface": {"type": "str"},
+    "host": {"type": "str", "default": "this host"},
+    "mtu": {"type": "int"},
+    "rings": {"type": "dict"},
+    "channels": {"type": "dict"},
+    "features": {"type": "dict"},
+    "arfs": {"type": "bool"},
+    "coalesce": {"type": "dict"},
+    "root_qdisc": {"type": "str"},
+    "sysctls": {"type": "dict"},
+    "rfs_entries": {"type": "int"},
+    "rps_flow_cnt": {"type": "int"},
+    "rps_cpus": {"type": "list", "elements": "int"},
+    "xps_cpus": {"type": "list", "elements": "int"},
+    "irq_cpus": {"type": "list", "elements": "int"},
+    "irq_mode": {"type": "str", "default": "spread", "choices": ["spread", "single", "hint"]},
+    "required": {"type": "list", "elements": "str", "default": []},
+    "persist": {"type": "bool"},
+    "record": {"type": "path"},
+    "compare_with": {"type": "path"},
+    "warn": {"type": "bool", "default": True},
+}
+# what a record may hold besides the tuning options
+RECORD_EXTRA = ("host", "interface", "unmet")
+TUNING = [k for k in SPEC if k not in ("interface", "host", "persist", "record", "compare_with", "warn")]
+
+
+def compare(module: AnsibleModule) -> None:
+    """compare_with: read a record, compare the NIC with it changing nothing, exit with `drift`."""
+    p = module.params
+    path, host = p["compare_with"], p["host"]
+    given = [k for k in [*TUNING, "persist", "record"] if p[k] != SPEC[k].get("default")]
+    if given:
+        module.fail_json(
+            msg=f"{host}: compare_with={path} takes the values from the record; not with {', '.join(given)}"
+        )
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+    except FileNotFoundError:
+        module.exit_json(
+            changed=False,
+            missing=True,
+            drift=[],
+            rows=[],
+            interface=p["interface"] or "",
+            compared_with=path,
+            msg=f"no record at {path}",
+        )
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg=f"{host}: compare_with={path}: cannot read it as a NIC record: {exc}")
+    if not isinstance(rec, dict):
+        module.fail_json(msg=f"{host}: compare_with={path}: not a NIC record (a JSON object)")
+    unknown = sorted(k for k in rec if k not in TUNING and k not in RECORD_EXTRA)
+    if unknown:
+        module.fail_json(msg=f"{host}: compare_with={path}: not a NIC record, unknown keys: {', '.join(unknown)}")
+    ifname = p["interface"] or rec.get("interface")
+    if not isinstance(ifname, str) or not ifname:
+        module.fail_json(msg=f"{host}: compare_with={path}: the record names no interface")
+    if rec.get("interface") not in (None, ifname):
+        module.fail_json(
+            msg=f"{host}: compare_with={path} records interface {rec['interface']}, not interface={ifname}"
+        )
+    unmet = rec.get("unmet") or []
+    wanted = {k: rec[k] for k in TUNING if rec.get(k) is not None}
+    wanted.update(interface=ifname, host=host)
+    try:
+        result = engine.run(engine.LocalSystem(), wanted, host, True)
+    except engine.NicError as exc:
+        module.fail_json(msg=f"{exc} (compare_with={path})", changed=False)
+    drift = [
+        f"{r['setting']} {json.dumps(r.get('current'))} (recorded {json.dumps(r.get('wanted'))})"
+        for r in result["rows"]
+        if r.get("status") == "change" and r.get("setting") not in unmet
+    ]
+    module.exit_json(
+        changed=False,
+        missing=False,
+        drift=drift,
+        interface=ifname,
+        compared_with=path,
+        rows=result["rows"],
+        unsupported=result["unsupported"],
+        table=engine.format_table(host, ifname, result["rows"]),
     )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
     if engine is None:
         module.fail_json(msg="netchannel_nic needs the netchannel.deploy collection's module_utils")
+    if module.params["compare_with"]:
+        compare(module)
+    if not module.params["interface"]:
+        module.fail_json(msg=f"{module.params['host']}: interface is required (unless compare_with is given)")
     params = dict(module.params)
     host = params.pop("host")
     params.pop("persist")
     params.pop("record")
+    params.pop("compare_with")
     warn = params.pop("warn")
     wanted = {k: v for k, v in params.items() if v is not None}
     wanted["host"] = host

@@ -20,15 +20,17 @@ class NicError(Exception):
     pass
 
 
-def _engine(changes=(), failed=(), unmet=()):
+def _engine(changes=(), failed=(), unmet=(), rows=(), seen=None):
     def run(system, wanted, host, check):
+        if seen is not None:
+            seen.append((dict(wanted), host, check))
         return {
             "unmet": list(unmet),
             "changed": bool(changes),
             "changes": list(changes),
             "warnings": [],
             "failed_changes": list(failed),
-            "rows": [],
+            "rows": list(rows),
             "unsupported": [],
             "state": {},
         }
@@ -106,3 +108,104 @@ def test_settings_that_did_not_take_are_recorded_as_unmet(tmp_path):
     got = call({"rings": {"rx": 512}, "record": str(path)}, unmet=["rings.rx"])
     assert not got.failed
     assert json.loads(path.read_text())["unmet"] == ["rings.rx"]
+
+
+def _row(setting, current, wanted, status="change"):
+    return {"setting": setting, "current": current, "wanted": wanted, "status": status}
+
+
+def test_compare_with_reads_the_record_and_names_each_drifted_setting(tmp_path):
+    path = tmp_path / "eth1.json"
+    call({"mtu": 9000, "rings": {"rx": 512}, "record": str(path)}, unmet=["rings.rx"], changes=[{"setting": "mtu"}])
+    seen = []
+    rows = [_row("mtu", 1500, 9000), _row("rings.rx", 256, 512), _row("features.tso", True, True, "ok")]
+    got = call({"interface": None, "host": "h2", "compare_with": str(path)}, rows=rows, seen=seen)
+    assert not got.failed
+    assert got.result["changed"] is False
+    assert got.result["missing"] is False
+    # rings.rx never took when the NIC stage applied it (unmet): not news
+    assert got.result["drift"] == ["mtu 1500 (recorded 9000)"]
+    # the engine got the record's values, in check mode, with this play's host name
+    [(wanted, host, check)] = seen
+    assert check is True
+    assert host == "h2"
+    assert wanted == {
+        "interface": "eth1",
+        "host": "h2",
+        "mtu": 9000,
+        "rings": {"rx": 512},
+        "irq_mode": "spread",
+        "required": [],
+    }
+    got = call({"compare_with": str(path)}, rows=[_row("mtu", 9000, 9000, "ok")])
+    assert got.result["drift"] == []
+
+
+def test_compare_with_a_missing_record_is_reported_not_failed(tmp_path):
+    got = call({"compare_with": str(tmp_path / "eth1.json")})
+    assert not got.failed
+    assert got.result["missing"] is True
+    assert got.result["drift"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "params", "expect"),
+    [
+        ("{not json", {}, "cannot read it as a NIC record"),
+        ("[1, 2]", {}, "not a NIC record (a JSON object)"),
+        ('{"interface": "eth1", "mtu": 9000, "colour": "red"}', {}, "unknown keys: colour"),
+        ('{"interface": "eth0", "mtu": 9000}', {}, "records interface eth0, not interface=eth1"),
+        ('{"mtu": 9000}', {"interface": None}, "the record names no interface"),
+        ('{"interface": "eth1"}', {"mtu": 1500}, "takes the values from the record; not with mtu"),
+        ('{"interface": "eth1"}', {"record": "/x.json"}, "not with record"),
+    ],
+)
+def test_compare_with_bad_input_names_the_path_and_the_value(tmp_path, text, params, expect):
+    path = tmp_path / "eth1.json"
+    path.write_text(text)
+    got = call({"compare_with": str(path), **params})
+    assert got.failed
+    assert f"compare_with={path}" in got.result["msg"]
+    assert expect in got.result["msg"]
+
+
+def test_compare_with_an_engine_error_names_the_record(tmp_path):
+    path = tmp_path / "eth1.json"
+    path.write_text('{"interface": "eth1", "mtu": 9000}')
+    spec = importlib.util.spec_from_file_location("_t_netchannel_nic_err", MODULES / "netchannel_nic.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def run(*_):
+        raise NicError("h1: interface eth1: no such interface")
+
+    mod.engine = types.SimpleNamespace(LocalSystem=lambda: None, run=run, NicError=NicError)
+    mod.AnsibleModule = fake_module({"host": "h1", "compare_with": str(path)}, False)
+    with pytest.raises(Done) as got:
+        mod.main()
+    assert got.value.failed
+    assert got.value.result["msg"] == f"h1: interface eth1: no such interface (compare_with={path})"
+
+
+def test_without_compare_with_the_interface_is_required():
+    got = call({"interface": None, "mtu": 9000})
+    assert got.failed
+    assert "h1: interface is required (unless compare_with is given)" in got.result["msg"]
+
+
+def test_persisted_files_are_written_whole(tmp_path, monkeypatch):
+    """persist writes through the same atomic helper as record: no partial engine file at boot."""
+    spec = importlib.util.spec_from_file_location("_t_netchannel_nic_w", MODULES / "netchannel_nic.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    target = tmp_path / "d" / "f.json"
+    mod._write_atomic(str(target), "x\n")
+    assert target.read_text() == "x\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert not (tmp_path / "d" / "f.json.tmp").exists()
+    # a failed replace leaves the old file and no temporary behind
+    monkeypatch.setattr(mod.os, "replace", lambda *_: (_ for _ in ()).throw(OSError("EROFS")))
+    with pytest.raises(OSError, match="EROFS"):
+        mod._write_atomic(str(target), "y\n")
+    assert target.read_text() == "x\n"
+    assert not (tmp_path / "d" / "f.json.tmp").exists()

@@ -50,10 +50,17 @@ def _run(ansible, extra: str):
 
 
 def test_too_little_disk_names_the_controller_and_each_host(ansible, pair):
-    out = _run(ansible, "netchannel_experiments_min_free_mib=1000000000")
+    """Also: with no NIC record where the run looks (a directory that does not exist), each host is
+    noted and its NIC not checked."""
+    nowhere = "/var/tmp/netchannel-nic-no-such-dir"
+    out = _run(
+        ansible, f"netchannel_experiments_min_free_mib=1000000000 netchannel_experiments_nic_record_dir={nowhere}"
+    )
     assert "preflight on the controller (localhost): only " in out
     for name in pair:
         assert f"preflight on {name}: only " in out
+        assert f"preflight on {name}: no NIC values recorded under {nowhere}" in out
+        assert f"preflight on {name}: the data NIC" not in out
         assert "for netchannel_experiments_host_dir=/var/tmp/netchannel-experiments" in out
     assert "want netchannel_experiments_min_free_mib=1000000000" in out
 
@@ -61,22 +68,28 @@ def test_too_little_disk_names_the_controller_and_each_host(ansible, pair):
 def test_the_wrong_kernel_and_a_nic_without_its_recorded_values_name_each_host(ansible, pair):
     """One run for two checks (each run of the playbook costs about a minute here): both hosts on a
     kernel the run does not want, and the server with a record (in a directory of the test's own)
-    asking for an MTU its data NIC does not have. The client has no record there: only noted.
-    Nothing on the NIC changes."""
+    asking for an MTU its data NIC does not have, and the client with a record that is not JSON
+    (a module error, reported as a failed check). Nothing on the NIC changes."""
     client, server = pair
-    iface = read_lab_hosts(LAB_INVENTORY)[server]["netchannel_data_interface"]
-    rec = base64.b64encode(json.dumps({"interface": iface, "host": server, "mtu": 1280}).encode()).decode()
-    put = ansible(
-        "ansible", server, "-m", "ansible.builtin.shell",
-        "-a", f"mkdir -p {DRIFT_DIR} && echo {rec} | base64 -d > {DRIFT_DIR}/{iface}.json",
-    )  # fmt: skip
-    assert put.returncode == 0, put.output[-2000:]
+    hosts = read_lab_hosts(LAB_INVENTORY)
+    iface, client_iface = hosts[server]["netchannel_data_interface"], hosts[client]["netchannel_data_interface"]
+    records = {
+        server: json.dumps({"interface": iface, "host": server, "mtu": 1280}),
+        client: "{not json",
+    }
+    for name, text in records.items():
+        rec = base64.b64encode(text.encode()).decode()
+        dest = f"{DRIFT_DIR}/{hosts[name]['netchannel_data_interface']}.json"
+        script = f"mkdir -p {DRIFT_DIR} && echo {rec} | base64 -d > {dest}"
+        put = ansible("ansible", name, "-m", "ansible.builtin.shell", "-a", script)
+        assert put.returncode == 0, put.output[-2000:]
     try:
         kernel = "netchannel_experiments_kernel_release=6.1.0-nosuch-amd64"
         out = _run(ansible, f"{kernel} netchannel_experiments_nic_record_dir={DRIFT_DIR}")
     finally:
-        gone = ansible("ansible", server, "-m", "ansible.builtin.file", "-a", f"path={DRIFT_DIR} state=absent")
-        assert gone.returncode == 0, gone.output[-2000:]
+        for name in pair:
+            gone = ansible("ansible", name, "-m", "ansible.builtin.file", "-a", f"path={DRIFT_DIR} state=absent")
+            assert gone.returncode == 0, gone.output[-2000:]
     for name in pair:
         assert f"preflight on {name}: the running kernel is " in out
     assert "the run wants netchannel_experiments_kernel_release=6.1.0-nosuch-amd64" in out
@@ -85,8 +98,10 @@ def test_the_wrong_kernel_and_a_nic_without_its_recorded_values_name_each_host(a
         f"({DRIFT_DIR}/{iface}.json): mtu "
     ) in out
     assert "(recorded 1280); run the NIC stage again (ansible-playbook site.yml --tags nic)" in out
-    assert f"preflight on {client}: no NIC values recorded under {DRIFT_DIR}" in out
-    assert f"preflight on {client}: the data NIC" not in out
+    assert (
+        f"preflight on {client}: the data NIC could not be compared with the values the NIC stage applied: "
+        f"compare_with={DRIFT_DIR}/{client_iface}.json: cannot read it as a NIC record"
+    ) in out
 
 
 def test_a_clock_an_hour_ahead_names_the_host(ansible, pair):
