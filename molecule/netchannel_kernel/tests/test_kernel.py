@@ -217,15 +217,17 @@ def test_check_mode_from_a_fresh_controller_reports_build_and_install(ansible, t
 
 
 def test_check_mode_on_a_fresh_target_reports_install_and_reboot(ansible):
-    """The first lab host never got the NetChannel kernel: check mode says what it would do, changes nothing."""
-    first = LAB[0]
+    """The first lab host never got the NetChannel kernel: check mode says what it would do, changes nothing.
+    The last one runs it (converge): in the same run its installed packages are neither copied nor given
+    to apt again (dpkg-query has them at the build's version), and it owes no reboot."""
+    first, last = LAB[0], LAB[-1]
     before = _uname(ansible, first)
     proc = ansible(
         "ansible-playbook",
         str(REPO / "playbooks/kernel.yml"),
         "--check",
         "-e",
-        json.dumps({"netchannel_kernel_install_hosts": first}),
+        json.dumps({"netchannel_kernel_install_hosts": f"{first}:{last}"}),
         env={"ANSIBLE_STRATEGY": "linear"},
     )
     assert proc.returncode == 0, proc.output[-3000:]
@@ -233,6 +235,10 @@ def test_check_mode_on_a_fresh_target_reports_install_and_reboot(ansible):
     assert _changed(proc.output, "Reboot into", first), proc.output[-3000:]
     assert _uname(ansible, first) == before
     assert "No such file" in _shell(ansible, first, "ls /var/cache/netchannel/kernel 2>&1 || true")
+    assert f"{last}: would copy" not in proc.output, proc.output[-3000:]
+    for task in ("Copy the kernel packages", "Install the kernel packages"):
+        assert f"skipping: [{last}]" in _task_output(proc.output, task), proc.output[-3000:]
+    assert not _changed(proc.output, "Reboot into", last), proc.output[-3000:]
 
 
 def test_real_server_path_takes_the_first_hosts_config_as_base(ansible, tmp_path):
@@ -301,6 +307,14 @@ def _shell(ansible, host: str, cmd: str) -> str:
 
 def _uname(ansible, host: str) -> str:
     return _shell(ansible, host, "uname -rv; cat /proc/sys/kernel/random/boot_id")
+
+
+def _task_output(output: str, task: str) -> str:
+    """The lines the install role's task named `task...` printed, up to the next task."""
+    head = rf"TASK \[netchannel\.deploy\.netchannel_kernel_install : {re.escape(task)}[^\]]*\][ *]*\n"
+    found = re.search(head + r"((?:(?!TASK \[)[^\n]*\n)*)", output)
+    assert found, f"no task {task!r} in the output"
+    return found.group(1)
 
 
 def _changed(output: str, task: str, host: str) -> bool:

@@ -155,6 +155,15 @@ def test_built_by_dkms_for_the_running_kernel(host):
     # the compiled-in table (the header) is this host's too: the .ko carries it
     table = host.check_output("cat /sys/module/netchannel/parameters/hosts")
     assert host.run(f"grep -c -a -F '{table}' /lib/modules/{release}/updates/dkms/netchannel.ko").stdout.strip() == "1"
+    # its source directory is stamped complete (a rerun does not compare it file by file), and holds
+    # this host's header and every source the build needs
+    version = status.split(",")[0].split("/")[1]
+    src = f"/usr/src/netchannel-{version}"
+    assert host.file(f"{src}/.netchannel-sources-complete").content_string == f"{version}\n"
+    local = dict(kv.split("=", 1) for kv in table.split(";"))["local"]
+    assert f'#define NC_HOSTS_LOCAL_IP\t"{local}"' in host.file(f"{src}/netchannel/nc_hosts.h").content_string
+    assert host.file(f"{src}/netchannel/Kbuild").exists
+    assert host.file(f"{src}/dkms.conf").exists
 
 
 def test_header_gives_programs_protocol_19(host):
@@ -249,6 +258,9 @@ def test_bench_tool_installed_and_measures_both_protocols():
     for vm in (cli, srv):
         assert vm.file("/usr/local/bin/ncbench").mode == 0o755
         assert vm.check_output("ncbench --version").startswith("ncbench ")
+        # how it was built and from which sources: a rerun with the same record copies nothing
+        build = vm.file("/usr/local/lib/netchannel/bench/BUILD").content_string
+        assert re.fullmatch(r"gcc -std=gnu11 .* -o /usr/local/bin/ncbench .* sources [0-9a-f]{40}", build), build
     srv.run("rm -f /tmp/ncbench.pid; nohup ncbench -s > /tmp/ncbench-server.out 2>&1 & echo $! > /tmp/ncbench.pid")
     try:
         for protocol in ("netchannel", "tcp"):
