@@ -177,24 +177,24 @@ interface:
   type: str
 recorded:
   description: The I(record) path when it was written (or would be, in check mode), else empty.
-  returned: always
+  returned: without compare_with
   type: str
 unmet:
   description: The settings (table rows) that still differ after applying; not returned in check mode.
-  returned: when not in check mode
+  returned: when neither in check mode nor with compare_with
   type: list
   elements: str
 changes:
   description:
     - The changes made (in check mode, the changes that would be made), each with setting, current, wanted
       and the command or file.
-  returned: always
+  returned: without compare_with
   type: list
   elements: dict
   sample: [{setting: mtu, current: 1500, wanted: 9000, argv: [ip, link, set, dev, ens4, mtu, "9000"]}]
 failed_changes:
   description: Changes the host refused, each with its error.
-  returned: always
+  returned: without compare_with
   type: list
   elements: dict
 unsupported:
@@ -215,7 +215,7 @@ table:
   type: str
 state:
   description: What the module read from the host (after applying, outside check mode).
-  returned: always
+  returned: without compare_with
   type: dict
 """
 
@@ -223,6 +223,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 try:
     from ansible_collections.netchannel.deploy.plugins.module_utils import netchannel_nic as engine
@@ -280,15 +281,22 @@ def _read(path: str) -> str | None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    """Write text to path (mode 0644, its directory made if missing) so that a reader or a boot in
-    between sees the old file or the new one, never a part."""
+    """Write text to path (mode 0644, its directory made if missing) so that a reader, a crash or a
+    boot in between sees the old file or the new one, never a part (written, synced, renamed)."""
     tmp = f"{path}.tmp"
     try:
         os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
     except OSError:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -423,7 +431,19 @@ def compare(module: AnsibleModule) -> None:
             msg=f"{host}: compare_with={path} records interface {rec['interface']}, not interface={ifname}"
         )
     unmet = rec.get("unmet") or []
-    wanted = {k: rec[k] for k in TUNING if rec.get(k) is not None}
+    if not isinstance(unmet, list) or not all(isinstance(u, str) for u in unmet):
+        module.fail_json(
+            msg=f"{host}: compare_with={path}: not a NIC record, unmet is not a list of settings: {unmet!r}"
+        )
+    # the record's values get the checks the options get (types, choices)
+    checked = ArgumentSpecValidator({k: SPEC[k] for k in TUNING}).validate(
+        {k: rec[k] for k in TUNING if rec.get(k) is not None}
+    )
+    if checked.error_messages:
+        module.fail_json(
+            msg=f"{host}: compare_with={path}: not a NIC record: {'; '.join(checked.error_messages)}", changed=False
+        )
+    wanted = {k: v for k, v in checked.validated_parameters.items() if v is not None}
     wanted.update(interface=ifname, host=host)
     try:
         result = engine.run(engine.LocalSystem(), wanted, host, True)

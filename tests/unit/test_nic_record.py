@@ -158,6 +158,9 @@ def test_compare_with_a_missing_record_is_reported_not_failed(tmp_path):
         ('{"mtu": 9000}', {"interface": None}, "the record names no interface"),
         ('{"interface": "eth1"}', {"mtu": 1500}, "takes the values from the record; not with mtu"),
         ('{"interface": "eth1"}', {"record": "/x.json"}, "not with record"),
+        ('{"interface": "eth1", "rings": [512]}', {}, "not a NIC record: "),
+        ('{"interface": "eth1", "irq_mode": "sometimes"}', {}, "irq_mode"),
+        ('{"interface": "eth1", "mtu": 9000, "unmet": 5}', {}, "unmet is not a list of settings: 5"),
     ],
 )
 def test_compare_with_bad_input_names_the_path_and_the_value(tmp_path, text, params, expect):
@@ -194,18 +197,41 @@ def test_without_compare_with_the_interface_is_required():
 
 
 def test_persisted_files_are_written_whole(tmp_path, monkeypatch):
-    """persist writes through the same atomic helper as record: no partial engine file at boot."""
+    """persist writes through the same atomic helper as record: a failed write leaves the old engine
+    and values in place and no temporary behind, and is named."""
     spec = importlib.util.spec_from_file_location("_t_netchannel_nic_w", MODULES / "netchannel_nic.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    target = tmp_path / "d" / "f.json"
-    mod._write_atomic(str(target), "x\n")
-    assert target.read_text() == "x\n"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o644
-    assert not (tmp_path / "d" / "f.json.tmp").exists()
-    # a failed replace leaves the old file and no temporary behind
+    mod.engine = _engine(changes=[{"setting": "mtu"}])
+    mod.PERSIST_DIR = str(tmp_path / "lib")
+    mod.UNIT_PATH = str(tmp_path / "unit.service")
+    monkeypatch.setattr("inspect.getsource", lambda _m: "# engine\n")
+    fake = fake_module({"host": "h1", "interface": "eth1", "mtu": 9000, "persist": True}, False)
+
+    class WithCommands(fake):
+        def run_command(self, argv, check_rc=False):
+            return 0, "", ""
+
+    mod.AnsibleModule = WithCommands
+    with pytest.raises(Done) as got:
+        mod.main()
+    assert not got.value.failed, got.value.result
+    values = tmp_path / "lib" / "eth1.json"
+    assert json.loads(values.read_text())["mtu"] == 9000
+    assert stat.S_IMODE(values.stat().st_mode) == 0o644
+    before = values.read_text()
+    # other values, and the rename fails: the old file stays whole, no temporary is left, the error is named
+    fake = fake_module({"host": "h1", "interface": "eth1", "mtu": 1500, "persist": True}, False)
+
+    class Again(fake):
+        def run_command(self, argv, check_rc=False):
+            return 0, "", ""
+
+    mod.AnsibleModule = Again
     monkeypatch.setattr(mod.os, "replace", lambda *_: (_ for _ in ()).throw(OSError("EROFS")))
-    with pytest.raises(OSError, match="EROFS"):
-        mod._write_atomic(str(target), "y\n")
-    assert target.read_text() == "x\n"
-    assert not (tmp_path / "d" / "f.json.tmp").exists()
+    with pytest.raises(Done) as got:
+        mod.main()
+    assert got.value.failed
+    assert f"h1: persist: cannot write {values}: EROFS" in got.value.result["msg"]
+    assert values.read_text() == before
+    assert not list((tmp_path / "lib").glob("*.tmp"))

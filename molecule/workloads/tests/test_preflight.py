@@ -87,9 +87,11 @@ def test_the_wrong_kernel_and_a_nic_without_its_recorded_values_name_each_host(a
         kernel = "netchannel_experiments_kernel_release=6.1.0-nosuch-amd64"
         out = _run(ansible, f"{kernel} netchannel_experiments_nic_record_dir={DRIFT_DIR}")
     finally:
-        for name in pair:
-            gone = ansible("ansible", name, "-m", "ansible.builtin.file", "-a", f"path={DRIFT_DIR} state=absent")
-            assert gone.returncode == 0, gone.output[-2000:]
+        gone = [
+            ansible("ansible", name, "-m", "ansible.builtin.file", "-a", f"path={DRIFT_DIR} state=absent")
+            for name in pair
+        ]
+        assert all(g.returncode == 0 for g in gone), [g.output[-2000:] for g in gone]
     for name in pair:
         assert f"preflight on {name}: the running kernel is " in out
     assert "the run wants netchannel_experiments_kernel_release=6.1.0-nosuch-amd64" in out
