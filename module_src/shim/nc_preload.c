@@ -20,7 +20,8 @@
  *
  * With a filter set, a socket starts as TCP and is swapped for a
  * NetChannel socket (same descriptor number, same O_NONBLOCK/FD_CLOEXEC,
- * common options copied) at bind()/connect() time when it matches.
+ * the options the application changed copied) at bind()/connect() time
+ * when it matches.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,11 +29,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #ifndef IPPROTO_VIRTUAL_SOCK
@@ -153,26 +156,73 @@ static int matches(const struct sockaddr *sa, socklen_t len, int is_connect)
 	return port_ok && addr_ok;
 }
 
+/*
+ * The options an application may have set on its TCP socket before bind()
+ * or connect() moves it: each is copied when its value differs from a
+ * fresh TCP socket's, so what the application left alone keeps the
+ * NetChannel socket's own default.  (Setting SO_RCVBUF or SO_SNDBUF locks
+ * the buffer: copied always, the TCP default would fix a converted
+ * socket's window at 128 KiB instead of the module's default_window.)
+ * The module refuses what it does not know; that is ignored here, as the
+ * option was the application's wish for TCP.
+ */
+static const struct {
+	int level, name;
+} copied[] = {
+	{ SOL_SOCKET, SO_REUSEADDR },	{ SOL_SOCKET, SO_REUSEPORT },
+	{ SOL_SOCKET, SO_KEEPALIVE },	{ SOL_SOCKET, SO_PRIORITY },
+	{ SOL_SOCKET, SO_RCVBUF },	{ SOL_SOCKET, SO_SNDBUF },
+	{ SOL_SOCKET, SO_RCVLOWAT },	{ SOL_SOCKET, SO_LINGER },
+	{ SOL_SOCKET, SO_RCVTIMEO },	{ SOL_SOCKET, SO_SNDTIMEO },
+	{ SOL_SOCKET, SO_OOBINLINE },	{ SOL_SOCKET, SO_MARK },
+	{ IPPROTO_TCP, TCP_NODELAY },	{ IPPROTO_TCP, TCP_CORK },
+	{ IPPROTO_TCP, TCP_KEEPIDLE },	{ IPPROTO_TCP, TCP_KEEPINTVL },
+	{ IPPROTO_TCP, TCP_KEEPCNT },	{ IPPROTO_TCP, TCP_USER_TIMEOUT },
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+};
+
+static void copy_options(int from, int to)
+{
+	union {
+		int i;
+		struct linger lg;
+		struct timeval tv;
+	} v, d;
+	socklen_t vl, dl;
+	unsigned int i;
+	int fresh = real_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+
+	for (i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+		vl = sizeof(v);
+		dl = sizeof(d);
+		memset(&v, 0, sizeof(v));
+		memset(&d, 0, sizeof(d));
+		if (getsockopt(from, copied[i].level, copied[i].name, &v, &vl))
+			continue;
+		if (fresh >= 0 &&
+		    !getsockopt(fresh, copied[i].level, copied[i].name, &d, &dl) &&
+		    vl == dl && !memcmp(&v, &d, vl))
+			continue;	/* TCP's default: not the application's */
+		if (copied[i].level == SOL_SOCKET &&
+		    (copied[i].name == SO_RCVBUF || copied[i].name == SO_SNDBUF))
+			v.i /= 2;	/* the kernel reports doubled values */
+		setsockopt(to, copied[i].level, copied[i].name, &v, vl);
+		dbg("fd %d: option %d/%d copied", from, copied[i].level,
+		    copied[i].name);
+	}
+	if (fresh >= 0)
+		close(fresh);
+}
+
 /* Replace fd by a NetChannel socket with the same flags and options. */
 static int convert(int fd)
 {
-	static const int opts[] = { SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF,
-				    SO_PRIORITY, SO_KEEPALIVE };
-	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd, v;
-	unsigned int i;
-	socklen_t l;
+	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd;
 
 	nfd = real_socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK);
 	if (nfd < 0)
 		return strict ? -1 : 0;
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		l = sizeof(v);
-		if (!getsockopt(fd, SOL_SOCKET, opts[i], &v, &l)) {
-			if (opts[i] == SO_RCVBUF || opts[i] == SO_SNDBUF)
-				v /= 2;	/* the kernel reports doubled values */
-			setsockopt(nfd, SOL_SOCKET, opts[i], &v, sizeof(v));
-		}
-	}
+	copy_options(fd, nfd);
 	if (dup2(nfd, fd) < 0) {
 		close(nfd);
 		return strict ? -1 : 0;
