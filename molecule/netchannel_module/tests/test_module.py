@@ -249,6 +249,212 @@ def test_unmodified_program_moves_data_over_netchannel_byte_exact():
     assert _counter(after_rx, "conn_accepted") - _counter(before_rx, "conn_accepted") == 1
 
 
+SSH_OPTS = (
+    "-i /tmp/nc_ssh/id -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+)
+
+# What else socket programs do: sendfile(), a half-close answered after it, a non-blocking connect
+# polled for POLLOUT and SO_ERROR, MSG_PEEK and MSG_WAITALL, asyncio streams, threads writing with
+# writev (500 iovecs), MSG_MORE and TCP_CORK, TIOCOUTQ and FIONREAD, splice() from the socket into a
+# pipe, an abortive close (SO_LINGER 0), and a connect to a port where nothing listens.
+SOCKET_CALLS = r"""
+import asyncio, fcntl, hashlib, os, select, socket, struct, sys, termios, threading, time
+srv = (sys.argv[1], 7078)
+data = open("/tmp/nc_ssh/data", "rb").read()
+want = hashlib.sha256(data).hexdigest()
+def reply(s):
+    return b"".join(iter(lambda: s.recv(65536), b"")).decode()
+s = socket.create_connection(srv, timeout=120)
+with open("/tmp/nc_ssh/data", "rb") as f:
+    print("sendfile", s.sendfile(f))
+s.shutdown(socket.SHUT_WR)
+print("reply", reply(s) == f"{len(data)} {want}")
+s = socket.socket()
+s.setblocking(False)
+try:
+    s.connect(srv)
+except BlockingIOError:
+    pass
+p = select.poll()
+p.register(s, select.POLLOUT)
+print("pollout", bool(p.poll(30000)), "so_error", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+s.setblocking(True)
+s.sendall(b"x" * 100000)
+s.shutdown(socket.SHUT_WR)
+peek = s.recv(64, socket.MSG_PEEK | socket.MSG_WAITALL)
+print("peek", len(peek), "same", peek == s.recv(64, socket.MSG_WAITALL), "rest", len(reply(s)))
+async def streams():
+    out = []
+    for _ in range(4):
+        r, w = await asyncio.open_connection(*srv)
+        w.write(b"y" * 50000)
+        await w.drain()
+        w.write_eof()
+        out.append((await r.read()).decode().split()[0])
+        w.close()
+        await w.wait_closed()
+    return out
+print("asyncio", asyncio.run(streams()))
+def one(i, res):
+    s = socket.create_connection(srv, timeout=120)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, i % 2)
+    mv = memoryview(data)
+    # with a timeout the socket is non-blocking underneath: each call may take less than given
+    sent = s.sendmsg([mv[j:j + 1000] for j in range(0, 500000, 1000)])
+    sent += s.send(mv[sent:600000], socket.MSG_MORE)
+    s.sendall(mv[sent:])
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+    outq = struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, bytes(4)))[0]
+    s.shutdown(socket.SHUT_WR)
+    res[i] = (reply(s) == f"{len(data)} {want}", 0 <= outq <= len(data))
+res = {}
+threads = [threading.Thread(target=one, args=(i, res)) for i in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("threads", len(res), sorted(set(res.values())))
+s = socket.create_connection(srv, timeout=120)
+s.sendall(b"z" * 1000)
+s.shutdown(socket.SHUT_WR)
+for _ in range(100):
+    n = struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, bytes(4)))[0]
+    if n == 69:
+        break
+    time.sleep(0.1)
+r, w = os.pipe()
+print("fionread", n, "splice", os.splice(s.fileno(), w, 65536), os.read(r, 5))
+s = socket.create_connection(srv, timeout=120)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.sendall(b"q" * 10)
+s.close()
+try:
+    socket.create_connection((sys.argv[1], 7079), timeout=30)
+    print("nothing listens: connected")
+except OSError as e:
+    print("nothing listens:", type(e).__name__)
+s = socket.create_connection(srv, timeout=120)
+s.shutdown(socket.SHUT_WR)
+print("after the reset", reply(s).split()[0])
+"""
+
+# The hash server: two SO_REUSEPORT listeners and their connections in one edge-triggered epoll, each
+# connection answered with its byte count and sha256 once it half-closes; a reset connection is dropped.
+HASH_SERVER = r"""
+import hashlib, select, socket, sys
+ep = select.epoll()
+listeners, conns = {}, {}
+for _ in range(2):
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    l.bind((sys.argv[1], 7078))
+    l.listen(64)
+    l.setblocking(False)
+    ep.register(l.fileno(), select.EPOLLIN | select.EPOLLET)
+    listeners[l.fileno()] = l
+open("/tmp/nc_ssh/ready", "w").close()
+while True:
+    events = ep.poll(300)
+    if not events:
+        break
+    for fd, _ in events:
+        if fd in listeners:
+            while True:
+                try:
+                    c, _ = listeners[fd].accept()
+                except BlockingIOError:
+                    break
+                c.setblocking(False)
+                conns[c.fileno()] = [c, hashlib.sha256(), 0]
+                ep.register(c.fileno(), select.EPOLLIN | select.EPOLLET)
+            continue
+        c, h, n = conns[fd]
+        while True:
+            try:
+                b = c.recv(65536)
+            except BlockingIOError:
+                break
+            except ConnectionResetError:
+                b = None
+            if not b:
+                ep.unregister(fd)
+                del conns[fd]
+                if b is not None:
+                    c.setblocking(True)
+                    c.sendall(f"{n} {h.hexdigest()}".encode())
+                c.close()
+                break
+            h.update(b)
+            n = conns[fd][2] = n + len(b)
+"""
+
+
+def _wait_for(vm, path: str) -> None:
+    for _ in range(60):
+        if vm.file(path).exists:
+            return
+        time.sleep(1)
+    raise AssertionError(f"{path} did not appear")
+
+
+def test_openssh_and_socket_calls_over_netchannel():
+    """Programs nobody here wrote: Debian's sshd, ssh and scp through the wrapper (sshd forks and re-executes
+    itself with the accepted socket), and a program using sendfile, a non-blocking connect, MSG_PEEK and asyncio.
+    Byte-exact, over NetChannel (its accept counter moves, no TCP socket on the ports), and each server is stopped
+    by its pid."""
+    names = sorted(_hosts())
+    cli, srv = _vm(names[0]), _vm(names[1])
+    srv_ip = _hosts()[names[1]]["netchannel_data_ip"]
+    for vm in (cli, srv):
+        vm.run("rm -rf /tmp/nc_ssh && mkdir -m 700 /tmp/nc_ssh")
+    cli.check_output("ssh-keygen -q -t ed25519 -N '' -f /tmp/nc_ssh/id")
+    srv.check_output("ssh-keygen -q -t ed25519 -N '' -f /tmp/nc_ssh/hostkey")
+    srv.run(f"cat > /tmp/nc_ssh/authorized_keys <<'EOF'\n{cli.check_output('cat /tmp/nc_ssh/id.pub')}\nEOF")
+    srv.run(f"cat > /tmp/nc_ssh/hash.py <<'EOF'\n{HASH_SERVER}\nEOF")
+    cli.run(f"cat > /tmp/nc_ssh/calls.py <<'EOF'\n{SOCKET_CALLS}\nEOF")
+    cli.check_output("head -c 8388608 /dev/urandom > /tmp/nc_ssh/data")
+    want = cli.check_output("sha256sum /tmp/nc_ssh/data").split()[0]
+    before = _proc(srv)
+    srv.check_output(
+        "mkdir -p /run/sshd && netchannel run --strict --ports 2222 /usr/sbin/sshd -p 2222 "
+        f"-o ListenAddress={srv_ip} -o PidFile=/tmp/nc_ssh/sshd.pid -o HostKey=/tmp/nc_ssh/hostkey "
+        "-o AuthorizedKeysFile=/tmp/nc_ssh/authorized_keys -o StrictModes=no -o PasswordAuthentication=no "
+        "-E /tmp/nc_ssh/sshd.log"
+    )
+    srv.run(
+        "nohup netchannel run --strict --ports 7078 python3 /tmp/nc_ssh/hash.py "
+        f"{srv_ip} > /tmp/nc_ssh/hash.out 2>&1 & echo $! > /tmp/nc_ssh/hash.pid"
+    )
+    try:
+        _wait_for(srv, "/tmp/nc_ssh/sshd.pid")
+        _wait_for(srv, "/tmp/nc_ssh/ready")
+        assert srv.run("ss -Htln '( sport = :2222 or sport = :7078 )'").stdout.strip() == ""
+        wrap = "netchannel run --strict --ports 2222"
+        piped = cli.run(f"{wrap} ssh {SSH_OPTS} -p 2222 root@{srv_ip} sha256sum < /tmp/nc_ssh/data")
+        assert piped.rc == 0, piped.stderr + srv.run("cat /tmp/nc_ssh/sshd.log").stdout
+        assert piped.stdout.split()[0] == want
+        copied = cli.run(f"{wrap} scp {SSH_OPTS} -P 2222 /tmp/nc_ssh/data root@{srv_ip}:/tmp/nc_ssh/copy")
+        assert copied.rc == 0, copied.stderr
+        assert srv.check_output("sha256sum /tmp/nc_ssh/copy").split()[0] == want
+        calls = cli.run(f"netchannel run --strict --ports 7078 python3 /tmp/nc_ssh/calls.py {srv_ip}")
+        assert calls.rc == 0, calls.stderr
+        assert calls.stdout.splitlines() == [
+            "sendfile 8388608",
+            "reply True",
+            "pollout True so_error 0",
+            "peek 64 same True rest 7",
+            "asyncio ['50000', '50000', '50000', '50000']",
+            "threads 6 [(True, True)]",
+            "fionread 69 splice 69 b'1000 '",
+            "nothing listens: ConnectionRefusedError",
+            "after the reset 0",
+        ]
+        # ssh, scp; sendfile, non-blocking connect, 4 asyncio streams, 6 threads, splice, reset, after it
+        accepted = _counter(_proc(srv), "conn_accepted") - _counter(before, "conn_accepted")
+        assert accepted == 2 + 1 + 1 + 4 + 6 + 1 + 1 + 1, accepted
+    finally:
+        srv.run("test -s /tmp/nc_ssh/sshd.pid && kill $(cat /tmp/nc_ssh/sshd.pid)")
+        srv.run("test -s /tmp/nc_ssh/hash.pid && kill $(cat /tmp/nc_ssh/hash.pid)")
+
+
 def test_bench_tool_installed_and_measures_both_protocols():
     # ncbench from the role, between the two VMs: over NetChannel and over TCP, the two ends
     # counted the same bytes (bytes_agree), and the NetChannel run moved its bytes on the channels.
