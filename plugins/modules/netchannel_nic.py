@@ -175,6 +175,13 @@ interface:
   description: With I(compare_with), the interface compared (the record's unless I(interface) was given).
   returned: with compare_with
   type: str
+reason:
+  description:
+    - With I(compare_with), when the comparison failed (unreadable or malformed record, interface gone),
+      C(msg) without the leading host name, for callers that name the host themselves.
+  returned: on failure with compare_with
+  type: str
+  sample: "compare_with=/var/tmp/netchannel/nic/eth1.json: not a NIC record (a JSON object)"
 recorded:
   description: The I(record) path when it was written (or would be, in check mode), else empty.
   returned: without compare_with
@@ -395,14 +402,15 @@ TUNING = [k for k in SPEC if k not in ("interface", "host", "persist", "record",
 
 
 def compare(module: AnsibleModule) -> None:
-    """compare_with: read a record, compare the NIC with it changing nothing, exit with `drift`."""
+    """compare_with: read a record, compare the NIC with it changing nothing, exit with `drift`.
+    A failure carries `reason`, its message without the host: callers that name the host
+    themselves (the experiments preflight) use it as it is."""
     p = module.params
     path, host = p["compare_with"], p["host"]
-    given = [k for k in [*TUNING, "persist", "record"] if p[k] != SPEC[k].get("default")]
-    if given:
-        module.fail_json(
-            msg=f"{host}: compare_with={path} takes the values from the record; not with {', '.join(given)}"
-        )
+
+    def fail(reason: str) -> None:
+        module.fail_json(msg=f"{host}: {reason}", reason=reason, changed=False)
+
     try:
         with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
@@ -417,38 +425,33 @@ def compare(module: AnsibleModule) -> None:
             msg=f"no record at {path}",
         )
     except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"{host}: compare_with={path}: cannot read it as a NIC record: {exc}")
+        fail(f"compare_with={path}: cannot read it as a NIC record: {exc}")
     if not isinstance(rec, dict):
-        module.fail_json(msg=f"{host}: compare_with={path}: not a NIC record (a JSON object)")
+        fail(f"compare_with={path}: not a NIC record (a JSON object)")
     unknown = sorted(k for k in rec if k not in TUNING and k not in RECORD_EXTRA)
     if unknown:
-        module.fail_json(msg=f"{host}: compare_with={path}: not a NIC record, unknown keys: {', '.join(unknown)}")
+        fail(f"compare_with={path}: not a NIC record, unknown keys: {', '.join(unknown)}")
     ifname = p["interface"] or rec.get("interface")
     if not isinstance(ifname, str) or not ifname:
-        module.fail_json(msg=f"{host}: compare_with={path}: the record names no interface")
+        fail(f"compare_with={path}: the record names no interface")
     if rec.get("interface") not in (None, ifname):
-        module.fail_json(
-            msg=f"{host}: compare_with={path} records interface {rec['interface']}, not interface={ifname}"
-        )
+        fail(f"compare_with={path} records interface {rec['interface']}, not interface={ifname}")
     unmet = rec.get("unmet") or []
     if not isinstance(unmet, list) or not all(isinstance(u, str) for u in unmet):
-        module.fail_json(
-            msg=f"{host}: compare_with={path}: not a NIC record, unmet is not a list of settings: {unmet!r}"
-        )
+        fail(f"compare_with={path}: not a NIC record, unmet is not a list of settings: {unmet!r}")
     # the record's values get the checks the options get (types, choices)
     checked = ArgumentSpecValidator({k: SPEC[k] for k in TUNING}).validate(
         {k: rec[k] for k in TUNING if rec.get(k) is not None}
     )
     if checked.error_messages:
-        module.fail_json(
-            msg=f"{host}: compare_with={path}: not a NIC record: {'; '.join(checked.error_messages)}", changed=False
-        )
+        fail(f"compare_with={path}: not a NIC record: {'; '.join(checked.error_messages)}")
     wanted = {k: v for k, v in checked.validated_parameters.items() if v is not None}
     wanted.update(interface=ifname, host=host)
     try:
         result = engine.run(engine.LocalSystem(), wanted, host, True)
     except engine.NicError as exc:
-        module.fail_json(msg=f"{exc} (compare_with={path})", changed=False)
+        # the engine's messages start with the host, as the module's own do
+        fail(f"{str(exc).removeprefix(f'{host}: ')} (compare_with={path})")
     drift = [
         f"{r['setting']} {json.dumps(r.get('current'))} (recorded {json.dumps(r.get('wanted'))})"
         for r in result["rows"]
@@ -467,13 +470,17 @@ def compare(module: AnsibleModule) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=SPEC,
+        supports_check_mode=True,
+        # before the defaults are filled in: an option given at its default is refused too
+        mutually_exclusive=[["compare_with", k] for k in [*TUNING, "persist", "record"]],
+        required_one_of=[["interface", "compare_with"]],
+    )
     if engine is None:
         module.fail_json(msg="netchannel_nic needs the netchannel.deploy collection's module_utils")
     if module.params["compare_with"]:
         compare(module)
-    if not module.params["interface"]:
-        module.fail_json(msg=f"{module.params['host']}: interface is required (unless compare_with is given)")
     params = dict(module.params)
     host = params.pop("host")
     params.pop("persist")

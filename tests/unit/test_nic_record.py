@@ -156,8 +156,6 @@ def test_compare_with_a_missing_record_is_reported_not_failed(tmp_path):
         ('{"interface": "eth1", "mtu": 9000, "colour": "red"}', {}, "unknown keys: colour"),
         ('{"interface": "eth0", "mtu": 9000}', {}, "records interface eth0, not interface=eth1"),
         ('{"mtu": 9000}', {"interface": None}, "the record names no interface"),
-        ('{"interface": "eth1"}', {"mtu": 1500}, "takes the values from the record; not with mtu"),
-        ('{"interface": "eth1"}', {"record": "/x.json"}, "not with record"),
         ('{"interface": "eth1", "rings": [512]}', {}, "not a NIC record: "),
         ('{"interface": "eth1", "irq_mode": "sometimes"}', {}, "irq_mode"),
         ('{"interface": "eth1", "mtu": 9000, "unmet": 5}', {}, "unmet is not a list of settings: 5"),
@@ -170,6 +168,8 @@ def test_compare_with_bad_input_names_the_path_and_the_value(tmp_path, text, par
     assert got.failed
     assert f"compare_with={path}" in got.result["msg"]
     assert expect in got.result["msg"]
+    # the same without the host, for callers that name it themselves
+    assert got.result["msg"] == f"h1: {got.result['reason']}"
 
 
 def test_compare_with_an_engine_error_names_the_record(tmp_path):
@@ -188,12 +188,27 @@ def test_compare_with_an_engine_error_names_the_record(tmp_path):
         mod.main()
     assert got.value.failed
     assert got.value.result["msg"] == f"h1: interface eth1: no such interface (compare_with={path})"
+    assert got.value.result["reason"] == f"interface eth1: no such interface (compare_with={path})"
 
 
 def test_without_compare_with_the_interface_is_required():
     got = call({"interface": None, "mtu": 9000})
     assert got.failed
-    assert "h1: interface is required (unless compare_with is given)" in got.result["msg"]
+    assert "one of the following is required: interface, compare_with" in got.result["msg"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"mtu": 1500}, {"record": "/x.json"}, {"persist": False}, {"irq_mode": "spread"}, {"required": []}],
+)
+def test_compare_with_refuses_the_options_it_reads_from_the_record(tmp_path, params):
+    """Given explicitly, even at their defaults (spread, []), the tuning options, persist and record are refused:
+    the values come from the record."""
+    path = tmp_path / "eth1.json"
+    path.write_text('{"interface": "eth1", "mtu": 9000}')
+    got = call({"compare_with": str(path), **params})
+    assert got.failed
+    assert f"parameters are mutually exclusive: compare_with|{next(iter(params))}" in got.result["msg"]
 
 
 def test_persisted_files_are_written_whole(tmp_path, monkeypatch):

@@ -319,8 +319,4 @@ def _task_output(output: str, task: str) -> str:
 
 def _changed(output: str, task: str, host: str) -> bool:
     """Whether the install role's task named `task...` reported `changed` for `host`."""
-    head = rf"TASK \[netchannel\.deploy\.netchannel_kernel_install : {task}[^\]]*\][ *]*\n"
-    pattern = head + rf"(?:[^\n]*\n)*?changed: \[{host}\]"
-    block = re.search(pattern, output)
-    # The match must not run into the next task.
-    return bool(block) and "\nTASK [" not in block.group(0)[5:]
+    return f"changed: [{host}]" in _task_output(output, task)
