@@ -47,6 +47,7 @@
 static int (*real_socket)(int, int, int);
 static int (*real_bind)(int, const struct sockaddr *, socklen_t);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
 
 static unsigned short ports[MAX_FILTER];
 static int nports;
@@ -76,6 +77,7 @@ __attribute__((constructor)) static void nc_preload_init(void)
 	real_socket = dlsym(RTLD_NEXT, "socket");
 	real_bind = dlsym(RTLD_NEXT, "bind");
 	real_connect = dlsym(RTLD_NEXT, "connect");
+	real_setsockopt = dlsym(RTLD_NEXT, "setsockopt");
 	strict = getenv("NC_PRELOAD_STRICT") && atoi(getenv("NC_PRELOAD_STRICT"));
 	debug = getenv("NC_PRELOAD_DEBUG") && atoi(getenv("NC_PRELOAD_DEBUG"));
 	if (p && *p) {
@@ -91,6 +93,22 @@ __attribute__((constructor)) static void nc_preload_init(void)
 			if (inet_pton(AF_INET, tok, &addrs[naddrs]) == 1)
 				naddrs++;
 	}
+}
+
+/*
+ * Which buffer sizes the program set on each descriptor (bit 0 receive,
+ * bit 1 send): the value read back cannot tell, since the kernel reports
+ * twice what was set and half of TCP's default reads back as the default.
+ */
+#define NC_TRACKED_FDS		65536
+#define NC_SET_RCVBUF		1
+#define NC_SET_SNDBUF		2
+static unsigned char bufs_set[NC_TRACKED_FDS];
+
+static void track_new(int fd)
+{
+	if (fd >= 0 && fd < NC_TRACKED_FDS)
+		bufs_set[fd] = 0;
 }
 
 static int filtering(void)
@@ -111,15 +129,37 @@ int socket(int domain, int type, int protocol)
 
 	if (!real_socket)
 		nc_preload_init();
-	if (!is_tcp_candidate(domain, type, protocol) || filtering())
-		return real_socket(domain, type, protocol);
+	if (!is_tcp_candidate(domain, type, protocol) || filtering()) {
+		fd = real_socket(domain, type, protocol);
+		track_new(fd);
+		return fd;
+	}
 	fd = real_socket(AF_INET, type, IPPROTO_VIRTUAL_SOCK);
+	track_new(fd);
 	if (fd >= 0 || strict) {
 		dbg("socket -> netchannel fd %d", fd);
 		return fd;
 	}
 	dbg("netchannel socket failed (%s), using TCP", strerror(errno));
-	return real_socket(domain, type, protocol);
+	fd = real_socket(domain, type, protocol);
+	track_new(fd);
+	return fd;
+}
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	int err;
+
+	if (!real_setsockopt)
+		nc_preload_init();
+	err = real_setsockopt(fd, level, name, val, len);
+	if (!err && level == SOL_SOCKET && fd >= 0 && fd < NC_TRACKED_FDS) {
+		if (name == SO_RCVBUF || name == SO_RCVBUFFORCE)
+			bufs_set[fd] |= NC_SET_RCVBUF;
+		else if (name == SO_SNDBUF || name == SO_SNDBUFFORCE)
+			bufs_set[fd] |= NC_SET_SNDBUF;
+	}
+	return err;
 }
 
 /* Is fd a plain TCP/IPv4 stream socket we may convert? */
@@ -158,57 +198,89 @@ static int matches(const struct sockaddr *sa, socklen_t len, int is_connect)
 
 /*
  * The options an application may have set on its TCP socket before bind()
- * or connect() moves it: each is copied when its value differs from a
- * fresh TCP socket's, so what the application left alone keeps the
- * NetChannel socket's own default.  (Setting SO_RCVBUF or SO_SNDBUF locks
- * the buffer: copied always, the TCP default would fix a converted
- * socket's window at 128 KiB instead of the module's default_window.)
- * The module refuses what it does not know; that is ignored here, as the
- * option was the application's wish for TCP.
+ * or connect() moves it: each is copied when the program set it (buffer
+ * sizes, tracked by setsockopt() above) or its value differs from a fresh
+ * TCP socket's, so what the program left alone keeps the NetChannel
+ * socket's own default.  (Setting SO_RCVBUF or SO_SNDBUF locks the buffer:
+ * copied always, TCP's defaults would fix a swapped socket's window at
+ * 128 KiB and its send limit at 16 KiB instead of the module's
+ * default_window.)  The module refuses what it does not know; that is
+ * ignored here, as the option was the program's wish for TCP.
  */
 static const struct {
 	int level, name;
+	unsigned char set_bit;	/* buffer sizes: the bit in bufs_set */
 } copied[] = {
-	{ SOL_SOCKET, SO_REUSEADDR },	{ SOL_SOCKET, SO_REUSEPORT },
-	{ SOL_SOCKET, SO_KEEPALIVE },	{ SOL_SOCKET, SO_PRIORITY },
-	{ SOL_SOCKET, SO_RCVBUF },	{ SOL_SOCKET, SO_SNDBUF },
-	{ SOL_SOCKET, SO_RCVLOWAT },	{ SOL_SOCKET, SO_LINGER },
-	{ SOL_SOCKET, SO_RCVTIMEO },	{ SOL_SOCKET, SO_SNDTIMEO },
-	{ SOL_SOCKET, SO_OOBINLINE },	{ SOL_SOCKET, SO_MARK },
-	{ IPPROTO_TCP, TCP_NODELAY },	{ IPPROTO_TCP, TCP_CORK },
-	{ IPPROTO_TCP, TCP_KEEPIDLE },	{ IPPROTO_TCP, TCP_KEEPINTVL },
-	{ IPPROTO_TCP, TCP_KEEPCNT },	{ IPPROTO_TCP, TCP_USER_TIMEOUT },
-	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT },
+	{ .level = SOL_SOCKET, .name = SO_REUSEADDR },
+	{ .level = SOL_SOCKET, .name = SO_REUSEPORT },
+	{ .level = SOL_SOCKET, .name = SO_KEEPALIVE },
+	{ .level = SOL_SOCKET, .name = SO_PRIORITY },
+	{ .level = SOL_SOCKET, .name = SO_RCVBUF, .set_bit = NC_SET_RCVBUF },
+	{ .level = SOL_SOCKET, .name = SO_SNDBUF, .set_bit = NC_SET_SNDBUF },
+	{ .level = SOL_SOCKET, .name = SO_RCVLOWAT },
+	{ .level = SOL_SOCKET, .name = SO_LINGER },
+	{ .level = SOL_SOCKET, .name = SO_RCVTIMEO },
+	{ .level = SOL_SOCKET, .name = SO_SNDTIMEO },
+	{ .level = SOL_SOCKET, .name = SO_OOBINLINE },
+	{ .level = SOL_SOCKET, .name = SO_MARK },
+	{ .level = IPPROTO_TCP, .name = TCP_NODELAY },
+	{ .level = IPPROTO_TCP, .name = TCP_CORK },
+	{ .level = IPPROTO_TCP, .name = TCP_KEEPIDLE },
+	{ .level = IPPROTO_TCP, .name = TCP_KEEPINTVL },
+	{ .level = IPPROTO_TCP, .name = TCP_KEEPCNT },
+	{ .level = IPPROTO_TCP, .name = TCP_USER_TIMEOUT },
+	{ .level = IPPROTO_TCP, .name = TCP_NOTSENT_LOWAT },
 };
+
+union optval {
+	int i;
+	struct linger lg;
+	struct timeval tv;
+};
+
+/* Does the fresh TCP socket have this very value (TCP's default)? */
+static int tcp_default(int fresh, int level, int name,
+		       const union optval *v, socklen_t vl)
+{
+	union optval d;
+	socklen_t dl = sizeof(d);
+
+	memset(&d, 0, sizeof(d));
+	return fresh >= 0 && !getsockopt(fresh, level, name, &d, &dl) &&
+	       vl == dl && !memcmp(v, &d, vl);
+}
 
 static void copy_options(int from, int to)
 {
-	union {
-		int i;
-		struct linger lg;
-		struct timeval tv;
-	} v, d;
-	socklen_t vl, dl;
+	int fresh = real_socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+				IPPROTO_TCP);
+	int set = from < NC_TRACKED_FDS ? bufs_set[from] : 0;
 	unsigned int i;
-	int fresh = real_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
 
 	for (i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
-		vl = sizeof(v);
-		dl = sizeof(d);
+		int level = copied[i].level, name = copied[i].name;
+		union optval v;
+		socklen_t vl = sizeof(v);
+
 		memset(&v, 0, sizeof(v));
-		memset(&d, 0, sizeof(d));
-		if (getsockopt(from, copied[i].level, copied[i].name, &v, &vl))
+		if (getsockopt(from, level, name, &v, &vl))
 			continue;
-		if (fresh >= 0 &&
-		    !getsockopt(fresh, copied[i].level, copied[i].name, &d, &dl) &&
-		    vl == dl && !memcmp(&v, &d, vl))
-			continue;	/* TCP's default: not the application's */
-		if (copied[i].level == SOL_SOCKET &&
-		    (copied[i].name == SO_RCVBUF || copied[i].name == SO_SNDBUF))
+		if (copied[i].set_bit) {
+			/* without a fresh socket to compare, only what was set */
+			if (!(set & copied[i].set_bit) &&
+			    (fresh < 0 || tcp_default(fresh, level, name, &v, vl)))
+				continue;
 			v.i /= 2;	/* the kernel reports doubled values */
-		setsockopt(to, copied[i].level, copied[i].name, &v, vl);
-		dbg("fd %d: option %d/%d copied", from, copied[i].level,
-		    copied[i].name);
+			/* a size set with the FORCE variant may exceed the cap */
+			if (!real_setsockopt(to, level, name == SO_RCVBUF ?
+					     SO_RCVBUFFORCE : SO_SNDBUFFORCE,
+					     &v, vl))
+				continue;
+		} else if (tcp_default(fresh, level, name, &v, vl)) {
+			continue;	/* not the program's */
+		}
+		real_setsockopt(to, level, name, &v, vl);
+		dbg("fd %d: option %d/%d copied", from, level, name);
 	}
 	if (fresh >= 0)
 		close(fresh);

@@ -3,10 +3,12 @@
  * An ordinary TCP program (knows nothing about NetChannel) used to test
  * nc_preload.so: echo over 127.0.0.1 and report the protocol the kernel
  * actually used for each socket (SO_PROTOCOL: 6 = TCP, 19 = NetChannel),
- * whether a second SO_REUSEPORT listener could share the port (the option
- * survived a swap at bind()), and whether the listener's buffer sizes,
- * which it never set, are those of a fresh socket of its protocol (a swap
- * copies only what the application changed).
+ * whether a second SO_REUSEPORT listener of the same protocol could share
+ * the port (the option survived a swap at bind()), whether the listener's
+ * buffer sizes, which it never set, are those of a fresh socket of its
+ * protocol (a swap copies only what the application changed), and whether
+ * the client keeps the send buffer it set to half of a fresh socket's
+ * (which reads back as the default: only the setsockopt() call tells).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -41,7 +43,7 @@ int main(int argc, char **argv)
 {
 	int port = argc > 1 ? atoi(argv[1]) : 7001, one = 1;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int l, l2, c, s, nb, fresh, reuseport, bufs;
+	int l, l2, c, s, nb, fresh, reuseport, bufs, half;
 	char buf[16] = { 0 };
 
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -54,7 +56,8 @@ int main(int argc, char **argv)
 	}
 	l2 = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(l2, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	reuseport = !bind(l2, (struct sockaddr *)&a, sizeof(a)) && !listen(l2, 8);
+	reuseport = !bind(l2, (struct sockaddr *)&a, sizeof(a)) &&
+		    !listen(l2, 8) && proto_of(l2) == proto_of(l);
 	close(l2);
 	fresh = socket(AF_INET, SOCK_STREAM, proto_of(l) == 19 ? 19 : 0);
 	bufs = opt_of(l, SO_RCVBUF) == opt_of(fresh, SO_RCVBUF) &&
@@ -62,6 +65,8 @@ int main(int argc, char **argv)
 	close(fresh);
 	c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	half = opt_of(c, SO_SNDBUF) / 2;
+	setsockopt(c, SOL_SOCKET, SO_SNDBUF, &half, sizeof(half));
 	if (connect(c, (struct sockaddr *)&a, sizeof(a))) {
 		perror("connect");
 		return 1;
@@ -76,6 +81,7 @@ int main(int argc, char **argv)
 	       proto_of(l), proto_of(c), proto_of(s),
 	       !!(fcntl(nb, F_GETFL) & O_NONBLOCK),
 	       !!(fcntl(l, F_GETFD) & FD_CLOEXEC), buf);
-	printf(" reuseport=%d bufs_default=%d\n", reuseport, bufs);
+	printf(" reuseport=%d bufs_default=%d sndbuf_kept=%d\n", reuseport, bufs,
+	       opt_of(c, SO_SNDBUF) == 2 * half);
 	return 0;
 }

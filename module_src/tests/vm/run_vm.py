@@ -664,8 +664,10 @@ def bench_figures(text):
 
 
 # reuseport: a second SO_REUSEPORT listener shares the port; bufs_default: the listener, which set
-# no buffer size, has a fresh socket's (a swap at bind() copies only the options the program changed)
-_PRELOAD_KEPT = "nonblock_kept=1 cloexec_kept=1 data=hello reuseport=1 bufs_default=1"
+# no buffer size, has a fresh socket's (a swap at bind() copies only the options the program changed);
+# sndbuf_kept: the client's SO_SNDBUF, set to half of a fresh socket's (it reads back as the default),
+# survives the swap at connect()
+_PRELOAD_KEPT = "nonblock_kept=1 cloexec_kept=1 data=hello reuseport=1 bufs_default=1 sndbuf_kept=1"
 PRELOAD_EXPECT = {
     "none": "listener=6 client=6 accepted=6",
     "all": f"listener=19 client=19 accepted=19 {_PRELOAD_KEPT}",
