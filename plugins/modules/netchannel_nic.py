@@ -481,6 +481,9 @@ def main() -> None:
         module.fail_json(msg="netchannel_nic needs the netchannel.deploy collection's module_utils")
     if module.params["compare_with"]:
         compare(module)
+    # required_one_of sees an option given as null or "" as given
+    if not module.params["interface"]:
+        module.fail_json(msg=f"{module.params['host']}: interface is required (unless compare_with is given)")
     params = dict(module.params)
     host = params.pop("host")
     params.pop("persist")

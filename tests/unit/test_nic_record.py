@@ -43,7 +43,9 @@ def call(params: dict, check_mode=False, **engine) -> Done:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.engine = _engine(**engine)
-    mod.AnsibleModule = fake_module({"host": "h1", "interface": "eth1", **params}, check_mode)
+    # a None in params takes the option out (not given), as a task that leaves it out
+    given = {k: v for k, v in {"host": "h1", "interface": "eth1", **params}.items() if v is not None}
+    mod.AnsibleModule = fake_module(given, check_mode)
     with pytest.raises(Done) as got:
         mod.main()
     return got.value
@@ -195,6 +197,20 @@ def test_without_compare_with_the_interface_is_required():
     got = call({"interface": None, "mtu": 9000})
     assert got.failed
     assert "one of the following is required: interface, compare_with" in got.result["msg"]
+
+
+@pytest.mark.parametrize("interface", ["", None])
+def test_an_empty_interface_is_refused_by_name(interface):
+    """Given as "" or null (a variable that is empty), interface passes required_one_of: the module says so."""
+    spec = importlib.util.spec_from_file_location("_t_netchannel_nic_empty", MODULES / "netchannel_nic.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.engine = _engine()
+    mod.AnsibleModule = fake_module({"host": "h1", "interface": interface, "mtu": 9000}, False)
+    with pytest.raises(Done) as got:
+        mod.main()
+    assert got.value.failed
+    assert got.value.result["msg"] == "h1: interface is required (unless compare_with is given)"
 
 
 @pytest.mark.parametrize(

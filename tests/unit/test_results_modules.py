@@ -22,14 +22,13 @@ class Done(Exception):
 
 def fake_module(params: dict, check_mode: bool):
     """AnsibleModule's stand-in: the options go through Ansible's own validator (types, choices,
-    mutually_exclusive, required_one_of...), a None value counting as not given."""
+    mutually_exclusive, required_one_of...); as in Ansible, an option given as None is given."""
 
     class Fake:
         def __init__(self, argument_spec, supports_check_mode, **checks):
             assert supports_check_mode
             self.check_mode = check_mode
-            given = {k: v for k, v in params.items() if v is not None}
-            checked = ArgumentSpecValidator(argument_spec, **checks).validate(given)
+            checked = ArgumentSpecValidator(argument_spec, **checks).validate(dict(params))
             if checked.error_messages:
                 self.fail_json(msg="; ".join(checked.error_messages))
             self.params = checked.validated_parameters
