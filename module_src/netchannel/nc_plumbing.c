@@ -776,11 +776,13 @@ static void nc_close(struct sock *sk, long timeout)
 		nc_send(nsk, NC_T_RESET, 0);
 	} else if (state == TCP_ESTABLISHED) {
 		/*
-		 * Unread data: abort like TCP does, which discards what it
-		 * has not sent (DATA waiting for its turn; the RESET would
-		 * pass it); otherwise a clean FIN.
+		 * Unread data, or SO_LINGER on with a zero time (how programs
+		 * ask for an abortive close): abort like TCP does, which
+		 * discards what it has not sent (DATA waiting for its turn;
+		 * the RESET would pass it); otherwise a clean FIN.
 		 */
-		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes)) {
+		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes) ||
+		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime)) {
 			nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
 			nc_send(nsk, NC_T_RESET, 0);
 		} else if (!nsk->fin_sent) {

@@ -4756,6 +4756,77 @@ out:
  * cgroup reclaims of its other pages), later connections are refused.  The sockets exist before the limit is set, and
  * nothing is accepted, so no other allocation of ours meets it.
  */
+/*
+ * close() with SO_LINGER on and a zero time aborts, as TCP's does: the
+ * peer reads what came before it and then gets ECONNRESET, not EOF;
+ * without the option, or after shutdown() only, a clean end.  Linux TCP
+ * in the same steps is the baseline.
+ */
+static void linger_case(int nc, int port, int linger, char *out, size_t size)
+{
+	struct sockaddr_in a = addr("127.0.0.1", port);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int l = -1, c = -1, s = -1, total = 0, r, one = 1;
+	char buf[64];
+
+	snprintf(out, size, "setup failed");
+	l = nc ? nc_listener_at("127.0.0.1", port, 4) : socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0)
+		goto out;
+	if (!nc) {
+		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
+			goto out;
+	}
+	c = nc ? nc_socket() : socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
+		goto out;
+	s = accept(l, NULL, NULL);
+	if (s < 0 || send(c, "abc", 3, MSG_NOSIGNAL) != 3 || !wait_fd(s, POLLIN, 3000))
+		goto out;
+	if (linger && setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		goto out;
+	close(c);
+	c = -1;
+	for (;;) {
+		if (!wait_fd(s, POLLIN, 3000)) {
+			snprintf(out, size, "%d then nothing", total);
+			goto out;
+		}
+		r = recv(s, buf, sizeof(buf), 0);
+		if (r <= 0)
+			break;
+		total += r;
+	}
+	snprintf(out, size, "%d then %s", total, !r ? "EOF" :
+		 errno == ECONNRESET ? "ECONNRESET" : strerror(errno));
+out:
+	if (c >= 0)
+		close(c);
+	if (s >= 0)
+		close(s);
+	if (l >= 0)
+		close(l);
+}
+
+static void test_close_linger0(void)
+{
+	const char *name = "close_linger0";
+	char got[2][2][48];
+	int nc, linger;
+
+	for (nc = 0; nc < 2; nc++)
+		for (linger = 0; linger < 2; linger++)
+			linger_case(nc, 7361 + 2 * nc + linger, linger, got[nc][linger],
+				    sizeof(got[nc][linger]));
+	if (!strcmp(got[1][0], "3 then EOF") && !strcmp(got[1][1], "3 then ECONNRESET") &&
+	    !strcmp(got[1][0], got[0][0]) && !strcmp(got[1][1], got[0][1]))
+		PASS(name, "the peer reads 3 bytes, then EOF after a plain close and ECONNRESET after one with SO_LINGER 0, as over TCP");
+	else
+		FAIL(name, "NetChannel: plain close %s, SO_LINGER 0 %s; TCP: %s, %s (want 3 then EOF, 3 then ECONNRESET)",
+		     got[1][0], got[1][1], got[0][0], got[0][1]);
+}
+
 static void test_mem_cgroup_max(void)
 {
 	const char *name = "mem_cgroup_max", *cg = "/sys/fs/cgroup/nctest_max";
@@ -6445,6 +6516,7 @@ static void t_mem_limit(void *a) { (void)a; test_mem_limit(); }
 static void t_mem_cgroup(void *a) { (void)a; test_mem_cgroup(); }
 static void t_reserve_mem(void *a) { (void)a; test_reserve_mem(); }
 static void t_mem_cgroup_max(void *a) { (void)a; test_mem_cgroup_max(); }
+static void t_close_linger0(void *a) { (void)a; test_close_linger0(); }
 /*
  * Frames find their connection without the table lock (issue 12): after
  * a request/response exchange, the lookups that went to the lock
@@ -6907,6 +6979,7 @@ int main(int argc, char **argv)
 		run_test("mem_cgroup_max", t_mem_cgroup_max, NULL, 60);
 		run_test("small_frames", t_small_frames, NULL, 120);
 		run_test("connect_retry", t_connect_retry, NULL, 60);
+		run_test("close_linger0", t_close_linger0, NULL, 60);
 		run_test("send_charged", t_send_charged, NULL, 60);
 		run_test("send_mem_limit", t_send_mem_limit, NULL, 60);
 		run_test("mem_cgroup_cache", t_mem_cgroup_cache, NULL, 90);
