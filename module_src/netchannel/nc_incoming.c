@@ -271,6 +271,10 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	sk->sk_userlocks = lsk->sk_userlocks;
 	sk->sk_sndbuf = READ_ONCE(lsk->sk_sndbuf);
 	sk->sk_priority = READ_ONCE(lsk->sk_priority);
+	/* SO_LINGER, as TCP's children inherit it */
+	if (sock_flag(lsk, SOCK_LINGER))
+		sock_set_flag(sk, SOCK_LINGER);
+	sk->sk_lingertime = READ_ONCE(lsk->sk_lingertime);
 	nsk = nc_sk(sk);
 	nc_sock_setup(nsk);
 	nsk->inet.uc_ttl = -1;

@@ -777,12 +777,17 @@ static void nc_close(struct sock *sk, long timeout)
 	} else if (state == TCP_ESTABLISHED) {
 		/*
 		 * Unread data, or SO_LINGER on with a zero time (how programs
-		 * ask for an abortive close): abort like TCP does, which
-		 * discards what it has not sent (DATA waiting for its turn;
-		 * the RESET would pass it); otherwise a clean FIN.
+		 * ask for an abortive close) while the connection is not
+		 * already closed both ways (TCP's socket would be in
+		 * TIME_WAIT then, and resets nothing): abort like TCP does,
+		 * which discards what it has not sent (DATA waiting for its
+		 * turn; the RESET would pass it); otherwise a clean FIN.
 		 */
+		bool linger0 = sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime &&
+			       !(nsk->fin_sent && READ_ONCE(nsk->peer_fin));
+
 		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes) ||
-		    (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime)) {
+		    linger0) {
 			nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
 			nc_send(nsk, NC_T_RESET, 0);
 		} else if (!nsk->fin_sent) {

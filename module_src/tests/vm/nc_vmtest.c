@@ -4742,58 +4742,63 @@ out:
 	cg_leave(cg);
 }
 
-#define MAX_CONNS	48
-#define MAX_ROOM	(2LL << 20)
-/* one grant per worker may pass the check at the same moment */
-#define MAX_SLACK	(128LL << 10)
-
 /*
- * memory.max of the cgroup is a limit too: the core charges the cgroup
- * with GFP_ATOMIC here, which goes past memory.max, so the module asks
- * first.  With 2 MiB left under memory.max, 48 connections to our own
- * listener (64 KiB reserved at each end, 6 MiB in all) stop at the limit:
- * memory.current stays within memory.max (the sockets may take what the
- * cgroup reclaims of its other pages), later connections are refused.  The sockets exist before the limit is set, and
- * nothing is accepted, so no other allocation of ours meets it.
+ * close() with SO_LINGER on and a zero time aborts, as TCP's does.  Cases:
+ * 0 a plain close: the peer reads what came, then EOF;
+ * 1 SO_LINGER 0 on the sender: what came, then ECONNRESET;
+ * 2 SO_LINGER 0 on the listener, the accepted socket sends and closes:
+ *   inherited, as TCP's children inherit it, so ECONNRESET;
+ * 3 SO_LINGER 0 after both ends sent their FIN (the sender shut down
+ *   writing, the reader read EOF and shut down too): nothing to abort,
+ *   the reader still gets EOF (TCP's socket sits in TIME_WAIT).
+ * Linux TCP in the same steps is the baseline.
  */
-/*
- * close() with SO_LINGER on and a zero time aborts, as TCP's does: the
- * peer reads what came before it and then gets ECONNRESET, not EOF;
- * without the option, or after shutdown() only, a clean end.  Linux TCP
- * in the same steps is the baseline.
- */
-static void linger_case(int nc, int port, int linger, char *out, size_t size)
+static void linger_case(int nc, int port, int how, char *out, size_t size)
 {
 	struct sockaddr_in a = addr("127.0.0.1", port);
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	int l = -1, c = -1, s = -1, total = 0, r, one = 1;
+	int l = -1, c = -1, s = -1, snd, rcv, total = 0, r, one = 1;
 	char buf[64];
 
 	snprintf(out, size, "setup failed");
-	l = nc ? nc_listener_at("127.0.0.1", port, 4) : socket(AF_INET, SOCK_STREAM, 0);
+	l = nc ? nc_socket() : socket(AF_INET, SOCK_STREAM, 0);
 	if (l < 0)
 		goto out;
-	if (!nc) {
-		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
-			goto out;
-	}
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((how == 2 && setsockopt(l, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg))) ||
+	    bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
+		goto out;
 	c = nc ? nc_socket() : socket(AF_INET, SOCK_STREAM, 0);
 	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
 		goto out;
 	s = accept(l, NULL, NULL);
-	if (s < 0 || send(c, "abc", 3, MSG_NOSIGNAL) != 3 || !wait_fd(s, POLLIN, 3000))
+	snd = how == 2 ? s : c;
+	rcv = how == 2 ? c : s;
+	if (s < 0 || send(snd, "abc", 3, MSG_NOSIGNAL) != 3 || !wait_fd(rcv, POLLIN, 3000))
 		goto out;
-	if (linger && setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
-		goto out;
-	close(c);
-	c = -1;
-	for (;;) {
-		if (!wait_fd(s, POLLIN, 3000)) {
-			snprintf(out, size, "%d then nothing", total);
+	if (how == 3) {
+		/* both FINs: the reader reads the data and EOF, shuts down too */
+		if (shutdown(snd, SHUT_WR) || recv(rcv, buf, sizeof(buf), MSG_WAITALL) != 3 ||
+		    recv(rcv, buf, sizeof(buf), 0) != 0 || shutdown(rcv, SHUT_WR) ||
+		    !wait_fd(snd, POLLIN, 3000) || recv(snd, buf, sizeof(buf), 0) != 0)
 			goto out;
+		total = 3;
+	}
+	if ((how == 1 || how == 3) && setsockopt(snd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		goto out;
+	close(snd);
+	if (snd == c)
+		c = -1;
+	else
+		s = -1;
+	for (;;) {
+		if (!wait_fd(rcv, POLLIN, how == 3 ? 500 : 3000)) {
+			snprintf(out, size, "%d then %s", total, how == 3 ? "quiet" : "nothing");
+			if (how != 3)
+				goto out;
+			/* nothing came: a read says EOF, or the error a RESET left */
 		}
-		r = recv(s, buf, sizeof(buf), 0);
+		r = recv(rcv, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r <= 0)
 			break;
 		total += r;
@@ -4811,22 +4816,41 @@ out:
 
 static void test_close_linger0(void)
 {
+	static const char * const want[] = {
+		"3 then EOF", "3 then ECONNRESET", "3 then ECONNRESET", "3 then EOF",
+	};
 	const char *name = "close_linger0";
-	char got[2][2][48];
-	int nc, linger;
+	char got[2][4][48];
+	int nc, how, ok = 1;
 
 	for (nc = 0; nc < 2; nc++)
-		for (linger = 0; linger < 2; linger++)
-			linger_case(nc, 7361 + 2 * nc + linger, linger, got[nc][linger],
-				    sizeof(got[nc][linger]));
-	if (!strcmp(got[1][0], "3 then EOF") && !strcmp(got[1][1], "3 then ECONNRESET") &&
-	    !strcmp(got[1][0], got[0][0]) && !strcmp(got[1][1], got[0][1]))
-		PASS(name, "the peer reads 3 bytes, then EOF after a plain close and ECONNRESET after one with SO_LINGER 0, as over TCP");
+		for (how = 0; how < 4; how++)
+			linger_case(nc, 7361 + 4 * nc + how, how, got[nc][how],
+				    sizeof(got[nc][how]));
+	for (how = 0; how < 4; how++)
+		ok = ok && !strcmp(got[1][how], want[how]) && !strcmp(got[0][how], want[how]);
+	if (ok)
+		PASS(name, "the peer reads 3 bytes, then EOF after a plain close, ECONNRESET after one with SO_LINGER 0 (set on the socket, or inherited from the listener), EOF when both ends had sent their FIN; as over TCP");
 	else
-		FAIL(name, "NetChannel: plain close %s, SO_LINGER 0 %s; TCP: %s, %s (want 3 then EOF, 3 then ECONNRESET)",
-		     got[1][0], got[1][1], got[0][0], got[0][1]);
+		FAIL(name, "NetChannel: %s, %s, %s, %s; TCP: %s, %s, %s, %s (want %s, %s, %s, %s: plain, SO_LINGER 0, inherited, after both FINs)",
+		     got[1][0], got[1][1], got[1][2], got[1][3], got[0][0], got[0][1], got[0][2],
+		     got[0][3], want[0], want[1], want[2], want[3]);
 }
 
+#define MAX_CONNS	48
+#define MAX_ROOM	(2LL << 20)
+/* one grant per worker may pass the check at the same moment */
+#define MAX_SLACK	(128LL << 10)
+
+/*
+ * memory.max of the cgroup is a limit too: the core charges the cgroup
+ * with GFP_ATOMIC here, which goes past memory.max, so the module asks
+ * first.  With 2 MiB left under memory.max, 48 connections to our own
+ * listener (64 KiB reserved at each end, 6 MiB in all) stop at the limit:
+ * memory.current stays within memory.max (the sockets may take what the
+ * cgroup reclaims of its other pages), later connections are refused.  The sockets exist before the limit is set, and
+ * nothing is accepted, so no other allocation of ours meets it.
+ */
 static void test_mem_cgroup_max(void)
 {
 	const char *name = "mem_cgroup_max", *cg = "/sys/fs/cgroup/nctest_max";
