@@ -4806,12 +4806,7 @@ static void linger_case(int nc, int port, int how, char *out, size_t size)
 	snprintf(out, size, "%d then %s", total, !r ? "EOF" :
 		 errno == ECONNRESET ? "ECONNRESET" : strerror(errno));
 out:
-	if (c >= 0)
-		close(c);
-	if (s >= 0)
-		close(s);
-	if (l >= 0)
-		close(l);
+	close_fds(c, s, l);
 }
 
 static void test_close_linger0(void)
