@@ -5,6 +5,7 @@ test and pytest would report nothing wrong. A lab that is down must fail instead
 """
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -37,16 +38,51 @@ def fixture_hostvars(host, lab_hosts) -> dict:
     return lab_hosts[host.backend.get_hostname()]
 
 
-def run_ansible(program: str, *args: str, inventories=(), env=None) -> subprocess.CompletedProcess:
+# One Ansible run of a test: the longest (a converge run again, a reboot) take a few minutes under
+# emulation. A run that outlives this fails its test with what it printed, instead of holding the
+# whole test command until CI's time limit.
+ANSIBLE_RUN_TIMEOUT_S = int(os.environ.get("NETCHANNEL_TEST_ANSIBLE_TIMEOUT") or 900)
+
+
+def run_ansible(program: str, *args: str, inventories=(), env=None, timeout=None) -> subprocess.CompletedProcess:
     """Run `ansible` or `ansible-playbook` from the repo against the lab inventory (plus `inventories`).
 
     The result has `.output`: stdout and stderr together (Ansible 2.19 prints failures on stderr).
+    After `timeout` seconds (ANSIBLE_RUN_TIMEOUT_S by default) the run and everything it started
+    (its ssh connections) are killed and the test fails, naming the command and showing its output.
     """
     cmd = [program, "-i", str(INVENTORY)]
     for extra in inventories:
         cmd += ["-i", str(extra)]
+    cmd += list(args)
+    limit = timeout or ANSIBLE_RUN_TIMEOUT_S
     full_env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
-    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=REPO, env=full_env, check=False)
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=full_env,
+        start_new_session=True,  # its own process group, so a timeout kills its ssh children too
+    ) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            try:  # a process that left the group may still hold the pipes: do not wait for it long
+                stdout, stderr = child.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                stdout, stderr = "", "(its output could not be read: something it started still holds it)"
+            pytest.fail(
+                f"{' '.join(cmd)} still ran after {limit} s (NETCHANNEL_TEST_ANSIBLE_TIMEOUT); killed it. "
+                f"Its last output:\n{(stdout + stderr)[-4000:]}",
+                pytrace=False,
+            )
+        except BaseException:  # Ctrl-C: the run is in a session of its own and would not get it
+            os.killpg(child.pid, signal.SIGKILL)
+            raise
+    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     proc.output = proc.stdout + proc.stderr
     return proc
 

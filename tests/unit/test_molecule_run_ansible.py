@@ -1,0 +1,60 @@
+"""molecule/conftest.py's run_ansible: an Ansible run that hangs fails its test after the limit,
+naming the command and showing what it printed, and takes what it started with it; before the
+limit existed, one hung run held make test until CI's 90 minutes were up."""
+
+import importlib.util
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _conftest():
+    spec = importlib.util.spec_from_file_location("molecule_conftest", ROOT / "molecule" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _program(tmp_path: Path, body: str) -> str:
+    prog = tmp_path / "fake-ansible"
+    prog.write_text("#!/bin/sh\n" + body)
+    prog.chmod(prog.stat().st_mode | stat.S_IXUSR)
+    return str(prog)
+
+
+def test_a_hung_run_fails_with_its_output_and_its_children_are_killed(tmp_path):
+    conftest = _conftest()
+    pidfile = tmp_path / "child.pid"
+    # prints a line, leaves a child holding the pipes (as an ssh connection would), then hangs
+    prog = _program(tmp_path, f"echo 'TASK [one]'\nsleep 300 & echo $! > {pidfile}\nsleep 300\n")
+    start = time.monotonic()
+    with pytest.raises(pytest.fail.Exception) as failed:
+        conftest.run_ansible(prog, "play.yml", timeout=2)
+    assert time.monotonic() - start < 60
+    text = str(failed.value)
+    assert f"{prog} -i " in text
+    assert "play.yml still ran after 2 s" in text
+    assert "TASK [one]" in text
+    child = int(pidfile.read_text())
+    for _ in range(50):  # the killed child is reaped by init, not at once
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the run's child {child} still runs")
+
+
+def test_a_run_that_ends_gives_its_status_and_output(tmp_path):
+    conftest = _conftest()
+    prog = _program(tmp_path, "echo out; echo err >&2; exit 3\n")
+    proc = conftest.run_ansible(prog, "x", timeout=30)
+    assert proc.returncode == 3
+    assert proc.output == "out\nerr\n"
+    assert proc.args[-1] == "x"
