@@ -4,6 +4,8 @@ testinfra parametrizes tests by inventory host; with no host there would be no
 test and pytest would report nothing wrong. A lab that is down must fail instead.
 """
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -41,7 +43,22 @@ def fixture_hostvars(host, lab_hosts) -> dict:
 # One Ansible run of a test: the longest (a converge run again, a reboot) take a few minutes under
 # emulation. A run that outlives this fails its test with what it printed, instead of holding the
 # whole test command until CI's time limit.
-ANSIBLE_RUN_TIMEOUT_S = int(os.environ.get("NETCHANNEL_TEST_ANSIBLE_TIMEOUT") or 900)
+ANSIBLE_RUN_TIMEOUT_S = int(os.environ.get("NETCHANNEL_TEST_ANSIBLE_TIMEOUT") or 0) or 900
+
+
+def _die_with_the_test():
+    """In the child, before exec: SIGKILL when the test process dies (CI's time limit sends SIGTERM to
+    make's group, which no longer holds the run: it has a session of its own)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+
+
+def _text(data) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
 
 
 def run_ansible(program: str, *args: str, inventories=(), env=None, timeout=None) -> subprocess.CompletedProcess:
@@ -56,31 +73,35 @@ def run_ansible(program: str, *args: str, inventories=(), env=None, timeout=None
         cmd += ["-i", str(extra)]
     cmd += list(args)
     limit = timeout or ANSIBLE_RUN_TIMEOUT_S
+    where = "the test's limit" if timeout else "NETCHANNEL_TEST_ANSIBLE_TIMEOUT"
     full_env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
     with subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        errors="replace",
         cwd=REPO,
         env=full_env,
         start_new_session=True,  # its own process group, so a timeout kills its ssh children too
+        preexec_fn=_die_with_the_test,  # noqa: PLW1509 (pytest runs no threads here)
     ) as child:
         try:
             stdout, stderr = child.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+            _kill_group(child)
             try:  # a process that left the group may still hold the pipes: do not wait for it long
                 stdout, stderr = child.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                stdout, stderr = "", "(its output could not be read: something it started still holds it)"
+            except subprocess.TimeoutExpired as late:
+                stdout = _text(late.stdout)
+                stderr = _text(late.stderr) + "\n(the rest could not be read: something it started holds its output)"
             pytest.fail(
-                f"{' '.join(cmd)} still ran after {limit} s (NETCHANNEL_TEST_ANSIBLE_TIMEOUT); killed it. "
+                f"{' '.join(cmd)} still ran after {limit} s ({where}); killed it. "
                 f"Its last output:\n{(stdout + stderr)[-4000:]}",
                 pytrace=False,
             )
         except BaseException:  # Ctrl-C: the run is in a session of its own and would not get it
-            os.killpg(child.pid, signal.SIGKILL)
+            _kill_group(child)
             raise
     proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
     proc.output = proc.stdout + proc.stderr
