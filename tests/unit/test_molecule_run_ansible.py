@@ -2,7 +2,6 @@
 naming the command and showing what it printed, and takes what it started with it; before the
 limit existed, one hung run held make test until CI's 90 minutes were up."""
 
-import importlib.util
 import os
 import signal
 import stat
@@ -12,15 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFTEST = ROOT / "molecule" / "conftest.py"
 
 
 def _conftest():
-    spec = importlib.util.spec_from_file_location("molecule_conftest", ROOT / "molecule" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_file("molecule_conftest", CONFTEST)
 
 
 def _program(tmp_path: Path, body: str) -> str:
@@ -44,12 +42,7 @@ def test_a_hung_run_fails_with_its_output_and_its_children_are_killed(tmp_path):
     assert "play.yml still ran after 6 s" in text
     assert "TASK [one]" in text
     child = int(pidfile.read_text())
-    for _ in range(100):  # killed; its zombie waits for init to reap it
-        if not _running(child):
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"the run's child {child} still runs")
+    assert _gone_within_10_s(child), f"the run's child {child} still runs"
 
 
 def _running(pid: int) -> bool:
@@ -60,15 +53,22 @@ def _running(pid: int) -> bool:
     return fields[0] != "Z"
 
 
+def _gone_within_10_s(pid: int) -> bool:
+    """A killed process's zombie waits for init to reap it: not at once."""
+    for _ in range(100):
+        if not _running(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_a_run_dies_with_the_test_process(tmp_path):
     """CI's time limit kills the test process: the run, in a session of its own, must not outlive it."""
     pidfile = tmp_path / "run.pid"
     prog = _program(tmp_path, f"echo $$ > {pidfile}\nexec sleep 300\n")
     script = (
-        "import importlib.util, sys; "
-        f"spec = importlib.util.spec_from_file_location('c', {str(ROOT / 'molecule' / 'conftest.py')!r}); "
-        "c = importlib.util.module_from_spec(spec); spec.loader.exec_module(c); "
-        f"c.run_ansible({prog!r}, 'x', timeout=300)"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from pathload import load_file; "
+        f"load_file('c', {str(CONFTEST)!r}).run_ansible({prog!r}, 'x', timeout=300)"
     )
     test = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
@@ -81,11 +81,7 @@ def test_a_run_dies_with_the_test_process(tmp_path):
     finally:
         test.send_signal(signal.SIGTERM)
         test.wait(timeout=30)
-    for _ in range(100):
-        if not _running(run):
-            break
-        time.sleep(0.1)
-    else:
+    if not _gone_within_10_s(run):
         os.kill(run, signal.SIGKILL)
         pytest.fail(f"the run {run} outlived the test process")
 

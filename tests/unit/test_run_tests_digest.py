@@ -3,22 +3,19 @@ its end still names the failure (the workloads scenario failed in CI with nothin
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("run_tests", ROOT / "tools" / "run_tests.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_file("run_tests", ROOT / "tools" / "run_tests.py")
 
 
 MOLECULE_LOG = """\
