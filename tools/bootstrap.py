@@ -34,8 +34,9 @@ DEB_PACKAGES = [
     # ncbench --uring (module_src/bench; the in-VM tests link it statically)
     "liburing-dev",
     # unmodified programs the in-VM tests run through the shim (redis-tools holds the
-    # redis-server binary; the redis-server package would start a daemon here)
-    "iperf3", "redis-tools",
+    # redis-server binary; the redis-server package would start a daemon here, as nginx
+    # and memcached would: run_vm.py unpacks those, and they need the two libraries)
+    "iperf3", "redis-tools", "curl", "libevent-2.1-7", "libsasl2-2",
     # the kernel roles' build on the controller
     "bc", "bison", "flex", "libelf-dev", "libssl-dev", "dwarves", "rsync", "kmod", "debhelper", "patch", "zstd",
 ]  # fmt: skip

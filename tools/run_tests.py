@@ -5,8 +5,8 @@
             every playbook, ruff (lint + format), role READMEs in step, collection build
   unit      pytest tests/unit (the nclab lab command)
   module    the NetChannel module: unit tests (ASan/UBSan), fuzzing, W=1 build, sparse,
-            checkpatch, in-VM tests on Debian's 6.1 kernel (loopback, and two VMs; iperf3
-            and redis through the shim), then the same on a debug kernel (KASAN, lockdep,
+            checkpatch, in-VM tests on Debian's 6.1 kernel (loopback, and two VMs; iperf3,
+            redis, nginx + curl and memcached through the shim), then the same on a debug kernel (KASAN, lockdep,
             kmemleak) that the kernel role builds
   molecule  every molecule scenario on one shared lab (testinfra verifiers)
 

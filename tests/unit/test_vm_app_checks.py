@@ -18,6 +18,20 @@ NCVM APP redis-nc bench_rc=0 tcp_sockets=0 nc_tx_bytes=195110 commands=2003 roun
 rps=SET=2544.53,GET=2564.10
 NCVM APP redis-tcp bench_rc=0 tcp_sockets=43 nc_tx_bytes=0 commands=2003 roundtrip=ok bench_key=1 \
 rps=SET=2631.58,GET=2932.55
+NCVM APP nginx-nc put_code=201 get_code=200 get_bytes=8388608 get_bps=20971520 bytes=ok small_ok_conns=200/1 \
+nc_tx_bytes=8421376
+NCVM APP nginx-tcp put_code=201 get_code=200 get_bytes=8388608 get_bps=41943040 bytes=ok small_ok_conns=200/1 \
+nc_tx_bytes=0
+NCVM APP memcached-nc cp_rc=0 set_rc=0 get_rc=0 bytes=ok rps=SET=2646,GET=3343 cmd_set=501 cmd_get=401 \
+get_hits=401 secs=7 nc_tx_bytes=49066453
+NCVM APP memcached-tcp cp_rc=0 set_rc=0 get_rc=0 bytes=ok rps=SET=4020,GET=4301 cmd_set=501 cmd_get=401 \
+get_hits=401 secs=5 nc_tx_bytes=0
+"""
+SERVER_UP = """\
+NCVM APP nginx-nc-up pid=212 tcp_sockets=0
+NCVM APP nginx-tcp-up pid=240 tcp_sockets=1
+NCVM APP memcached-nc-up pid=495 tcp_sockets=0
+NCVM APP memcached-tcp-up pid=574 tcp_sockets=1
 """
 
 
@@ -37,12 +51,39 @@ def test_good_client_passes():
         ("195110 commands=2003 roundtrip=ok", "195110 commands=2003 roundtrip=x", "random value"),
         ("roundtrip=ok bench_key=1 rps=SET=2544", "roundtrip=ok bench_key=0 rps=SET=2544", "key is missing"),
         ("redis-nc bench_rc=0", "redis-nc bench_rc=1", "bench_rc=1"),
+        ("nginx-nc put_code=201", "nginx-nc put_code=405", "upload stored"),
+        ("nginx-nc put_code=201", "nginx-nc put_code=204", None),
+        ("get_code=200 get_bytes=8388608 get_bps=2097", "get_code=200 get_bytes=8388000 get_bps=2097", "want 200"),
+        ("get_code=200 get_bytes=8388608 get_bps=2097", "get_code=404 get_bytes=8388608 get_bps=2097", "want 200"),
+        ("get_bps=20971520 bytes=ok", "get_bps=20971520 bytes=mismatch", "differs from what went up"),
+        (
+            "bytes=ok small_ok_conns=200/1 nc_tx_bytes=8421376",
+            "bytes=ok small_ok_conns=199/1 nc_tx_bytes=8421376",
+            "200 answers",
+        ),
+        ("small_ok_conns=200/1 nc_tx_bytes=0", "small_ok_conns=200/3 nc_tx_bytes=0", "over 1 connection"),
+        ("nc_tx_bytes=8421376", "nc_tx_bytes=4096", "did not go through NetChannel"),
+        ("get_bps=20971520", "get_bps=[ 9.1] oops", "not a number"),
+        ("memcached-nc cp_rc=0", "memcached-nc cp_rc=1", "cp_rc=1"),
+        ("get_rc=0 bytes=ok rps=SET=2646", "get_rc=0 bytes=mismatch rps=SET=2646", "differs from what memccp"),
+        # 1000 requests: 4 threads of 100 keys; the GET run loads 100 first
+        (
+            "cmd_set=501 cmd_get=401 get_hits=401 secs=7",
+            "cmd_set=500 cmd_get=401 get_hits=401 secs=7",
+            "cmd_set",
+        ),
+        ("cmd_get=401 get_hits=401 secs=7", "cmd_get=401 get_hits=400 secs=7", "get_hits=400"),
+        ("rps=SET=2646,GET=3343", "rps=none", "printed no rates"),
+        ("secs=7 nc_tx_bytes=49066453", "secs=7 nc_tx_bytes=1000", "item did not go through NetChannel"),
     ],
 )
 def test_bad_client_lines_fail(old, new, complaint):
     assert old in GOOD_CLIENT
     problems = run_vm.check_apps(GOOD_CLIENT.replace(old, new, 1), "client", 1000)
-    assert any(complaint in p for p in problems), problems
+    if complaint is None:
+        assert problems == []
+    else:
+        assert any(complaint in p for p in problems), problems
 
 
 def test_missing_result_fails():
@@ -51,13 +92,68 @@ def test_missing_result_fails():
 
 
 def test_server_exit_status_is_checked():
-    lines = "\n".join(f"NCVM APP {n} server_rc=0" for n in run_vm.APP_SERVERS)
+    lines = SERVER_UP + "\n".join(f"NCVM APP {n} server_rc=0" for n in run_vm.APP_SERVERS if not n.endswith("-up"))
     assert run_vm.check_apps(lines, "serve", 1000) == []
     bad = lines.replace("redis-nc-server server_rc=0", "redis-nc-server server_rc=143")
     assert run_vm.check_apps(bad, "serve", 1000) == ["redis-nc-server: server_rc=143"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ("nginx-nc-up pid=212 tcp_sockets=0", "nginx-nc-up pid=212 tcp_sockets=1", "nginx-nc-up: tcp_sockets=1"),
+        ("nginx-tcp-up pid=240 tcp_sockets=1", "nginx-tcp-up pid=240 tcp_sockets=0", "sees nothing"),
+        ("nginx-nc-up pid=212", "nginx-nc-up pid=none", "nginx did not start"),
+        ("memcached-nc-up pid=495 tcp_sockets=0", "memcached-nc-up pid=495 tcp_sockets=2", "memcached listens on TCP"),
+        ("memcached-tcp-up pid=574", "memcached-tcp-up pid=", "memcached did not start"),
+    ],
+)
+def test_server_start_is_checked(old, new, complaint):
+    lines = SERVER_UP + "\n".join(f"NCVM APP {n} server_rc=0" for n in run_vm.APP_SERVERS if not n.endswith("-up"))
+    problems = run_vm.check_apps(lines.replace(old, new), "serve", 1000)
+    assert len(problems) == 1, problems
+    assert complaint in problems[0], problems
+
+
+def test_unpacked_debs_are_fetched_once_per_version_set(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(cmd, cwd=None, **kw):
+        calls.append(cmd)
+        if cmd[:2] == ["apt-get", "download"]:
+            (Path(cwd) / "nginx_1.deb").write_text("deb")
+        elif cmd[:2] == ["dpkg-deb", "-x"]:
+            (Path(cmd[3]) / "usr" / "sbin").mkdir(parents=True)
+            (Path(cmd[3]) / "usr" / "sbin" / "nginx").write_text("binary")
+
+        class Done:
+            returncode = 0
+            stderr = ""
+
+        return Done()
+
+    monkeypatch.setattr(run_vm.subprocess, "run", fake_run)
+    root = run_vm.unpacked_debs(["nginx"], cache=str(tmp_path), version=lambda p: "1.22.1-9")
+    assert (Path(root) / "usr" / "sbin" / "nginx").read_text() == "binary"
+    assert not list(Path(root).glob("*.deb"))
+    assert calls[0] == ["apt-get", "download", "-q", "nginx=1.22.1-9"]
+    calls.clear()
+    assert run_vm.unpacked_debs(["nginx"], cache=str(tmp_path), version=lambda p: "1.22.1-9") == root
+    assert calls == []
+    other = run_vm.unpacked_debs(["nginx"], cache=str(tmp_path), version=lambda p: "1.22.1-10")
+    assert other != root
+    assert calls[0][-1] == "nginx=1.22.1-10"
+
+
+def test_unknown_package_names_itself(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        run_vm.unpacked_debs(["nginx"], cache=str(tmp_path), version=lambda p: None)
+    assert "apt knows no package nginx" in str(e.value)
 
 
 def test_figures_compare_netchannel_with_tcp():
     figures = run_vm.app_figures(GOOD_CLIENT)
     assert "iperf3 NetChannel 433 Mbit/s TCP 1296 Mbit/s ratio 0.33" in figures
     assert "redis GET NetChannel 2564/s TCP 2933/s ratio 0.87" in figures
+    assert "nginx to curl (8 MiB, sendfile) NetChannel 21.0 MB/s TCP 41.9 MB/s ratio 0.50" in figures
+    assert "memcached GET NetChannel 3343/s TCP 4301/s ratio 0.78" in figures

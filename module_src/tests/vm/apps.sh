@@ -1,14 +1,25 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Unmodified iperf3 and redis-server + redis-benchmark over NetChannel through
-# the LD_PRELOAD shim, inside the test VM (copied in by run_vm.py, run by /init).
+# Unmodified iperf3, redis-server + redis-benchmark, nginx + curl and
+# memcached + libmemcached's tools over NetChannel through the LD_PRELOAD shim, inside the test VM (copied in by
+# run_vm.py, run by /init).
 #
 #   apps.sh local           server and client in this VM, over the loopback peer
 #   apps.sh serve           servers for a client in the other VM
 #   apps.sh client SERVER   clients against SERVER (the other VM)
 #
-# NC_APPS_REQUESTS sets the redis-benchmark request count (default 10000).
+# nginx (Debian's, as shipped: sendfile, TCP_CORK through tcp_nopush, epoll
+# edge-triggered, accept4 in two forked workers, WebDAV PUT) takes an upload
+# from curl, then serves it back and 200 small keep-alive requests; curl
+# checks the bytes. memcached (libevent, a listener thread handing connections
+# to worker threads) takes a 512 KiB item from memccp and gives it back to
+# memccat, then memcslap's SETs and GETs from 4 threads. Their binaries come
+# from Debian's packages unpacked by run_vm.py (installing them here would
+# start daemons).
+#
+# NC_APPS_REQUESTS sets the redis-benchmark request count (default 10000);
+# each of memcslap's 4 threads makes a tenth of it.
 #
 # Prints "NCVM APP <name> key=value ..." verdict lines that run_vm.py checks:
 # exit codes, the TCP sockets seen on the application port while it ran (must
@@ -20,10 +31,15 @@ role=$1
 server=${2:-127.0.0.1}
 # requests per redis-benchmark test (SET and GET each); fewer on slow kernels
 REQUESTS=${NC_APPS_REQUESTS:-10000}
+MEMC_PER_THREAD=$((REQUESTS / 10))
 IPERF_NC=5201
 IPERF_TCP=5202
 REDIS_NC=6379
 REDIS_TCP=6380
+NGINX_NC=8080
+NGINX_TCP=8081
+MEMC_NC=11211
+MEMC_TCP=11212
 SECS=4
 # servers give up after this long, so a failed client cannot hang the VM
 SERVER_SECS=600
@@ -136,6 +152,184 @@ redis_client() {	# redis_client nc|tcp port host
 		"commands=${cmds:-0} roundtrip=$val bench_key=${keys:-0} rps=${rps:-none} p50_ms=${p50:-none}"
 }
 
+# /nginx-nc or /nginx-tcp: the configuration of one nginx instance, serving
+# /www and taking uploads under /up/ (stored in the instance's directory)
+nginx_conf() {		# nginx_conf nc|tcp port bind-address
+	d=/nginx-$1
+	mkdir -p "$d/tmp" "$d/up" /www
+	grep -q '^root:' /etc/passwd 2>/dev/null || {
+		mkdir -p /etc
+		echo 'root:x:0:0:root:/:/bin/sh' >>/etc/passwd
+		echo 'root:x:0:' >>/etc/group
+	}
+	[ -e /www/index.html ] || echo "netchannel nginx test page" >/www/index.html
+	cat >"$d/nginx.conf" <<-EOF
+	user root root;
+	worker_processes 2;
+	daemon off;
+	pid $d/nginx.pid;
+	error_log $d/error.log warn;
+	events { worker_connections 64; }
+	http {
+		access_log off;
+		sendfile on;
+		tcp_nopush on;
+		tcp_nodelay on;
+		keepalive_requests 1000;
+		client_body_temp_path $d/tmp;
+		proxy_temp_path $d/tmp;
+		fastcgi_temp_path $d/tmp;
+		uwsgi_temp_path $d/tmp;
+		scgi_temp_path $d/tmp;
+		server {
+			listen $3:$2;
+			root /www;
+			location /up/ {
+				root $d;
+				dav_methods PUT;
+				client_max_body_size 64m;
+			}
+		}
+	}
+	EOF
+}
+
+nginx_server() {	# nginx_server nc|tcp port bind-address: start, echo when listening
+	nginx_conf "$1" "$2" "$3"
+	d=/nginx-$1
+	run "$1" timeout $SERVER_SECS /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" \
+		>"$d/out.log" 2>&1 &
+	i=0
+	until [ -s "$d/nginx.pid" ] || [ $i -ge 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	sleep 0.5
+	sed "s/^/NCVM APPLOG nginx-$1 /" "$d/out.log" "$d/error.log" 2>/dev/null
+	echo "NCVM APP nginx-$1-up pid=$(cat "$d/nginx.pid" 2>/dev/null || echo none)" \
+		"tcp_sockets=$(tcp_on_port "$2")"
+}
+
+# stop the instance this script started (its pid file), not every one of
+# its kind: server_rc 0 when it ended on SIGNAL, 137 when it had to be
+# killed, 255 when there was no pid
+stop_server() {		# stop_server NAME PIDFILE SIGNAL
+	rc=255
+	pid=$(cat "$2" 2>/dev/null) && kill -"$3" "$pid" && rc=0
+	i=0
+	while [ $rc = 0 ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if [ $rc = 0 ] && kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		rc=137
+	fi
+	echo "NCVM APP $1-server server_rc=$rc"
+}
+
+nginx_stop() {		# nginx_stop nc|tcp
+	stop_server "nginx-$1" "/nginx-$1/nginx.pid" QUIT
+	sed "s/^/NCVM APPLOG nginx-$1 /" "/nginx-$1/error.log" 2>/dev/null
+}
+
+# curl PUTs 8 MiB of random bytes, GETs them back (nginx sends them with
+# sendfile) and compares, then fetches the small page 200 times over one
+# keep-alive connection
+curl_client() {		# curl_client nc|tcp port host
+	url=http://$3:$2
+	[ -e /web.bin ] || head -c 8388608 /dev/urandom >/web.bin
+	want=$(sha256sum </web.bin | cut -d' ' -f1)
+	i=0
+	until run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/" 2>/dev/null || [ $i -ge 50 ]; do
+		sleep 0.3
+		i=$((i + 1))
+	done
+	rm -f "/web-got-$1.bin"
+	tx0=$(counter tx_bytes)
+	put=$(run "$1" timeout 120 /usr/bin/curl -sS -T /web.bin -w '%{http_code}' -o /dev/null \
+		"$url/up/web.bin" 2>"/curl-$1.log")
+	get=$(run "$1" timeout 120 /usr/bin/curl -sS -o "/web-got-$1.bin" \
+		-w '%{http_code} %{size_download} %{speed_download}' "$url/up/web.bin" 2>>"/curl-$1.log")
+	tx1=$(counter tx_bytes)
+	got=$(sha256sum <"/web-got-$1.bin" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$got" ] && [ "$got" = "$want" ] && same=ok || same=mismatch
+	n=0
+	urls=""
+	while [ $n -lt 200 ]; do
+		urls="$urls $url/"
+		n=$((n + 1))
+	done
+	# shellcheck disable=SC2086 # one argument per URL
+	small=$(run "$1" timeout 120 /usr/bin/curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
+		$urls 2>>"/curl-$1.log" | awk '$1 == 200 { ok++ } { c += $2 } END { printf "%d/%d", ok, c }')
+	sed "s/^/NCVM APPLOG curl-$1 /" "/curl-$1.log"
+	set -- "$1" $get
+	echo "NCVM APP nginx-$1 put_code=$put get_code=${2:-none} get_bytes=${3:-0}" \
+		"get_bps=${4:-0} bytes=$same small_ok_conns=$small nc_tx_bytes=$((tx1 - tx0))"
+}
+
+memc_server() {		# memc_server nc|tcp port bind-address: start, echo when listening
+	rm -f "/memc-$1.pid"
+	run "$1" timeout $SERVER_SECS /usr/bin/memcached -u root -l "$3" -p "$2" -U 0 -t 2 -m 64 \
+		-P "/memc-$1.pid" >"/memc-s-$1.log" 2>&1 &
+	i=0
+	until [ "$(tcp_on_port "$2")" != 0 ] || [ -s "/memc-$1.pid" ] || [ $i -ge 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	sleep 0.5
+	sed "s/^/NCVM APPLOG memcached-$1 /" "/memc-s-$1.log"
+	echo "NCVM APP memcached-$1-up pid=$(cat "/memc-$1.pid" 2>/dev/null || echo none)" \
+		"tcp_sockets=$(tcp_on_port "$2")"
+}
+
+memc_stop() {		# memc_stop nc|tcp
+	stop_server "memcached-$1" "/memc-$1.pid" TERM
+}
+
+mc() {			# mc nc|tcp port host tool args...: one of libmemcached's tools
+	_mc_m=$1 _mc_s=$3:$2 _mc_t=$4	# sh has no locals: names of its own
+	shift 4
+	run "$_mc_m" timeout 120 "/usr/bin/$_mc_t" --servers="$_mc_s" "$@"
+}
+
+stat_of() {		# stat_of NAME < memcstat output
+	awk -v k="$1:" '$1 == k { print $2; exit }'
+}
+
+memc_client() {		# memc_client nc|tcp port host
+	i=0
+	until mc "$1" "$2" "$3" memcstat >/dev/null 2>&1 || [ $i -ge 50 ]; do
+		sleep 0.3
+		i=$((i + 1))
+	done
+	[ -e /memc.bin ] || head -c 524288 /dev/urandom >/memc.bin
+	want=$(sha256sum </memc.bin | cut -d' ' -f1)
+	tx0=$(counter tx_bytes)
+	mc "$1" "$2" "$3" memccp /memc.bin >"/memc-c-$1.log" 2>&1
+	cprc=$?
+	rm -f "/memc-got-$1.bin"
+	mc "$1" "$2" "$3" memccat --file="/memc-got-$1.bin" memc.bin >>"/memc-c-$1.log" 2>&1
+	got=$(sha256sum <"/memc-got-$1.bin" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$got" ] && [ "$got" = "$want" ] && same=ok || same=mismatch
+	t0=$(date +%s)
+	mc "$1" "$2" "$3" memcslap --concurrency=4 --execute-number=$MEMC_PER_THREAD --test=set >"/memc-b-$1.log" 2>&1
+	setrc=$?
+	mc "$1" "$2" "$3" memcslap --concurrency=4 --execute-number=$MEMC_PER_THREAD --test=get >>"/memc-b-$1.log" 2>&1
+	getrc=$?
+	t1=$(date +%s)
+	tx1=$(counter tx_bytes)
+	mc "$1" "$2" "$3" memcstat >"/memc-stat-$1.log" 2>&1
+	sed "s/^/NCVM APPLOG memcached-$1 /" "/memc-c-$1.log" "/memc-b-$1.log"
+	# memcslap's "Time to set 8000 keys by 4 threads: 3.024 seconds." as keys/s
+	rates=$(awk '/^Time to (set|get) +[0-9]+ keys by/ && $(NF - 1) > 0 {
+		printf "%s%s=%.0f", s, toupper($3), $4 / $(NF - 1); s = "," }' "/memc-b-$1.log")
+	echo "NCVM APP memcached-$1 cp_rc=$cprc set_rc=$setrc get_rc=$getrc bytes=$same rps=${rates:-none}" \
+		"cmd_set=$(stat_of cmd_set <"/memc-stat-$1.log") cmd_get=$(stat_of cmd_get <"/memc-stat-$1.log")" \
+		"get_hits=$(stat_of get_hits <"/memc-stat-$1.log") secs=$((t1 - t0)) nc_tx_bytes=$((tx1 - tx0))"
+}
+
 case "$role" in
 local)
 	for m in nc tcp; do
@@ -159,6 +353,20 @@ local)
 		wait $rpid
 		echo "NCVM APP redis-$m-server server_rc=$?"
 	done
+	for m in nc tcp; do
+		port=$NGINX_NC
+		[ $m = tcp ] && port=$NGINX_TCP
+		nginx_server $m $port 127.0.0.1
+		curl_client $m $port 127.0.0.1
+		nginx_stop $m
+	done
+	for m in nc tcp; do
+		port=$MEMC_NC
+		[ $m = tcp ] && port=$MEMC_TCP
+		memc_server $m $port 127.0.0.1
+		memc_client $m $port 127.0.0.1
+		memc_stop $m
+	done
 	;;
 serve)
 	iperf_server nc $IPERF_NC &
@@ -169,6 +377,10 @@ serve)
 	p3=$!
 	redis_server tcp $REDIS_TCP 0.0.0.0 &
 	p4=$!
+	nginx_server nc $NGINX_NC 0.0.0.0
+	nginx_server tcp $NGINX_TCP 0.0.0.0
+	memc_server nc $MEMC_NC 0.0.0.0
+	memc_server tcp $MEMC_TCP 0.0.0.0
 	wait $p1
 	echo "NCVM APP iperf3-nc-server server_rc=$?"
 	wait $p2
@@ -177,12 +389,22 @@ serve)
 	echo "NCVM APP redis-nc-server server_rc=$?"
 	wait $p4
 	echo "NCVM APP redis-tcp-server server_rc=$?"
+	# the client has finished with nginx when it has shut both redis servers down
+	nginx_stop nc
+	nginx_stop tcp
+	memc_stop nc
+	memc_stop tcp
 	;;
 client)
 	# the servers start at about the same time in the other VM
 	sleep 3
 	iperf_client nc $IPERF_NC "$server"
 	iperf_client tcp $IPERF_TCP "$server"
+	# nginx and memcached before redis: the server stops them once redis is shut down
+	curl_client nc $NGINX_NC "$server"
+	curl_client tcp $NGINX_TCP "$server"
+	memc_client nc $MEMC_NC "$server"
+	memc_client tcp $MEMC_TCP "$server"
 	redis_client nc $REDIS_NC "$server"
 	redis_client tcp $REDIS_TCP "$server"
 	;;

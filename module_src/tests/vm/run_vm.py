@@ -29,6 +29,7 @@ parsed here; everything else is passed through with --verbose.
 
 import argparse
 import glob
+import hashlib
 import io
 import lzma
 import os
@@ -286,10 +287,15 @@ def main():
     ap.add_argument("--pair", action="store_true", help="two VMs on a private link, NetChannel vs TCP between them")
     ap.add_argument("--log", default=None)
     ap.add_argument(
-        "--no-apps", action="store_true", help="skip unmodified iperf3 and redis through the shim (quick runs)"
+        "--no-apps",
+        action="store_true",
+        help="skip unmodified iperf3, redis, nginx and memcached through the shim (quick runs)",
     )
     ap.add_argument(
-        "--app-requests", type=int, default=10000, help="redis-benchmark requests per test (SET, GET), at least 100"
+        "--app-requests",
+        type=int,
+        default=10000,
+        help="redis-benchmark requests per test (SET, GET), at least 100; memcslap's 4 threads a tenth each",
     )
     ap.add_argument("--no-bench", action="store_true", help="skip the ncbench runs (quick runs)")
     ap.add_argument(
@@ -431,45 +437,112 @@ def build_preload(tmp):
     ]
 
 
-# Unmodified Debian programs run through the shim (packages iperf3 and
+# Unmodified Debian programs run through the shim (packages iperf3, curl and
 # redis-tools; redis-tools' multi-call binary is redis-server when so named).
 APPS = {
     "usr/bin/iperf3": "/usr/bin/iperf3",
     "usr/bin/redis-server": "/usr/bin/redis-check-rdb",
     "usr/bin/redis-benchmark": "/usr/bin/redis-benchmark",
     "usr/bin/redis-cli": "/usr/bin/redis-cli",
+    "usr/bin/curl": "/usr/bin/curl",
 }
+# Programs whose package would start a daemon here if installed: fetched with
+# apt-get download and unpacked into a cache named after the package versions
+# (path in the guest: path in the package).
+MEMC_TOOLS = ("memccp", "memccat", "memcstat", "memcslap")
+UNPACKED = {
+    "nginx": {"usr/sbin/nginx": "usr/sbin/nginx"},
+    "memcached": {"usr/bin/memcached": "usr/bin/memcached"},
+    "libmemcached-tools": {f"usr/bin/{t}": f"usr/bin/{t}" for t in MEMC_TOOLS},
+    # the tools' libraries (found by ldd in the unpacked tree)
+    "libmemcached11": {},
+    "libhashkit2": {},
+}
+UNPACKED_LIBS = "usr/lib/x86_64-linux-gnu"
+APPS_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "netchannel", "apps")
 
 
-def shared_libs(binary):
-    """(path in the guest, path here) of every library ldd lists for binary."""
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+def shared_libs(binary, root=None):
+    """(path in the guest, path here) of every library ldd lists for binary;
+    with root, an unpacked tree whose libraries come first (and keep their
+    path in it)."""
+    env = {**os.environ, "LD_LIBRARY_PATH": os.path.join(root, UNPACKED_LIBS)} if root else None
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True, env=env).stdout
     libs = []
     for line in out.splitlines():
         m = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
         if m:
-            libs.append((m.group(1).lstrip("/"), os.path.realpath(m.group(1))))
+            path = m.group(1)
+            guest = os.path.relpath(path, root) if root and path.startswith(root + os.sep) else path.lstrip("/")
+            libs.append((guest, os.path.realpath(path)))
+        elif "not found" in line:
+            sys.exit(f"run_vm.py: {binary} needs {line.split()[0]}, which is not installed here")
     return libs
 
 
+def candidate_version(pkg):
+    """The version apt would install of pkg, or None when apt does not know it."""
+    out = subprocess.run(
+        ["apt-cache", "show", "--no-all-versions", pkg], capture_output=True, text=True, check=False
+    ).stdout
+    m = re.search(r"^Version: (\S+)$", out, re.M)
+    return m.group(1) if m else None
+
+
+def unpacked_debs(pkgs, cache=APPS_CACHE, version=candidate_version):
+    """A directory holding pkgs (Debian packages) unpacked, fetched once per set of versions."""
+    wanted = []
+    for pkg in pkgs:
+        v = version(pkg)
+        if not v:
+            sys.exit(f"run_vm.py: apt knows no package {pkg} (apt-get update?); --no-apps skips these tests")
+        wanted.append(f"{pkg}={v}")
+    root = os.path.join(cache, hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16])
+    if os.path.exists(os.path.join(root, ".complete")):
+        return root
+    tmp = root + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    got = subprocess.run(["apt-get", "download", "-q", *wanted], cwd=tmp, capture_output=True, text=True, check=False)
+    if got.returncode:
+        sys.exit(f"run_vm.py: apt-get download {' '.join(wanted)} failed: {got.stderr.strip()[-500:]}")
+    for deb in sorted(glob.glob(os.path.join(tmp, "*.deb"))):
+        subprocess.run(["dpkg-deb", "-x", deb, tmp], check=True)
+        os.remove(deb)
+    with open(os.path.join(tmp, ".complete"), "w") as fh:
+        fh.write("\n".join(wanted) + "\n")
+    shutil.rmtree(root, ignore_errors=True)
+    os.rename(tmp, root)
+    return root
+
+
 def app_files():
-    """iperf3, redis and their libraries, plus the script that drives them."""
+    """The applications and their libraries, plus the script that drives them."""
     missing = [src for src in APPS.values() if not os.path.exists(src)]
     if missing:
         sys.exit(
-            f"run_vm.py: {', '.join(missing)} not installed (apt install iperf3 redis-tools, "
+            f"run_vm.py: {', '.join(missing)} not installed (apt install iperf3 redis-tools curl, "
             "or make bootstrap); --no-apps skips these tests"
         )
     files = dict(APPS)
-    for src in APPS.values():
-        files.update(shared_libs(src))
+    root = unpacked_debs(sorted(UNPACKED))
+    for pkg in UNPACKED.values():
+        files.update((guest, os.path.join(root, src)) for guest, src in pkg.items())
+    for src in list(files.values()):
+        files.update(shared_libs(src, root))
     files["apps.sh"] = os.path.join(HERE, "apps.sh")
     return sorted(files.items())
 
 
 # The APP lines apps.sh prints in each role; see check_apps().
-APP_CLIENTS = ("iperf3-nc", "iperf3-tcp", "redis-nc", "redis-tcp")
-APP_SERVERS = tuple(f"{c}-server" for c in APP_CLIENTS)
+APP_CLIENTS = tuple(f"{a}-{m}" for a in ("iperf3", "redis", "nginx", "memcached") for m in ("nc", "tcp"))
+APP_SERVERS = (
+    *(f"{c}-server" for c in APP_CLIENTS),
+    *(f"{a}-{m}-up" for a in ("nginx", "memcached") for m in ("nc", "tcp")),
+)
+WEB_BYTES = 8 << 20  # what curl uploads to nginx and fetches back (apps.sh)
+MEMC_ITEM = 512 << 10  # the item memccp stores and memccat reads back
+MEMC_THREADS = 4  # memcslap's, each making a tenth of the requests (apps.sh)
 APPS_EXPECT = {"local": APP_CLIENTS + APP_SERVERS, "serve": APP_SERVERS, "client": APP_CLIENTS}
 
 
@@ -490,16 +563,71 @@ def num(kv, key):
         return None
 
 
+def check_up(name, kv):
+    """What is wrong with a server's start (nginx, memcached): it runs, and
+    listens on the right protocol."""
+    bad = []
+    tcp = kv.get("tcp_sockets", "")
+    app = name.split("-")[0]
+    if not kv.get("pid", "").isdigit():
+        bad.append(f"pid={kv.get('pid')}: {app} did not start")
+    if name.endswith("-nc-up") and tcp != "0":
+        bad.append(f"tcp_sockets={tcp}: {app} listens on TCP, want 0 (shim not used)")
+    if name.endswith("-tcp-up") and (not tcp.isdigit() or tcp == "0"):
+        bad.append(f"tcp_sockets={tcp} for the TCP baseline: the socket check sees nothing")
+    return bad
+
+
+def check_memc(name, kv, requests):
+    """What is wrong with the memcached client's results."""
+    bad = []
+    per_thread = requests // 10
+    keys = MEMC_THREADS * per_thread  # what each memcslap run sets or gets
+    if kv.get("bytes") != "ok":
+        bad.append(f"bytes={kv.get('bytes')} (memccat's item differs from what memccp stored)")
+    # memcslap's GET run first loads per_thread keys; memccp adds one SET, memccat one GET
+    for key, want in (("cmd_set", keys + per_thread + 1), ("cmd_get", keys + 1), ("get_hits", keys + 1)):
+        if (num(kv, key) or 0) < want:
+            bad.append(f"{key}={kv.get(key)} (want >= {want})")
+    if not re.fullmatch(r"SET=\d+,GET=\d+", kv.get("rps", "")):
+        bad.append(f"rps={kv.get('rps')} (memcslap printed no rates)")
+    if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < MEMC_ITEM:
+        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {MEMC_ITEM}-byte item did not go through NetChannel")
+    return bad
+
+
+def check_web(name, kv):
+    """What is wrong with curl's transfers against nginx."""
+    bad = []
+    if kv.get("put_code") not in ("201", "204"):
+        bad.append(f"put_code={kv.get('put_code')} (want 201 or 204: the upload stored)")
+    if kv.get("get_code") != "200" or kv.get("get_bytes") != str(WEB_BYTES):
+        bad.append(f"get_code={kv.get('get_code')} get_bytes={kv.get('get_bytes')} (want 200 and {WEB_BYTES})")
+    if kv.get("bytes") != "ok":
+        bad.append(f"bytes={kv.get('bytes')} (what came back differs from what went up)")
+    if kv.get("small_ok_conns") != "200/1":
+        bad.append(f"small_ok_conns={kv.get('small_ok_conns')} (want 200 answers over 1 connection)")
+    if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < WEB_BYTES:
+        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {WEB_BYTES}-byte upload did not go through NetChannel")
+    return bad
+
+
 def check_app(name, kv, requests):
     """What is wrong with one application's result (empty if nothing)."""
     bad = [f"{k}={v}" for k, v in kv.items() if k.endswith("_rc") and v != "0"]
-    for key in ("mbytes", "mbits", "nc_tx_bytes", "commands"):
+    for key in ("mbytes", "mbits", "nc_tx_bytes", "commands", "get_bps", "cmd_set", "cmd_get", "get_hits"):
         if key in kv and num(kv, key) is None:
             bad.append(f"{key}={kv[key]!r} is not a number")
     if bad:
         return bad
     if name.endswith("-server"):
         return bad
+    if name.endswith("-up"):
+        return check_up(name, kv)
+    if name.startswith("nginx"):
+        return check_web(name, kv)
+    if name.startswith("memcached"):
+        return check_memc(name, kv, requests)
     tcp = kv.get("tcp_sockets", "")
     if name.endswith("-nc") and tcp != "0":
         bad.append(f"tcp_sockets={tcp}: TCP sockets on the application port, want 0 (shim not used)")
@@ -546,16 +674,20 @@ def app_figures(text):
     nc, tcp = num(found.get("iperf3-nc", {}), "mbits"), num(found.get("iperf3-tcp", {}), "mbits")
     if nc is not None and tcp:
         parts.append(f"iperf3 NetChannel {nc:g} Mbit/s TCP {tcp:g} Mbit/s ratio {nc / tcp:.2f}")
-    for op in ("SET", "GET"):
-        rps = {}
-        for m in ("nc", "tcp"):
-            hit = re.search(rf"{op}=([\d.]+)", found.get(f"redis-{m}", {}).get("rps", ""))
-            if hit:
-                rps[m] = float(hit.group(1))
-        if len(rps) == 2 and rps["tcp"]:
-            parts.append(
-                f"redis {op} NetChannel {rps['nc']:.0f}/s TCP {rps['tcp']:.0f}/s ratio {rps['nc'] / rps['tcp']:.2f}"
-            )
+    for app in ("redis", "memcached"):
+        for op in ("SET", "GET"):
+            rps = {}
+            for m in ("nc", "tcp"):
+                hit = re.search(rf"{op}=([\d.]+)", found.get(f"{app}-{m}", {}).get("rps", ""))
+                if hit:
+                    rps[m] = float(hit.group(1))
+            if len(rps) == 2 and rps["tcp"]:
+                ratio = rps["nc"] / rps["tcp"]
+                parts.append(f"{app} {op} NetChannel {rps['nc']:.0f}/s TCP {rps['tcp']:.0f}/s ratio {ratio:.2f}")
+    nc, tcp = (num(found.get(f"nginx-{m}", {}), "get_bps") for m in ("nc", "tcp"))
+    if nc is not None and tcp:
+        rates = f"NetChannel {nc / 1e6:.1f} MB/s TCP {tcp / 1e6:.1f} MB/s ratio {nc / tcp:.2f}"
+        parts.append(f"nginx to curl (8 MiB, sendfile) {rates}")
     return "; ".join(p for p in parts if p)
 
 
