@@ -43,7 +43,29 @@ def fixture_hostvars(host, lab_hosts) -> dict:
 # One Ansible run of a test: the longest (a converge run again, a reboot) take a few minutes under
 # emulation. A run that outlives this fails its test with what it printed, instead of holding the
 # whole test command until CI's time limit.
-ANSIBLE_RUN_TIMEOUT_S = int(os.environ.get("NETCHANNEL_TEST_ANSIBLE_TIMEOUT") or 0) or 900
+ANSIBLE_RUN_TIMEOUT_DEFAULT_S = 900
+
+
+def ansible_run_timeout(value: str | None) -> int:
+    """The limit NETCHANNEL_TEST_ANSIBLE_TIMEOUT sets (unset, empty or 0: the default); a value that
+    is not a whole number of seconds stops the tests with a message naming it (pytest_configure)."""
+    text = (value or "").strip()
+    if not text.isdigit():
+        if not text:
+            return ANSIBLE_RUN_TIMEOUT_DEFAULT_S
+        raise pytest.UsageError(
+            f"NETCHANNEL_TEST_ANSIBLE_TIMEOUT={value!r} (environment): want a whole number of seconds, "
+            f"0 for the default of {ANSIBLE_RUN_TIMEOUT_DEFAULT_S}"
+        )
+    return int(text) or ANSIBLE_RUN_TIMEOUT_DEFAULT_S
+
+
+ANSIBLE_RUN_TIMEOUT_S = ANSIBLE_RUN_TIMEOUT_DEFAULT_S
+
+
+def pytest_configure(config):
+    global ANSIBLE_RUN_TIMEOUT_S  # noqa: PLW0603 - read once, before any test runs
+    ANSIBLE_RUN_TIMEOUT_S = ansible_run_timeout(os.environ.get("NETCHANNEL_TEST_ANSIBLE_TIMEOUT"))
 
 
 def _die_with_the_test():
@@ -61,19 +83,22 @@ def _text(data) -> str:
     return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
 
 
-def run_ansible(program: str, *args: str, inventories=(), env=None, timeout=None) -> subprocess.CompletedProcess:
+def run_ansible(
+    program: str, *args: str, inventories=(), env=None, timeout=None, at_least=None
+) -> subprocess.CompletedProcess:
     """Run `ansible` or `ansible-playbook` from the repo against the lab inventory (plus `inventories`).
 
     The result has `.output`: stdout and stderr together (Ansible 2.19 prints failures on stderr).
-    After `timeout` seconds (ANSIBLE_RUN_TIMEOUT_S by default) the run and everything it started
-    (its ssh connections) are killed and the test fails, naming the command and showing its output.
+    After `timeout` seconds (ANSIBLE_RUN_TIMEOUT_S by default, or `at_least` when that is larger)
+    the run and everything it started (its ssh connections) are killed and the test fails, naming
+    the command and showing its output.
     """
     cmd = [program, "-i", str(INVENTORY)]
     for extra in inventories:
         cmd += ["-i", str(extra)]
     cmd += list(args)
-    limit = timeout or ANSIBLE_RUN_TIMEOUT_S
-    where = "the test's limit" if timeout else "NETCHANNEL_TEST_ANSIBLE_TIMEOUT"
+    limit = timeout or max(at_least or 0, ANSIBLE_RUN_TIMEOUT_S)
+    where = "the test's limit" if limit != ANSIBLE_RUN_TIMEOUT_S else "NETCHANNEL_TEST_ANSIBLE_TIMEOUT"
     full_env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
     with subprocess.Popen(
         cmd,

@@ -93,3 +93,53 @@ def test_a_run_that_ends_gives_its_status_and_output(tmp_path):
     assert proc.returncode == 3
     assert proc.output == "out\nerr\n"
     assert proc.args[-1] == "x"
+
+
+@pytest.mark.parametrize(("value", "want"), [(None, 900), ("", 900), ("0", 900), (" 1200 ", 1200), ("30", 30)])
+def test_the_limit_comes_from_the_environment(value, want):
+    assert _conftest().ansible_run_timeout(value) == want
+
+
+@pytest.mark.parametrize("value", ["15m", "1.5", "-5", "ten"])
+def test_a_limit_that_is_not_whole_seconds_is_named(value):
+    with pytest.raises(pytest.UsageError) as bad:
+        _conftest().ansible_run_timeout(value)
+    assert f"NETCHANNEL_TEST_ANSIBLE_TIMEOUT={value!r} (environment)" in str(bad.value)
+    assert "whole number of seconds" in str(bad.value)
+
+
+def test_pytest_stops_with_the_message_and_no_traceback(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "import importlib.util\n"
+        f"_s = importlib.util.spec_from_file_location('molecule_conftest', {str(CONFTEST)!r})\n"
+        "_m = importlib.util.module_from_spec(_s)\n"
+        "_s.loader.exec_module(_m)\n"
+        "pytest_configure = _m.pytest_configure\n"
+    )
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    env = {**os.environ, "NETCHANNEL_TEST_ANSIBLE_TIMEOUT": "15m"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "NETCHANNEL_TEST_ANSIBLE_TIMEOUT='15m' (environment)" in out
+    assert "Traceback" not in out
+
+
+def test_a_larger_environment_limit_wins_over_at_least(tmp_path, monkeypatch):
+    conftest = _conftest()
+    prog = _program(tmp_path, "sleep 300\n")
+    monkeypatch.setattr(conftest, "ANSIBLE_RUN_TIMEOUT_S", 3)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        conftest.run_ansible(prog, "reboot.yml", at_least=5)
+    assert "reboot.yml still ran after 5 s (the test's limit)" in str(failed.value)
+    monkeypatch.setattr(conftest, "ANSIBLE_RUN_TIMEOUT_S", 6)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        conftest.run_ansible(prog, "reboot.yml", at_least=5)
+    assert "reboot.yml still ran after 6 s (NETCHANNEL_TEST_ANSIBLE_TIMEOUT)" in str(failed.value)

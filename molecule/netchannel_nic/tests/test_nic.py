@@ -285,7 +285,7 @@ def test_persistence_reapplies_the_values_after_a_reboot(ansible):
     assert vm.service(unit).is_enabled
     before = _sections(vm.run(VIEW_SCRIPT.format(iface=IFACE)).stdout)
     boot_id = vm.check_output("cat /proc/sys/kernel/random/boot_id")
-    rebooted = ansible("ansible", FIRST, "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=900", timeout=1500)
+    rebooted = ansible("ansible", FIRST, "-m", "ansible.builtin.reboot", "-a", "reboot_timeout=900", at_least=1500)
     assert rebooted.returncode == 0, rebooted.output[-3000:]
     vm = testinfra.get_host(f"ansible://{FIRST}?ansible_inventory={LAB_INVENTORY}")
     assert vm.check_output("cat /proc/sys/kernel/random/boot_id") != boot_id
