@@ -601,8 +601,14 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		nc_wake(sk, NC_WAKE_ALL);
 		break;
 	case NC_T_RESET:
-		__nc_conn_fail(nsk, sk->sk_state == TCP_SYN_SENT ?
-			       ECONNREFUSED : ECONNRESET, false, &h->conn_id);
+		/*
+		 * As tcp_reset(): refused while connecting; EPIPE once the
+		 * peer's CLOSE came (TCP's CLOSE_WAIT: reads still end in
+		 * EOF, nc_recvmsg()); reset otherwise.
+		 */
+		__nc_conn_fail(nsk, sk->sk_state == TCP_SYN_SENT ? ECONNREFUSED :
+			       READ_ONCE(nsk->peer_fin) ? EPIPE : ECONNRESET,
+			       false, &h->conn_id);
 		break;
 	case NC_T_CLOSE:
 		/*

@@ -618,11 +618,18 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		}
 		if (copied >= target)
 			break;
+		/*
+		 * The peer's CLOSE before any error, as tcp_recvmsg() puts
+		 * SOCK_DONE first: all its data came, so a reset after it
+		 * leaves the reader its EOF (and the error to a write).
+		 */
+		if (fin)
+			break;
 		if (READ_ONCE(sk->sk_err)) {
 			err = sock_error(sk);
 			break;
 		}
-		if (fin || (sk->sk_shutdown & RCV_SHUTDOWN))
+		if (sk->sk_shutdown & RCV_SHUTDOWN)
 			break;
 		/* still connecting: wait (or EAGAIN) as for an empty queue */
 		if (state != TCP_ESTABLISHED && state != TCP_SYN_SENT) {

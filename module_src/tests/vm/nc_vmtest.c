@@ -4784,13 +4784,21 @@ static void linger_case(int nc, int port, int how, char *out, size_t size)
 			goto out;
 		total = 3;
 	}
-	if ((how == 1 || how == 3) && setsockopt(snd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+	/* FIN first, then an abortive close: the reset finds the reader's end closed by its peer */
+	if (how == 4 && shutdown(snd, SHUT_WR))
+		goto out;
+	if ((how == 1 || how == 3 || how == 4) && setsockopt(snd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
 		goto out;
 	close(snd);
 	if (snd == c)
 		c = -1;
 	else
 		s = -1;
+	/* read only once the reset is there (POLLHUP), not between FIN and reset */
+	if (how == 4 && !wait_fd(rcv, 0, 3000)) {
+		snprintf(out, size, "no hang-up after the reset");
+		goto out;
+	}
 	for (;;) {
 		if (!wait_fd(rcv, POLLIN, how == 3 ? 500 : 3000)) {
 			snprintf(out, size, "%d then %s", total, how == 3 ? "quiet" : "nothing");
@@ -4805,6 +4813,13 @@ static void linger_case(int nc, int port, int how, char *out, size_t size)
 	}
 	snprintf(out, size, "%d then %s", total, !r ? "EOF" :
 		 errno == ECONNRESET ? "ECONNRESET" : strerror(errno));
+	if (how == 4) {
+		/* and what a write says then (TCP: EPIPE, the reset in CLOSE_WAIT) */
+		r = (int)send(rcv, "x", 1, MSG_NOSIGNAL);
+		snprintf(out + strlen(out), size - strlen(out), ", send %s",
+			 r >= 0 ? "ok" : errno == EPIPE ? "EPIPE" : errno == ECONNRESET ? "ECONNRESET" :
+			 strerror(errno));
+	}
 out:
 	close_fds(c, s, l);
 }
@@ -4813,23 +4828,24 @@ static void test_close_linger0(void)
 {
 	static const char * const want[] = {
 		"3 then EOF", "3 then ECONNRESET", "3 then ECONNRESET", "3 then EOF",
+		"3 then EOF, send EPIPE",
 	};
 	const char *name = "close_linger0";
-	char got[2][4][48];
+	char got[2][5][48];
 	int nc, how, ok = 1;
 
 	for (nc = 0; nc < 2; nc++)
-		for (how = 0; how < 4; how++)
-			linger_case(nc, 7361 + 4 * nc + how, how, got[nc][how],
+		for (how = 0; how < 5; how++)
+			linger_case(nc, 7361 + 5 * nc + how, how, got[nc][how],
 				    sizeof(got[nc][how]));
-	for (how = 0; how < 4; how++)
+	for (how = 0; how < 5; how++)
 		ok = ok && !strcmp(got[1][how], want[how]) && !strcmp(got[0][how], want[how]);
 	if (ok)
-		PASS(name, "the peer reads 3 bytes, then EOF after a plain close, ECONNRESET after one with SO_LINGER 0 (set on the socket, or inherited from the listener), EOF when both ends had sent their FIN; as over TCP");
+		PASS(name, "the peer reads 3 bytes, then EOF after a plain close, ECONNRESET after one with SO_LINGER 0 (set on the socket, or inherited from the listener), EOF when both ends had sent their FIN, EOF and EPIPE on a write when the reset followed a FIN; as over TCP");
 	else
-		FAIL(name, "NetChannel: %s, %s, %s, %s; TCP: %s, %s, %s, %s (want %s, %s, %s, %s: plain, SO_LINGER 0, inherited, after both FINs)",
-		     got[1][0], got[1][1], got[1][2], got[1][3], got[0][0], got[0][1], got[0][2],
-		     got[0][3], want[0], want[1], want[2], want[3]);
+		FAIL(name, "NetChannel: %s, %s, %s, %s, %s; TCP: %s, %s, %s, %s, %s (want %s, %s, %s, %s, %s: plain, SO_LINGER 0, inherited, after both FINs, reset after FIN)",
+		     got[1][0], got[1][1], got[1][2], got[1][3], got[1][4], got[0][0], got[0][1], got[0][2],
+		     got[0][3], got[0][4], want[0], want[1], want[2], want[3], want[4]);
 }
 
 #define MAX_CONNS	48
