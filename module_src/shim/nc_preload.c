@@ -6,8 +6,17 @@
  *
  * AF_INET stream sockets (protocol 0 or IPPROTO_TCP) become
  * socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK); SOCK_NONBLOCK and
- * SOCK_CLOEXEC are kept.  AF_INET6, AF_UNIX, datagram and raw sockets are
- * left alone.
+ * SOCK_CLOEXEC are kept.  AF_UNIX, datagram and raw sockets are left alone.
+ *
+ * AF_INET6 stream sockets carry IPv4 too (Java, Node.js, Python's
+ * http.server listen on "::" by default): one that binds to "::" while
+ * dual-stack (IPV6_V6ONLY off), or binds or connects to an IPv4-mapped
+ * address (::ffff:a.b.c.d), is swapped at that moment for a NetChannel
+ * socket on the IPv4 address, as with a filter below.  The program keeps
+ * its IPv6 view of it: addresses from accept(), getsockname() and
+ * getpeername() come back IPv4-mapped, SO_DOMAIN reads AF_INET6,
+ * IPV6_V6ONLY reads 0, IPV6_TCLASS is the IPv4 TOS (0 when the socket has
+ * none to read) and other IPv6-level options are accepted and ignored.  Sockets for IPv6 peers stay TCP.
  *
  * Environment:
  *   NC_PRELOAD_PORTS=p1,p2,...   only sockets that bind() or connect() to
@@ -48,6 +57,11 @@ static int (*real_socket)(int, int, int);
 static int (*real_bind)(int, const struct sockaddr *, socklen_t);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
+static int (*real_getsockopt)(int, int, int, void *, socklen_t *);
+static int (*real_accept)(int, struct sockaddr *, socklen_t *);
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
+static int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
 
 static unsigned short ports[MAX_FILTER];
 static int nports;
@@ -78,6 +92,11 @@ __attribute__((constructor)) static void nc_preload_init(void)
 	real_bind = dlsym(RTLD_NEXT, "bind");
 	real_connect = dlsym(RTLD_NEXT, "connect");
 	real_setsockopt = dlsym(RTLD_NEXT, "setsockopt");
+	real_getsockopt = dlsym(RTLD_NEXT, "getsockopt");
+	real_accept = dlsym(RTLD_NEXT, "accept");
+	real_accept4 = dlsym(RTLD_NEXT, "accept4");
+	real_getsockname = dlsym(RTLD_NEXT, "getsockname");
+	real_getpeername = dlsym(RTLD_NEXT, "getpeername");
 	strict = getenv("NC_PRELOAD_STRICT") && atoi(getenv("NC_PRELOAD_STRICT"));
 	debug = getenv("NC_PRELOAD_DEBUG") && atoi(getenv("NC_PRELOAD_DEBUG"));
 	if (p && *p) {
@@ -103,12 +122,32 @@ __attribute__((constructor)) static void nc_preload_init(void)
 #define NC_TRACKED_FDS		65536
 #define NC_SET_RCVBUF		1
 #define NC_SET_SNDBUF		2
+/* an AF_INET6 socket swapped for an IPv4 NetChannel one: show it as IPv6 */
+#define NC_V6_VIEW		4
 static unsigned char bufs_set[NC_TRACKED_FDS];
 
 static void track_new(int fd)
 {
 	if (fd >= 0 && fd < NC_TRACKED_FDS)
 		bufs_set[fd] = 0;
+}
+
+/*
+ * fd is a NetChannel socket the program made as AF_INET6.  The note is
+ * checked against the socket: a number closed and reused (by dup2(),
+ * open(), socketpair(), which the shim does not follow) loses it.
+ */
+static int v6_view(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	if (fd < 0 || fd >= NC_TRACKED_FDS || !(bufs_set[fd] & NC_V6_VIEW))
+		return 0;
+	if (!real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) && v == IPPROTO_VIRTUAL_SOCK)
+		return 1;
+	bufs_set[fd] &= ~NC_V6_VIEW;
+	return 0;
 }
 
 static int filtering(void)
@@ -152,6 +191,12 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 
 	if (!real_setsockopt)
 		nc_preload_init();
+	if (level == IPPROTO_IPV6 && v6_view(fd)) {
+		/* the socket is IPv4 underneath: the traffic class is its TOS */
+		if (name == IPV6_TCLASS)
+			return real_setsockopt(fd, IPPROTO_IP, IP_TOS, val, len);
+		return 0;
+	}
 	err = real_setsockopt(fd, level, name, val, len);
 	if (!err && level == SOL_SOCKET && fd >= 0 && fd < NC_TRACKED_FDS) {
 		if (name == SO_RCVBUF || name == SO_RCVBUFFORCE)
@@ -162,19 +207,19 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	return err;
 }
 
-/* Is fd a plain TCP/IPv4 stream socket we may convert? */
-static int fd_is_tcp4(int fd)
+/* Is fd a plain TCP stream socket of this family we may convert? */
+static int fd_is_tcp(int fd, int family)
 {
 	int v;
 	socklen_t l = sizeof(v);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || v != AF_INET)
+	if (real_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || v != family)
 		return 0;
 	l = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) || v != SOCK_STREAM)
+	if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) || v != SOCK_STREAM)
 		return 0;
 	l = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) || v != IPPROTO_TCP)
+	if (real_getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l) || v != IPPROTO_TCP)
 		return 0;
 	return 1;
 }
@@ -246,7 +291,7 @@ static int tcp_default(int fresh, int level, int name,
 	socklen_t dl = sizeof(d);
 
 	memset(&d, 0, sizeof(d));
-	return fresh >= 0 && !getsockopt(fresh, level, name, &d, &dl) &&
+	return fresh >= 0 && !real_getsockopt(fresh, level, name, &d, &dl) &&
 	       vl == dl && !memcmp(v, &d, vl);
 }
 
@@ -263,7 +308,7 @@ static void copy_options(int from, int to)
 		socklen_t vl = sizeof(v);
 
 		memset(&v, 0, sizeof(v));
-		if (getsockopt(from, level, name, &v, &vl))
+		if (real_getsockopt(from, level, name, &v, &vl))
 			continue;
 		if (copied[i].set_bit) {
 			/* without a fresh socket to compare, only what was set */
@@ -286,8 +331,11 @@ static void copy_options(int from, int to)
 		close(fresh);
 }
 
-/* Replace fd by a NetChannel socket with the same flags and options. */
-static int convert(int fd)
+/*
+ * Replace fd by a NetChannel socket with the same flags and options; v6:
+ * fd was AF_INET6, and the program keeps seeing it so.
+ */
+static int convert(int fd, int v6)
 {
 	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd;
 
@@ -304,24 +352,205 @@ static int convert(int fd)
 		fcntl(fd, F_SETFL, fl);
 	if (fdfl >= 0)
 		fcntl(fd, F_SETFD, fdfl);
-	dbg("fd %d moved to netchannel", fd);
+	if (v6 && fd < NC_TRACKED_FDS)
+		bufs_set[fd] |= NC_V6_VIEW;
+	dbg("fd %d moved to netchannel%s", fd, v6 ? " (IPv6 view)" : "");
+	return 0;
+}
+
+/*
+ * The IPv4 address an AF_INET6 stream socket's bind() or connect() to
+ * sa means, in *sin: an IPv4-mapped address, or "::" for a dual-stack
+ * bind.  0 when sa is not such an address (the socket stays TCP).
+ */
+static int v4_of_v6(int fd, const struct sockaddr *sa, socklen_t len,
+		    int is_connect, struct sockaddr_in *sin)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	int v6only = 1;
+	socklen_t l = sizeof(v6only);
+
+	if (!sa || len < sizeof(*s6) || s6->sin6_family != AF_INET6)
+		return 0;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = s6->sin6_port;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(&sin->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		return 1;
+	}
+	if (is_connect || !IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+		return 0;
+	/* "::" carries IPv4 only while IPV6_V6ONLY is off */
+	if (real_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &l) || v6only)
+		return 0;
+	sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	return 1;
+}
+
+/*
+ * bind() or connect() of an AF_INET6 socket: *sin is the address to use
+ * instead when the socket is (now) an IPv4 NetChannel socket seen as
+ * IPv6.  -1 with errno when the swap failed in strict mode; 0 to go on.
+ */
+static int v6_to_netchannel(int fd, const struct sockaddr **sa, socklen_t *len,
+			    int is_connect, struct sockaddr_in *sin)
+{
+	if (!v4_of_v6(fd, *sa, *len, is_connect, sin))
+		return 0;
+	if (!v6_view(fd)) {
+		if ((filtering() && !matches((struct sockaddr *)sin, sizeof(*sin), is_connect)) ||
+		    !fd_is_tcp(fd, AF_INET6))
+			return 0;
+		if (convert(fd, 1))
+			return -1;
+		if (!v6_view(fd))
+			return 0;	/* no NetChannel socket: stays TCP */
+	}
+	*sa = (const struct sockaddr *)sin;
+	*len = sizeof(*sin);
+	return 0;
+}
+
+/*
+ * An IPv4 address the kernel wrote for a socket seen as IPv6: rewrite it
+ * IPv4-mapped into the program's buffer of *len bytes (truncated to fit;
+ * *len says the full size, as the kernel does).
+ */
+static void show_as_v6(const struct sockaddr_in *sin, struct sockaddr *sa,
+		       socklen_t *len)
+{
+	struct sockaddr_in6 s6;
+
+	if (!sa || !len || sin->sin_family != AF_INET)
+		return;
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = sin->sin_port;
+	s6.sin6_addr.s6_addr[10] = 0xff;
+	s6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&s6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+	memcpy(sa, &s6, *len < sizeof(s6) ? *len : sizeof(s6));
+	*len = sizeof(s6);
+}
+
+/* getsockname() or getpeername() through real, shown as IPv6 if need be */
+static int name_of(int (*real)(int, struct sockaddr *, socklen_t *), int fd,
+		   struct sockaddr *sa, socklen_t *len)
+{
+	struct sockaddr_in sin;
+	socklen_t l = sizeof(sin);
+	int err;
+
+	if (!v6_view(fd) || !sa || !len)
+		return real(fd, sa, len);
+	err = real(fd, (struct sockaddr *)&sin, &l);
+	if (!err)
+		show_as_v6(&sin, sa, len);
+	return err;
+}
+
+int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	if (!real_getsockname)
+		nc_preload_init();
+	return name_of(real_getsockname, fd, sa, len);
+}
+
+int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	if (!real_getpeername)
+		nc_preload_init();
+	return name_of(real_getpeername, fd, sa, len);
+}
+
+/* a connection accepted on lfd: seen as IPv6 when the listener is */
+static int accepted(int lfd, int fd, const struct sockaddr_in *sin,
+		    struct sockaddr *sa, socklen_t *len)
+{
+	track_new(fd);
+	if (fd >= 0 && v6_view(lfd)) {
+		if (fd < NC_TRACKED_FDS)
+			bufs_set[fd] |= NC_V6_VIEW;
+		show_as_v6(sin, sa, len);
+	} else if (fd >= 0 && sa && len) {
+		memcpy(sa, sin, *len < sizeof(*sin) ? *len : sizeof(*sin));
+		*len = sizeof(*sin);
+	}
+	return fd;
+}
+
+int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	struct sockaddr_in sin;
+	socklen_t l = sizeof(sin);
+
+	if (!real_accept4)
+		nc_preload_init();
+	/* only a NetChannel listener's addresses are ours to rewrite */
+	if (!v6_view(lfd) || !sa || !len)
+		return accepted(lfd, real_accept4(lfd, sa, len, flags), NULL, NULL, NULL);
+	return accepted(lfd, real_accept4(lfd, (struct sockaddr *)&sin, &l, flags), &sin, sa, len);
+}
+
+int accept(int lfd, struct sockaddr *sa, socklen_t *len)
+{
+	struct sockaddr_in sin;
+	socklen_t l = sizeof(sin);
+
+	if (!real_accept)
+		nc_preload_init();
+	if (!v6_view(lfd) || !sa || !len)
+		return accepted(lfd, real_accept(lfd, sa, len), NULL, NULL, NULL);
+	return accepted(lfd, real_accept(lfd, (struct sockaddr *)&sin, &l), &sin, sa, len);
+}
+
+int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int v = 0;
+
+	if (!real_getsockopt)
+		nc_preload_init();
+	if (!v6_view(fd) || !val || !len || *len < sizeof(int))
+		return real_getsockopt(fd, level, name, val, len);
+	if (level == SOL_SOCKET && name == SO_DOMAIN) {
+		v = AF_INET6;
+	} else if (level == IPPROTO_IPV6 && name == IPV6_TCLASS) {
+		/* the IPv4 TOS; 0 where the socket keeps none (the module's channels mark their own) */
+		int err = real_getsockopt(fd, IPPROTO_IP, IP_TOS, val, len);
+
+		if (!err || errno != ENOPROTOOPT)
+			return err;
+	} else if (level != IPPROTO_IPV6 || name != IPV6_V6ONLY) {
+		return real_getsockopt(fd, level, name, val, len);
+	}
+	memcpy(val, &v, sizeof(v));
+	*len = sizeof(v);
 	return 0;
 }
 
 int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	struct sockaddr_in sin;
+
 	if (!real_bind)
 		nc_preload_init();
-	if (filtering() && matches(sa, len, 0) && fd_is_tcp4(fd) && convert(fd))
+	if (v6_to_netchannel(fd, &sa, &len, 0, &sin))
+		return -1;
+	if (filtering() && matches(sa, len, 0) && fd_is_tcp(fd, AF_INET) && convert(fd, 0))
 		return -1;
 	return real_bind(fd, sa, len);
 }
 
 int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	struct sockaddr_in sin;
+
 	if (!real_connect)
 		nc_preload_init();
-	if (filtering() && matches(sa, len, 1) && fd_is_tcp4(fd) && convert(fd))
+	if (v6_to_netchannel(fd, &sa, &len, 1, &sin))
+		return -1;
+	if (filtering() && matches(sa, len, 1) && fd_is_tcp(fd, AF_INET) && convert(fd, 0))
 		return -1;
 	return real_connect(fd, sa, len);
 }

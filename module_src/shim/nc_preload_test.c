@@ -9,12 +9,21 @@
  * protocol (a swap copies only what the application changed), and whether
  * the client keeps the send buffer it set to half of a fresh socket's
  * (which reads back as the default: only the setsockopt() call tells).
+ *
+ * Then the same over AF_INET6 sockets, as Java, Node.js and Python's
+ * http.server make them: a dual-stack listener on "::" (port + 100) and a
+ * client connecting to ::ffff:127.0.0.1 without blocking, which should
+ * move to NetChannel and still look like IPv6 sockets to the program
+ * (addresses, SO_DOMAIN, IPV6_V6ONLY, IPV6_TCLASS), and a listener on
+ * ::1 (port + 200), which should stay TCP.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +46,85 @@ static int proto_of(int fd)
 
 	getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &l);
 	return v;
+}
+
+static int wait_for(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	return poll(&p, 1, 5000) == 1;
+}
+
+/* an IPv6 address of the full size, IPv4-mapped, and 127.0.0.1 if lo */
+static int mapped(const struct sockaddr_in6 *a, socklen_t len, int lo)
+{
+	static const unsigned char loopback[16] = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 };
+
+	return len == sizeof(*a) && a->sin6_family == AF_INET6 &&
+	       IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) &&
+	       (!lo || !memcmp(&a->sin6_addr, loopback, sizeof(loopback)));
+}
+
+/* the IPv6 part (see the top); prints its key=value pairs */
+static void v6_case(int port)
+{
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_port = htons(port + 100) };
+	struct sockaddr_in6 to = any, lo = { .sin6_family = AF_INET6, .sin6_port = htons(port + 200) };
+	struct sockaddr_in6 peer, name, cpeer, cname;
+	socklen_t pl = sizeof(peer), nl = sizeof(name), cl = sizeof(cpeer), cnl = sizeof(cname);
+	int l, l1, c, s = -1, one = 1, err = -1, v6only = -1, dom = -1, tc = 0x28, tcl = -1;
+	socklen_t il = sizeof(int);
+	char buf[16] = { 0 }, view[160] = "";
+
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &to.sin6_addr);
+	lo.sin6_addr = in6addr_loopback;
+	l = socket(AF_INET6, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || bind(l, (struct sockaddr *)&any, sizeof(any)) || listen(l, 8)) {
+		printf(" v6=listen:%s", strerror(errno));
+		return;
+	}
+	c = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (connect(c, (struct sockaddr *)&to, sizeof(to)) && errno != EINPROGRESS) {
+		printf(" v6=connect:%s", strerror(errno));
+		return;
+	}
+	if (wait_for(c, POLLOUT))
+		getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &il);
+	if (wait_for(l, POLLIN))
+		s = accept4(l, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
+	if (err || s < 0 || write(c, "hello", 5) != 5 || !wait_for(s, POLLIN) ||
+	    read(s, buf, sizeof(buf)) != 5) {
+		printf(" v6=echo:%d:%s", err, strerror(errno));
+		return;
+	}
+	/* what accept() says of the client is what the client says of itself */
+	if (!mapped(&peer, pl, 0) || getsockname(c, (struct sockaddr *)&cname, &cnl) ||
+	    !mapped(&cname, cnl, 0) || peer.sin6_port != cname.sin6_port ||
+	    memcmp(&peer.sin6_addr, &cname.sin6_addr, sizeof(peer.sin6_addr)))
+		strcat(view, "accept_addr,");
+	if (getsockname(l, (struct sockaddr *)&name, &nl) || nl != sizeof(name) ||
+	    name.sin6_family != AF_INET6 || name.sin6_port != any.sin6_port)
+		strcat(view, "listener_name,");
+	if (getpeername(c, (struct sockaddr *)&cpeer, &cl) || !mapped(&cpeer, cl, 1) ||
+	    cpeer.sin6_port != any.sin6_port)
+		strcat(view, "client_peer,");
+	il = sizeof(int);
+	if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, &dom, &il) || dom != AF_INET6)
+		strcat(view, "so_domain,");
+	il = sizeof(int);
+	if (getsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &il) || v6only)
+		strcat(view, "v6only,");
+	/* accepted (NetChannel's channels choose their own DSCP), and read back as a number */
+	il = sizeof(int);
+	if (setsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof(tc)) ||
+	    getsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &tcl, &il) || tcl < 0 || tcl > 255)
+		strcat(view, "tclass,");
+	l1 = socket(AF_INET6, SOCK_STREAM, 0);
+	if (l1 < 0 || bind(l1, (struct sockaddr *)&lo, sizeof(lo)) || listen(l1, 8))
+		strcat(view, "loopback_listen,");
+	printf(" v6_listener=%d v6_client=%d v6_accepted=%d v6_loopback=%d v6_view=%s v6_data=%s",
+	       proto_of(l), proto_of(c), proto_of(s), proto_of(l1), *view ? view : "ok", buf);
 }
 
 int main(int argc, char **argv)
@@ -81,7 +169,9 @@ int main(int argc, char **argv)
 	       proto_of(l), proto_of(c), proto_of(s),
 	       !!(fcntl(nb, F_GETFL) & O_NONBLOCK),
 	       !!(fcntl(l, F_GETFD) & FD_CLOEXEC), buf);
-	printf(" reuseport=%d bufs_default=%d sndbuf_kept=%d\n", reuseport, bufs,
+	printf(" reuseport=%d bufs_default=%d sndbuf_kept=%d", reuseport, bufs,
 	       opt_of(c, SO_SNDBUF) == 2 * half);
+	v6_case(port);
+	printf("\n");
 	return 0;
 }

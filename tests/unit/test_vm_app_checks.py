@@ -19,9 +19,9 @@ rps=SET=2544.53,GET=2564.10
 NCVM APP redis-tcp bench_rc=0 tcp_sockets=43 nc_tx_bytes=0 commands=2003 roundtrip=ok bench_key=1 \
 rps=SET=2631.58,GET=2932.55
 NCVM APP nginx-nc put_code=201 get_code=200 get_bytes=8388608 get_bps=20971520 bytes=ok small_ok_conns=200/1 \
-nc_tx_bytes=8421376
+nc_tx_bytes=8421376 v6_code=200 v6_nc_tx_bytes=402
 NCVM APP nginx-tcp put_code=201 get_code=200 get_bytes=8388608 get_bps=41943040 bytes=ok small_ok_conns=200/1 \
-nc_tx_bytes=0
+nc_tx_bytes=0 v6_code=200 v6_nc_tx_bytes=0
 NCVM APP memcached-nc cp_rc=0 set_rc=0 get_rc=0 bytes=ok rps=SET=2646,GET=3343 cmd_set=501 cmd_get=401 \
 get_hits=401 secs=7 nc_tx_bytes=49066453
 NCVM APP memcached-tcp cp_rc=0 set_rc=0 get_rc=0 bytes=ok rps=SET=4020,GET=4301 cmd_set=501 cmd_get=401 \
@@ -64,6 +64,9 @@ def test_good_client_passes():
         ("small_ok_conns=200/1 nc_tx_bytes=0", "small_ok_conns=200/3 nc_tx_bytes=0", "over 1 connection"),
         ("nc_tx_bytes=8421376", "nc_tx_bytes=4096", "did not go through NetChannel"),
         ("get_bps=20971520", "get_bps=[ 9.1] oops", "not a number"),
+        ("v6_code=200 v6_nc_tx_bytes=402", "v6_code=000 v6_nc_tx_bytes=402", "v6_code=000"),
+        ("v6_code=200 v6_nc_tx_bytes=0", "v6_code=none v6_nc_tx_bytes=0", "v6_code=none"),
+        ("v6_code=200 v6_nc_tx_bytes=402", "v6_code=200 v6_nc_tx_bytes=0", "IPv6 socket's request"),
         ("memcached-nc cp_rc=0", "memcached-nc cp_rc=1", "cp_rc=1"),
         ("get_rc=0 bytes=ok rps=SET=2646", "get_rc=0 bytes=mismatch rps=SET=2646", "differs from what memccp"),
         # 1000 requests: 4 threads of 100 keys; the GET run loads 100 first

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unmodified iperf3, redis-server + redis-benchmark, nginx + curl and
-# memcached + libmemcached's tools over NetChannel through the LD_PRELOAD shim, inside the test VM (copied in by
-# run_vm.py, run by /init).
+# memcached + libmemcached's tools over NetChannel through the LD_PRELOAD
+# shim, inside the test VM (copied in by run_vm.py, run by /init).
 #
 #   apps.sh local           server and client in this VM, over the loopback peer
 #   apps.sh serve           servers for a client in the other VM
@@ -12,7 +12,8 @@
 # nginx (Debian's, as shipped: sendfile, TCP_CORK through tcp_nopush, epoll
 # edge-triggered, accept4 in two forked workers, WebDAV PUT) takes an upload
 # from curl, then serves it back and 200 small keep-alive requests; curl
-# checks the bytes. memcached (libevent, a listener thread handing connections
+# checks the bytes, then asks once through an IPv4-mapped IPv6 address (an
+# AF_INET6 socket, which the shim moves too). memcached (libevent, a listener thread handing connections
 # to worker threads) takes a 512 KiB item from memccp and gives it back to
 # memccat, then memcslap's SETs and GETs from 4 threads. Their binaries come
 # from Debian's packages unpacked by run_vm.py (installing them here would
@@ -263,10 +264,16 @@ curl_client() {		# curl_client nc|tcp port host
 	# shellcheck disable=SC2086 # one argument per URL
 	small=$(run "$1" timeout 120 /usr/bin/curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
 		$urls 2>>"/curl-$1.log" | awk '$1 == 200 { ok++ } { c += $2 } END { printf "%d/%d", ok, c }')
+	# curl's socket is AF_INET6 for an IPv4-mapped address: the shim moves it too
+	v6tx0=$(counter tx_bytes)
+	v6=$(run "$1" timeout 60 /usr/bin/curl -sS -g -o /dev/null -w '%{http_code}' \
+		"http://[::ffff:$3]:$2/" 2>>"/curl-$1.log")
+	v6tx=$(($(counter tx_bytes) - v6tx0))
 	sed "s/^/NCVM APPLOG curl-$1 /" "/curl-$1.log"
 	set -- "$1" $get
 	echo "NCVM APP nginx-$1 put_code=$put get_code=${2:-none} get_bytes=${3:-0}" \
-		"get_bps=${4:-0} bytes=$same small_ok_conns=$small nc_tx_bytes=$((tx1 - tx0))"
+		"get_bps=${4:-0} bytes=$same small_ok_conns=$small nc_tx_bytes=$((tx1 - tx0))" \
+		"v6_code=${v6:-none} v6_nc_tx_bytes=$v6tx"
 }
 
 memc_server() {		# memc_server nc|tcp port bind-address: start, echo when listening

@@ -97,7 +97,7 @@ echo "NCVM TEST EXIT $?"
 if [ -x /nc_preload_test ]; then
   echo "NCVM PRELOAD none $(/nc_preload_test 7001 2>&1)"
   echo "NCVM PRELOAD all $(LD_PRELOAD=/nc_preload.so /nc_preload_test 7002 2>&1)"
-  echo "NCVM PRELOAD port_match $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=7003 /nc_preload_test 7003 2>&1)"
+  echo "NCVM PRELOAD port_match $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=7003,7103 /nc_preload_test 7003 2>&1)"
   echo "NCVM PRELOAD port_nomatch $(LD_PRELOAD=/nc_preload.so NC_PRELOAD_PORTS=9999 /nc_preload_test 7004 2>&1)"
 fi
 [ -x /apps.sh ] && NC_APPS_REQUESTS={app_requests} /apps.sh {apps_args}
@@ -609,6 +609,13 @@ def check_web(name, kv):
         bad.append(f"small_ok_conns={kv.get('small_ok_conns')} (want 200 answers over 1 connection)")
     if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < WEB_BYTES:
         bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {WEB_BYTES}-byte upload did not go through NetChannel")
+    if kv.get("v6_code") != "200":
+        bad.append(f"v6_code={kv.get('v6_code')} (want 200 from http://[::ffff:server]/)")
+    # with the shim, the request (about 90 bytes) goes through NetChannel
+    if name.endswith("-nc") and (num(kv, "v6_nc_tx_bytes") or 0) < 64:
+        bad.append(
+            f"v6_nc_tx_bytes={kv.get('v6_nc_tx_bytes')}: the IPv6 socket's request did not go through NetChannel"
+        )
     return bad
 
 
@@ -798,13 +805,17 @@ def bench_figures(text):
 # reuseport: a second SO_REUSEPORT listener shares the port; bufs_default: the listener, which set
 # no buffer size, has a fresh socket's (a swap at bind() copies only the options the program changed);
 # sndbuf_kept: the client's SO_SNDBUF, set to half of a fresh socket's (it reads back as the default),
-# survives the swap at connect()
+# survives the swap at connect(). Then AF_INET6: a dual-stack listener on "::" and a client to
+# ::ffff:127.0.0.1 move to NetChannel (v6_*=19) and still look like IPv6 sockets (v6_view=ok: the
+# same addresses and options as over TCP, the "none" case), a listener on ::1 stays TCP.
 _PRELOAD_KEPT = "nonblock_kept=1 cloexec_kept=1 data=hello reuseport=1 bufs_default=1 sndbuf_kept=1"
+_V6_TCP = "v6_listener=6 v6_client=6 v6_accepted=6 v6_loopback=6 v6_view=ok v6_data=hello"
+_V6_NC = "v6_listener=19 v6_client=19 v6_accepted=19 v6_loopback=6 v6_view=ok v6_data=hello"
 PRELOAD_EXPECT = {
-    "none": "listener=6 client=6 accepted=6",
-    "all": f"listener=19 client=19 accepted=19 {_PRELOAD_KEPT}",
-    "port_match": f"listener=19 client=19 accepted=19 {_PRELOAD_KEPT}",
-    "port_nomatch": f"listener=6 client=6 accepted=6 {_PRELOAD_KEPT}",
+    "none": f"listener=6 client=6 accepted=6 {_PRELOAD_KEPT} {_V6_TCP}",
+    "all": f"listener=19 client=19 accepted=19 {_PRELOAD_KEPT} {_V6_NC}",
+    "port_match": f"listener=19 client=19 accepted=19 {_PRELOAD_KEPT} {_V6_NC}",
+    "port_nomatch": f"listener=6 client=6 accepted=6 {_PRELOAD_KEPT} {_V6_TCP}",
 }
 
 
