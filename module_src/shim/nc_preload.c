@@ -30,7 +30,9 @@
  * With a filter set, a socket starts as TCP and is swapped for a
  * NetChannel socket (same descriptor number, same O_NONBLOCK/FD_CLOEXEC,
  * the options the application changed copied) at bind()/connect() time
- * when it matches.
+ * when it matches.  What the shim notes of a descriptor (the buffer sizes
+ * the program set, the IPv6 view) follows it through dup(), dup2() and
+ * dup3(), not through fcntl(F_DUPFD).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -62,6 +64,9 @@ static int (*real_accept)(int, struct sockaddr *, socklen_t *);
 static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 static int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
 static int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
 
 static unsigned short ports[MAX_FILTER];
 static int nports;
@@ -97,6 +102,9 @@ __attribute__((constructor)) static void nc_preload_init(void)
 	real_accept4 = dlsym(RTLD_NEXT, "accept4");
 	real_getsockname = dlsym(RTLD_NEXT, "getsockname");
 	real_getpeername = dlsym(RTLD_NEXT, "getpeername");
+	real_dup = dlsym(RTLD_NEXT, "dup");
+	real_dup2 = dlsym(RTLD_NEXT, "dup2");
+	real_dup3 = dlsym(RTLD_NEXT, "dup3");
 	strict = getenv("NC_PRELOAD_STRICT") && atoi(getenv("NC_PRELOAD_STRICT"));
 	debug = getenv("NC_PRELOAD_DEBUG") && atoi(getenv("NC_PRELOAD_DEBUG"));
 	if (p && *p) {
@@ -134,8 +142,8 @@ static void track_new(int fd)
 
 /*
  * fd is a NetChannel socket the program made as AF_INET6.  The note is
- * checked against the socket: a number closed and reused (by dup2(),
- * open(), socketpair(), which the shim does not follow) loses it.
+ * checked against the socket: a number closed and reused (by open(),
+ * socketpair(), fcntl(F_DUPFD), which the shim does not follow) loses it.
  */
 static int v6_view(int fd)
 {
@@ -343,7 +351,7 @@ static int convert(int fd, int v6)
 	if (nfd < 0)
 		return strict ? -1 : 0;
 	copy_options(fd, nfd);
-	if (dup2(nfd, fd) < 0) {
+	if (real_dup2(nfd, fd) < 0) {
 		close(nfd);
 		return strict ? -1 : 0;
 	}
@@ -503,6 +511,35 @@ int accept(int lfd, struct sockaddr *sa, socklen_t *len)
 	if (!v6_view(lfd) || !sa || !len)
 		return accepted(lfd, real_accept(lfd, sa, len), NULL, NULL, NULL);
 	return accepted(lfd, real_accept(lfd, (struct sockaddr *)&sin, &l), &sin, sa, len);
+}
+
+/* a copy of a descriptor is the same socket: it gets the same notes */
+static int copied_fd(int from, int to)
+{
+	if (to >= 0 && to < NC_TRACKED_FDS && to != from)
+		bufs_set[to] = from >= 0 && from < NC_TRACKED_FDS ? bufs_set[from] : 0;
+	return to;
+}
+
+int dup(int fd)
+{
+	if (!real_dup)
+		nc_preload_init();
+	return copied_fd(fd, real_dup(fd));
+}
+
+int dup2(int fd, int to)
+{
+	if (!real_dup2)
+		nc_preload_init();
+	return copied_fd(fd, real_dup2(fd, to));
+}
+
+int dup3(int fd, int to, int flags)
+{
+	if (!real_dup3)
+		nc_preload_init();
+	return copied_fd(fd, real_dup3(fd, to, flags));
 }
 
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)

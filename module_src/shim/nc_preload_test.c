@@ -14,8 +14,8 @@
  * http.server make them: a dual-stack listener on "::" (port + 100) and a
  * client connecting to ::ffff:127.0.0.1 without blocking, which should
  * move to NetChannel and still look like IPv6 sockets to the program
- * (addresses, SO_DOMAIN, IPV6_V6ONLY, IPV6_TCLASS), and a listener on
- * ::1 (port + 200), which should stay TCP.
+ * (addresses, also through a dup(), SO_DOMAIN, IPV6_V6ONLY, IPV6_TCLASS),
+ * and a listener on ::1 (port + 200), which should stay TCP.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -70,8 +70,10 @@ static void v6_case(int port)
 {
 	struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_port = htons(port + 100) };
 	struct sockaddr_in6 to = any, lo = { .sin6_family = AF_INET6, .sin6_port = htons(port + 200) };
-	struct sockaddr_in6 peer, name, cpeer, cname;
+	struct sockaddr_in6 peer, name, cpeer, cname, dpeer;
 	socklen_t pl = sizeof(peer), nl = sizeof(name), cl = sizeof(cpeer), cnl = sizeof(cname);
+	socklen_t dl = sizeof(dpeer);
+	int d;
 	int l, l1, c, s = -1, one = 1, err = -1, v6only = -1, dom = -1, tc = 0x28, tcl = -1;
 	socklen_t il = sizeof(int);
 	char buf[16] = { 0 }, view[160] = "";
@@ -115,6 +117,12 @@ static void v6_case(int port)
 	il = sizeof(int);
 	if (getsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &il) || v6only)
 		strcat(view, "v6only,");
+	/* a copy of the descriptor is the same IPv6 socket */
+	d = dup(c);
+	if (d < 0 || getpeername(d, (struct sockaddr *)&dpeer, &dl) || !mapped(&dpeer, dl, 1))
+		strcat(view, "dup_peer,");
+	if (d >= 0)
+		close(d);
 	/* accepted (NetChannel's channels choose their own DSCP), and read back as a number */
 	il = sizeof(int);
 	if (setsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof(tc)) ||
