@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pathload import load_file
+
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = ROOT / "roles" / "netchannel_module" / "files" / "netchannel.py"
 SHOW_ENV = (
@@ -97,3 +99,52 @@ def test_status_prints_the_proc_file(tmp_path):
     proc = run(tmp_path, "status")
     assert proc.returncode == 0
     assert proc.stdout.startswith("netchannel wire_version 1 local 198.18.0.1")
+
+
+def _static_program(tmp_path):
+    src = tmp_path / "prog.c"
+    src.write_text("int main(void) { return 7; }\n")
+    prog = tmp_path / "static-prog"
+    subprocess.run(["gcc", "-static", "-o", str(prog), str(src)], check=True)
+    return prog
+
+
+def test_a_static_program_is_refused_and_named(tmp_path):
+    prog = _static_program(tmp_path)
+    proc = run(tmp_path, "run", str(prog))
+    assert proc.returncode == 2
+    assert f"netchannel: {prog} is statically linked" in proc.stderr
+    assert "would not move to NetChannel" in proc.stderr
+    assert "--unchecked" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unchecked_runs_it_anyway(tmp_path):
+    proc = run(tmp_path, "run", "--unchecked", str(_static_program(tmp_path)))
+    assert proc.returncode == 7, proc.stderr
+
+
+def test_a_go_program_found_on_the_path_is_refused(tmp_path):
+    # a dynamically linked program with the section every Go binary carries
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    note = tmp_path / "note"
+    note.write_bytes(b"\0" * 16)
+    prog = bindir / "goserver"
+    subprocess.run(["objcopy", "--add-section", f".note.go.buildid={note}", "/usr/bin/true", str(prog)], check=True)
+    proc = run(tmp_path, "run", "goserver", env={"PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert proc.returncode == 2
+    assert f"{prog} is a Go program" in proc.stderr
+
+
+def test_dynamic_programs_scripts_and_broken_files_are_not_refused(tmp_path):
+    wrapper = load_file("netchannel_wrapper", WRAPPER)
+    assert wrapper.elf_bypass("/usr/bin/true") is None
+    assert wrapper.elf_bypass(sys.executable) is None
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    assert wrapper.elf_bypass(str(script)) is None
+    cut = tmp_path / "cut"
+    cut.write_bytes(Path("/usr/bin/true").read_bytes()[:200])
+    assert wrapper.elf_bypass(str(cut)) is None
+    assert wrapper.elf_bypass(str(tmp_path / "missing")) is None

@@ -8,12 +8,18 @@
 `run` starts PROGRAM with the NetChannel LD_PRELOAD shim: its IPv4 TCP sockets become
 NetChannel sockets (all of them, or only those that bind or connect to the given ports
 or addresses). `status` prints /proc/net/netchannel.
+
+A preloaded library reaches only the socket calls a program makes through the C library:
+`run` refuses a statically linked program and a Go program (Go makes its own system calls),
+whose sockets would stay TCP without a word; --unchecked runs them anyway.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -30,10 +36,65 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--addrs", help="only sockets that connect to these IPv4 addresses (comma list)")
     run.add_argument("--strict", action="store_true", help="fail instead of falling back to TCP")
     run.add_argument("--debug", action="store_true", help="the shim logs to stderr")
+    run.add_argument("--unchecked", action="store_true", help="run a static or Go program too (its sockets stay TCP)")
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("status", help="print /proc/net/netchannel")
     return ap.parse_args(argv)
+
+
+PT_INTERP = 3
+
+
+def _elf_facts(fh) -> tuple[list[int], list[bytes]] | None:
+    """The program header types and the section names of the ELF file fh, or None if it is not
+    ELF. Raises struct.error or ValueError when its headers are cut short."""
+    head = fh.read(64)
+    if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return None
+    wide, end = head[4] == 2, "<" if head[5] == 1 else ">"
+    word = end + ("Q" if wide else "I")
+    phoff, shoff = struct.unpack_from(word + word[1:], head, 32 if wide else 28)
+    phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", head, 54 if wide else 42)
+
+    def read_at(offset: int, size: int) -> bytes:
+        fh.seek(offset)
+        got = fh.read(size)
+        if len(got) != size:
+            raise ValueError("ELF file cut short")
+        return got
+
+    table = read_at(phoff, phnum * phentsize) if phnum else b""
+    types = [struct.unpack_from(end + "I", table, i * phentsize)[0] for i in range(phnum)]
+    names: list[bytes] = []
+    if shoff and shnum and shstrndx < shnum:
+        sections = read_at(shoff, shnum * shentsize)
+        # sh_offset and sh_size of the section-name table: at 24 and 32 (64-bit), 16 and 20 (32-bit)
+        str_off, str_size = struct.unpack_from(word + word[1:], sections, shstrndx * shentsize + (24 if wide else 16))
+        strings = read_at(str_off, min(str_size, 1 << 20))
+        for i in range(shnum):
+            at = struct.unpack_from(end + "I", sections, i * shentsize)[0]
+            names.append(strings[at : strings.index(b"\0", at)])
+    return types, names
+
+
+def elf_bypass(path: str) -> str | None:
+    """Why the shim cannot reach the ELF program at path ("statically linked", "a Go program"),
+    or None: it is dynamically linked and uses the C library, or it is not ELF (a script: the
+    shim follows its interpreter through the environment), or it cannot be read (exec will say)."""
+    try:
+        with open(path, "rb") as fh:
+            facts = _elf_facts(fh)
+    except (OSError, struct.error, ValueError):
+        return None
+    if facts is None:
+        return None
+    types, names = facts
+    if b".note.go.buildid" in names or b".go.buildinfo" in names:
+        return "a Go program (Go makes its own system calls, so the shim never sees its sockets)"
+    if PT_INTERP not in types:
+        return "statically linked (no dynamic loader, so LD_PRELOAD is never read)"
+    return None
 
 
 def fail(msg: str) -> int:
@@ -59,6 +120,13 @@ def main(argv: list[str]) -> int:
         env["NC_PRELOAD_STRICT"] = "1"
     if args.debug:
         env["NC_PRELOAD_DEBUG"] = "1"
+    found = shutil.which(args.program, path=env.get("PATH")) if "/" not in args.program else args.program
+    why = elf_bypass(found) if found and not args.unchecked else None
+    if why:
+        return fail(
+            f"{found} is {why}: its TCP sockets would not move to NetChannel. "
+            "Run it with --unchecked to start it anyway over TCP."
+        )
     try:
         os.execvpe(args.program, [args.program, *args.args], env)  # noqa: S606 -- running PROGRAM is the point
     except OSError as exc:
