@@ -176,18 +176,15 @@ int socket(int domain, int type, int protocol)
 
 	if (!real_socket)
 		nc_preload_init();
-	if (!is_tcp_candidate(domain, type, protocol) || filtering()) {
-		fd = real_socket(domain, type, protocol);
-		track_new(fd);
-		return fd;
+	if (is_tcp_candidate(domain, type, protocol) && !filtering()) {
+		fd = real_socket(AF_INET, type, IPPROTO_VIRTUAL_SOCK);
+		if (fd >= 0 || strict) {
+			dbg("socket -> netchannel fd %d", fd);
+			track_new(fd);
+			return fd;
+		}
+		dbg("netchannel socket failed (%s), using TCP", strerror(errno));
 	}
-	fd = real_socket(AF_INET, type, IPPROTO_VIRTUAL_SOCK);
-	track_new(fd);
-	if (fd >= 0 || strict) {
-		dbg("socket -> netchannel fd %d", fd);
-		return fd;
-	}
-	dbg("netchannel socket failed (%s), using TCP", strerror(errno));
 	fd = real_socket(domain, type, protocol);
 	track_new(fd);
 	return fd;
@@ -327,8 +324,10 @@ static void copy_options(int from, int to)
 			/* a size set with the FORCE variant may exceed the cap */
 			if (!real_setsockopt(to, level, name == SO_RCVBUF ?
 					     SO_RCVBUFFORCE : SO_SNDBUFFORCE,
-					     &v, vl))
+					     &v, vl)) {
+				dbg("fd %d: option %d/%d copied (FORCE)", from, level, name);
 				continue;
+			}
 		} else if (tcp_default(fresh, level, name, &v, vl)) {
 			continue;	/* not the program's */
 		}
