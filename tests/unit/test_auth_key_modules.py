@@ -4,12 +4,12 @@ ids the module shows differ, by stage), and errors that name the file or variabl
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 from test_results_modules import Done, fake_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,9 +17,7 @@ K1, K2 = "11" * 32, "ab" * 32
 
 
 def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file(name, path)
     return mod
 
 

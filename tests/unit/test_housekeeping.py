@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -62,11 +63,8 @@ def test_prune_kernels_refuses_keep_zero(capsys):
 
 
 def _bootstrap():
-    import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bootstrap", ROOT / "tools" / "bootstrap.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("bootstrap", ROOT / "tools" / "bootstrap.py")
     return mod
 
 

@@ -2,21 +2,19 @@
 with TCP's from the same run, names every missing or failed run, and refuses bad options before
 it builds or boots anything."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 SCRIPT = Path(__file__).resolve().parents[2] / "module_src" / "tests" / "vm" / "iso_bench.py"
 
 
 def load():
     sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("iso_bench", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("iso_bench", SCRIPT)
     return mod
 
 

@@ -1,18 +1,14 @@
 """plugins/module_utils/netchannel_module.py: host table, validation, /proc/net/netchannel, dkms status."""
 
-import importlib.util
 import itertools
 import re
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "netchannel_module_utils", ROOT / "plugins" / "module_utils" / "netchannel_module.py"
-)
-nm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(nm)
+nm = load_file("netchannel_module_utils", ROOT / "plugins" / "module_utils" / "netchannel_module.py")
 
 PROC = """netchannel wire_version 1 local 198.18.0.1 port 9000 bulk 2 lat 1 peers 1
 peer 198.18.0.1 (self)

@@ -4,13 +4,13 @@ later whether the NIC still has them. The engine is replaced by a stand-in: this
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import stat
 import types
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 from test_results_modules import Done, fake_module
 
 MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
@@ -39,9 +39,7 @@ def _engine(changes=(), failed=(), unmet=(), rows=(), seen=None):
 
 
 def call(params: dict, check_mode=False, **engine) -> Done:
-    spec = importlib.util.spec_from_file_location("_t_netchannel_nic", MODULES / "netchannel_nic.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("_t_netchannel_nic", MODULES / "netchannel_nic.py")
     mod.engine = _engine(**engine)
     # a None in params takes the option out (not given), as a task that leaves it out
     given = {k: v for k, v in {"host": "h1", "interface": "eth1", **params}.items() if v is not None}
@@ -177,9 +175,7 @@ def test_compare_with_bad_input_names_the_path_and_the_value(tmp_path, text, par
 def test_compare_with_an_engine_error_names_the_record(tmp_path):
     path = tmp_path / "eth1.json"
     path.write_text('{"interface": "eth1", "mtu": 9000}')
-    spec = importlib.util.spec_from_file_location("_t_netchannel_nic_err", MODULES / "netchannel_nic.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("_t_netchannel_nic_err", MODULES / "netchannel_nic.py")
 
     def run(*_):
         raise NicError("h1: interface eth1: no such interface")
@@ -202,9 +198,7 @@ def test_without_compare_with_the_interface_is_required():
 @pytest.mark.parametrize("interface", ["", None])
 def test_an_empty_interface_is_refused_by_name(interface):
     """Given as "" or null (a variable that is empty), interface passes required_one_of: the module says so."""
-    spec = importlib.util.spec_from_file_location("_t_netchannel_nic_empty", MODULES / "netchannel_nic.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("_t_netchannel_nic_empty", MODULES / "netchannel_nic.py")
     mod.engine = _engine()
     mod.AnsibleModule = fake_module({"host": "h1", "interface": interface, "mtu": 9000}, False)
     with pytest.raises(Done) as got:
@@ -230,9 +224,7 @@ def test_compare_with_refuses_the_options_it_reads_from_the_record(tmp_path, par
 def test_persisted_files_are_written_whole(tmp_path, monkeypatch):
     """persist writes through the same atomic helper as record: a failed write leaves the old engine
     and values in place and no temporary behind, and is named."""
-    spec = importlib.util.spec_from_file_location("_t_netchannel_nic_w", MODULES / "netchannel_nic.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("_t_netchannel_nic_w", MODULES / "netchannel_nic.py")
     mod.engine = _engine(changes=[{"setting": "mtu"}])
     mod.PERSIST_DIR = str(tmp_path / "lib")
     mod.UNIT_PATH = str(tmp_path / "unit.service")

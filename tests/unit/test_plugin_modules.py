@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
 
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, MODULES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file(name, MODULES / f"{name}.py")
     return mod
 
 

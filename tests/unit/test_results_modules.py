@@ -4,11 +4,11 @@ only when something was (or would be) written."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from pathload import load_file
 from test_results import CONFIG, outputs_for, res
 
 MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
@@ -43,9 +43,7 @@ def fake_module(params: dict, check_mode: bool):
 
 
 def call(name, params, check_mode=False):
-    spec = importlib.util.spec_from_file_location(f"_t_{name}", MODULES / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file(f"_t_{name}", MODULES / f"{name}.py")
     mod.results = res
     mod.AnsibleModule = fake_module(params, check_mode)
     with pytest.raises(Done) as got:

@@ -1,21 +1,19 @@
 """stripe_bench.py: its summary pairs each NetChannel figure with the TCP figure of the same run,
 names every missing or failed run, and refuses bad options before it builds or boots anything."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
 SCRIPT = Path(__file__).resolve().parents[2] / "module_src" / "tests" / "vm" / "stripe_bench.py"
 
 
 def load():
     sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("stripe_bench", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_file("stripe_bench", SCRIPT)
     return mod
 
 

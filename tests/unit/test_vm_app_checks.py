@@ -1,15 +1,11 @@
 """The verdict rules run_vm.py applies to the application lines apps.sh prints."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from pathload import load_file
 
-_SPEC = importlib.util.spec_from_file_location(
-    "run_vm", Path(__file__).resolve().parents[2] / "module_src" / "tests" / "vm" / "run_vm.py"
-)
-run_vm = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(run_vm)
+run_vm = load_file("run_vm", Path(__file__).resolve().parents[2] / "module_src" / "tests" / "vm" / "run_vm.py")
 
 GOOD_CLIENT = """\
 NCVM APP iperf3-nc client_rc=0 tcp_sockets=0 nc_tx_bytes=219279143 mbytes=208 mbits=433
