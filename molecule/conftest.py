@@ -50,7 +50,7 @@ def ansible_run_timeout(value: str | None) -> int:
     """The limit NETCHANNEL_TEST_ANSIBLE_TIMEOUT sets (unset, empty or 0: the default); a value that
     is not a whole number of seconds stops the tests with a message naming it (pytest_configure)."""
     text = (value or "").strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         if not text:
             return ANSIBLE_RUN_TIMEOUT_DEFAULT_S
         raise pytest.UsageError(
@@ -98,7 +98,8 @@ def run_ansible(
         cmd += ["-i", str(extra)]
     cmd += list(args)
     limit = timeout or max(at_least or 0, ANSIBLE_RUN_TIMEOUT_S)
-    where = "the test's limit" if limit != ANSIBLE_RUN_TIMEOUT_S else "NETCHANNEL_TEST_ANSIBLE_TIMEOUT"
+    own = timeout or (at_least or 0) > ANSIBLE_RUN_TIMEOUT_S
+    where = "the test's limit" if own else "NETCHANNEL_TEST_ANSIBLE_TIMEOUT"
     full_env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", **(env or {})}
     with subprocess.Popen(
         cmd,

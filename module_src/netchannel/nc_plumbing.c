@@ -619,11 +619,14 @@ static int nc_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		if (copied >= target)
 			break;
 		/*
-		 * The peer's CLOSE before any error, as tcp_recvmsg() puts
-		 * SOCK_DONE first: all its data came, so a reset after it
-		 * leaves the reader its EOF (and the error to a write).
+		 * The peer's CLOSE before its RESET's error (EPIPE, see the
+		 * RESET in nc_incoming.c), as tcp_recvmsg() puts SOCK_DONE
+		 * first: all its data came, so the reader gets its EOF and a
+		 * write the error.  Any other error wins: a CLOSE can still
+		 * be handled after the connection failed otherwise (a lost
+		 * channel), and that failure lost data.
 		 */
-		if (fin)
+		if (fin && (!READ_ONCE(sk->sk_err) || READ_ONCE(sk->sk_err) == EPIPE))
 			break;
 		if (READ_ONCE(sk->sk_err)) {
 			err = sock_error(sk);

@@ -9,12 +9,14 @@
  * SOCK_CLOEXEC are kept.  AF_UNIX, datagram and raw sockets are left alone.
  *
  * AF_INET6 stream sockets carry IPv4 too (Java, Node.js, Python's
- * http.server listen on "::" by default): one that binds to "::" while
- * dual-stack (IPV6_V6ONLY off), or binds or connects to an IPv4-mapped
- * address (::ffff:a.b.c.d), is swapped at that moment for a NetChannel
- * socket on the IPv4 address, as with a filter below.  The program keeps
+ * http.server listen on "::" by default): one that listens on "::" while
+ * dual-stack (IPV6_V6ONLY off) or on an IPv4-mapped address
+ * (::ffff:a.b.c.d) is swapped at listen() for a NetChannel socket bound to
+ * the IPv4 address and port, and one that connects to an IPv4-mapped
+ * address is swapped at connect(), as with a filter below (a bind() alone
+ * swaps nothing: the socket may still connect to an IPv6 peer).  The program keeps
  * its IPv6 view of it: addresses from accept(), getsockname() and
- * getpeername() come back IPv4-mapped, SO_DOMAIN reads AF_INET6,
+ * getpeername() come back IPv4-mapped ("::" for the wildcard), SO_DOMAIN reads AF_INET6,
  * IPV6_V6ONLY reads 0, IPV6_TCLASS is the IPv4 TOS (0 when the socket has
  * none to read) and other IPv6-level options are accepted and ignored.  Sockets for IPv6 peers stay TCP.
  *
@@ -31,8 +33,8 @@
  * NetChannel socket (same descriptor number, same O_NONBLOCK/FD_CLOEXEC,
  * the options the application changed copied) at bind()/connect() time
  * when it matches.  What the shim notes of a descriptor (the buffer sizes
- * the program set, the IPv6 view) follows it through dup(), dup2() and
- * dup3(), not through fcntl(F_DUPFD).
+ * the program set, the IPv6 view) follows it through dup(), dup2(), dup3()
+ * and fcntl(F_DUPFD, F_DUPFD_CLOEXEC), and close() forgets it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -57,6 +59,10 @@
 
 static int (*real_socket)(int, int, int);
 static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+static int (*real_listen)(int, int);
+static int (*real_close)(int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_fcntl64)(int, int, ...);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
 static int (*real_getsockopt)(int, int, int, void *, socklen_t *);
@@ -95,6 +101,10 @@ __attribute__((constructor)) static void nc_preload_init(void)
 
 	real_socket = dlsym(RTLD_NEXT, "socket");
 	real_bind = dlsym(RTLD_NEXT, "bind");
+	real_listen = dlsym(RTLD_NEXT, "listen");
+	real_close = dlsym(RTLD_NEXT, "close");
+	real_fcntl = dlsym(RTLD_NEXT, "fcntl");
+	real_fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
 	real_connect = dlsym(RTLD_NEXT, "connect");
 	real_setsockopt = dlsym(RTLD_NEXT, "setsockopt");
 	real_getsockopt = dlsym(RTLD_NEXT, "getsockopt");
@@ -142,8 +152,9 @@ static void track_new(int fd)
 
 /*
  * fd is a NetChannel socket the program made as AF_INET6.  The note is
- * checked against the socket: a number closed and reused (by open(),
- * socketpair(), fcntl(F_DUPFD), which the shim does not follow) loses it.
+ * checked against the socket as well: a descriptor that arrives by a path
+ * the shim does not follow (SCM_RIGHTS, a close() by system call) and
+ * lands on a noted number loses the note unless it is NetChannel.
  */
 static int v6_view(int fd)
 {
@@ -335,7 +346,7 @@ static void copy_options(int from, int to)
 		dbg("fd %d: option %d/%d copied", from, level, name);
 	}
 	if (fresh >= 0)
-		close(fresh);
+		real_close(fresh);
 }
 
 /*
@@ -344,25 +355,30 @@ static void copy_options(int from, int to)
  */
 static int convert(int fd, int v6)
 {
-	int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD), nfd;
+	int fl, fdfl, nfd;
 
+	/* the IPv6 view lives in the table: a socket beyond it stays TCP */
+	if (v6 && (fd < 0 || fd >= NC_TRACKED_FDS))
+		return 0;
+	fl = real_fcntl(fd, F_GETFL);
+	fdfl = real_fcntl(fd, F_GETFD);
 	nfd = real_socket(AF_INET, SOCK_STREAM, IPPROTO_VIRTUAL_SOCK);
 	if (nfd < 0)
 		return strict ? -1 : 0;
 	copy_options(fd, nfd);
 	if (real_dup2(nfd, fd) < 0) {
-		close(nfd);
+		real_close(nfd);
 		return strict ? -1 : 0;
 	}
-	close(nfd);
+	real_close(nfd);
 	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl);
+		real_fcntl(fd, F_SETFL, fl);
 	if (fdfl >= 0)
-		fcntl(fd, F_SETFD, fdfl);
-	if (v6 && fd < NC_TRACKED_FDS)
-		bufs_set[fd] |= NC_V6_VIEW;
+		real_fcntl(fd, F_SETFD, fdfl);
+	if (fd < NC_TRACKED_FDS)
+		bufs_set[fd] = (bufs_set[fd] & ~NC_V6_VIEW) | (v6 ? NC_V6_VIEW : 0);
 	dbg("fd %d moved to netchannel%s", fd, v6 ? " (IPv6 view)" : "");
-	return 0;
+	return 1;
 }
 
 /*
@@ -396,27 +412,59 @@ static int v4_of_v6(int fd, const struct sockaddr *sa, socklen_t len,
 }
 
 /*
- * bind() or connect() of an AF_INET6 socket: *sin is the address to use
- * instead when the socket is (now) an IPv4 NetChannel socket seen as
- * IPv6.  -1 with errno when the swap failed in strict mode; 0 to go on.
+ * connect() of an AF_INET6 socket to an IPv4-mapped address: swap it (if
+ * the filter lets it, and it is not bound to an IPv6 address) for a
+ * NetChannel socket, bound again to the port it had if any; *sin is then
+ * the address to connect to.  1 when fd is (now) such a socket, 0 to go
+ * on as TCP, -1 with errno when the swap failed in strict mode.
  */
-static int v6_to_netchannel(int fd, const struct sockaddr **sa, socklen_t *len,
-			    int is_connect, struct sockaddr_in *sin)
+static int v6_connect(int fd, const struct sockaddr *sa, socklen_t len, struct sockaddr_in *sin)
 {
-	if (!v4_of_v6(fd, *sa, *len, is_connect, sin))
+	struct sockaddr_in6 mine;
+	struct sockaddr_in local;
+	socklen_t ml = sizeof(mine);
+	int r, bound;
+
+	if (!v4_of_v6(fd, sa, len, 1, sin))
 		return 0;
-	if (!v6_view(fd)) {
-		if ((filtering() && !matches((struct sockaddr *)sin, sizeof(*sin), is_connect)) ||
-		    !fd_is_tcp(fd, AF_INET6))
-			return 0;
-		if (convert(fd, 1))
+	if (v6_view(fd))
+		return 1;
+	if ((filtering() && !matches((struct sockaddr *)sin, sizeof(*sin), 1)) ||
+	    !fd_is_tcp(fd, AF_INET6) || real_getsockname(fd, (struct sockaddr *)&mine, &ml))
+		return 0;
+	bound = mine.sin6_port != 0;
+	if (bound && !v4_of_v6(fd, (struct sockaddr *)&mine, ml, 0, &local))
+		return 0;	/* an IPv6 source cannot reach an IPv4 peer anyway */
+	r = convert(fd, 1);
+	if (r <= 0)
+		return r;
+	if (bound && real_bind(fd, (struct sockaddr *)&local, sizeof(local)))
+		return -1;
+	return 1;
+}
+
+int listen(int fd, int backlog)
+{
+	struct sockaddr_in6 mine;
+	struct sockaddr_in sin;
+	socklen_t ml = sizeof(mine);
+	int r;
+
+	if (!real_listen)
+		nc_preload_init();
+	/* a listener on "::" (dual-stack) or on an IPv4-mapped address */
+	if (!v6_view(fd) && fd_is_tcp(fd, AF_INET6) &&
+	    !real_getsockname(fd, (struct sockaddr *)&mine, &ml) &&
+	    v4_of_v6(fd, (struct sockaddr *)&mine, ml, 0, &sin) &&
+	    (!filtering() || matches((struct sockaddr *)&sin, sizeof(sin), 0))) {
+		r = convert(fd, 1);
+		if (r < 0)
 			return -1;
-		if (!v6_view(fd))
-			return 0;	/* no NetChannel socket: stays TCP */
+		/* the TCP socket's port (the one the program chose, or the kernel) */
+		if (r > 0 && real_bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
+			return -1;
 	}
-	*sa = (const struct sockaddr *)sin;
-	*len = sizeof(*sin);
-	return 0;
+	return real_listen(fd, backlog);
 }
 
 /*
@@ -434,9 +482,12 @@ static void show_as_v6(const struct sockaddr_in *sin, struct sockaddr *sa,
 	memset(&s6, 0, sizeof(s6));
 	s6.sin6_family = AF_INET6;
 	s6.sin6_port = sin->sin_port;
-	s6.sin6_addr.s6_addr[10] = 0xff;
-	s6.sin6_addr.s6_addr[11] = 0xff;
-	memcpy(&s6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+	/* the wildcard a listener on "::" was bound to stays "::" */
+	if (sin->sin_addr.s_addr != htonl(INADDR_ANY)) {
+		s6.sin6_addr.s6_addr[10] = 0xff;
+		s6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+	}
 	memcpy(sa, &s6, *len < sizeof(s6) ? *len : sizeof(s6));
 	*len = sizeof(s6);
 }
@@ -541,6 +592,50 @@ int dup3(int fd, int to, int flags)
 	return copied_fd(fd, real_dup3(fd, to, flags));
 }
 
+int close(int fd)
+{
+	if (!real_close)
+		nc_preload_init();
+	track_new(fd);
+	return real_close(fd);
+}
+
+/* F_DUPFD and F_DUPFD_CLOEXEC copy a descriptor: the notes go with it */
+static int fcntl_through(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int r = real(fd, cmd, arg);
+
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		copied_fd(fd, r);
+	return r;
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);	/* as the C library reads it */
+	va_end(ap);
+	if (!real_fcntl)
+		nc_preload_init();
+	return fcntl_through(real_fcntl, fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real_fcntl64)
+		nc_preload_init();
+	return fcntl_through(real_fcntl64 ? real_fcntl64 : real_fcntl, fd, cmd, arg);
+}
+
 int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	int v = 0;
@@ -571,9 +666,10 @@ int bind(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (!real_bind)
 		nc_preload_init();
-	if (v6_to_netchannel(fd, &sa, &len, 0, &sin))
-		return -1;
-	if (filtering() && matches(sa, len, 0) && fd_is_tcp(fd, AF_INET) && convert(fd, 0))
+	/* already swapped (seen as IPv6): bind to the IPv4 address meant */
+	if (v6_view(fd) && v4_of_v6(fd, sa, len, 0, &sin))
+		return real_bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	if (filtering() && matches(sa, len, 0) && fd_is_tcp(fd, AF_INET) && convert(fd, 0) < 0)
 		return -1;
 	return real_bind(fd, sa, len);
 }
@@ -581,12 +677,16 @@ int bind(int fd, const struct sockaddr *sa, socklen_t len)
 int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct sockaddr_in sin;
+	int r;
 
 	if (!real_connect)
 		nc_preload_init();
-	if (v6_to_netchannel(fd, &sa, &len, 1, &sin))
+	r = v6_connect(fd, sa, len, &sin);
+	if (r < 0)
 		return -1;
-	if (filtering() && matches(sa, len, 1) && fd_is_tcp(fd, AF_INET) && convert(fd, 0))
+	if (r > 0)
+		return real_connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	if (filtering() && matches(sa, len, 1) && fd_is_tcp(fd, AF_INET) && convert(fd, 0) < 0)
 		return -1;
 	return real_connect(fd, sa, len);
 }

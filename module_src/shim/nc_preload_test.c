@@ -14,8 +14,9 @@
  * http.server make them: a dual-stack listener on "::" (port + 100) and a
  * client connecting to ::ffff:127.0.0.1 without blocking, which should
  * move to NetChannel and still look like IPv6 sockets to the program
- * (addresses, also through a dup(), SO_DOMAIN, IPV6_V6ONLY, IPV6_TCLASS),
- * and a listener on ::1 (port + 200), which should stay TCP.
+ * (addresses, also through dup() and fcntl(F_DUPFD_CLOEXEC), SO_DOMAIN,
+ * IPV6_V6ONLY, IPV6_TCLASS), and a listener on ::1 (port + 200), which
+ * should stay TCP, as should a client bound to "::" that connects to it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -106,7 +107,8 @@ static void v6_case(int port)
 	    memcmp(&peer.sin6_addr, &cname.sin6_addr, sizeof(peer.sin6_addr)))
 		strcat(view, "accept_addr,");
 	if (getsockname(l, (struct sockaddr *)&name, &nl) || nl != sizeof(name) ||
-	    name.sin6_family != AF_INET6 || name.sin6_port != any.sin6_port)
+	    name.sin6_family != AF_INET6 || name.sin6_port != any.sin6_port ||
+	    !IN6_IS_ADDR_UNSPECIFIED(&name.sin6_addr))
 		strcat(view, "listener_name,");
 	if (getpeername(c, (struct sockaddr *)&cpeer, &cl) || !mapped(&cpeer, cl, 1) ||
 	    cpeer.sin6_port != any.sin6_port)
@@ -123,6 +125,12 @@ static void v6_case(int port)
 		strcat(view, "dup_peer,");
 	if (d >= 0)
 		close(d);
+	dl = sizeof(dpeer);
+	d = fcntl(c, F_DUPFD_CLOEXEC, 0);	/* how Python's socket.dup() copies */
+	if (d < 0 || getpeername(d, (struct sockaddr *)&dpeer, &dl) || !mapped(&dpeer, dl, 1))
+		strcat(view, "fcntl_dup_peer,");
+	if (d >= 0)
+		close(d);
 	/* accepted (NetChannel's channels choose their own DSCP), and read back as a number */
 	il = sizeof(int);
 	if (setsockopt(c, IPPROTO_IPV6, IPV6_TCLASS, &tc, sizeof(tc)) ||
@@ -131,6 +139,14 @@ static void v6_case(int port)
 	l1 = socket(AF_INET6, SOCK_STREAM, 0);
 	if (l1 < 0 || bind(l1, (struct sockaddr *)&lo, sizeof(lo)) || listen(l1, 8))
 		strcat(view, "loopback_listen,");
+	/* a client bound to "::" first (Java's bind(0)) still reaches an IPv6 peer */
+	d = socket(AF_INET6, SOCK_STREAM, 0);
+	any.sin6_port = 0;
+	if (d < 0 || bind(d, (struct sockaddr *)&any, sizeof(any)) ||
+	    connect(d, (struct sockaddr *)&lo, sizeof(lo)))
+		strcat(view, "bound_client_to_v6,");
+	if (d >= 0)
+		close(d);
 	printf(" v6_listener=%d v6_client=%d v6_accepted=%d v6_loopback=%d v6_view=%s v6_data=%s",
 	       proto_of(l), proto_of(c), proto_of(s), proto_of(l1), *view ? view : "ok", buf);
 }

@@ -100,7 +100,7 @@ def test_the_limit_comes_from_the_environment(value, want):
     assert _conftest().ansible_run_timeout(value) == want
 
 
-@pytest.mark.parametrize("value", ["15m", "1.5", "-5", "ten"])
+@pytest.mark.parametrize("value", ["15m", "1.5", "-5", "ten", "\u00b2"])
 def test_a_limit_that_is_not_whole_seconds_is_named(value):
     with pytest.raises(pytest.UsageError) as bad:
         _conftest().ansible_run_timeout(value)

@@ -2,10 +2,12 @@
 
 import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pathload import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,3 +150,21 @@ def test_dynamic_programs_scripts_and_broken_files_are_not_refused(tmp_path):
     cut.write_bytes(Path("/usr/bin/true").read_bytes()[:200])
     assert wrapper.elf_bypass(str(cut)) is None
     assert wrapper.elf_bypass(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    ("offset", "fmt", "value"),
+    [
+        (32, "<Q", 2**63 + 5),  # e_phoff past anything a file can hold
+        (54, "<HH", (65535, 65535)),  # e_phentsize and e_phnum: about 4 GiB of headers
+        (40, "<Q", 2**40),  # e_shoff past the end of the file
+        (16, "<H", 1),  # e_type ET_REL: an object file, not a program
+    ],
+)
+def test_corrupt_headers_give_no_verdict_and_no_traceback(tmp_path, offset, fmt, value):
+    wrapper = load_file("netchannel_wrapper", WRAPPER)
+    data = bytearray(Path("/usr/bin/true").read_bytes())
+    struct.pack_into(fmt, data, offset, *(value if isinstance(value, tuple) else (value,)))
+    bad = tmp_path / "bad"
+    bad.write_bytes(bytes(data))
+    assert wrapper.elf_bypass(str(bad)) is None

@@ -11,7 +11,7 @@
 #
 # nginx (Debian's, as shipped: sendfile, TCP_CORK through tcp_nopush, epoll
 # edge-triggered, accept4 in two forked workers, WebDAV PUT) takes an upload
-# from curl, then serves it back and 200 small keep-alive requests; curl
+# from curl (1 to 8 MiB), then serves it back and 200 small keep-alive requests; curl
 # checks the bytes, then asks once through an IPv4-mapped IPv6 address (an
 # AF_INET6 socket, which the shim moves too). memcached (libevent, a listener thread handing connections
 # to worker threads) takes a 512 KiB item from memccp and gives it back to
@@ -33,6 +33,10 @@ server=${2:-127.0.0.1}
 # requests per redis-benchmark test (SET and GET each); fewer on slow kernels
 REQUESTS=${NC_APPS_REQUESTS:-10000}
 MEMC_PER_THREAD=$((REQUESTS / 10))
+# what curl uploads to nginx: 1 MiB per 1000 requests, 1 to 8 MiB (slow debug kernels get 1)
+WEB_MIB=$((REQUESTS / 1000))
+[ $WEB_MIB -ge 1 ] || WEB_MIB=1
+[ $WEB_MIB -le 8 ] || WEB_MIB=8
 IPERF_NC=5201
 IPERF_TCP=5202
 REDIS_NC=6379
@@ -200,6 +204,7 @@ nginx_server() {	# nginx_server nc|tcp port bind-address: start, echo when liste
 	d=/nginx-$1
 	run "$1" timeout $SERVER_SECS /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" \
 		>"$d/out.log" 2>&1 &
+	echo $! >"$d.job"
 	i=0
 	until [ -s "$d/nginx.pid" ] || [ $i -ge 100 ]; do
 		sleep 0.2
@@ -212,34 +217,40 @@ nginx_server() {	# nginx_server nc|tcp port bind-address: start, echo when liste
 }
 
 # stop the instance this script started (its pid file), not every one of
-# its kind: server_rc 0 when it ended on SIGNAL, 137 when it had to be
-# killed, 255 when there was no pid
-stop_server() {		# stop_server NAME PIDFILE SIGNAL
-	rc=255
-	pid=$(cat "$2" 2>/dev/null) && kill -"$3" "$pid" && rc=0
-	i=0
-	while [ $rc = 0 ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.2
-		i=$((i + 1))
-	done
-	if [ $rc = 0 ] && kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid"
-		rc=137
+# its kind, and wait for it (the background job JOBFILE names): server_rc is
+# its exit status (137 when it ignored SIGNAL for 20 s and was killed), 255
+# when it had no pid
+stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS]
+	job=$(cat "$4" 2>/dev/null)
+	pid=$(cat "$2" 2>/dev/null)
+	if [ -z "$pid" ] || [ -z "$job" ] || ! kill -"$3" "$pid" 2>/dev/null; then
+		[ -n "$job" ] && kill -KILL "$job" 2>/dev/null
+		echo "NCVM APP $1-server server_rc=255 log_errors=${5:-0}"
+		return
 	fi
-	echo "NCVM APP $1-server server_rc=$rc"
+	(sleep 20; kill -KILL "$pid" 2>/dev/null) &
+	dog=$!
+	wait "$job"
+	rc=$?
+	kill "$dog" 2>/dev/null
+	echo "NCVM APP $1-server server_rc=$rc log_errors=${5:-0}"
 }
 
+# a worker that crashed (nginx starts another and goes on) shows only in
+# its error log: alerts, emergencies and critical errors count as failures
 nginx_stop() {		# nginx_stop nc|tcp
-	stop_server "nginx-$1" "/nginx-$1/nginx.pid" QUIT
-	sed "s/^/NCVM APPLOG nginx-$1 /" "/nginx-$1/error.log" 2>/dev/null
+	log=/nginx-$1/error.log
+	sed "s/^/NCVM APPLOG nginx-$1 /" "$log" 2>/dev/null
+	stop_server "nginx-$1" "/nginx-$1/nginx.pid" QUIT "/nginx-$1.job" \
+		"$(grep -cE '\[(alert|emerg|crit)\]|exited on signal' "$log" 2>/dev/null)"
 }
 
-# curl PUTs 8 MiB of random bytes, GETs them back (nginx sends them with
+# curl PUTs WEB_MIB MiB of random bytes, GETs them back (nginx sends them with
 # sendfile) and compares, then fetches the small page 200 times over one
 # keep-alive connection
 curl_client() {		# curl_client nc|tcp port host
 	url=http://$3:$2
-	[ -e /web.bin ] || head -c 8388608 /dev/urandom >/web.bin
+	[ -e /web.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/web.bin
 	want=$(sha256sum </web.bin | cut -d' ' -f1)
 	i=0
 	until run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/" 2>/dev/null || [ $i -ge 50 ]; do
@@ -280,6 +291,7 @@ memc_server() {		# memc_server nc|tcp port bind-address: start, echo when listen
 	rm -f "/memc-$1.pid"
 	run "$1" timeout $SERVER_SECS /usr/bin/memcached -u root -l "$3" -p "$2" -U 0 -t 2 -m 64 \
 		-P "/memc-$1.pid" >"/memc-s-$1.log" 2>&1 &
+	echo $! >"/memc-$1.job"
 	i=0
 	until [ "$(tcp_on_port "$2")" != 0 ] || [ -s "/memc-$1.pid" ] || [ $i -ge 100 ]; do
 		sleep 0.2
@@ -292,7 +304,7 @@ memc_server() {		# memc_server nc|tcp port bind-address: start, echo when listen
 }
 
 memc_stop() {		# memc_stop nc|tcp
-	stop_server "memcached-$1" "/memc-$1.pid" TERM
+	stop_server "memcached-$1" "/memc-$1.pid" TERM "/memc-$1.job"
 }
 
 mc() {			# mc nc|tcp port host tool args...: one of libmemcached's tools

@@ -44,6 +44,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 PT_INTERP = 3
+ET_EXEC, ET_DYN = 2, 3
 
 
 def _elf_facts(fh) -> tuple[list[int], list[bytes]] | None:
@@ -53,11 +54,16 @@ def _elf_facts(fh) -> tuple[list[int], list[bytes]] | None:
     if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
         return None
     wide, end = head[4] == 2, "<" if head[5] == 1 else ">"
+    if struct.unpack_from(end + "H", head, 16)[0] not in (ET_EXEC, ET_DYN):
+        return None  # an object file or a core dump: exec will say what it thinks of it
+    file_size = os.fstat(fh.fileno()).st_size
     word = end + ("Q" if wide else "I")
     phoff, shoff = struct.unpack_from(word + word[1:], head, 32 if wide else 28)
     phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", head, 54 if wide else 42)
 
     def read_at(offset: int, size: int) -> bytes:
+        if offset + size > file_size:
+            raise ValueError("ELF headers point past the end of the file")
         fh.seek(offset)
         got = fh.read(size)
         if len(got) != size:
@@ -85,7 +91,7 @@ def elf_bypass(path: str) -> str | None:
     try:
         with open(path, "rb") as fh:
             facts = _elf_facts(fh)
-    except (OSError, struct.error, ValueError):
+    except (OSError, OverflowError, struct.error, ValueError):
         return None
     if facts is None:
         return None
