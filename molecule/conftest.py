@@ -50,9 +50,9 @@ def ansible_run_timeout(value: str | None) -> int:
     """The limit NETCHANNEL_TEST_ANSIBLE_TIMEOUT sets (unset, empty or 0: the default); a value that
     is not a whole number of seconds stops the tests with a message naming it (pytest_configure)."""
     text = (value or "").strip()
+    if not text:
+        return ANSIBLE_RUN_TIMEOUT_DEFAULT_S
     if not (text.isascii() and text.isdigit()):
-        if not text:
-            return ANSIBLE_RUN_TIMEOUT_DEFAULT_S
         raise pytest.UsageError(
             f"NETCHANNEL_TEST_ANSIBLE_TIMEOUT={value!r} (environment): want a whole number of seconds, "
             f"0 for the default of {ANSIBLE_RUN_TIMEOUT_DEFAULT_S}"

@@ -14,11 +14,12 @@
  * (::ffff:a.b.c.d) is swapped at listen() for a NetChannel socket bound to
  * the IPv4 address and port, and one that connects to an IPv4-mapped
  * address is swapped at connect(), as with a filter below (a bind() alone
- * swaps nothing: the socket may still connect to an IPv6 peer).  The program keeps
- * its IPv6 view of it: addresses from accept(), getsockname() and
- * getpeername() come back IPv4-mapped ("::" for the wildcard), SO_DOMAIN reads AF_INET6,
- * IPV6_V6ONLY reads 0, IPV6_TCLASS is the IPv4 TOS (0 when the socket has
- * none to read) and other IPv6-level options are accepted and ignored.  Sockets for IPv6 peers stay TCP.
+ * swaps nothing: the socket may still connect to an IPv6 peer).  The
+ * program keeps its IPv6 view of it: addresses from accept(),
+ * getsockname() and getpeername() come back IPv4-mapped ("::" for the
+ * wildcard), SO_DOMAIN reads AF_INET6, IPV6_V6ONLY reads 0, IPV6_TCLASS is
+ * the IPv4 TOS (0 when the socket has none to read) and other IPv6-level
+ * options are accepted and ignored.  Sockets for IPv6 peers stay TCP.
  *
  * Environment:
  *   NC_PRELOAD_PORTS=p1,p2,...   only sockets that bind() or connect() to
@@ -66,7 +67,6 @@ static int (*real_fcntl64)(int, int, ...);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
 static int (*real_getsockopt)(int, int, int, void *, socklen_t *);
-static int (*real_accept)(int, struct sockaddr *, socklen_t *);
 static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
 static int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
 static int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
@@ -108,7 +108,6 @@ __attribute__((constructor)) static void nc_preload_init(void)
 	real_connect = dlsym(RTLD_NEXT, "connect");
 	real_setsockopt = dlsym(RTLD_NEXT, "setsockopt");
 	real_getsockopt = dlsym(RTLD_NEXT, "getsockopt");
-	real_accept = dlsym(RTLD_NEXT, "accept");
 	real_accept4 = dlsym(RTLD_NEXT, "accept4");
 	real_getsockname = dlsym(RTLD_NEXT, "getsockname");
 	real_getpeername = dlsym(RTLD_NEXT, "getpeername");
@@ -382,8 +381,8 @@ static int convert(int fd, int v6)
 }
 
 /*
- * The IPv4 address an AF_INET6 stream socket's bind() or connect() to
- * sa means, in *sin: an IPv4-mapped address, or "::" for a dual-stack
+ * The IPv4 address an AF_INET6 stream socket's address sa means (the one
+ * it binds, listens on or connects to), in *sin: an IPv4-mapped address, or "::" for a dual-stack
  * bind.  0 when sa is not such an address (the socket stays TCP).
  */
 static int v4_of_v6(int fd, const struct sockaddr *sa, socklen_t len,
@@ -453,7 +452,7 @@ int listen(int fd, int backlog)
 	if (!real_listen)
 		nc_preload_init();
 	/* a listener on "::" (dual-stack) or on an IPv4-mapped address */
-	if (!v6_view(fd) && fd_is_tcp(fd, AF_INET6) &&
+	if (fd_is_tcp(fd, AF_INET6) &&
 	    !real_getsockname(fd, (struct sockaddr *)&mine, &ml) &&
 	    v4_of_v6(fd, (struct sockaddr *)&mine, ml, 0, &sin) &&
 	    (!filtering() || matches((struct sockaddr *)&sin, sizeof(sin), 0))) {
@@ -522,45 +521,34 @@ int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	return name_of(real_getpeername, fd, sa, len);
 }
 
-/* a connection accepted on lfd: seen as IPv6 when the listener is */
-static int accepted(int lfd, int fd, const struct sockaddr_in *sin,
-		    struct sockaddr *sa, socklen_t *len)
-{
-	track_new(fd);
-	if (fd >= 0 && v6_view(lfd)) {
-		if (fd < NC_TRACKED_FDS)
-			bufs_set[fd] |= NC_V6_VIEW;
-		show_as_v6(sin, sa, len);
-	} else if (fd >= 0 && sa && len) {
-		memcpy(sa, sin, *len < sizeof(*sin) ? *len : sizeof(*sin));
-		*len = sizeof(*sin);
-	}
-	return fd;
-}
-
+/*
+ * accept(), which the kernel makes accept4() with no flags.  A connection
+ * accepted on a listener seen as IPv6 is seen so too: its peer's address
+ * comes back IPv4-mapped.
+ */
 int accept4(int lfd, struct sockaddr *sa, socklen_t *len, int flags)
 {
 	struct sockaddr_in sin;
 	socklen_t l = sizeof(sin);
+	int v6, want, fd;
 
 	if (!real_accept4)
 		nc_preload_init();
-	/* only a NetChannel listener's addresses are ours to rewrite */
-	if (!v6_view(lfd) || !sa || !len)
-		return accepted(lfd, real_accept4(lfd, sa, len, flags), NULL, NULL, NULL);
-	return accepted(lfd, real_accept4(lfd, (struct sockaddr *)&sin, &l, flags), &sin, sa, len);
+	v6 = v6_view(lfd);
+	want = v6 && sa && len;
+	fd = want ? real_accept4(lfd, (struct sockaddr *)&sin, &l, flags) :
+		    real_accept4(lfd, sa, len, flags);
+	track_new(fd);
+	if (fd >= 0 && v6 && fd < NC_TRACKED_FDS)
+		bufs_set[fd] |= NC_V6_VIEW;
+	if (fd >= 0 && want)
+		show_as_v6(&sin, sa, len);
+	return fd;
 }
 
 int accept(int lfd, struct sockaddr *sa, socklen_t *len)
 {
-	struct sockaddr_in sin;
-	socklen_t l = sizeof(sin);
-
-	if (!real_accept)
-		nc_preload_init();
-	if (!v6_view(lfd) || !sa || !len)
-		return accepted(lfd, real_accept(lfd, sa, len), NULL, NULL, NULL);
-	return accepted(lfd, real_accept(lfd, (struct sockaddr *)&sin, &l), &sin, sa, len);
+	return accept4(lfd, sa, len, 0);
 }
 
 /* a copy of a descriptor is the same socket: it gets the same notes */

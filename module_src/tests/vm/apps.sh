@@ -11,11 +11,12 @@
 #
 # nginx (Debian's, as shipped: sendfile, TCP_CORK through tcp_nopush, epoll
 # edge-triggered, accept4 in two forked workers, WebDAV PUT) takes an upload
-# from curl (1 to 8 MiB), then serves it back and 200 small keep-alive requests; curl
-# checks the bytes, then asks once through an IPv4-mapped IPv6 address (an
-# AF_INET6 socket, which the shim moves too). memcached (libevent, a listener thread handing connections
-# to worker threads) takes a 512 KiB item from memccp and gives it back to
-# memccat, then memcslap's SETs and GETs from 4 threads. Their binaries come
+# from curl (1 to 8 MiB), then serves it back and 200 small keep-alive
+# requests; curl checks the bytes, then asks once through an IPv4-mapped
+# IPv6 address (an AF_INET6 socket, which the shim moves too). memcached
+# (libevent, a listener thread handing connections to worker threads) takes
+# a 512 KiB item from memccp and gives it back to memccat, then memcslap's
+# SETs and GETs from 4 threads. Their binaries come
 # from Debian's packages unpacked by run_vm.py (installing them here would
 # start daemons).
 #
@@ -216,6 +217,11 @@ nginx_server() {	# nginx_server nc|tcp port bind-address: start, echo when liste
 		"tcp_sockets=$(tcp_on_port "$2")"
 }
 
+# ok when COPY holds FILE's bytes, mismatch otherwise (or when it is missing)
+same_bytes() {		# same_bytes FILE COPY
+	cmp -s "$1" "$2" && echo ok || echo mismatch
+}
+
 # stop the instance this script started (its pid file), not every one of
 # its kind, and wait for it (the background job JOBFILE names): server_rc is
 # its exit status (137 when it ignored SIGNAL for 20 s and was killed), 255
@@ -251,7 +257,6 @@ nginx_stop() {		# nginx_stop nc|tcp
 curl_client() {		# curl_client nc|tcp port host
 	url=http://$3:$2
 	[ -e /web.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/web.bin
-	want=$(sha256sum </web.bin | cut -d' ' -f1)
 	i=0
 	until run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/" 2>/dev/null || [ $i -ge 50 ]; do
 		sleep 0.3
@@ -264,8 +269,7 @@ curl_client() {		# curl_client nc|tcp port host
 	get=$(run "$1" timeout 120 /usr/bin/curl -sS -o "/web-got-$1.bin" \
 		-w '%{http_code} %{size_download} %{speed_download}' "$url/up/web.bin" 2>>"/curl-$1.log")
 	tx1=$(counter tx_bytes)
-	got=$(sha256sum <"/web-got-$1.bin" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$got" ] && [ "$got" = "$want" ] && same=ok || same=mismatch
+	same=$(same_bytes /web.bin "/web-got-$1.bin")
 	n=0
 	urls=""
 	while [ $n -lt 200 ]; do
@@ -324,14 +328,12 @@ memc_client() {		# memc_client nc|tcp port host
 		i=$((i + 1))
 	done
 	[ -e /memc.bin ] || head -c 524288 /dev/urandom >/memc.bin
-	want=$(sha256sum </memc.bin | cut -d' ' -f1)
 	tx0=$(counter tx_bytes)
 	mc "$1" "$2" "$3" memccp /memc.bin >"/memc-c-$1.log" 2>&1
 	cprc=$?
 	rm -f "/memc-got-$1.bin"
 	mc "$1" "$2" "$3" memccat --file="/memc-got-$1.bin" memc.bin >>"/memc-c-$1.log" 2>&1
-	got=$(sha256sum <"/memc-got-$1.bin" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$got" ] && [ "$got" = "$want" ] && same=ok || same=mismatch
+	same=$(same_bytes /memc.bin "/memc-got-$1.bin")
 	t0=$(date +%s)
 	mc "$1" "$2" "$3" memcslap --concurrency=4 --execute-number=$MEMC_PER_THREAD --test=set >"/memc-b-$1.log" 2>&1
 	setrc=$?
@@ -347,6 +349,17 @@ memc_client() {		# memc_client nc|tcp port host
 	echo "NCVM APP memcached-$1 cp_rc=$cprc set_rc=$setrc get_rc=$getrc bytes=$same rps=${rates:-none}" \
 		"cmd_set=$(stat_of cmd_set <"/memc-stat-$1.log") cmd_get=$(stat_of cmd_get <"/memc-stat-$1.log")" \
 		"get_hits=$(stat_of get_hits <"/memc-stat-$1.log") secs=$((t1 - t0)) nc_tx_bytes=$((tx1 - tx0))"
+}
+
+# a server and its client in this VM, through the shim and then over TCP
+local_pair() {		# local_pair START CLIENT STOP NC_PORT TCP_PORT
+	for m in nc tcp; do
+		port=$4
+		[ $m = tcp ] && port=$5
+		"$1" $m $port 127.0.0.1
+		"$2" $m $port 127.0.0.1
+		"$3" $m
+	done
 }
 
 case "$role" in
@@ -372,20 +385,8 @@ local)
 		wait $rpid
 		echo "NCVM APP redis-$m-server server_rc=$?"
 	done
-	for m in nc tcp; do
-		port=$NGINX_NC
-		[ $m = tcp ] && port=$NGINX_TCP
-		nginx_server $m $port 127.0.0.1
-		curl_client $m $port 127.0.0.1
-		nginx_stop $m
-	done
-	for m in nc tcp; do
-		port=$MEMC_NC
-		[ $m = tcp ] && port=$MEMC_TCP
-		memc_server $m $port 127.0.0.1
-		memc_client $m $port 127.0.0.1
-		memc_stop $m
-	done
+	local_pair nginx_server curl_client nginx_stop $NGINX_NC $NGINX_TCP
+	local_pair memc_server memc_client memc_stop $MEMC_NC $MEMC_TCP
 	;;
 serve)
 	iperf_server nc $IPERF_NC &

@@ -577,19 +577,25 @@ def num(kv, key):
         return None
 
 
+def tcp_sockets_check(kv, nc, what):
+    """The TCP sockets seen on the application's port: none through the shim
+    (what names them then), some over TCP (else the count sees nothing)."""
+    tcp = kv.get("tcp_sockets", "")
+    if nc and tcp != "0":
+        return [f"tcp_sockets={tcp}: {what}, want 0 (shim not used)"]
+    if not nc and (not tcp.isdigit() or tcp == "0"):
+        return [f"tcp_sockets={tcp} for the TCP baseline: the socket check sees nothing"]
+    return []
+
+
 def check_up(name, kv):
     """What is wrong with a server's start (nginx, memcached): it runs, and
     listens on the right protocol."""
     bad = []
-    tcp = kv.get("tcp_sockets", "")
     app = name.split("-")[0]
     if not kv.get("pid", "").isdigit():
         bad.append(f"pid={kv.get('pid')}: {app} did not start")
-    if name.endswith("-nc-up") and tcp != "0":
-        bad.append(f"tcp_sockets={tcp}: {app} listens on TCP, want 0 (shim not used)")
-    if name.endswith("-tcp-up") and (not tcp.isdigit() or tcp == "0"):
-        bad.append(f"tcp_sockets={tcp} for the TCP baseline: the socket check sees nothing")
-    return bad
+    return bad + tcp_sockets_check(kv, name.endswith("-nc-up"), f"{app} listens on TCP")
 
 
 def check_memc(name, kv, requests):
@@ -652,11 +658,7 @@ def check_app(name, kv, requests):
         return check_web(name, kv, requests)
     if name.startswith("memcached"):
         return check_memc(name, kv, requests)
-    tcp = kv.get("tcp_sockets", "")
-    if name.endswith("-nc") and tcp != "0":
-        bad.append(f"tcp_sockets={tcp}: TCP sockets on the application port, want 0 (shim not used)")
-    if name.endswith("-tcp") and (not tcp.isdigit() or tcp == "0"):
-        bad.append(f"tcp_sockets={tcp} for the TCP baseline: the socket check sees nothing")
+    bad += tcp_sockets_check(kv, name.endswith("-nc"), "TCP sockets on the application port")
     if name.startswith("iperf3"):
         moved = num(kv, "mbytes") or 0
         if (num(kv, "mbits") or 0) <= 0 or moved < 1:
