@@ -278,7 +278,14 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk = nc_sk(sk);
 	nc_sock_setup(nsk);
 	nsk->inet.uc_ttl = -1;
-	nsk->inet.inet_daddr = htonl(rc->peer_ip);
+	/*
+	 * The peer's address: its table address, or 127.0.0.1 for this
+	 * host's own connection from a loopback address (NC_F_LOOPBACK),
+	 * as TCP's getpeername() shows it.  Another peer cannot claim it.
+	 */
+	nsk->inet.inet_daddr = (h->flags & NC_F_LOOPBACK) &&
+			       rc->peer_ip == nc_cfg.local_ip ?
+			       htonl(INADDR_LOOPBACK) : htonl(rc->peer_ip);
 	nsk->inet.inet_dport = htons(h->sport);
 	/* the address the connection was made to, as TCP's getsockname() */
 	nsk->inet.inet_rcv_saddr = htonl(h->daddr);

@@ -72,6 +72,10 @@ int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 	else if (type == NC_T_CLOSE)
 		ext = READ_ONCE(nsk->txc.nxt);
 	nc_ctl_snap(nsk, &d);
+	/* to this host from a loopback address: the acceptor's peer is that */
+	if (type == NC_T_CONNECT && nsk->peer->ip == nc_cfg.local_ip &&
+	    ipv4_is_loopback(nsk->inet.inet_saddr))
+		d.flags |= NC_F_LOOPBACK;
 	return nc_ctl_send(&d, type, credit, ext);
 }
 

@@ -310,8 +310,12 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nsk->inet.inet_daddr = sin->sin_addr.s_addr;
 	nsk->inet.inet_dport = sin->sin_port;
 	if (!nsk->inet.inet_rcv_saddr) {
-		nsk->inet.inet_saddr = htonl(nc_cfg.local_ip);
-		nsk->inet.inet_rcv_saddr = htonl(nc_cfg.local_ip);
+		/* TCP's source address: 127.0.0.1 for 127/8 (lo's route) */
+		__be32 src = ipv4_is_loopback(sin->sin_addr.s_addr) ?
+			     htonl(INADDR_LOOPBACK) : htonl(nc_cfg.local_ip);
+
+		nsk->inet.inet_saddr = src;
+		nsk->inet.inet_rcv_saddr = src;
 	}
 	WRITE_ONCE(sk->sk_err, 0);
 	WRITE_ONCE(sk->sk_state, TCP_SYN_SENT);

@@ -80,7 +80,14 @@ enum nc_frame_type {
 /* flags */
 #define NC_F_LATENCY		0x0001	/* frame/channel is latency class */
 #define NC_F_AUTH		0x0002	/* HELLO: the sender authenticates */
-#define NC_F_KNOWN		(NC_F_LATENCY | NC_F_AUTH)
+/*
+ * CONNECT from a host to itself, from a loopback address (127.0.0.1, as
+ * TCP's source for 127/8): the acceptor reports that as the peer's
+ * address, not the host's table address.  Only on the channels of a host
+ * to itself, so both ends are the same module.
+ */
+#define NC_F_LOOPBACK		0x0004
+#define NC_F_KNOWN		(NC_F_LATENCY | NC_F_AUTH | NC_F_LOOPBACK)
 
 /* payloads of the authentication frames (lengths checked by the codec) */
 #define NC_AUTH_ID_LEN		8	/* public tag of a cluster key */

@@ -254,6 +254,32 @@ NC_TEST(v2_field_checks)
 }
 
 /*
+ * NC_F_LOOPBACK (a host's connection to itself from 127.0.0.1) only on
+ * CONNECT; every other type with it is refused, as is an unknown flag.
+ */
+NC_TEST(v2_loopback_flag)
+{
+	static const u8 types[] = { NC_T_HELLO, NC_T_ACCEPT, NC_T_RESET,
+				    NC_T_DATA, NC_T_CLOSE, NC_T_CREDIT,
+				    NC_T_ACK };
+	struct nc_hdr h = mk2(NC_T_CONNECT, 0);
+	unsigned int i;
+
+	h.flags = NC_F_LOOPBACK;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+	h.flags = NC_F_LOOPBACK | NC_F_LATENCY;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+	h.flags = 0x0008;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
+	for (i = 0; i < sizeof(types); i++) {
+		h = mk2(types[i], types[i] == NC_T_DATA ? 10 : 0);
+		CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+		h.flags = NC_F_LOOPBACK;
+		CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
+	}
+}
+
+/*
  * Authentication frames: HELLO carries a payload (key id, nonce) exactly
  * when it has flag AUTH, AUTH carries the acceptor's challenge or the
  * connector's proof, no other frame may carry the flag, and AUTH does not
@@ -631,6 +657,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(v2_bad_versions_and_types),
 	NC_CASE(v2_field_checks),
 	NC_CASE(v2_auth_frames),
+	NC_CASE(v2_loopback_flag),
 	NC_CASE(neg_hello_init),
 	NC_CASE(neg_results),
 	NC_CASE(neg_symmetric),

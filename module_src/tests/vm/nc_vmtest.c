@@ -2989,6 +2989,79 @@ out:
 	fake_done(fp, -1, -1);
 }
 
+/*
+ * The addresses a connection within this host shows, as TCP's.  From an
+ * unbound socket to 127.0.0.1 both ends are 127.0.0.1 (TCP's source for
+ * 127/8); from a socket bound to the data address to 127.0.0.1, the
+ * acceptor's peer is the data address; from one bound to 127.0.0.1 to the
+ * data address, 127.0.0.1.  Each end's port matches the other's.  Before
+ * NC_F_LOOPBACK the first case showed the data address at both ends, and
+ * a server that lets only loopback clients in (Redis's protected mode,
+ * nginx's "allow 127.0.0.1") refused local clients through the shim.
+ */
+static void test_loopback_names(void)
+{
+	const char *name = "loopback_names";
+	const char *src[3] = { NULL, NULL, "127.0.0.1" };
+	const char *dst[3] = { "127.0.0.1", "127.0.0.1", NULL };
+	const char *want[3] = { "127.0.0.1", NULL, "127.0.0.1" };
+	char why[512] = "", me_s[32], them_s[32], at_s[32];
+	struct fake_cfg c;
+	int lfd, i, bad = 0;
+
+	if (read_cfg(name, &c))
+		return;
+	src[1] = want[1] = dst[2] = c.local;
+	lfd = nc_listener_at("0.0.0.0", 5131, 8);
+	if (lfd < 0) {
+		FAIL(name, "listener: %s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		struct sockaddr_in a = addr(dst[i], 5131), me, them, at;
+		socklen_t ml = sizeof(me), tl = sizeof(them), al = sizeof(at);
+		int fd = nc_socket(), child = -1;
+		struct sockaddr_in b;
+
+		if (src[i]) {
+			b = addr(src[i], 0);
+			if (bind(fd, (struct sockaddr *)&b, sizeof(b)))
+				goto fail;
+		}
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+		    !wait_fd(lfd, POLLIN, 2000))
+			goto fail;
+		child = accept(lfd, NULL, NULL);
+		if (child < 0 || getsockname(fd, (struct sockaddr *)&me, &ml) ||
+		    getpeername(child, (struct sockaddr *)&them, &tl) ||
+		    getsockname(child, (struct sockaddr *)&at, &al))
+			goto fail;
+		inet_ntop(AF_INET, &me.sin_addr, me_s, sizeof(me_s));
+		inet_ntop(AF_INET, &them.sin_addr, them_s, sizeof(them_s));
+		inet_ntop(AF_INET, &at.sin_addr, at_s, sizeof(at_s));
+		if (strcmp(me_s, want[i]) || strcmp(them_s, want[i]) ||
+		    me.sin_port != them.sin_port || strcmp(at_s, dst[i])) {
+			bad++;
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 " [%s->%s: client %s:%u, acceptor's peer %s:%u, its own %s; want %s]",
+				 src[i] ? src[i] : "unbound", dst[i], me_s, ntohs(me.sin_port),
+				 them_s, ntohs(them.sin_port), at_s, want[i]);
+		}
+		close_fds(fd, child, -1);
+		continue;
+fail:
+		bad++;
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " [%s->%s: %s]",
+			 src[i] ? src[i] : "unbound", dst[i], strerror(errno));
+		close_fds(fd, child, -1);
+	}
+	close(lfd);
+	if (bad)
+		FAIL(name, "%d of 3 wrong:%s", bad, why);
+	else
+		PASS(name, "127.0.0.1 at both ends from an unbound socket; a bound source kept");
+}
+
 /* The local address of a child accepted from lfd within ms, "" if none came. */
 static const char *lw_accept(int lfd, int ms, int *child, char *buf, size_t len)
 {
@@ -6553,6 +6626,7 @@ static void t_reset_limit(void *a) { (void)a; test_reset_limit(); }
 static void t_reset_queue_cap(void *a) { (void)a; test_reset_queue_cap(); }
 static void t_acceptq_full(void *a) { (void)a; test_acceptq_full(); }
 static void t_listener_address(void *a) { (void)a; test_listener_address(); }
+static void t_loopback_names(void *a) { (void)a; test_loopback_names(); }
 static void t_latency_dscp(void *a) { (void)a; test_latency_dscp(); }
 static void t_auth(void *a) { (void)a; test_auth(); }
 static void t_mem_limit(void *a) { (void)a; test_mem_limit(); }
@@ -7003,6 +7077,7 @@ int main(int argc, char **argv)
 		run_test("connect_any_channel", t_connect_any_channel, NULL, 60);
 		run_test("send_limit_follows_channel", t_send_limit, NULL, 90);
 		run_test("reuseport", t_reuseport, NULL, 60);
+		run_test("loopback_names", t_loopback_names, NULL, 30);
 		run_test("bulk_spread", t_bulk_spread, NULL, 60);
 		run_test("hello_required", t_hello_required, NULL, 60);
 		run_test("hello_timeout", t_hello_timeout, NULL, 60);
