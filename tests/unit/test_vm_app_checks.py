@@ -22,12 +22,18 @@ NCVM APP memcached-nc cp_rc=0 set_rc=0 get_rc=0 bytes=ok rps=SET=2646,GET=3343 c
 get_hits=401 secs=7 nc_tx_bytes=49066453
 NCVM APP memcached-tcp cp_rc=0 set_rc=0 get_rc=0 bytes=ok rps=SET=4020,GET=4301 cmd_set=501 cmd_get=401 \
 get_hits=401 secs=5 nc_tx_bytes=0
+NCVM APP ssh-nc conn_rc=0 cat_rc=0 tcp_sockets=0 bytes=ok exit7=7 client_addr=198.18.0.3 server_addr=198.18.0.2 \
+server_port=2222 client_errors=0 nc_tx_bytes=2110369
+NCVM APP ssh-tcp conn_rc=0 cat_rc=0 tcp_sockets=1 bytes=ok exit7=7 client_addr=198.18.0.3 server_addr=198.18.0.2 \
+server_port=2223 client_errors=0 nc_tx_bytes=0
 """
 SERVER_UP = """\
 NCVM APP nginx-nc-up pid=212 tcp_sockets=0
 NCVM APP nginx-tcp-up pid=240 tcp_sockets=1
 NCVM APP memcached-nc-up pid=495 tcp_sockets=0
 NCVM APP memcached-tcp-up pid=574 tcp_sockets=1
+NCVM APP ssh-nc-up pid=590 tcp_sockets=0
+NCVM APP ssh-tcp-up pid=679 tcp_sockets=1
 """
 
 
@@ -74,6 +80,22 @@ def test_good_client_passes():
         ("cmd_get=401 get_hits=401 secs=7", "cmd_get=401 get_hits=400 secs=7", "get_hits=400"),
         ("rps=SET=2646,GET=3343", "rps=none", "printed no rates"),
         ("secs=7 nc_tx_bytes=49066453", "secs=7 nc_tx_bytes=1000", "item did not go through NetChannel"),
+        ("ssh-nc conn_rc=0 cat_rc=0", "ssh-nc conn_rc=0 cat_rc=255", "cat_rc=255"),
+        ("ssh-nc conn_rc=0", "ssh-nc conn_rc=124", "conn_rc=124"),
+        ("cat_rc=0 tcp_sockets=0 bytes=ok", "cat_rc=0 tcp_sockets=0 bytes=mismatch", "remote cat differs"),
+        ("tcp_sockets=0 bytes=ok exit7=7", "tcp_sockets=0 bytes=ok exit7=0", "exit status"),
+        ("cat_rc=0 tcp_sockets=0 bytes", "cat_rc=0 tcp_sockets=3 bytes", "ssh's connection is TCP"),
+        ("cat_rc=0 tcp_sockets=1 bytes", "cat_rc=0 tcp_sockets=0 bytes", "sees nothing"),
+        ("server_addr=198.18.0.2 server_port=2222", "server_addr=none server_port=2222", "IPv4 address"),
+        ("server_addr=198.18.0.2 server_port=2222", "server_addr=::1 server_port=2222", "IPv4 address"),
+        ("server_port=2222", "server_port=2223", "port 2222"),
+        (
+            "client_addr=198.18.0.3 server_addr=198.18.0.2 server_port=2222",
+            "client_addr=198.18.0.2 server_addr=198.18.0.2 server_port=2222",
+            "client VM's IPv4",
+        ),
+        ("server_port=2222 client_errors=0", "server_port=2222 client_errors=2", "ssh printed errors"),
+        ("client_errors=0 nc_tx_bytes=2110369", "client_errors=0 nc_tx_bytes=4000", "did not go through NetChannel"),
     ],
 )
 def test_bad_client_lines_fail(old, new, complaint):
@@ -83,6 +105,19 @@ def test_bad_client_lines_fail(old, new, complaint):
         assert problems == []
     else:
         assert any(complaint in p for p in problems), problems
+
+
+def test_ssh_in_one_vm_wants_a_loopback_client():
+    """In one VM sshd must see the local client at 127.0.0.1, as over TCP
+    (before NC_F_LOOPBACK it saw the host's data address)."""
+    local = "\n".join(line for line in GOOD_CLIENT.splitlines() if line.startswith("NCVM APP ssh-"))
+    local = local.replace("198.18.0.3", "127.0.0.1").replace("198.18.0.2", "127.0.0.1")
+    found = run_vm.app_results(local)
+    assert run_vm.check_app("ssh-nc", found["ssh-nc"], 1000, "local") == []
+    moved = run_vm.app_results(local.replace("client_addr=127.0.0.1", "client_addr=198.18.0.1"))
+    assert run_vm.check_app("ssh-nc", moved["ssh-nc"], 1000, "local") == [
+        "client_addr=198.18.0.1 (want 127.0.0.1 in SSH_CONNECTION: a local client, as over TCP)"
+    ]
 
 
 def test_missing_result_fails():

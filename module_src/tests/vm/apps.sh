@@ -1,9 +1,10 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Unmodified iperf3, redis-server + redis-benchmark, nginx + curl and
-# memcached + libmemcached's tools over NetChannel through the LD_PRELOAD
-# shim, inside the test VM (copied in by run_vm.py, run by /init).
+# Unmodified iperf3, redis-server + redis-benchmark, nginx + curl,
+# memcached + libmemcached's tools and sshd + ssh over NetChannel through
+# the LD_PRELOAD shim, inside the test VM (copied in by run_vm.py, run by
+# /init).
 #
 #   apps.sh local           server and client in this VM, over the loopback peer
 #   apps.sh serve           servers for a client in the other VM
@@ -16,9 +17,11 @@
 # IPv6 address (an AF_INET6 socket, which the shim moves too). memcached
 # (libevent, a listener thread handing connections to worker threads) takes
 # a 512 KiB item from memccp and gives it back to memccat, then memcslap's
-# SETs and GETs from 4 threads. Their binaries come
-# from Debian's packages unpacked by run_vm.py (installing them here would
-# start daemons).
+# SETs and GETs from 4 threads. sshd (privilege separation: a re-executed
+# sshd and a chrooted child carry the connection) runs a remote cat that
+# sends the bytes ssh gives it back, reports the addresses it sees and an
+# exit status. nginx's, memcached's and sshd's binaries come from Debian's
+# packages unpacked by run_vm.py (installing them here would start daemons).
 #
 # NC_APPS_REQUESTS sets the redis-benchmark request count (default 10000);
 # each of memcslap's 4 threads makes a tenth of it.
@@ -46,6 +49,8 @@ NGINX_NC=8080
 NGINX_TCP=8081
 MEMC_NC=11211
 MEMC_TCP=11212
+SSH_NC=2222
+SSH_TCP=2223
 SECS=4
 # servers give up after this long, so a failed client cannot hang the VM
 SERVER_SECS=600
@@ -158,16 +163,24 @@ redis_client() {	# redis_client nc|tcp port host
 		"commands=${cmds:-0} roundtrip=$val bench_key=${keys:-0} rps=${rps:-none} p50_ms=${p50:-none}"
 }
 
+# the accounts the servers look up: root (nginx's workers, the ssh logins)
+# and sshd's privilege-separation user
+vm_users() {
+	grep -q '^root:' /etc/passwd 2>/dev/null || {
+		mkdir -p /etc
+		echo 'root:x:0:0:root:/:/bin/sh' >>/etc/passwd
+		echo 'sshd:x:100:65534::/run/sshd:/bin/false' >>/etc/passwd
+		echo 'root:x:0:' >>/etc/group
+		echo 'nogroup:x:65534:' >>/etc/group
+	}
+}
+
 # /nginx-nc or /nginx-tcp: the configuration of one nginx instance, serving
 # /www and taking uploads under /up/ (stored in the instance's directory)
 nginx_conf() {		# nginx_conf nc|tcp port bind-address
 	d=/nginx-$1
 	mkdir -p "$d/tmp" "$d/up" /www
-	grep -q '^root:' /etc/passwd 2>/dev/null || {
-		mkdir -p /etc
-		echo 'root:x:0:0:root:/:/bin/sh' >>/etc/passwd
-		echo 'root:x:0:' >>/etc/group
-	}
+	vm_users
 	[ -e /www/index.html ] || echo "netchannel nginx test page" >/www/index.html
 	cat >"$d/nginx.conf" <<-EOF
 	user root root;
@@ -224,9 +237,10 @@ same_bytes() {		# same_bytes FILE COPY
 
 # stop the instance this script started (its pid file), not every one of
 # its kind, and wait for it (the background job JOBFILE names): server_rc is
-# its exit status (137 when it ignored SIGNAL for 20 s and was killed), 255
-# when it had no pid
-stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS]
+# its exit status (137 when it ignored SIGNAL for 20 s and was killed; 0 for
+# SIGNAL_RC, the status the server documents for SIGNAL), 255 when it had no
+# pid
+stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS] [SIGNAL_RC]
 	job=$(cat "$4" 2>/dev/null)
 	pid=$(cat "$2" 2>/dev/null)
 	if [ -z "$pid" ] || [ -z "$job" ] || ! kill -"$3" "$pid" 2>/dev/null; then
@@ -239,6 +253,7 @@ stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS]
 	wait "$job"
 	rc=$?
 	kill "$dog" 2>/dev/null
+	[ "$rc" = "${6:-0}" ] && rc=0
 	echo "NCVM APP $1-server server_rc=$rc log_errors=${5:-0}"
 }
 
@@ -351,6 +366,101 @@ memc_client() {		# memc_client nc|tcp port host
 		"get_hits=$(stat_of get_hits <"/memc-stat-$1.log") secs=$((t1 - t0)) nc_tx_bytes=$((tx1 - tx0))"
 }
 
+# sshd (Debian's, privilege separation: the connection goes through a
+# re-executed sshd and a chrooted child) with the host's ssh client. The keys
+# come from run_vm.py (the same in both VMs); the initramfs gives every file
+# mode 755, which both refuse for a private key.
+ssh_files() {
+	vm_users
+	mkdir -p /run/sshd
+	chmod 755 /run/sshd
+	chmod 600 /ssh/host_key /ssh/id
+}
+
+ssh_server() {		# ssh_server nc|tcp port bind-address: start, echo when listening
+	ssh_files
+	rm -f "/ssh/sshd-$1.pid"
+	cat >"/ssh/sshd-$1.conf" <<-EOF
+	Port $2
+	ListenAddress $3
+	HostKey /ssh/host_key
+	PidFile /ssh/sshd-$1.pid
+	AuthorizedKeysFile /ssh/authorized_keys
+	PermitRootLogin prohibit-password
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	PrintMotd no
+	PrintLastLog no
+	EOF
+	run "$1" timeout $SERVER_SECS /usr/sbin/sshd -D -e -f "/ssh/sshd-$1.conf" >"/sshd-$1.log" 2>&1 &
+	echo $! >"/sshd-$1.job"
+	i=0
+	until [ -s "/ssh/sshd-$1.pid" ] || [ $i -ge 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	sleep 0.5
+	sed "s/^/NCVM APPLOG sshd-$1 /" "/sshd-$1.log"
+	echo "NCVM APP ssh-$1-up pid=$(cat "/ssh/sshd-$1.pid" 2>/dev/null || echo none)" \
+		"tcp_sockets=$(tcp_on_port "$2")"
+}
+
+# sshd exits 255 on SIGTERM ("Received signal 15; terminating."): that is
+# its clean stop, reported as 0; errors in its log count as failures
+ssh_stop() {		# ssh_stop nc|tcp
+	sed "s/^/NCVM APPLOG sshd-$1 /" "/sshd-$1.log" 2>/dev/null
+	stop_server "ssh-$1" "/ssh/sshd-$1.pid" TERM "/sshd-$1.job" \
+		"$(grep -ciE 'fatal|error' "/sshd-$1.log" 2>/dev/null)" 255
+}
+
+sh_ssh() {		# sh_ssh nc|tcp port host command...: ssh as root, key only
+	_ssh_m=$1 _ssh_p=$2 _ssh_h=$3	# sh has no locals: names of its own
+	shift 3
+	ssh_files
+	run "$_ssh_m" timeout 120 /usr/bin/ssh -F /dev/null -i /ssh/id -p "$_ssh_p" \
+		-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o LogLevel=ERROR -o ConnectTimeout=30 "root@$_ssh_h" "$@"
+}
+
+# WEB_MIB MiB of random bytes through a remote cat and back (both directions
+# at once), the connection's addresses as sshd sees them (getsockname and
+# getpeername on the accepted socket) and a remote exit status
+ssh_client() {		# ssh_client nc|tcp port host
+	i=0
+	until sh_ssh "$1" "$2" "$3" true 2>/dev/null || [ $i -ge 50 ]; do
+		sleep 0.3
+		i=$((i + 1))
+	done
+	[ -e /ssh.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/ssh.bin
+	rm -f "/ssh-got-$1.bin" "/ssh-conn-$1.txt"
+	# a session that stays open while the sockets on the port are counted
+	sh_ssh "$1" "$2" "$3" 'echo $SSH_CONNECTION; sleep 3' >"/ssh-conn-$1.txt" 2>"/ssh-c-$1.log" &
+	spid=$!
+	i=0
+	until [ -s "/ssh-conn-$1.txt" ] || [ $i -ge 150 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	tcp=$(tcp_on_port "$2")
+	wait $spid
+	connrc=$?
+	tx0=$(counter tx_bytes)
+	sh_ssh "$1" "$2" "$3" cat </ssh.bin >"/ssh-got-$1.bin" 2>>"/ssh-c-$1.log"
+	catrc=$?
+	tx1=$(counter tx_bytes)
+	same=$(same_bytes /ssh.bin "/ssh-got-$1.bin")
+	sh_ssh "$1" "$2" "$3" 'exit 7' 2>>"/ssh-c-$1.log"
+	exit7=$?
+	sed "s/^/NCVM APPLOG ssh-$1 /" "/ssh-c-$1.log"
+	# SSH_CONNECTION: client address and port, server address and port
+	set -- "$1" $(cat "/ssh-conn-$1.txt")
+	echo "NCVM APP ssh-$1 conn_rc=$connrc cat_rc=$catrc tcp_sockets=$tcp bytes=$same" \
+		"exit7=$exit7 client_addr=${2:-none} server_addr=${4:-none} server_port=${5:-none} client_errors=$(grep -c . "/ssh-c-$1.log")" \
+		"nc_tx_bytes=$((tx1 - tx0))"
+}
+
 # a server and its client in this VM, through the shim and then over TCP
 local_pair() {		# local_pair START CLIENT STOP NC_PORT TCP_PORT
 	for m in nc tcp; do
@@ -387,6 +497,7 @@ local)
 	done
 	local_pair nginx_server curl_client nginx_stop $NGINX_NC $NGINX_TCP
 	local_pair memc_server memc_client memc_stop $MEMC_NC $MEMC_TCP
+	local_pair ssh_server ssh_client ssh_stop $SSH_NC $SSH_TCP
 	;;
 serve)
 	iperf_server nc $IPERF_NC &
@@ -401,6 +512,8 @@ serve)
 	nginx_server tcp $NGINX_TCP 0.0.0.0
 	memc_server nc $MEMC_NC 0.0.0.0
 	memc_server tcp $MEMC_TCP 0.0.0.0
+	ssh_server nc $SSH_NC 0.0.0.0
+	ssh_server tcp $SSH_TCP 0.0.0.0
 	wait $p1
 	echo "NCVM APP iperf3-nc-server server_rc=$?"
 	wait $p2
@@ -414,17 +527,21 @@ serve)
 	nginx_stop tcp
 	memc_stop nc
 	memc_stop tcp
+	ssh_stop nc
+	ssh_stop tcp
 	;;
 client)
 	# the servers start at about the same time in the other VM
 	sleep 3
 	iperf_client nc $IPERF_NC "$server"
 	iperf_client tcp $IPERF_TCP "$server"
-	# nginx and memcached before redis: the server stops them once redis is shut down
+	# nginx, memcached and ssh before redis: the server stops them once redis is shut down
 	curl_client nc $NGINX_NC "$server"
 	curl_client tcp $NGINX_TCP "$server"
 	memc_client nc $MEMC_NC "$server"
 	memc_client tcp $MEMC_TCP "$server"
+	ssh_client nc $SSH_NC "$server"
+	ssh_client tcp $SSH_TCP "$server"
 	redis_client nc $REDIS_NC "$server"
 	redis_client tcp $REDIS_TCP "$server"
 	;;

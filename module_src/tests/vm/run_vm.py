@@ -29,6 +29,7 @@ parsed here; everything else is passed through with --verbose.
 
 import argparse
 import contextlib
+import functools
 import glob
 import hashlib
 import io
@@ -337,8 +338,8 @@ def main():
         args.no_apps = args.no_bench = True
     if args.app_requests < 100:
         sys.exit(f"run_vm.py: error: --app-requests {args.app_requests} is below 100")
-    apps = [] if args.no_apps else app_files()
     tmp = tempfile.mkdtemp(prefix="ncvm-")
+    apps = [] if args.no_apps else app_files(tmp)
     bench = [] if args.no_bench else bench_files(tmp)
     test_bin = os.path.join(tmp, "nc_vmtest")
     subprocess.check_call(
@@ -446,6 +447,7 @@ APPS = {
     "usr/bin/redis-benchmark": "/usr/bin/redis-benchmark",
     "usr/bin/redis-cli": "/usr/bin/redis-cli",
     "usr/bin/curl": "/usr/bin/curl",
+    "usr/bin/ssh": "/usr/bin/ssh",
 }
 # Programs whose package would start a daemon here if installed: fetched with
 # apt-get download and unpacked into a cache named after the package versions
@@ -455,9 +457,11 @@ UNPACKED = {
     "nginx": {"usr/sbin/nginx": "usr/sbin/nginx"},
     "memcached": {"usr/bin/memcached": "usr/bin/memcached"},
     "libmemcached-tools": {f"usr/bin/{t}": f"usr/bin/{t}" for t in MEMC_TOOLS},
-    # the tools' libraries (found by ldd in the unpacked tree)
+    "openssh-server": {"usr/sbin/sshd": "usr/sbin/sshd"},
+    # libraries not installed here (found by ldd in the unpacked tree)
     "libmemcached11": {},
     "libhashkit2": {},
+    "libwrap0": {},
 }
 UNPACKED_LIBS = "usr/lib/x86_64-linux-gnu"
 APPS_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "netchannel", "apps")
@@ -524,8 +528,22 @@ def unpacked_debs(pkgs, cache=APPS_CACHE, version=candidate_version):
     return root
 
 
-def app_files():
-    """The applications and their libraries, plus the script that drives them."""
+def ssh_keys(tmp):
+    """sshd's host key, the client's key and its authorized_keys, made for this
+    run (the same in both VMs of a pair), as initramfs entries."""
+    for name in ("host_key", "id"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"netchannel-vmtest-{name}", "-f", f"{tmp}/{name}"],
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
+    shutil.copy(f"{tmp}/id.pub", f"{tmp}/authorized_keys")
+    return {f"ssh/{n}": f"{tmp}/{n}" for n in ("host_key", "id", "authorized_keys")}
+
+
+def app_files(tmp):
+    """The applications and their libraries, plus the script that drives them
+    and the ssh keys (made in tmp)."""
     missing = [src for src in APPS.values() if not os.path.exists(src)]
     if missing:
         sys.exit(
@@ -539,15 +557,17 @@ def app_files():
     for src in list(files.values()):
         files.update(shared_libs(src, root))
     files["apps.sh"] = os.path.join(HERE, "apps.sh")
+    files.update(ssh_keys(tmp))
     return sorted(files.items())
 
 
 # The APP lines apps.sh prints in each role; see check_apps().
-APP_CLIENTS = tuple(f"{a}-{m}" for a in ("iperf3", "redis", "nginx", "memcached") for m in ("nc", "tcp"))
+APP_CLIENTS = tuple(f"{a}-{m}" for a in ("iperf3", "redis", "nginx", "memcached", "ssh") for m in ("nc", "tcp"))
 APP_SERVERS = (
     *(f"{c}-server" for c in APP_CLIENTS),
-    *(f"{a}-{m}-up" for a in ("nginx", "memcached") for m in ("nc", "tcp")),
+    *(f"{a}-{m}-up" for a in ("nginx", "memcached", "ssh") for m in ("nc", "tcp")),
 )
+SSH_PORTS = {"nc": "2222", "tcp": "2223"}  # apps.sh's SSH_NC and SSH_TCP
 
 
 def web_bytes(requests):
@@ -640,8 +660,38 @@ def check_web(name, kv, requests):
     return bad
 
 
-def check_app(name, kv, requests):
-    """What is wrong with one application's result (empty if nothing)."""
+def check_ssh(name, kv, requests, *, role):
+    """What is wrong with ssh's session against sshd (in one VM, role local,
+    sshd sees the client at 127.0.0.1 as over TCP; from the other VM, at an
+    IPv4 address that is not its own)."""
+    bad = []
+    size = web_bytes(requests)
+    mode = name.split("-")[1]
+    if kv.get("bytes") != "ok":
+        bad.append(f"bytes={kv.get('bytes')} (what came back through the remote cat differs from what went)")
+    if kv.get("exit7") != "7":
+        bad.append(f"exit7={kv.get('exit7')} (want 7: the remote command's exit status)")
+    addr = kv.get("server_addr", "")
+    if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", addr) or kv.get("server_port") != SSH_PORTS[mode]:
+        bad.append(
+            f"server_addr={addr} server_port={kv.get('server_port')} "
+            f"(want sshd's IPv4 address and port {SSH_PORTS[mode]} in SSH_CONNECTION)"
+        )
+    client = kv.get("client_addr", "")
+    if role == "local" and client != "127.0.0.1":
+        bad.append(f"client_addr={client} (want 127.0.0.1 in SSH_CONNECTION: a local client, as over TCP)")
+    if role != "local" and (not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", client) or client == addr):
+        bad.append(f"client_addr={client} (want the client VM's IPv4 address in SSH_CONNECTION)")
+    if kv.get("client_errors") != "0":
+        bad.append(f"client_errors={kv.get('client_errors')} (ssh printed errors)")
+    if mode == "nc" and (num(kv, "nc_tx_bytes") or 0) < size:
+        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {size} bytes sent did not go through NetChannel")
+    return bad + tcp_sockets_check(kv, mode == "nc", "ssh's connection is TCP")
+
+
+def check_app(name, kv, requests, role="local"):
+    """What is wrong with one application's result (empty if nothing); role
+    is the guest's (apps.sh's)."""
     bad = [f"{k}={v}" for k, v in kv.items() if k.endswith("_rc") and v != "0"]
     for key in ("mbytes", "mbits", "nc_tx_bytes", "commands", "get_bps", "cmd_set", "cmd_get", "get_hits"):
         if key in kv and num(kv, key) is None:
@@ -654,10 +704,9 @@ def check_app(name, kv, requests):
         return bad
     if name.endswith("-up"):
         return check_up(name, kv)
-    if name.startswith("nginx"):
-        return check_web(name, kv, requests)
-    if name.startswith("memcached"):
-        return check_memc(name, kv, requests)
+    named = {"nginx": check_web, "memcached": check_memc, "ssh": functools.partial(check_ssh, role=role)}
+    if name.split("-")[0] in named:
+        return named[name.split("-")[0]](name, kv, requests)
     bad += tcp_sockets_check(kv, name.endswith("-nc"), "TCP sockets on the application port")
     if name.startswith("iperf3"):
         moved = num(kv, "mbytes") or 0
@@ -687,7 +736,7 @@ def check_apps(text, role, requests):
     for name in APPS_EXPECT[role]:
         if name not in found:
             out.append(f"{name}: no result")
-        elif bad := check_app(name, found[name], requests):
+        elif bad := check_app(name, found[name], requests, role):
             out.append(f"{name}: {', '.join(bad)}")
     return out
 
