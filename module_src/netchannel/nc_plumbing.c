@@ -99,6 +99,9 @@ static int nc_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
 		goto out;
 	nsk->inet.inet_rcv_saddr = sin->sin_addr.s_addr;
 	nsk->inet.inet_saddr = sin->sin_addr.s_addr;
+	/* an address given, not INADDR_ANY: connect() keeps it, as TCP's */
+	if (sin->sin_addr.s_addr != htonl(INADDR_ANY))
+		sk->sk_userlocks |= SOCK_BINDADDR_LOCK;
 out:
 	release_sock(sk);
 	return err;
@@ -309,8 +312,12 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	nc_set_key(nsk, peer->ip, rport);
 	nsk->inet.inet_daddr = sin->sin_addr.s_addr;
 	nsk->inet.inet_dport = sin->sin_port;
-	if (!nsk->inet.inet_rcv_saddr) {
-		/* TCP's source address: 127.0.0.1 for 127/8 (lo's route) */
+	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
+		/*
+		 * TCP's source address: 127.0.0.1 for 127/8 (lo's route),
+		 * chosen again by each connect() unless bind() named one
+		 * (not one a failed connect() to elsewhere left)
+		 */
 		__be32 src = ipv4_is_loopback(sin->sin_addr.s_addr) ?
 			     htonl(INADDR_LOOPBACK) : htonl(nc_cfg.local_ip);
 

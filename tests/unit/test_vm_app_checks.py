@@ -95,6 +95,11 @@ def test_good_client_passes():
             "client VM's IPv4",
         ),
         ("server_port=2222 client_errors=0", "server_port=2222 client_errors=2", "ssh printed errors"),
+        (
+            "client_addr=198.18.0.3 server_addr=198.18.0.2 server_port=2222",
+            "client_addr=198.18.0.3 server_addr=198.18.0.3 server_port=2222",
+            "client VM's IPv4",
+        ),
         ("client_errors=0 nc_tx_bytes=2110369", "client_errors=0 nc_tx_bytes=4000", "did not go through NetChannel"),
     ],
 )
@@ -117,6 +122,10 @@ def test_ssh_in_one_vm_wants_a_loopback_client():
     moved = run_vm.app_results(local.replace("client_addr=127.0.0.1", "client_addr=198.18.0.1"))
     assert run_vm.check_app("ssh-nc", moved["ssh-nc"], 1000, "local") == [
         "client_addr=198.18.0.1 (want 127.0.0.1 in SSH_CONNECTION: a local client, as over TCP)"
+    ]
+    elsewhere = run_vm.app_results(local.replace("server_addr=127.0.0.1", "server_addr=198.18.0.1"))
+    assert run_vm.check_app("ssh-nc", elsewhere["ssh-nc"], 1000, "local") == [
+        "server_addr=198.18.0.1 server_port=2222 (want 127.0.0.1 and port 2222 in SSH_CONNECTION)"
     ]
 
 

@@ -166,13 +166,11 @@ redis_client() {	# redis_client nc|tcp port host
 # the accounts the servers look up: root (nginx's workers, the ssh logins)
 # and sshd's privilege-separation user
 vm_users() {
-	grep -q '^root:' /etc/passwd 2>/dev/null || {
-		mkdir -p /etc
-		echo 'root:x:0:0:root:/:/bin/sh' >>/etc/passwd
-		echo 'sshd:x:100:65534::/run/sshd:/bin/false' >>/etc/passwd
-		echo 'root:x:0:' >>/etc/group
-		echo 'nogroup:x:65534:' >>/etc/group
-	}
+	mkdir -p /etc
+	grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/:/bin/sh' >>/etc/passwd
+	grep -q '^sshd:' /etc/passwd 2>/dev/null || echo 'sshd:x:100:65534::/run/sshd:/bin/false' >>/etc/passwd
+	grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
+	grep -q '^nogroup:' /etc/group 2>/dev/null || echo 'nogroup:x:65534:' >>/etc/group
 }
 
 # /nginx-nc or /nginx-tcp: the configuration of one nginx instance, serving
@@ -237,10 +235,9 @@ same_bytes() {		# same_bytes FILE COPY
 
 # stop the instance this script started (its pid file), not every one of
 # its kind, and wait for it (the background job JOBFILE names): server_rc is
-# its exit status (137 when it ignored SIGNAL for 20 s and was killed; 0 for
-# SIGNAL_RC, the status the server documents for SIGNAL), 255 when it had no
-# pid
-stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS] [SIGNAL_RC]
+# its exit status (137 when it ignored SIGNAL for 20 s and was killed), 255
+# when it had no pid
+stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS]
 	job=$(cat "$4" 2>/dev/null)
 	pid=$(cat "$2" 2>/dev/null)
 	if [ -z "$pid" ] || [ -z "$job" ] || ! kill -"$3" "$pid" 2>/dev/null; then
@@ -253,7 +250,6 @@ stop_server() {		# stop_server NAME PIDFILE SIGNAL JOBFILE [LOG_ERRORS] [SIGNAL_
 	wait "$job"
 	rc=$?
 	kill "$dog" 2>/dev/null
-	[ "$rc" = "${6:-0}" ] && rc=0
 	echo "NCVM APP $1-server server_rc=$rc log_errors=${5:-0}"
 }
 
@@ -407,12 +403,12 @@ ssh_server() {		# ssh_server nc|tcp port bind-address: start, echo when listenin
 		"tcp_sockets=$(tcp_on_port "$2")"
 }
 
-# sshd exits 255 on SIGTERM ("Received signal 15; terminating."): that is
-# its clean stop, reported as 0; errors in its log count as failures
+# sshd exits 0 on SIGTERM ("Received signal 15; terminating."); errors in
+# its log count as failures
 ssh_stop() {		# ssh_stop nc|tcp
 	sed "s/^/NCVM APPLOG sshd-$1 /" "/sshd-$1.log" 2>/dev/null
 	stop_server "ssh-$1" "/ssh/sshd-$1.pid" TERM "/sshd-$1.job" \
-		"$(grep -ciE 'fatal|error' "/sshd-$1.log" 2>/dev/null)" 255
+		"$(grep -ciE 'fatal|error' "/sshd-$1.log" 2>/dev/null)"
 }
 
 sh_ssh() {		# sh_ssh nc|tcp port host command...: ssh as root, key only
@@ -429,14 +425,14 @@ sh_ssh() {		# sh_ssh nc|tcp port host command...: ssh as root, key only
 # getpeername on the accepted socket) and a remote exit status
 ssh_client() {		# ssh_client nc|tcp port host
 	i=0
-	until sh_ssh "$1" "$2" "$3" true 2>/dev/null || [ $i -ge 50 ]; do
+	until sh_ssh "$1" "$2" "$3" true </dev/null 2>/dev/null || [ $i -ge 50 ]; do
 		sleep 0.3
 		i=$((i + 1))
 	done
 	[ -e /ssh.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/ssh.bin
 	rm -f "/ssh-got-$1.bin" "/ssh-conn-$1.txt"
 	# a session that stays open while the sockets on the port are counted
-	sh_ssh "$1" "$2" "$3" 'echo $SSH_CONNECTION; sleep 3' >"/ssh-conn-$1.txt" 2>"/ssh-c-$1.log" &
+	sh_ssh "$1" "$2" "$3" 'echo $SSH_CONNECTION; sleep 3' </dev/null >"/ssh-conn-$1.txt" 2>"/ssh-c-$1.log" &
 	spid=$!
 	i=0
 	until [ -s "/ssh-conn-$1.txt" ] || [ $i -ge 150 ]; do
@@ -451,7 +447,7 @@ ssh_client() {		# ssh_client nc|tcp port host
 	catrc=$?
 	tx1=$(counter tx_bytes)
 	same=$(same_bytes /ssh.bin "/ssh-got-$1.bin")
-	sh_ssh "$1" "$2" "$3" 'exit 7' 2>>"/ssh-c-$1.log"
+	sh_ssh "$1" "$2" "$3" 'exit 7' </dev/null 2>>"/ssh-c-$1.log"
 	exit7=$?
 	sed "s/^/NCVM APPLOG ssh-$1 /" "/ssh-c-$1.log"
 	# SSH_CONNECTION: client address and port, server address and port

@@ -2990,42 +2990,54 @@ out:
 }
 
 /*
- * The addresses a connection within this host shows, as TCP's.  From an
- * unbound socket to 127.0.0.1 both ends are 127.0.0.1 (TCP's source for
- * 127/8); from a socket bound to the data address to 127.0.0.1, the
- * acceptor's peer is the data address; from one bound to 127.0.0.1 to the
- * data address, 127.0.0.1.  Each end's port matches the other's.  Before
- * NC_F_LOOPBACK the first case showed the data address at both ends, and
- * a server that lets only loopback clients in (Redis's protected mode,
- * nginx's "allow 127.0.0.1") refused local clients through the shim.
+ * The addresses a connection within this host shows, as TCP's (the client's
+ * own, the acceptor's peer, the acceptor's own).  From an unbound socket to
+ * 127.0.0.1 both ends are 127.0.0.1 (TCP's source for 127/8), to the data
+ * address both are the data address; a bound source is kept (bound to
+ * 127.0.0.1, to the data address: 127.0.0.1), except that one bound to
+ * another 127/8 address shows as 127.0.0.1 at the acceptor (documented).
+ * A connect() refused at 127.0.0.1 does not leave 127.0.0.1 to the same
+ * socket's next connect() to the data address.  Each end's port matches the
+ * other's.  Before NC_F_LOOPBACK an unbound socket to 127.0.0.1 showed the
+ * data address at both ends, and a server that lets only loopback clients
+ * in (Redis's protected mode, nginx's "allow 127.0.0.1") refused local
+ * clients through the shim.
  */
 static void test_loopback_names(void)
 {
 	const char *name = "loopback_names";
-	const char *src[3] = { NULL, NULL, "127.0.0.1" };
-	const char *dst[3] = { "127.0.0.1", "127.0.0.1", NULL };
-	const char *want[3] = { "127.0.0.1", NULL, "127.0.0.1" };
-	char why[512] = "", me_s[32], them_s[32], at_s[32];
+	enum { N = 6 };
+	/* NULL: unbound; "" : the data address */
+	const char *src[N] = { NULL, NULL, "", "127.0.0.1", "127.0.0.2", NULL };
+	const char *dst[N] = { "127.0.0.1", "", "127.0.0.1", "", "127.0.0.1", "" };
+	const char *me_want[N] = { "127.0.0.1", "", "", "127.0.0.1", "127.0.0.2", "" };
+	const char *peer_want[N] = { "127.0.0.1", "", "", "127.0.0.1", "127.0.0.1", "" };
+	char why[1024] = "", me_s[32], them_s[32], at_s[32];
 	struct fake_cfg c;
 	int lfd, i, bad = 0;
 
 	if (read_cfg(name, &c))
 		return;
-	src[1] = want[1] = dst[2] = c.local;
+#define NC_OR_LOCAL(s) ((s) && !*(s) ? c.local : (s))
 	lfd = nc_listener_at("0.0.0.0", 5131, 8);
 	if (lfd < 0) {
 		FAIL(name, "listener: %s", strerror(errno));
 		return;
 	}
-	for (i = 0; i < 3; i++) {
-		struct sockaddr_in a = addr(dst[i], 5131), me, them, at;
+	for (i = 0; i < N; i++) {
+		const char *from = NC_OR_LOCAL(src[i]), *to = NC_OR_LOCAL(dst[i]);
+		struct sockaddr_in a = addr(to, 5131), me, them, at, b;
 		socklen_t ml = sizeof(me), tl = sizeof(them), al = sizeof(at);
 		int fd = nc_socket(), child = -1;
-		struct sockaddr_in b;
 
-		if (src[i]) {
-			b = addr(src[i], 0);
+		if (from) {
+			b = addr(from, 0);
 			if (bind(fd, (struct sockaddr *)&b, sizeof(b)))
+				goto fail;
+		}
+		if (i == N - 1) {	/* refused at 127.0.0.1 first (no listener) */
+			b = addr("127.0.0.1", 5132);
+			if (!connect(fd, (struct sockaddr *)&b, sizeof(b)) || errno != ECONNREFUSED)
 				goto fail;
 		}
 		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
@@ -3039,27 +3051,30 @@ static void test_loopback_names(void)
 		inet_ntop(AF_INET, &me.sin_addr, me_s, sizeof(me_s));
 		inet_ntop(AF_INET, &them.sin_addr, them_s, sizeof(them_s));
 		inet_ntop(AF_INET, &at.sin_addr, at_s, sizeof(at_s));
-		if (strcmp(me_s, want[i]) || strcmp(them_s, want[i]) ||
-		    me.sin_port != them.sin_port || strcmp(at_s, dst[i])) {
+		if (strcmp(me_s, NC_OR_LOCAL(me_want[i])) ||
+		    strcmp(them_s, NC_OR_LOCAL(peer_want[i])) ||
+		    me.sin_port != them.sin_port || strcmp(at_s, to)) {
 			bad++;
 			snprintf(why + strlen(why), sizeof(why) - strlen(why),
-				 " [%s->%s: client %s:%u, acceptor's peer %s:%u, its own %s; want %s]",
-				 src[i] ? src[i] : "unbound", dst[i], me_s, ntohs(me.sin_port),
-				 them_s, ntohs(them.sin_port), at_s, want[i]);
+				 " [%s->%s: client %s:%u, acceptor's peer %s:%u, its own %s; want %s, %s]",
+				 from ? from : "unbound", to, me_s, ntohs(me.sin_port), them_s,
+				 ntohs(them.sin_port), at_s, NC_OR_LOCAL(me_want[i]),
+				 NC_OR_LOCAL(peer_want[i]));
 		}
 		close_fds(fd, child, -1);
 		continue;
 fail:
 		bad++;
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " [%s->%s: %s]",
-			 src[i] ? src[i] : "unbound", dst[i], strerror(errno));
+			 from ? from : "unbound", to, strerror(errno));
 		close_fds(fd, child, -1);
 	}
+#undef NC_OR_LOCAL
 	close(lfd);
 	if (bad)
-		FAIL(name, "%d of 3 wrong:%s", bad, why);
+		FAIL(name, "%d of %d wrong:%s", bad, N, why);
 	else
-		PASS(name, "127.0.0.1 at both ends from an unbound socket; a bound source kept");
+		PASS(name, "127.0.0.1 at both ends from an unbound socket to 127/8, the data address to it; a bound source kept; none left by a refused connect");
 }
 
 /* The local address of a child accepted from lfd within ms, "" if none came. */
@@ -3163,6 +3178,25 @@ static void test_listener_address(void)
 		if (child >= 0 && kid[l] < 0)
 			kid[l] = child;
 		else if (child >= 0)
+			close(child);
+	}
+	/* a peer's CONNECT with LOOPBACK (0x0004): its child's peer is still the peer */
+	n = frame(h, 2, 41110, port[2], 0x5a10, 1 << 16, here);
+	be16(h + 4, 0x0004);
+	write_all(ch, h, n);
+	lw_accept(lfd[2], 3000, &child, local, sizeof(local));
+	{
+		struct sockaddr_in pa;
+		socklen_t pl = sizeof(pa);
+		char ps[32] = "none";
+
+		if (child >= 0 && !getpeername(child, (struct sockaddr *)&pa, &pl))
+			inet_ntop(AF_INET, &pa.sin_addr, ps, sizeof(ps));
+		if (strcmp(ps, c.ip))
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 " [a peer's CONNECT with LOOPBACK: its child's peer is %s, want %s]",
+				 ps, c.ip);
+		if (child >= 0)
 			close(child);
 	}
 	/*

@@ -291,7 +291,7 @@ def main():
     ap.add_argument(
         "--no-apps",
         action="store_true",
-        help="skip unmodified iperf3, redis, nginx and memcached through the shim (quick runs)",
+        help="skip unmodified iperf3, redis, nginx, memcached and sshd through the shim (quick runs)",
     )
     ap.add_argument(
         "--app-requests",
@@ -531,6 +531,8 @@ def unpacked_debs(pkgs, cache=APPS_CACHE, version=candidate_version):
 def ssh_keys(tmp):
     """sshd's host key, the client's key and its authorized_keys, made for this
     run (the same in both VMs of a pair), as initramfs entries."""
+    if not shutil.which("ssh-keygen"):
+        sys.exit("run_vm.py: ssh-keygen not installed (apt install openssh-client); --no-apps skips these tests")
     for name in ("host_key", "id"):
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"netchannel-vmtest-{name}", "-f", f"{tmp}/{name}"],
@@ -547,7 +549,7 @@ def app_files(tmp):
     missing = [src for src in APPS.values() if not os.path.exists(src)]
     if missing:
         sys.exit(
-            f"run_vm.py: {', '.join(missing)} not installed (apt install iperf3 redis-tools curl, "
+            f"run_vm.py: {', '.join(missing)} not installed (apt install iperf3 redis-tools curl openssh-client, "
             "or make bootstrap); --no-apps skips these tests"
         )
     files = dict(APPS)
@@ -671,16 +673,21 @@ def check_ssh(name, kv, requests, *, role):
         bad.append(f"bytes={kv.get('bytes')} (what came back through the remote cat differs from what went)")
     if kv.get("exit7") != "7":
         bad.append(f"exit7={kv.get('exit7')} (want 7: the remote command's exit status)")
-    addr = kv.get("server_addr", "")
-    if not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", addr) or kv.get("server_port") != SSH_PORTS[mode]:
+    addr, client = kv.get("server_addr", ""), kv.get("client_addr", "")
+    ipv4 = r"\d+\.\d+\.\d+\.\d+"
+    if (
+        not re.fullmatch(ipv4, addr)
+        or (role == "local" and addr != "127.0.0.1")
+        or kv.get("server_port") != SSH_PORTS[mode]
+    ):
+        where = "127.0.0.1" if role == "local" else "sshd's IPv4 address"
         bad.append(
             f"server_addr={addr} server_port={kv.get('server_port')} "
-            f"(want sshd's IPv4 address and port {SSH_PORTS[mode]} in SSH_CONNECTION)"
+            f"(want {where} and port {SSH_PORTS[mode]} in SSH_CONNECTION)"
         )
-    client = kv.get("client_addr", "")
     if role == "local" and client != "127.0.0.1":
         bad.append(f"client_addr={client} (want 127.0.0.1 in SSH_CONNECTION: a local client, as over TCP)")
-    if role != "local" and (not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", client) or client == addr):
+    if role != "local" and (not re.fullmatch(ipv4, client) or client == addr):
         bad.append(f"client_addr={client} (want the client VM's IPv4 address in SSH_CONNECTION)")
     if kv.get("client_errors") != "0":
         bad.append(f"client_errors={kv.get('client_errors')} (ssh printed errors)")
@@ -689,7 +696,7 @@ def check_ssh(name, kv, requests, *, role):
     return bad + tcp_sockets_check(kv, mode == "nc", "ssh's connection is TCP")
 
 
-def check_app(name, kv, requests, role="local"):
+def check_app(name, kv, requests, role):
     """What is wrong with one application's result (empty if nothing); role
     is the guest's (apps.sh's)."""
     bad = [f"{k}={v}" for k, v in kv.items() if k.endswith("_rc") and v != "0"]
