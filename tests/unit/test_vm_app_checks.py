@@ -26,12 +26,18 @@ NCVM APP ssh-nc conn_rc=0 cat_rc=0 tcp_sockets=0 bytes=ok exit7=7 client_addr=19
 server_port=2222 client_errors=0 nc_tx_bytes=2110369
 NCVM APP ssh-tcp conn_rc=0 cat_rc=0 tcp_sockets=1 bytes=ok exit7=7 client_addr=198.18.0.3 server_addr=198.18.0.2 \
 server_port=2223 client_errors=0 nc_tx_bytes=0
+NCVM APP haproxy-nc get_code=200 bytes=ok small_ok_conns=50/1 nc_tx_bytes=9812
+NCVM APP haproxy-tcp get_code=200 bytes=ok small_ok_conns=50/1 nc_tx_bytes=0
+NCVM APP socat-nc client_rc=0 sum=ok nc_tx_bytes=1049212
+NCVM APP socat-tcp client_rc=0 sum=ok nc_tx_bytes=0
 """
 SERVER_UP = """\
 NCVM APP nginx-nc-up pid=212 tcp_sockets=0
 NCVM APP nginx-tcp-up pid=240 tcp_sockets=1
 NCVM APP memcached-nc-up pid=495 tcp_sockets=0
 NCVM APP memcached-tcp-up pid=574 tcp_sockets=1
+NCVM APP haproxy-nc-up pid=301 tcp_sockets=0
+NCVM APP haproxy-tcp-up pid=330 tcp_sockets=1
 NCVM APP ssh-nc-up pid=590 tcp_sockets=0
 NCVM APP ssh-tcp-up pid=679 tcp_sockets=1
 """
@@ -95,6 +101,17 @@ def test_good_client_passes():
             "client VM's IPv4",
         ),
         ("server_port=2222 client_errors=0", "server_port=2222 client_errors=2", "ssh printed errors"),
+        ("socat-nc client_rc=0 sum=ok", "socat-nc client_rc=1 sum=ok", "client_rc=1"),
+        ("haproxy-nc get_code=200 bytes=ok", "haproxy-nc get_code=502 bytes=ok", "through haproxy"),
+        ("haproxy-nc get_code=200 bytes=ok", "haproxy-nc get_code=200 bytes=mismatch", "byte for byte"),
+        (
+            "bytes=ok small_ok_conns=50/1 nc_tx_bytes=9812",
+            "bytes=ok small_ok_conns=50/2 nc_tx_bytes=9812",
+            "50 answers",
+        ),
+        ("small_ok_conns=50/1 nc_tx_bytes=9812", "small_ok_conns=50/1 nc_tx_bytes=0", "want >= 64"),
+        ("socat-nc client_rc=0 sum=ok", "socat-nc client_rc=0 sum=mismatch:none", "half-closed connection"),
+        ("sum=ok nc_tx_bytes=1049212", "sum=ok nc_tx_bytes=100", "did not go through NetChannel"),
         (
             "client_addr=198.18.0.3 server_addr=198.18.0.2 server_port=2222",
             "client_addr=198.18.0.3 server_addr=198.18.0.3 server_port=2222",
@@ -149,6 +166,7 @@ def test_server_exit_status_is_checked():
         ("nginx-nc-up pid=212", "nginx-nc-up pid=none", "nginx did not start"),
         ("memcached-nc-up pid=495 tcp_sockets=0", "memcached-nc-up pid=495 tcp_sockets=2", "memcached listens on TCP"),
         ("memcached-tcp-up pid=574", "memcached-tcp-up pid=", "memcached did not start"),
+        ("haproxy-nc-up pid=301 tcp_sockets=0", "haproxy-nc-up pid=301 tcp_sockets=1", "haproxy listens on TCP"),
     ],
 )
 def test_server_start_is_checked(old, new, complaint):
@@ -210,4 +228,13 @@ def test_alerts_in_a_servers_error_log_fail_it():
     bad = lines.replace("nginx-nc-server server_rc=0 log_errors=0", "nginx-nc-server server_rc=0 log_errors=2")
     assert run_vm.check_apps(bad, "serve", 1000) == [
         "nginx-nc-server: log_errors=2 (alerts or crashed workers in the server's error log)"
+    ]
+
+
+def test_haproxy_in_one_vm_wants_the_transfer_through_netchannel():
+    """In one VM haproxy's and nginx's sends count too: the whole upload must show."""
+    found = run_vm.app_results(GOOD_CLIENT)
+    assert run_vm.check_app("haproxy-nc", found["haproxy-nc"], 1000, "client") == []
+    assert run_vm.check_app("haproxy-nc", found["haproxy-nc"], 1000, "local") == [
+        "nc_tx_bytes=9812 (want >= 1048576: the transfer did not go through NetChannel)"
     ]

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unmodified iperf3, redis-server + redis-benchmark, nginx + curl,
-# memcached + libmemcached's tools and sshd + ssh over NetChannel through
-# the LD_PRELOAD shim, inside the test VM (copied in by run_vm.py, run by
-# /init).
+# memcached + libmemcached's tools, sshd + ssh, haproxy and socat over NetChannel
+# through the LD_PRELOAD shim, inside the test VM (copied in by run_vm.py,
+# run by /init).
 #
 #   apps.sh local           server and client in this VM, over the loopback peer
 #   apps.sh serve           servers for a client in the other VM
@@ -51,6 +51,10 @@ MEMC_NC=11211
 MEMC_TCP=11212
 SSH_NC=2222
 SSH_TCP=2223
+SOCAT_NC=7020
+SOCAT_TCP=7021
+HAP_NC=8090
+HAP_TCP=8091
 SECS=4
 # servers give up after this long, so a failed client cannot hang the VM
 SERVER_SECS=600
@@ -457,6 +461,116 @@ ssh_client() {		# ssh_client nc|tcp port host
 		"nc_tx_bytes=$((tx1 - tx0))"
 }
 
+# haproxy (mode tcp, two threads) in front of nginx: it accepts the client's
+# connection and makes its own to nginx at 127.0.0.1 (through the shim both
+# are NetChannel's), and checks nginx every second with a connect and an
+# abortive close. Started after nginx; the pid file is written by the shell
+# that becomes haproxy (it writes none in the foreground).
+hap_server() {		# hap_server nc|tcp port bind-address nginx-port: start, echo when listening
+	d=/hap-$1
+	mkdir -p "$d"
+	rm -f "$d/pid"
+	cat >"$d/haproxy.cfg" <<-EOF
+	global
+		maxconn 64
+		nbthread 2
+		log stderr format raw local0 info
+	defaults
+		mode tcp
+		log global
+		option tcplog
+		timeout connect 10s
+		timeout client 60s
+		timeout server 60s
+	frontend fe
+		bind $3:$2
+		default_backend be
+	backend be
+		server nginx 127.0.0.1:$4 check inter 1s
+	EOF
+	# shellcheck disable=SC2016 # $$ is the inner shell's, which becomes haproxy
+	run "$1" timeout $SERVER_SECS sh -c 'echo $$ >"$1/pid"; exec /usr/sbin/haproxy -db -f "$1/haproxy.cfg"' \
+		sh "$d" >"$d/log" 2>&1 &
+	echo $! >"$d.job"
+	# the pid comes before haproxy binds: then a TCP listener, or a second
+	i=0
+	until [ "$(tcp_on_port "$2")" != 0 ] || { [ -s "$d/pid" ] && [ $i -ge 5 ]; } || [ $i -ge 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	echo "NCVM APP haproxy-$1-up pid=$(cat "$d/pid" 2>/dev/null || echo none)" \
+		"tcp_sockets=$(tcp_on_port "$2")"
+}
+
+# SIGUSR1: haproxy's soft stop (listeners closed, exit 0 once idle); a check
+# that found nginx down or an alert counts as a failure
+hap_stop() {		# hap_stop nc|tcp
+	log=/hap-$1/log
+	sed "s/^/NCVM APPLOG haproxy-$1 /" "$log" 2>/dev/null
+	stop_server "haproxy-$1" "/hap-$1/pid" USR1 "/hap-$1.job" \
+		"$(grep -cE 'is DOWN|ALERT' "$log" 2>/dev/null)"
+}
+
+# curl through haproxy: the upload curl_client stored in nginx comes back
+# byte for byte, then 50 small requests over one kept-alive connection
+hap_client() {		# hap_client nc|tcp port host
+	url=http://$3:$2
+	i=0
+	until run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/" 2>/dev/null || [ $i -ge 50 ]; do
+		sleep 0.3
+		i=$((i + 1))
+	done
+	rm -f "/hap-got-$1.bin"
+	tx0=$(counter tx_bytes)
+	get=$(run "$1" timeout 120 /usr/bin/curl -sS -o "/hap-got-$1.bin" -w '%{http_code}' "$url/up/web.bin" \
+		2>"/hap-c-$1.log")
+	tx1=$(counter tx_bytes)
+	n=0
+	urls=""
+	while [ $n -lt 50 ]; do
+		urls="$urls $url/"
+		n=$((n + 1))
+	done
+	# shellcheck disable=SC2086 # one argument per URL
+	small=$(run "$1" timeout 120 /usr/bin/curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
+		$urls 2>>"/hap-c-$1.log" | awk '$1 == 200 { ok++ } { c += $2 } END { printf "%d/%d", ok, c }')
+	sed "s/^/NCVM APPLOG haproxy-$1 /" "/hap-c-$1.log"
+	echo "NCVM APP haproxy-$1 get_code=${get:-none} bytes=$(same_bytes /web.bin "/hap-got-$1.bin")" \
+		"small_ok_conns=$small nc_tx_bytes=$((tx1 - tx0))"
+}
+
+# socat (select(), half-close): the client sends WEB_MIB MiB and, at the end
+# of its input, shuts down its write side; the server's sha256sum reads to
+# that EOF and its sum comes back over the half-closed connection. The
+# server takes one connection and ends by itself (exit 0).
+socat_server() {	# socat_server nc|tcp port bind-address: start in the background
+	run "$1" timeout $SERVER_SECS /usr/bin/socat -d TCP4-LISTEN:"$2",bind="$3",reuseaddr \
+		SYSTEM:sha256sum >"/socat-s-$1.log" 2>&1 &
+	echo $! >"/socat-$1.job"
+}
+
+socat_stop() {		# socat_stop nc|tcp: wait for the server's end
+	wait "$(cat "/socat-$1.job")"
+	rc=$?
+	sed "s/^/NCVM APPLOG socat-$1 /" "/socat-s-$1.log"
+	echo "NCVM APP socat-$1-server server_rc=$rc log_errors=$(grep -c ' E ' "/socat-s-$1.log")"
+}
+
+socat_client() {	# socat_client nc|tcp port host
+	[ -e /socat.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/socat.bin
+	want=$(sha256sum </socat.bin | cut -d' ' -f1)
+	tx0=$(counter tx_bytes)
+	# -t: after its EOF, wait up to 60 s for the other direction
+	run "$1" timeout 120 /usr/bin/socat -t 60 - TCP4:"$3":"$2",retry=100,interval=0.3 \
+		</socat.bin >"/socat-got-$1.txt" 2>"/socat-c-$1.log"
+	crc=$?
+	tx1=$(counter tx_bytes)
+	got=$(cut -d' ' -f1 "/socat-got-$1.txt")
+	[ "$got" = "$want" ] && sum=ok || sum="mismatch:${got:-none}"
+	sed "s/^/NCVM APPLOG socat-$1 /" "/socat-c-$1.log"
+	echo "NCVM APP socat-$1 client_rc=$crc sum=$sum nc_tx_bytes=$((tx1 - tx0))"
+}
+
 # a server and its client in this VM, through the shim and then over TCP
 local_pair() {		# local_pair START CLIENT STOP NC_PORT TCP_PORT
 	for m in nc tcp; do
@@ -491,9 +605,19 @@ local)
 		wait $rpid
 		echo "NCVM APP redis-$m-server server_rc=$?"
 	done
-	local_pair nginx_server curl_client nginx_stop $NGINX_NC $NGINX_TCP
+	for m in nc tcp; do
+		port=$NGINX_NC hport=$HAP_NC
+		[ $m = tcp ] && port=$NGINX_TCP hport=$HAP_TCP
+		nginx_server $m $port 127.0.0.1
+		curl_client $m $port 127.0.0.1
+		hap_server $m $hport 127.0.0.1 $port
+		hap_client $m $hport 127.0.0.1
+		hap_stop $m
+		nginx_stop $m
+	done
 	local_pair memc_server memc_client memc_stop $MEMC_NC $MEMC_TCP
 	local_pair ssh_server ssh_client ssh_stop $SSH_NC $SSH_TCP
+	local_pair socat_server socat_client socat_stop $SOCAT_NC $SOCAT_TCP
 	;;
 serve)
 	iperf_server nc $IPERF_NC &
@@ -506,10 +630,14 @@ serve)
 	p4=$!
 	nginx_server nc $NGINX_NC 0.0.0.0
 	nginx_server tcp $NGINX_TCP 0.0.0.0
+	hap_server nc $HAP_NC 0.0.0.0 $NGINX_NC
+	hap_server tcp $HAP_TCP 0.0.0.0 $NGINX_TCP
 	memc_server nc $MEMC_NC 0.0.0.0
 	memc_server tcp $MEMC_TCP 0.0.0.0
 	ssh_server nc $SSH_NC 0.0.0.0
 	ssh_server tcp $SSH_TCP 0.0.0.0
+	socat_server nc $SOCAT_NC 0.0.0.0
+	socat_server tcp $SOCAT_TCP 0.0.0.0
 	wait $p1
 	echo "NCVM APP iperf3-nc-server server_rc=$?"
 	wait $p2
@@ -519,25 +647,33 @@ serve)
 	wait $p4
 	echo "NCVM APP redis-tcp-server server_rc=$?"
 	# the client has finished with nginx when it has shut both redis servers down
+	hap_stop nc
+	hap_stop tcp
 	nginx_stop nc
 	nginx_stop tcp
 	memc_stop nc
 	memc_stop tcp
 	ssh_stop nc
 	ssh_stop tcp
+	socat_stop nc
+	socat_stop tcp
 	;;
 client)
 	# the servers start at about the same time in the other VM
 	sleep 3
 	iperf_client nc $IPERF_NC "$server"
 	iperf_client tcp $IPERF_TCP "$server"
-	# nginx, memcached and ssh before redis: the server stops them once redis is shut down
+	# nginx, memcached, ssh and socat before redis: the server stops them once redis is shut down
 	curl_client nc $NGINX_NC "$server"
 	curl_client tcp $NGINX_TCP "$server"
+	hap_client nc $HAP_NC "$server"
+	hap_client tcp $HAP_TCP "$server"
 	memc_client nc $MEMC_NC "$server"
 	memc_client tcp $MEMC_TCP "$server"
 	ssh_client nc $SSH_NC "$server"
 	ssh_client tcp $SSH_TCP "$server"
+	socat_client nc $SOCAT_NC "$server"
+	socat_client tcp $SOCAT_TCP "$server"
 	redis_client nc $REDIS_NC "$server"
 	redis_client tcp $REDIS_TCP "$server"
 	;;
