@@ -59,6 +59,7 @@ struct nc_stats {
 	u64 mem_pressure;	/* times net.netchannel.mem's pressure was entered */
 	u64 stripe_switches;	/* DATA frames sent on another channel than the last */
 	u64 rx_ooo;		/* DATA frames that arrived ahead of a gap */
+	u64 rx_dups;		/* DATA frames dropped as repeats of what came */
 	u64 class_switches;	/* connections moved to another class's channels */
 	u64 reset_limited;	/* RESET replies not sent: rate, queue, channel */
 	u64 lookup_locked;	/* frame lookups asked again under the lock */

@@ -474,7 +474,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 	struct sock *sk = nc_to_sk(nsk);
 	const char *violation = NULL;
 	struct nc_grant g = { };
-	bool queued = false, fin = false;
+	bool queued = false, fin = false, dup;
 	struct nc_ro_frag *prev;
 	struct nc_chunk *t;
 	LIST_HEAD(drop);
@@ -492,10 +492,19 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 	c->ro.len = c->len;
 	/* the limit only grows here; behind it after an ungrant: keep it */
 	nc_ro_set_limit(&nsk->ro, nsk->rxc.lim);
+	/*
+	 * A repeat of what came (a retransmission) first: the paths below
+	 * would take it for new bytes, merging it behind the frame it
+	 * followed or counting it against the small-frame budget.
+	 */
+	dup = nc_ro_dup(&nsk->ro, h->seq, c->len);
 	/* a small frame that continues a waiting one goes into its buffer */
-	prev = c->len <= NC_RX_SMALL ? nc_ro_before(&nsk->ro, h->seq) : NULL;
+	prev = !dup && c->len <= NC_RX_SMALL ? nc_ro_before(&nsk->ro, h->seq) : NULL;
 	t = prev ? container_of(prev, struct nc_chunk, ro) : NULL;
-	if (t && t->cap - t->len >= c->len) {
+	if (dup) {
+		nsk->ro.dups++;
+		r = NC_RO_DUP;
+	} else if (t && t->cap - t->len >= c->len) {
 		r = nc_ro_extend(&nsk->ro, prev, c->len);
 		if (!r) {
 			memcpy(t->data + t->len, c->data, c->len);
@@ -519,6 +528,8 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 							&queued, &fin);
 		}	/* else a duplicate: dropped */
 	}
+	if (r == NC_RO_DUP)
+		NC_INC(rx_dups);
 	if (r == -ENOBUFS)
 		violation = "overran its credit";
 	else if (r == -E2BIG)

@@ -349,7 +349,7 @@ static const struct {
 	NC_STAT(auth_failed), NC_STAT(mem_capped), NC_STAT(mem_refused),
 	NC_STAT(mem_pressure),
 	NC_STAT(stripe_switches),
-	NC_STAT(rx_ooo),
+	NC_STAT(rx_ooo), NC_STAT(rx_dups),
 	NC_STAT(class_switches),
 	NC_STAT(reset_limited),
 	NC_STAT(lookup_locked),

@@ -51,6 +51,48 @@ int nc_ro_set_fin(struct nc_reorder *q, u32 fin)
 	return 0;
 }
 
+/*
+ * Where [off, off + len) (relative to nxt) meets the queued frame n at noff:
+ * NC_RO_DUP when it repeats n or lies inside the frames merged into it,
+ * -EPROTO when it overlaps n otherwise, 0 when they are apart.
+ */
+static int nc_ro_meet(const struct nc_ro_frag *n, u32 noff, u32 off, u32 len)
+{
+	if (off + len <= noff || noff + n->len <= off)
+		return 0;
+	if (off == noff && len == n->len)
+		return NC_RO_DUP;
+	if (n->grown && off >= noff && off + len <= noff + n->len)
+		return NC_RO_DUP;
+	return -EPROTO;
+}
+
+bool nc_ro_dup(const struct nc_reorder *q, u32 seq, u32 len)
+{
+	struct rb_node *node = q->root.rb_node;
+	u32 end = seq + len, off = nc_ro_off(q, seq);
+	struct nc_ro_frag *n;
+
+	if (!len || len > NC_MAX_PAYLOAD)
+		return false;
+	if (nc_seq_le(end, q->nxt))
+		return q->nxt - end <= NC_WIN_MAX;
+	if (nc_seq_lt(seq, q->nxt))
+		return false;
+	/* the queued frame with the largest offset at or below off */
+	while (node) {
+		n = rb_entry(node, struct nc_ro_frag, rb);
+		if (nc_ro_off(q, n->seq) <= off) {
+			if (nc_ro_meet(n, nc_ro_off(q, n->seq), off, len) == NC_RO_DUP)
+				return true;
+			node = node->rb_right;
+		} else {
+			node = node->rb_left;
+		}
+	}
+	return false;
+}
+
 int nc_ro_insert(struct nc_reorder *q, struct nc_ro_frag *f)
 {
 	struct rb_node **link = &q->root.rb_node, *parent = NULL;
@@ -81,25 +123,19 @@ int nc_ro_insert(struct nc_reorder *q, struct nc_ro_frag *f)
 
 	/* both neighbours of the new frame are on the search path */
 	while (*link) {
+		int meet;
+
 		parent = *link;
 		n = rb_entry(parent, struct nc_ro_frag, rb);
 		noff = nc_ro_off(q, n->seq);
-		if (off == noff) {
-			if (n->len != f->len)
-				return -EPROTO;
+		meet = nc_ro_meet(n, noff, off, f->len);
+		if (meet == NC_RO_DUP)
 			q->dups++;
-			return NC_RO_DUP;
-		}
-		if (off < noff) {
-			if (end_off > noff)
-				return -EPROTO;
-			link = &parent->rb_left;
-		} else {
-			if (noff + n->len > off)
-				return -EPROTO;
-			link = &parent->rb_right;
-		}
+		if (meet)
+			return meet;
+		link = off < noff ? &parent->rb_left : &parent->rb_right;
 	}
+	f->grown = false;
 	rb_link_node(&f->rb, parent, link);
 	rb_insert_color(&f->rb, &q->root);
 	q->bytes += f->len;
@@ -143,6 +179,7 @@ int nc_ro_extend(struct nc_reorder *q, struct nc_ro_frag *f, u32 len)
 	if (next && nc_ro_off(q, rb_entry(next, struct nc_ro_frag, rb)->seq) < end_off)
 		return -EPROTO;
 	f->len += len;
+	f->grown = true;
 	q->bytes += len;
 	return 0;
 }

@@ -9,7 +9,9 @@
  * out in order.  Frames are never re-cut by the sender (a retransmission
  * repeats a frame exactly), so a frame that partly overlaps another or
  * straddles the next expected offset is a protocol error, and one that
- * lies wholly before it is a duplicate.
+ * lies wholly before it, repeats a queued frame, or lies wholly inside a
+ * queued buffer that small frames were merged into (nc_ro_extend(): its
+ * first frame and the ones that continued it) is a duplicate.
  *
  * Memory is bounded by the credit window: a frame is accepted only if it
  * ends at or before the limit last granted to the peer (nc_ro_set_limit()),
@@ -26,7 +28,8 @@
 struct nc_ro_frag {
 	struct rb_node rb;
 	u32 seq;	/* offset of the first byte */
-	u32 len;	/* payload bytes, 1..NC_MAX_PAYLOAD */
+	u32 len;	/* payload bytes; beyond NC_MAX_PAYLOAD once grown */
+	bool grown;	/* frames merged into it by nc_ro_extend() */
 };
 
 struct nc_reorder {
@@ -60,6 +63,13 @@ int nc_ro_set_fin(struct nc_reorder *q, u32 fin);
  * offset too far behind to be a retransmission.  On error nothing changes.
  */
 int nc_ro_insert(struct nc_reorder *q, struct nc_ro_frag *f);
+/*
+ * A frame [seq, seq + len) is a duplicate nc_ro_insert() would drop (it
+ * counts nothing): check it first, before a caller merges a small frame
+ * into a waiting buffer or charges a new one, which would take it for new
+ * bytes.
+ */
+bool nc_ro_dup(const struct nc_reorder *q, u32 seq, u32 len);
 /*
  * The queued frame that ends exactly at seq, or NULL.  A small frame that
  * continues it can go into its buffer (nc_ro_extend()) instead of a

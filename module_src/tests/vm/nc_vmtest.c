@@ -5831,6 +5831,34 @@ static int fake_data(int fd, unsigned int sport, unsigned int dport, uint32_t co
 }
 
 /*
+ * A non-blocking NetChannel connect to the fake peer at ip:port with a
+ * 64 KiB window (the core doubles SO_RCVBUF), tried again while the
+ * module's channels to the fake come up; the CONNECT's header in hdr.
+ * The socket, or -1 (closed) if no CONNECT reached the fake.
+ */
+static int small_window_connect(struct fake_peer *fp, const char *ip, int port,
+				unsigned char *hdr)
+{
+	struct sockaddr_in a = addr(ip, port);
+	int rcv = 32768, fd = -1;
+	double t0 = now();
+
+	do {
+		if (fd >= 0) {
+			close(fd);
+			fake_poll(fp, 300, -1, 0, hdr);
+		}
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	} while (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS &&
+		 now() - t0 < 30);
+	if (fake_poll(fp, 10000, 2, 0, hdr))
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/*
  * Small frames ahead of a gap.  2000 1-byte frames that continue each
  * other wait in a few shared buffers and arrive in order when the gap
  * fills.  1-byte frames with a gap after each pin a buffer apiece: after
@@ -5847,29 +5875,17 @@ static void test_stripe_small_ooo(void)
 	unsigned long long errs = nc_counter("proto_errors");
 	unsigned int lport, k;
 	uint32_t conn_id;
-	int cfd = -1, afd = -1, rcv = 32768, in_order = 0, reset_after = -1, got = 0;
+	int cfd = -1, afd = -1, in_order = 0, reset_after = -1, got = 0;
 	char x = 'a';
 
 	if (!fp)
 		return;
 	for (k = 0; k < 2; k++) {
-		struct sockaddr_in a = addr(c.ip, 5302 + k);
 		unsigned char hdr[HDR_MAX];
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
-		double t0 = now();
+		int fd = small_window_connect(fp, c.ip, 5302 + k, hdr);
 
-		/* a 64 KiB window (the core doubles SO_RCVBUF) */
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-		while (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS &&
-		       now() - t0 < 30) {
-			close(fd);
-			fake_poll(fp, 300, -1, 0, hdr);
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_VIRTUAL_SOCK);
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-		}
-		if (!fake_poll(fp, 10000, 2, 0, hdr)) {
+		if (fd < 0) {
 			FAIL(name, "no CONNECT reached the fake peer");
-			close(fd);
 			goto out;
 		}
 		conn_id = rd32(hdr + 12);
@@ -5929,6 +5945,140 @@ static uint8_t stripe_byte(uint64_t o)
 {
 	/* changes with the offset's every byte: a frame out of place shows */
 	return (uint8_t)(o ^ (o >> 8) ^ (o >> 16) ^ (o >> 24) ^ 0xa5);
+}
+
+/* Read want bytes from fd within 3 s each wait; they must be stripe_byte(at...). */
+static int read_pattern(int fd, uint64_t at, int want, int *got)
+{
+	static char in[4096];
+	int k;
+
+	*got = 0;
+	while (*got < want && wait_fd(fd, POLLIN, 3000)) {
+		ssize_t r = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+
+		if (r <= 0)
+			break;
+		for (k = 0; k < r; k++)
+			if ((uint8_t)in[k] != stripe_byte(at + (uint64_t)*got + (uint64_t)k))
+				return 0;
+		*got += (int)r;
+	}
+	return *got == want;
+}
+
+/*
+ * Retransmitted DATA (a frame repeated exactly, as a sender resends after
+ * a channel loss) is a duplicate wherever it lands.  First connection:
+ * 2000 1-byte frames at offsets 1..2000 merge into one waiting buffer;
+ * offsets 500..1500 come again; offset 0 fills the gap; 0 and 10..20 come
+ * again after delivery; then offset 2001.  Second connection: 1-byte
+ * frames with a gap after each, up to within a frame of the small-frame
+ * budget (from its window), then three of them again, then the gaps.  Both must deliver their
+ * bytes exactly, in order, with no reset and no protocol error, and the
+ * counter rx_dups must count the repeats.  Before nc_ro_dup() and the
+ * grown mark, the repeat inside the merged buffer was an overlap and the
+ * repeat at the budget's edge a budget overrun: both reset.
+ */
+static void test_ro_resend_dups(void)
+{
+	const char *name = "ro_resend_dups";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	unsigned long long errs = nc_counter("proto_errors"), dups0 = nc_counter("rx_dups");
+	unsigned int lport = 0, k, gapped = 0;
+	int cfd[2] = { -1, -1 }, afd = -1, ok[2] = { 0, 0 }, got[2] = { 0, 0 };
+	uint32_t conn_id[2] = { 0, 0 }, o;
+	unsigned char hdr[HDR_MAX];
+	char why[256] = "";
+
+	if (!fp)
+		return;
+	for (k = 0; k < 2; k++) {
+		int fd = small_window_connect(fp, c.ip, 5304 + k, hdr);
+
+		if (fd < 0) {
+			FAIL(name, "no CONNECT reached the fake peer");
+			goto out;
+		}
+		cfd[k] = fd;
+		conn_id[k] = rd32(hdr + 12);
+		lport = rd16(hdr + 8);
+		if (afd < 0)
+			afd = fake_accept(name, &c, fd, 5304 + k, lport, conn_id[k], 1 << 20);
+		else if (!fake_accept_on(afd, fd, 5304 + k, lport, conn_id[k], 1 << 20))
+			FAIL(name, "second connection never came up");
+		if (afd < 0)
+			goto out;
+		usleep(100000);
+		if (k == 0) {
+#define SEND1(off) ({ char b_ = (char)stripe_byte(off); \
+			fake_data(afd, 5304, lport, conn_id[0], (off), &b_, 1); })
+			for (o = 1; o <= 2000; o++)
+				SEND1(o);
+			for (o = 500; o <= 1500; o++)
+				SEND1(o);
+			if (wait_fd(fd, POLLIN, 300)) {
+				snprintf(why, sizeof(why), " [readable before the gap filled]");
+				continue;
+			}
+			SEND1(0);
+			ok[0] = read_pattern(fd, 0, 2001, &got[0]);
+			SEND1(0);
+			for (o = 10; o <= 20; o++)
+				SEND1(o);
+			SEND1(2001);
+			{
+				int last = 0;
+
+				ok[0] = ok[0] && read_pattern(fd, 2001, 1, &last);
+				got[0] += last;
+			}
+#undef SEND1
+		} else {
+			int win = 0;
+			socklen_t wl = sizeof(win);
+
+			/*
+			 * The budget is 2 * window + 2 * (64 KiB + 4 KiB) of
+			 * buffers, 4 KiB plus a header apiece: one frame less
+			 * than it holds at 4 KiB fills it to within a frame,
+			 * so a repeat taken for new bytes overruns it.
+			 */
+			getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &win, &wl);
+			gapped = (unsigned int)((2 * (uint64_t)win + 2 * (65536 + 4096)) / 4096) - 1;
+#define SEND2(off) ({ char b_ = (char)stripe_byte(off); \
+			fake_data(afd, 5305, lport, conn_id[1], (off), &b_, 1); })
+			for (o = 0; o < gapped; o++)
+				SEND2(2 * o + 1);
+			usleep(300000);
+			if (wait_fd(fd, POLLIN, 0)) {
+				snprintf(why + strlen(why), sizeof(why) - strlen(why),
+					 " [the second connection failed before the repeats: budget %u frames]",
+					 gapped);
+				continue;
+			}
+			SEND2(1);
+			SEND2(2 * (gapped / 2) + 1);
+			SEND2(2 * (gapped - 1) + 1);
+			for (o = 0; o < gapped; o++)
+				SEND2(2 * o);
+			ok[1] = read_pattern(fd, 0, (int)(2 * gapped), &got[1]);
+#undef SEND2
+		}
+	}
+	if (ok[0] && ok[1] && nc_counter("proto_errors") == errs &&
+	    nc_counter("rx_dups") - dups0 >= 1001 + 12 + 3)
+		PASS(name, "merged: 2002 bytes in order with 1013 repeats; gapped: %d bytes in order with 3 repeats, %u frames waiting; rx_dups +%llu",
+		     got[1], gapped, nc_counter("rx_dups") - dups0);
+	else
+		FAIL(name, "merged: %d of 2002 bytes (%s); gapped: %d of %u bytes (%s); proto_errors +%llu, rx_dups +%llu (want >= 1016)%s",
+		     got[0], ok[0] ? "ok" : "reset, wrong or missing", got[1], 2 * gapped,
+		     ok[1] ? "ok" : "reset, wrong or missing", nc_counter("proto_errors") - errs,
+		     nc_counter("rx_dups") - dups0, why);
+out:
+	close_fds(cfd[0], cfd[1], -1);
+	fake_done(fp, -1, afd);
 }
 
 struct stripe_xfer {
@@ -6989,6 +7139,7 @@ static void t_mem_room_backoff(void *a) { (void)a; test_mem_room_backoff(); }
 static void t_stripe(void *a) { (void)a; test_stripe(); }
 static void t_stripe_chan_loss(void *a) { (void)a; test_stripe_chan_loss(); }
 static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
+static void t_ro_resend_dups(void *a) { (void)a; test_ro_resend_dups(); }
 static void t_priority_after_connect(void *a) { (void)a; test_priority_after_connect(); }
 static void t_priority_no_channel(void *a) { (void)a; test_priority_no_channel(); }
 static void t_bulk_notsent_lowat(void *a) { (void)a; test_bulk_notsent_lowat(); }
@@ -7140,6 +7291,7 @@ int main(int argc, char **argv)
 		run_test("stripe_one_conn", t_stripe, NULL, 180);
 		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
+		run_test("ro_resend_dups", t_ro_resend_dups, NULL, 90);
 		run_test("priority_after_connect", t_priority_after_connect, NULL, 120);
 		run_test("priority_no_channel", t_priority_no_channel, NULL, 90);
 		run_test("bulk_notsent_lowat", t_bulk_notsent_lowat, NULL, 90);
