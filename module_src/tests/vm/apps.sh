@@ -20,8 +20,10 @@
 # SETs and GETs from 4 threads. sshd (privilege separation: a re-executed
 # sshd and a chrooted child carry the connection) runs a remote cat that
 # sends the bytes ssh gives it back, reports the addresses it sees and an
-# exit status. nginx's, memcached's and sshd's binaries come from Debian's
-# packages unpacked by run_vm.py (installing them here would start daemons).
+# exit status. haproxy proxies curl to nginx; socat's client half-closes.
+# nginx's, memcached's, sshd's, haproxy's and socat's binaries come from
+# Debian's packages unpacked by run_vm.py (installing them here would start
+# daemons).
 #
 # NC_APPS_REQUESTS sets the redis-benchmark request count (default 10000);
 # each of memcslap's 4 threads makes a tenth of it.
@@ -237,6 +239,30 @@ same_bytes() {		# same_bytes FILE COPY
 	cmp -s "$1" "$2" && echo ok || echo mismatch
 }
 
+# run CMD until it succeeds, at most 50 more times 0.3 s apart: its server
+# may still be starting (in the other VM)
+until_up() {		# until_up CMD...
+	_u=0
+	until "$@" </dev/null >/dev/null 2>&1 || [ $_u -ge 50 ]; do
+		sleep 0.3
+		_u=$((_u + 1))
+	done
+}
+
+# COUNT requests for URL/ from one curl, which keeps its connection alive:
+# "answers-with-200/connections-made" (errors to LOG)
+keepalive_gets() {	# keepalive_gets nc|tcp URL COUNT LOG
+	_k=0
+	_urls=""
+	while [ $_k -lt "$3" ]; do
+		_urls="$_urls $2/"
+		_k=$((_k + 1))
+	done
+	# shellcheck disable=SC2086 # one argument per URL
+	run "$1" timeout 120 /usr/bin/curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
+		$_urls 2>>"$4" | awk '$1 == 200 { ok++ } { c += $2 } END { printf "%d/%d", ok, c }'
+}
+
 # stop the instance this script started (its pid file), not every one of
 # its kind, and wait for it (the background job JOBFILE names): server_rc is
 # its exit status (137 when it ignored SIGNAL for 20 s and was killed), 255
@@ -272,11 +298,7 @@ nginx_stop() {		# nginx_stop nc|tcp
 curl_client() {		# curl_client nc|tcp port host
 	url=http://$3:$2
 	[ -e /web.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/web.bin
-	i=0
-	until run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/" 2>/dev/null || [ $i -ge 50 ]; do
-		sleep 0.3
-		i=$((i + 1))
-	done
+	until_up run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/"
 	rm -f "/web-got-$1.bin"
 	tx0=$(counter tx_bytes)
 	put=$(run "$1" timeout 120 /usr/bin/curl -sS -T /web.bin -w '%{http_code}' -o /dev/null \
@@ -285,15 +307,7 @@ curl_client() {		# curl_client nc|tcp port host
 		-w '%{http_code} %{size_download} %{speed_download}' "$url/up/web.bin" 2>>"/curl-$1.log")
 	tx1=$(counter tx_bytes)
 	same=$(same_bytes /web.bin "/web-got-$1.bin")
-	n=0
-	urls=""
-	while [ $n -lt 200 ]; do
-		urls="$urls $url/"
-		n=$((n + 1))
-	done
-	# shellcheck disable=SC2086 # one argument per URL
-	small=$(run "$1" timeout 120 /usr/bin/curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
-		$urls 2>>"/curl-$1.log" | awk '$1 == 200 { ok++ } { c += $2 } END { printf "%d/%d", ok, c }')
+	small=$(keepalive_gets "$1" "$url" 200 "/curl-$1.log")
 	# curl's socket is AF_INET6 for an IPv4-mapped address: the shim moves it too
 	v6tx0=$(counter tx_bytes)
 	v6=$(run "$1" timeout 60 /usr/bin/curl -sS -g -o /dev/null -w '%{http_code}' \
@@ -337,11 +351,7 @@ stat_of() {		# stat_of NAME < memcstat output
 }
 
 memc_client() {		# memc_client nc|tcp port host
-	i=0
-	until mc "$1" "$2" "$3" memcstat >/dev/null 2>&1 || [ $i -ge 50 ]; do
-		sleep 0.3
-		i=$((i + 1))
-	done
+	until_up mc "$1" "$2" "$3" memcstat
 	[ -e /memc.bin ] || head -c 524288 /dev/urandom >/memc.bin
 	tx0=$(counter tx_bytes)
 	mc "$1" "$2" "$3" memccp /memc.bin >"/memc-c-$1.log" 2>&1
@@ -428,11 +438,7 @@ sh_ssh() {		# sh_ssh nc|tcp port host command...: ssh as root, key only
 # at once), the connection's addresses as sshd sees them (getsockname and
 # getpeername on the accepted socket) and a remote exit status
 ssh_client() {		# ssh_client nc|tcp port host
-	i=0
-	until sh_ssh "$1" "$2" "$3" true </dev/null 2>/dev/null || [ $i -ge 50 ]; do
-		sleep 0.3
-		i=$((i + 1))
-	done
+	until_up sh_ssh "$1" "$2" "$3" true
 	[ -e /ssh.bin ] || head -c $((WEB_MIB * 1048576)) /dev/urandom >/ssh.bin
 	rm -f "/ssh-got-$1.bin" "/ssh-conn-$1.txt"
 	# a session that stays open while the sockets on the port are counted
@@ -515,25 +521,13 @@ hap_stop() {		# hap_stop nc|tcp
 # byte for byte, then 50 small requests over one kept-alive connection
 hap_client() {		# hap_client nc|tcp port host
 	url=http://$3:$2
-	i=0
-	until run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/" 2>/dev/null || [ $i -ge 50 ]; do
-		sleep 0.3
-		i=$((i + 1))
-	done
+	until_up run "$1" timeout 10 /usr/bin/curl -sS -o /dev/null "$url/"
 	rm -f "/hap-got-$1.bin"
 	tx0=$(counter tx_bytes)
 	get=$(run "$1" timeout 120 /usr/bin/curl -sS -o "/hap-got-$1.bin" -w '%{http_code}' "$url/up/web.bin" \
 		2>"/hap-c-$1.log")
 	tx1=$(counter tx_bytes)
-	n=0
-	urls=""
-	while [ $n -lt 50 ]; do
-		urls="$urls $url/"
-		n=$((n + 1))
-	done
-	# shellcheck disable=SC2086 # one argument per URL
-	small=$(run "$1" timeout 120 /usr/bin/curl -sS -o /dev/null -w '%{http_code} %{num_connects}\n' \
-		$urls 2>>"/hap-c-$1.log" | awk '$1 == 200 { ok++ } { c += $2 } END { printf "%d/%d", ok, c }')
+	small=$(keepalive_gets "$1" "$url" 50 "/hap-c-$1.log")
 	sed "s/^/NCVM APPLOG haproxy-$1 /" "/hap-c-$1.log"
 	echo "NCVM APP haproxy-$1 get_code=${get:-none} bytes=$(same_bytes /web.bin "/hap-got-$1.bin")" \
 		"small_ok_conns=$small nc_tx_bytes=$((tx1 - tx0))"

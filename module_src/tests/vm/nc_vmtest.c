@@ -2989,6 +2989,22 @@ out:
 	fake_done(fp, -1, -1);
 }
 
+/* The local address of a child accepted from lfd within ms, "" if none came. */
+static const char *lw_accept(int lfd, int ms, int *child, char *buf, size_t len)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	*buf = 0;
+	*child = -1;
+	if (!wait_fd(lfd, POLLIN, ms))
+		return buf;
+	*child = accept(lfd, NULL, NULL);
+	if (*child >= 0 && !getsockname(*child, (struct sockaddr *)&a, &al))
+		inet_ntop(AF_INET, &a.sin_addr, buf, len);
+	return buf;
+}
+
 /*
  * The addresses a connection within this host shows, as TCP's (the client's
  * own, the acceptor's peer, the acceptor's own).  From an unbound socket to
@@ -3026,8 +3042,8 @@ static void test_loopback_names(void)
 	}
 	for (i = 0; i < N; i++) {
 		const char *from = NC_OR_LOCAL(src[i]), *to = NC_OR_LOCAL(dst[i]);
-		struct sockaddr_in a = addr(to, 5131), me, them, at, b;
-		socklen_t ml = sizeof(me), tl = sizeof(them), al = sizeof(at);
+		struct sockaddr_in a = addr(to, 5131), me, them, b;
+		socklen_t ml = sizeof(me), tl = sizeof(them);
 		int fd = nc_socket(), child = -1;
 
 		if (from) {
@@ -3040,17 +3056,14 @@ static void test_loopback_names(void)
 			if (!connect(fd, (struct sockaddr *)&b, sizeof(b)) || errno != ECONNREFUSED)
 				goto fail;
 		}
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
-		    !wait_fd(lfd, POLLIN, 2000))
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
 			goto fail;
-		child = accept(lfd, NULL, NULL);
+		lw_accept(lfd, 2000, &child, at_s, sizeof(at_s));
 		if (child < 0 || getsockname(fd, (struct sockaddr *)&me, &ml) ||
-		    getpeername(child, (struct sockaddr *)&them, &tl) ||
-		    getsockname(child, (struct sockaddr *)&at, &al))
+		    getpeername(child, (struct sockaddr *)&them, &tl))
 			goto fail;
 		inet_ntop(AF_INET, &me.sin_addr, me_s, sizeof(me_s));
 		inet_ntop(AF_INET, &them.sin_addr, them_s, sizeof(them_s));
-		inet_ntop(AF_INET, &at.sin_addr, at_s, sizeof(at_s));
 		if (strcmp(me_s, NC_OR_LOCAL(me_want[i])) ||
 		    strcmp(them_s, NC_OR_LOCAL(peer_want[i])) ||
 		    me.sin_port != them.sin_port || strcmp(at_s, to)) {
@@ -3075,22 +3088,6 @@ fail:
 		FAIL(name, "%d of %d wrong:%s", bad, N, why);
 	else
 		PASS(name, "127.0.0.1 at both ends from an unbound socket to 127/8, the data address to it; a bound source kept; none left by a refused connect");
-}
-
-/* The local address of a child accepted from lfd within ms, "" if none came. */
-static const char *lw_accept(int lfd, int ms, int *child, char *buf, size_t len)
-{
-	struct sockaddr_in a;
-	socklen_t al = sizeof(a);
-
-	*buf = 0;
-	*child = -1;
-	if (!wait_fd(lfd, POLLIN, ms))
-		return buf;
-	*child = accept(lfd, NULL, NULL);
-	if (*child >= 0 && !getsockname(*child, (struct sockaddr *)&a, &al))
-		inet_ntop(AF_INET, &a.sin_addr, buf, len);
-	return buf;
 }
 
 /*
@@ -5947,24 +5944,34 @@ static uint8_t stripe_byte(uint64_t o)
 	return (uint8_t)(o ^ (o >> 8) ^ (o >> 16) ^ (o >> 24) ^ 0xa5);
 }
 
-/* Read want bytes from fd within 3 s each wait; they must be stripe_byte(at...). */
-static int read_pattern(int fd, uint64_t at, int want, int *got)
+/*
+ * Up to want bytes from fd (3 s at most for each): how many came in order
+ * as stripe_byte(at), stopping at the first wrong one, EOF or an error.
+ */
+static int read_pattern(int fd, uint64_t at, int want)
 {
 	static char in[4096];
-	int k;
+	int got = 0, k;
 
-	*got = 0;
-	while (*got < want && wait_fd(fd, POLLIN, 3000)) {
+	while (got < want && wait_fd(fd, POLLIN, 3000)) {
 		ssize_t r = recv(fd, in, sizeof(in), MSG_DONTWAIT);
 
+		for (k = 0; k < r; k++, got++)
+			if ((uint8_t)in[k] != stripe_byte(at + (uint64_t)got))
+				return got;
 		if (r <= 0)
 			break;
-		for (k = 0; k < r; k++)
-			if ((uint8_t)in[k] != stripe_byte(at + (uint64_t)*got + (uint64_t)k))
-				return 0;
-		*got += (int)r;
 	}
-	return *got == want;
+	return got;
+}
+
+/* One byte of the stripe_byte() pattern at offset off, as the fake's DATA. */
+static int fake_pattern_byte(int afd, unsigned int sport, unsigned int lport,
+			     uint32_t conn_id, uint32_t off)
+{
+	char b = (char)stripe_byte(off);
+
+	return fake_data(afd, sport, lport, conn_id, off, &b, 1);
 }
 
 /*
@@ -5987,7 +5994,7 @@ static void test_ro_resend_dups(void)
 	struct fake_peer *fp = fake_open(name, &c, 0, 0);
 	unsigned long long errs = nc_counter("proto_errors"), dups0 = nc_counter("rx_dups");
 	unsigned int lport = 0, k, gapped = 0;
-	int cfd[2] = { -1, -1 }, afd = -1, ok[2] = { 0, 0 }, got[2] = { 0, 0 };
+	int cfd[2] = { -1, -1 }, afd = -1, got[2] = { 0, 0 };
 	uint32_t conn_id[2] = { 0, 0 }, o;
 	unsigned char hdr[HDR_MAX];
 	char why[256] = "";
@@ -6012,29 +6019,22 @@ static void test_ro_resend_dups(void)
 			goto out;
 		usleep(100000);
 		if (k == 0) {
-#define SEND1(off) ({ char b_ = (char)stripe_byte(off); \
-			fake_data(afd, 5304, lport, conn_id[0], (off), &b_, 1); })
 			for (o = 1; o <= 2000; o++)
-				SEND1(o);
+				fake_pattern_byte(afd, 5304, lport, conn_id[0], o);
 			for (o = 500; o <= 1500; o++)
-				SEND1(o);
+				fake_pattern_byte(afd, 5304, lport, conn_id[0], o);
 			if (wait_fd(fd, POLLIN, 300)) {
 				snprintf(why, sizeof(why), " [readable before the gap filled]");
 				continue;
 			}
-			SEND1(0);
-			ok[0] = read_pattern(fd, 0, 2001, &got[0]);
-			SEND1(0);
+			fake_pattern_byte(afd, 5304, lport, conn_id[0], 0);
+			got[0] = read_pattern(fd, 0, 2001);
+			fake_pattern_byte(afd, 5304, lport, conn_id[0], 0);
 			for (o = 10; o <= 20; o++)
-				SEND1(o);
-			SEND1(2001);
-			{
-				int last = 0;
-
-				ok[0] = ok[0] && read_pattern(fd, 2001, 1, &last);
-				got[0] += last;
-			}
-#undef SEND1
+				fake_pattern_byte(afd, 5304, lport, conn_id[0], o);
+			fake_pattern_byte(afd, 5304, lport, conn_id[0], 2001);
+			if (got[0] == 2001)
+				got[0] += read_pattern(fd, 2001, 1);
 		} else {
 			int win = 0;
 			socklen_t wl = sizeof(win);
@@ -6047,10 +6047,8 @@ static void test_ro_resend_dups(void)
 			 */
 			getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &win, &wl);
 			gapped = (unsigned int)((2 * (uint64_t)win + 2 * (65536 + 4096)) / 4096) - 1;
-#define SEND2(off) ({ char b_ = (char)stripe_byte(off); \
-			fake_data(afd, 5305, lport, conn_id[1], (off), &b_, 1); })
 			for (o = 0; o < gapped; o++)
-				SEND2(2 * o + 1);
+				fake_pattern_byte(afd, 5305, lport, conn_id[1], 2 * o + 1);
 			usleep(300000);
 			if (wait_fd(fd, POLLIN, 0)) {
 				snprintf(why + strlen(why), sizeof(why) - strlen(why),
@@ -6058,23 +6056,24 @@ static void test_ro_resend_dups(void)
 					 gapped);
 				continue;
 			}
-			SEND2(1);
-			SEND2(2 * (gapped / 2) + 1);
-			SEND2(2 * (gapped - 1) + 1);
+			fake_pattern_byte(afd, 5305, lport, conn_id[1], 1);
+			fake_pattern_byte(afd, 5305, lport, conn_id[1], 2 * (gapped / 2) + 1);
+			fake_pattern_byte(afd, 5305, lport, conn_id[1], 2 * (gapped - 1) + 1);
 			for (o = 0; o < gapped; o++)
-				SEND2(2 * o);
-			ok[1] = read_pattern(fd, 0, (int)(2 * gapped), &got[1]);
-#undef SEND2
+				fake_pattern_byte(afd, 5305, lport, conn_id[1], 2 * o);
+			got[1] = read_pattern(fd, 0, (int)(2 * gapped));
 		}
 	}
-	if (ok[0] && ok[1] && nc_counter("proto_errors") == errs &&
+	if (got[0] == 2002 && gapped && got[1] == (int)(2 * gapped) &&
+	    nc_counter("proto_errors") == errs &&
 	    nc_counter("rx_dups") - dups0 >= 1001 + 12 + 3)
 		PASS(name, "merged: 2002 bytes in order with 1013 repeats; gapped: %d bytes in order with 3 repeats, %u frames waiting; rx_dups +%llu",
 		     got[1], gapped, nc_counter("rx_dups") - dups0);
 	else
 		FAIL(name, "merged: %d of 2002 bytes (%s); gapped: %d of %u bytes (%s); proto_errors +%llu, rx_dups +%llu (want >= 1016)%s",
-		     got[0], ok[0] ? "ok" : "reset, wrong or missing", got[1], 2 * gapped,
-		     ok[1] ? "ok" : "reset, wrong or missing", nc_counter("proto_errors") - errs,
+		     got[0], got[0] == 2002 ? "ok" : "reset, wrong or missing", got[1], 2 * gapped,
+		     got[1] == (int)(2 * gapped) ? "ok" : "reset, wrong or missing",
+		     nc_counter("proto_errors") - errs,
 		     nc_counter("rx_dups") - dups0, why);
 out:
 	close_fds(cfd[0], cfd[1], -1);

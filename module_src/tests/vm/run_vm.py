@@ -617,6 +617,14 @@ def tcp_sockets_check(kv, nc, what):
     return []
 
 
+def nc_bytes_check(name, kv, least, what):
+    """Through the shim (a name ending in -nc) NetChannel's send counter moved
+    at least least bytes while the client ran; what names them."""
+    if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < least:
+        return [f"nc_tx_bytes={kv.get('nc_tx_bytes')}: {what} did not go through NetChannel"]
+    return []
+
+
 def check_up(name, kv):
     """What is wrong with a server's start (nginx, memcached): it runs, and
     listens on the right protocol."""
@@ -640,9 +648,7 @@ def check_memc(name, kv, requests):
             bad.append(f"{key}={kv.get(key)} (want >= {want})")
     if not re.fullmatch(r"SET=\d+,GET=\d+", kv.get("rps", "")):
         bad.append(f"rps={kv.get('rps')} (memcslap printed no rates)")
-    if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < MEMC_ITEM:
-        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {MEMC_ITEM}-byte item did not go through NetChannel")
-    return bad
+    return bad + nc_bytes_check(name, kv, MEMC_ITEM, f"the {MEMC_ITEM}-byte item")
 
 
 def check_web(name, kv, requests):
@@ -657,8 +663,7 @@ def check_web(name, kv, requests):
         bad.append(f"bytes={kv.get('bytes')} (what came back differs from what went up)")
     if kv.get("small_ok_conns") != "200/1":
         bad.append(f"small_ok_conns={kv.get('small_ok_conns')} (want 200 answers over 1 connection)")
-    if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < size:
-        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {size}-byte upload did not go through NetChannel")
+    bad += nc_bytes_check(name, kv, size, f"the {size}-byte upload")
     if kv.get("v6_code") != "200":
         bad.append(f"v6_code={kv.get('v6_code')} (want 200 from http://[::ffff:server]/)")
     # with the shim, the request (about 90 bytes) goes through NetChannel
@@ -698,8 +703,7 @@ def check_ssh(name, kv, requests, *, role):
         bad.append(f"client_addr={client} (want the client VM's IPv4 address in SSH_CONNECTION)")
     if kv.get("client_errors") != "0":
         bad.append(f"client_errors={kv.get('client_errors')} (ssh printed errors)")
-    if mode == "nc" and (num(kv, "nc_tx_bytes") or 0) < size:
-        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {size} bytes sent did not go through NetChannel")
+    bad += nc_bytes_check(name, kv, size, f"the {size} bytes sent")
     return bad + tcp_sockets_check(kv, mode == "nc", "ssh's connection is TCP")
 
 
@@ -729,9 +733,7 @@ def check_socat(name, kv, requests):
             "sent back over the half-closed connection, differs)"
         )
     size = web_bytes(requests)
-    if name.endswith("-nc") and (num(kv, "nc_tx_bytes") or 0) < size:
-        bad.append(f"nc_tx_bytes={kv.get('nc_tx_bytes')}: the {size} bytes sent did not go through NetChannel")
-    return bad
+    return bad + nc_bytes_check(name, kv, size, f"the {size} bytes sent")
 
 
 def check_app(name, kv, requests, role):
