@@ -81,6 +81,14 @@ int nb_parse_int(const char *s, long min, long max, long *out);
 int nb_flow_state(char *buf, size_t len, int id, uint64_t sent, uint64_t received,
 		  uint64_t unsent, int shut, int eof);
 
+/* format one error line into err (at most len bytes); returns -1 */
+int nb_errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "PROG: error: ..." on stderr, exit 1 */
+void nb_die(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* CLOCK_MONOTONIC, seconds */
+double nb_now(void);
+
 void nb_opts_default(struct nb_opts *o);
 /*
  * Parse argv into o.  Returns 0, 1 for --help/--version (text in err,
@@ -173,5 +181,76 @@ int nb_cpu_parse_stat(const char *text, uint64_t *busy, uint64_t *total);
 int nb_cpu_snapshot(struct nb_cpu_snap *s);
 void nb_cpu_diff(const struct nb_cpu_snap *a, const struct nb_cpu_snap *b,
 		 long hz, int ncpus, struct nb_cpu_use *u);
+
+/* ---- key-value (Redis protocol) load generator, nckv ------------------- */
+
+#define NB_KV_KEYLEN	14		/* "key:" and ten digits */
+#define NB_KV_KEYS_MAX	((uint64_t)10000000000)
+#define NB_KV_VALUE_MAX	(64u << 20)
+#define NB_RESP_LINE	256		/* longest reply line we accept, with CRLF */
+#define NB_RESP_BULK_MAX (512LL << 20)	/* Redis' own bulk string limit */
+
+/* splitmix64: the same sequence for the same seed on every host */
+uint64_t nb_rng_next(uint64_t *state);
+/* uniform in [0, 1) */
+double nb_rng_unit(uint64_t *state);
+
+/* the key of index idx ("key:0000000042"), NUL-terminated; its length */
+size_t nb_kv_key(char *buf, size_t len, uint64_t idx);
+/* bytes of a GET, or of a SET of vlen bytes, of key idx */
+size_t nb_kv_cmd_len(int set, size_t vlen);
+/*
+ * Write "GET key" or "SET key value" as a RESP array of bulk strings into
+ * buf; returns its length, or 0 if it does not fit in len.
+ */
+size_t nb_kv_cmd(char *buf, size_t len, int set, uint64_t idx, const char *val, size_t vlen);
+
+enum nb_resp_state { NB_RESP_TYPE, NB_RESP_LINE_IN, NB_RESP_BULK_IN };
+
+/* incremental parser of RESP2 replies (simple string, error, integer, bulk) */
+struct nb_resp {
+	enum nb_resp_state state;
+	char type;
+	size_t llen;
+	char line[NB_RESP_LINE];
+	int64_t left;		/* bulk bytes + CRLF still to come */
+	int64_t bulk;
+};
+
+struct nb_resp_reply {
+	char type;		/* '+', '-', ':' or '$' */
+	int64_t len;		/* '$': bulk length, -1 = nil; ':': the integer */
+	char text[NB_RESP_LINE];	/* '+', '-': the line without CRLF */
+};
+
+void nb_resp_init(struct nb_resp *p);
+/*
+ * Consume at most n bytes of buf, stopping right after one complete reply.
+ * Returns the bytes consumed and sets *done (and *r) when a reply ended;
+ * -1 on bytes that are not a RESP reply, with the reason in err.
+ */
+long nb_resp_feed(struct nb_resp *p, const char *buf, size_t n, struct nb_resp_reply *r,
+		  int *done, char *err, size_t errlen);
+
+struct nb_kv_opts {
+	char host[256];
+	int port;
+	int conns;		/* connections, spread over the threads */
+	int threads;
+	int depth;		/* requests in flight per connection */
+	double get_ratio;	/* share of GETs; the rest are SETs */
+	uint64_t keys;		/* key space: key:0 .. key:keys-1 */
+	uint64_t value_size;
+	double duration;	/* measured window, seconds */
+	double warmup;
+	uint64_t seed;
+	int populate;		/* SET every key once before the warm-up */
+	double timeout;		/* connect, and the longest wait for any reply */
+};
+
+void nb_kv_opts_default(struct nb_kv_opts *o);
+/* as nb_parse_args: 0, 1 for --help/--version (text in err), -1 with one line in err */
+int nb_kv_parse_args(int argc, char **argv, struct nb_kv_opts *o, char *err, size_t errlen);
+void nb_kv_usage(FILE *f);
 
 #endif /* NB_H */

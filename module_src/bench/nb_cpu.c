@@ -83,3 +83,11 @@ void nb_cpu_diff(const struct nb_cpu_snap *a, const struct nb_cpu_snap *b,
 	if (total)
 		u->host_util = (double)busy / (double)total;
 }
+
+double nb_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -250,7 +250,19 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int fail(char *err, size_t len, const char *fmt, ...)
+void nb_die(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: error: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+int nb_errf(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -280,52 +292,52 @@ static int apply(struct nb_opts *o, const char *key, const char *val,
 
 	if (!strcmp(key, "protocol")) {
 		if (nb_parse_proto(val, &o->proto))
-			return fail(err, len, "%s '%s': want tcp or netchannel", shown, val);
+			return nb_errf(err, len, "%s '%s': want tcp or netchannel", shown, val);
 	} else if (!strcmp(key, "workload")) {
 		if (nb_parse_workload(val, &o->workload))
-			return fail(err, len, "%s '%s': want stream, rr or msgrate", shown, val);
+			return nb_errf(err, len, "%s '%s': want stream, rr or msgrate", shown, val);
 	} else if (!strcmp(key, "threads")) {
 		if (nb_parse_int(val, 1, NB_MAX_THREADS, &v))
-			return fail(err, len, "%s '%s': want 1..%d", shown, val, NB_MAX_THREADS);
+			return nb_errf(err, len, "%s '%s': want 1..%d", shown, val, NB_MAX_THREADS);
 		o->threads = (int)v;
 	} else if (!strcmp(key, "flows")) {
 		if (nb_parse_int(val, 1, NB_MAX_FLOWS, &v))
-			return fail(err, len, "%s '%s': want 1..%d", shown, val, NB_MAX_FLOWS);
+			return nb_errf(err, len, "%s '%s': want 1..%d", shown, val, NB_MAX_FLOWS);
 		o->flows = (int)v;
 	} else if (!strcmp(key, "data_port")) {
 		if (nb_parse_int(val, 1, 65535, &v))
-			return fail(err, len, "%s '%s': want a port 1..65535", shown, val);
+			return nb_errf(err, len, "%s '%s': want a port 1..65535", shown, val);
 		o->data_port = (int)v;
 	} else if (!strcmp(key, "length")) {
 		if (nb_parse_seconds(val, 0.1, MAX_SECONDS, &o->duration))
-			return fail(err, len, "%s '%s': want seconds, 0.1..86400", shown, val);
+			return nb_errf(err, len, "%s '%s': want seconds, 0.1..86400", shown, val);
 	} else if (!strcmp(key, "warmup")) {
 		if (nb_parse_seconds(val, 0, MAX_SECONDS, &o->warmup))
-			return fail(err, len, "%s '%s': want seconds, 0..86400", shown, val);
+			return nb_errf(err, len, "%s '%s': want seconds, 0..86400", shown, val);
 	} else if (!strcmp(key, "timeout")) {
 		if (nb_parse_seconds(val, 0.1, 3600, &o->timeout))
-			return fail(err, len, "%s '%s': want seconds, 0.1..3600", shown, val);
+			return nb_errf(err, len, "%s '%s': want seconds, 0.1..3600", shown, val);
 	} else if (!strcmp(key, "write_size")) {
 		if (nb_parse_size(val, 1, MAX_SIZE, &o->write_size))
-			return fail(err, len,
+			return nb_errf(err, len,
 				    "%s '%s': want a size 1..1G (K, M, G suffixes)", shown, val);
 	} else if (!strcmp(key, "request_size")) {
 		if (nb_parse_size(val, 1, 64 << 20, &o->req_size))
-			return fail(err, len, "%s '%s': want a size 1..64M", shown, val);
+			return nb_errf(err, len, "%s '%s': want a size 1..64M", shown, val);
 	} else if (!strcmp(key, "response_size")) {
 		if (nb_parse_size(val, 1, 64 << 20, &o->resp_size))
-			return fail(err, len, "%s '%s': want a size 1..64M", shown, val);
+			return nb_errf(err, len, "%s '%s': want a size 1..64M", shown, val);
 	} else if (!strcmp(key, "depth")) {
 		if (nb_parse_int(val, 1, 4096, &v))
-			return fail(err, len, "%s '%s': want 1..4096", shown, val);
+			return nb_errf(err, len, "%s '%s': want 1..4096", shown, val);
 		o->depth = (int)v;
 	} else if (!strcmp(key, "priority")) {
 		if (nb_parse_int(val, -1, 255, &v))
-			return fail(err, len, "%s '%s': want 0..255 (-1: leave alone)", shown, val);
+			return nb_errf(err, len, "%s '%s': want 0..255 (-1: leave alone)", shown, val);
 		o->priority = (int)v;
 	} else if (!strcmp(key, "sndbuf") || !strcmp(key, "rcvbuf")) {
 		if (strcmp(val, "0") && nb_parse_size(val, 1024, INT_MAX / 2, &sz))
-			return fail(err, len,
+			return nb_errf(err, len,
 				    "%s '%s': want a size 1K..1G (0: leave alone)", shown, val);
 		if (!strcmp(val, "0"))
 			sz = 0;
@@ -335,13 +347,13 @@ static int apply(struct nb_opts *o, const char *key, const char *val,
 			o->rcvbuf = (int)sz;
 	} else if (!strcmp(key, "nodelay") || !strcmp(key, "uring")) {
 		if (nb_parse_int(val, 0, 1, &v))
-			return fail(err, len, "%s '%s': want 0 or 1", shown, val);
+			return nb_errf(err, len, "%s '%s': want 0 or 1", shown, val);
 		if (key[0] == 'n')
 			o->nodelay = (int)v;
 		else
 			o->uring = (int)v;
 	} else {
-		return fail(err, len, "unknown setting '%s'", key);
+		return nb_errf(err, len, "unknown setting '%s'", key);
 	}
 	return 0;
 }
@@ -425,24 +437,24 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 		switch (c) {
 		case 's':
 			if (o->role == NB_ROLE_CLIENT)
-				return fail(err, len, "--server and --client exclude each other");
+				return nb_errf(err, len, "--server and --client exclude each other");
 			o->role = NB_ROLE_SERVER;
 			break;
 		case 'c':
 			if (o->role == NB_ROLE_SERVER)
-				return fail(err, len, "--server and --client exclude each other");
+				return nb_errf(err, len, "--server and --client exclude each other");
 			o->role = NB_ROLE_CLIENT;
 			if (!*arg || copy_str(o->host, sizeof(o->host), arg))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--client '%s': want a host name or address", arg);
 			break;
 		case O_BIND:
 			if (!*arg || copy_str(o->host, sizeof(o->host), arg))
-				return fail(err, len, "--bind '%s': want an address", arg);
+				return nb_errf(err, len, "--bind '%s': want an address", arg);
 			break;
 		case 'C':
 			if (nb_parse_int(arg, 1, 65535, &v))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--control-port '%s': want a port 1..65535", arg);
 			o->ctrl_port = (int)v;
 			break;
@@ -455,23 +467,23 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 		case O_PIN:
 			if (nb_parse_cpulist(arg, o->cpus, NB_MAX_CPUS, &o->ncpus) ||
 			    copy_str(o->cpus_str, sizeof(o->cpus_str), arg))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--pin-cpus '%s': want a CPU list like 0-3,6 (CPUs < %d)",
 					    arg, NB_MAX_CPUS);
 			break;
 		case O_INTERVAL:
 			if (nb_parse_seconds(arg, 0.05, 3600, &o->interval))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--interval '%s': want seconds, 0.05..3600", arg);
 			break;
 		case O_CSV:
 			if (!*arg || copy_str(o->csv, sizeof(o->csv), arg))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--csv '%s': want a file name (< 256 bytes)", arg);
 			break;
 		case O_JSON:
 			if (!*arg || copy_str(o->json, sizeof(o->json), arg))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--json '%s': want a file name (< 256 bytes)", arg);
 			break;
 		case O_ONCE:
@@ -479,7 +491,7 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 			break;
 		case O_IDLE:
 			if (nb_parse_seconds(arg, 0, 86400, &o->idle_timeout))
-				return fail(err, len,
+				return nb_errf(err, len,
 					    "--idle-timeout '%s': want seconds, 0..86400", arg);
 			break;
 		case 'h':
@@ -488,35 +500,35 @@ int nb_parse_args(int argc, char **argv, struct nb_opts *o, char *err, size_t le
 			snprintf(err, len, "ncbench %s", NB_VERSION);
 			return 2;
 		case ':':
-			return fail(err, len, "%s needs a value", argv[optind - 1]);
+			return nb_errf(err, len, "%s needs a value", argv[optind - 1]);
 		default:
-			return fail(err, len,
+			return nb_errf(err, len,
 				    "unknown option '%s' (--help lists them)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return fail(err, len, "unexpected argument '%s'", argv[optind]);
+		return nb_errf(err, len, "unexpected argument '%s'", argv[optind]);
 	if (o->role == NB_ROLE_NONE)
-		return fail(err, len, "need --server or --client HOST");
+		return nb_errf(err, len, "need --server or --client HOST");
 	if (o->role == NB_ROLE_SERVER && client_set[0])
-		return fail(err, len, "-%c is chosen by the client, not the server", client_set[0]);
+		return nb_errf(err, len, "-%c is chosen by the client, not the server", client_set[0]);
 	if (o->role == NB_ROLE_SERVER && o->interval > 0)
-		return fail(err, len, "--interval is a client option");
+		return nb_errf(err, len, "--interval is a client option");
 	if (o->role == NB_ROLE_CLIENT && (o->once || o->idle_timeout > 0))
-		return fail(err, len, "--once and --idle-timeout are server options");
+		return nb_errf(err, len, "--once and --idle-timeout are server options");
 	if (o->role == NB_ROLE_CLIENT && o->ctrl_port == o->data_port)
-		return fail(err, len,
+		return nb_errf(err, len,
 			    "--control-port and --port are both %d: they must differ", o->data_port);
 	if (o->threads > o->flows)
-		return fail(err, len, "--threads %d > --flows %d: every thread needs a flow",
+		return nb_errf(err, len, "--threads %d > --flows %d: every thread needs a flow",
 			    o->threads, o->flows);
 	if (depth_set && o->workload != NB_WL_MSGRATE)
-		return fail(err, len,
+		return nb_errf(err, len,
 			    "--depth is for --workload msgrate (rr keeps one request in flight)");
 	if (o->workload == NB_WL_RR)
 		o->depth = 1;
 	if (o->csv[0] && o->interval <= 0)
-		return fail(err, len, "--csv needs --interval");
+		return nb_errf(err, len, "--csv needs --interval");
 	return 0;
 }
 

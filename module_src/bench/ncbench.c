@@ -86,25 +86,7 @@ struct run {
 	char err[NB_ERRLEN];
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ncbench: error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
+#define die(...) nb_die("ncbench", __VA_ARGS__)
 
 static void load_add(uint64_t *p, uint64_t v)
 {
@@ -156,7 +138,7 @@ static int ctrl_send(struct ctrl *c, const char *fmt, ...)
 /* one line without its newline; 0, or -1 with errno (ETIMEDOUT, ECONNRESET) */
 static int ctrl_line(struct ctrl *c, char *out, size_t outlen, double timeout)
 {
-	double deadline = now() + timeout;
+	double deadline = nb_now() + timeout;
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	char *nl;
 	ssize_t n;
@@ -179,7 +161,7 @@ static int ctrl_line(struct ctrl *c, char *out, size_t outlen, double timeout)
 			errno = EMSGSIZE;
 			return -1;
 		}
-		ms = (int)((deadline - now()) * 1000);
+		ms = (int)((deadline - nb_now()) * 1000);
 		if (ms <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -303,14 +285,14 @@ static int listen_on(const char *host, int port, int proto_nc, int backlog,
 
 static int read_full(int fd, void *buf, size_t n, double timeout)
 {
-	double deadline = now() + timeout;
+	double deadline = nb_now() + timeout;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	size_t off = 0;
 	ssize_t k;
 	int ms;
 
 	while (off < n) {
-		ms = (int)((deadline - now()) * 1000);
+		ms = (int)((deadline - nb_now()) * 1000);
 		if (ms <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -435,7 +417,7 @@ static int do_write(struct run *r, struct worker *w, struct flow *f, const char 
 		    size_t blen)
 {
 	int request = starts_request(r, f);
-	double t = request ? now() : 0;
+	double t = request ? nb_now() : 0;
 	ssize_t n;
 
 	n = send(f->fd, buf, write_len(r, f, blen), MSG_NOSIGNAL);
@@ -482,7 +464,7 @@ static int got(struct run *r, struct worker *w, struct flow *f, ssize_t n, int e
 		f->in_off %= msg;
 		return 0;
 	}
-	t = now();
+	t = nb_now();
 	while (f->in_off >= msg) {
 		if (!f->inflight) {
 			worker_fail(r, w, "flow %d: a response without a request", f->id);
@@ -591,7 +573,7 @@ static void uring_loop(struct run *r, struct worker *w, char *rbuf, size_t rlen,
 			}
 			if (!*wp && wants_write(r, f, ph)) {
 				wp[0] = starts_request(r, f) ? 2 : 1;
-				wt[i] = wp[0] == 2 ? now() : 0;
+				wt[i] = wp[0] == 2 ? nb_now() : 0;
 				sqe = io_uring_get_sqe(&ring);
 				io_uring_prep_send(sqe, f->fd, wbuf, write_len(r, f, wlen),
 						   MSG_NOSIGNAL);
@@ -601,7 +583,7 @@ static void uring_loop(struct run *r, struct worker *w, char *rbuf, size_t rlen,
 		}
 		if (!live)
 			break;
-		if (ph == PH_STOP && now() > r->stop_at + o->timeout) {
+		if (ph == PH_STOP && nb_now() > r->stop_at + o->timeout) {
 			unfinished(r, w, detail, sizeof(detail));
 			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run (%s)",
 				    live, w->idx, o->timeout, detail);
@@ -724,7 +706,7 @@ static void *worker_main(void *arg)
 		}
 		if (!live)
 			break;
-		if (ph == PH_STOP && now() > r->stop_at + o->timeout) {
+		if (ph == PH_STOP && nb_now() > r->stop_at + o->timeout) {
 			unfinished(r, w, detail, sizeof(detail));
 			worker_fail(r, w, "%d flow(s) of thread %d did not finish within --timeout %g s after the run (%s)",
 				    live, w->idx, o->timeout, detail);
@@ -825,7 +807,7 @@ static int start_workers(struct run *r)
 
 static void sleep_until(double t)
 {
-	double d = t - now();
+	double d = t - nb_now();
 	struct timespec ts;
 
 	if (d <= 0)
@@ -847,7 +829,7 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 	int abort_fd = c->fd;
 	char line[NB_ERRLEN];
 	const struct nb_opts *o = &r->o;
-	double t0 = now(), t, next, last_t;
+	double t0 = nb_now(), t, next, last_t;
 	uint64_t tx, rx, msgs, ltx = 0, lrx = 0, lmsgs = 0;
 	struct pollfd p = { .fd = r->server ? -1 : abort_fd, .events = POLLIN };
 	int ph = PH_WARMUP, t_i;
@@ -866,7 +848,7 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 		__atomic_store_n(&r->phase, ph, __ATOMIC_RELEASE);
 	}
 	while (ph != PH_STOP) {
-		t = now();
+		t = nb_now();
 		if (ph == PH_WARMUP && t >= t0 + o->warmup) {
 			snap_counters(r, 0);
 			nb_cpu_snapshot(&r->cpu0);
@@ -900,7 +882,7 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 			snap_counters(r, 1);
 			nb_cpu_snapshot(&r->cpu1);
 			ph = PH_STOP;
-			r->stop_at = now();
+			r->stop_at = nb_now();
 			__atomic_store_n(&r->phase, ph, __ATOMIC_RELEASE);
 			break;
 		}
@@ -920,7 +902,7 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 			__atomic_store_n(&r->failed, 1, __ATOMIC_RELEASE);
 			break;
 		}
-		t = now() + 0.02;
+		t = nb_now() + 0.02;
 		if (t > next)
 			t = next;
 		if (t > r->stop_at && ph != PH_STOP)
@@ -930,7 +912,7 @@ static void run_window(struct run *r, FILE *csv, struct ctrl *c)
 	if (ph != PH_STOP) {	/* failed: stop everything now */
 		snap_counters(r, 1);
 		nb_cpu_snapshot(&r->cpu1);
-		r->stop_at = now();
+		r->stop_at = nb_now();
 		__atomic_store_n(&r->phase, PH_STOP, __ATOMIC_RELEASE);
 	}
 	for (t_i = 0; t_i < o->threads; t_i++) {
@@ -1274,13 +1256,13 @@ static int serve_fail(struct ctrl *c, char *err)
 
 static int accept_flows(struct run *r, int lfd, char *err, size_t len)
 {
-	double deadline = now() + r->o.timeout;
+	double deadline = nb_now() + r->o.timeout;
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 	uint32_t hello[2];
 	int got = 0, fd, ms, id;
 
 	while (got < r->o.flows) {
-		ms = (int)((deadline - now()) * 1000);
+		ms = (int)((deadline - nb_now()) * 1000);
 		if (ms <= 0 || poll(&p, 1, ms) <= 0) {
 			snprintf(err, len,
 				 "%d of %d data connections arrived within --timeout %g s",
@@ -1290,7 +1272,7 @@ static int accept_flows(struct run *r, int lfd, char *err, size_t len)
 		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		if (read_full(fd, hello, sizeof(hello), deadline - now()) ||
+		if (read_full(fd, hello, sizeof(hello), deadline - nb_now()) ||
 		    ntohl(hello[0]) != HELLO_MAGIC) {
 			close(fd);
 			snprintf(err, len, "a data connection sent no ncbench hello");
@@ -1430,10 +1412,10 @@ static int server_main(const struct nb_opts *o)
 	fprintf(stderr, "ncbench: server listening on %s:%d (control, tcp)\n",
 		o->host[0] ? o->host : "0.0.0.0", o->ctrl_port);
 	for (;;) {
-		idle_end = now() + o->idle_timeout;
+		idle_end = nb_now() + o->idle_timeout;
 		p.fd = lfd;
 		p.events = POLLIN;
-		ms = o->idle_timeout > 0 ? (int)((idle_end - now()) * 1000) : -1;
+		ms = o->idle_timeout > 0 ? (int)((idle_end - nb_now()) * 1000) : -1;
 		if (poll(&p, 1, ms) <= 0) {
 			if (errno == EINTR)
 				continue;

@@ -109,7 +109,9 @@ FIGURES: dict[str, dict] = {
     },
     "7": {
         "title": "Fig. 7: Redis, throughput and latency per queue depth",
-        "tool": "redis-benchmark",
+        # the paper's load: 95 % GETs over 196,608 random keys of 4 KiB values (the smoke profile's
+        # key space is smaller: kv_keys), 8 connections, each keeping `depth` requests in flight
+        "tool": "nckv",
         "bench": {"threads": 8, "value_size": 4096, "get_ratio": 0.95},
         "variants": {NC: {"protocol": NC}, TCP: {"protocol": TCP}},
         "sweep": "depth",
@@ -160,9 +162,16 @@ FIGURES: dict[str, dict] = {
 
 PROFILES: dict[str, dict] = {
     # what the lab and CI run: seconds per point, the figures the issue's lab test looks at
-    "smoke": {"length": 3, "warmup": 1, "reps": 1, "uring": False, "figures": ["6ab", "6c", "6d", "7"]},
+    "smoke": {
+        "length": 3,
+        "warmup": 1,
+        "reps": 1,
+        "uring": False,
+        "figures": ["6ab", "6c", "6d", "7"],
+        "kv_keys": 1024,
+    },
     # the paper's 60 s points, three repetitions for error bars
-    "full": {"length": 60, "warmup": 2, "reps": 3, "uring": True, "figures": list(FIGURES)},
+    "full": {"length": 60, "warmup": 2, "reps": 3, "uring": True, "figures": list(FIGURES), "kv_keys": 196608},
 }
 # Fixed cost per point beyond the measured window (start, warm-up drain, collect), for estimates
 # before any point has run.
@@ -209,13 +218,7 @@ def point_name(figure: str, value) -> str:
 
 def x_of(point: str):
     """The sweep value a point name carries: 'channels-4' -> 4, 'scenario-isolated' -> 'isolated'."""
-    raw = point.split("-", 1)[-1]
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return raw
+    return _kv_value(point.split("-", 1)[-1])
 
 
 def _setup_for(fig: dict, value) -> dict:
@@ -249,6 +252,8 @@ def expand(profile: str, figures: list[str] | None = None, reps: int | None = No
                 bench = dict(fig["bench"], **vset, length=prof["length"], warmup=prof["warmup"])
                 if fig["sweep"] in ("depth", "flows"):  # ncbench / load generator options
                     bench[fig["sweep"]] = value
+                if fig["tool"] == "nckv":  # the key space the load generator fills, then reads
+                    bench["keys"] = prof["kv_keys"]
                 background = fig.get("background", {}).get(value)
                 if background:
                     background = dict(background, protocol=vset["protocol"], length=prof["length"] + prof["warmup"])
@@ -361,7 +366,7 @@ def open_run(results_dir: str, run_id: str, profile: str, *, figures=None, seed=
 # What the experiments role runs: these tools, and points whose module settings the module role's
 # table has.  Any other point stays in the plan (the report shows it missing) but is skipped, with
 # its reason, and left out of the time estimate.
-RUNNABLE_TOOLS = ("ncbench", "redis-benchmark")
+RUNNABLE_TOOLS = ("ncbench", "nckv")
 MODULE_KEYS = ("channels",)
 
 
@@ -450,36 +455,6 @@ def run_progress(results_dir: str, run_id: str, item: dict) -> str:
 
 # --------------------------------------------------------------------------- parsing and metrics
 
-REDIS_COLUMNS = ("test", "rps", "avg_latency_ms", "min_latency_ms", "p50_latency_ms", "p95_latency_ms")
-
-
-def parse_redis_csv(text: str, source: str) -> dict:
-    """`redis-benchmark --csv` output: {test name: {column: float}} (latencies in ms)."""
-    rows = list(csv.reader(io.StringIO(text)))
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if not rows:
-        raise ResultsError(f"{source}: empty, want redis-benchmark --csv output")
-    header = [c.strip() for c in rows[0]]
-    missing = [c for c in REDIS_COLUMNS if c not in header]
-    if missing:
-        raise ResultsError(f"{source}:1: header without {', '.join(missing)} (not redis-benchmark --csv output?)")
-    out = {}
-    for no, row in enumerate(rows[1:], 2):
-        if len(row) != len(header):
-            raise ResultsError(f"{source}:{no}: {len(row)} fields, the header has {len(header)}")
-        cells = dict(zip(header, row, strict=True))
-        test = cells.pop("test")
-        vals = {}
-        for k, v in cells.items():
-            try:
-                vals[k] = float(v)
-            except ValueError:
-                raise ResultsError(f"{source}:{no}: {k}={v!r} is not a number") from None
-        out[test] = vals
-    if not out:
-        raise ResultsError(f"{source}: a header and no results (the run failed?)")
-    return out
-
 
 def _ncbench_metrics(rec, source: str) -> dict:
     res = rec.results
@@ -507,32 +482,88 @@ def _ncbench_metrics(rec, source: str) -> dict:
     return out
 
 
-def _redis_metrics(doc: dict, source: str) -> dict:
-    """Figure 7's metrics from `redis-benchmark -t set,get --csv` (parse_redis_csv).
+# nckv (module_src/bench/nckv.c, figure 7's load generator): what every complete run prints
+NCKV_OPTIONS = ("conns", "depth", "get_ratio", "keys", "value_size", "length", "populate")
+NCKV_RESULTS = ("window_s", "requests", "requests_per_s", "gets", "sets", "get_hits", "get_misses", "latency_count")
+NCKV_LATENCY = ("mean", "min", "p50", "p90", "p99", "p999", "max")
 
-    The tests run one after the other, each with the same request count (-n), so the run's rate is
-    the total count over the summed times: the harmonic mean of the tests' rates (their sum would
-    count every second twice).  Latencies are the GET test's (the figure's mix is mostly GETs)."""
-    for test, vals in doc.items():
-        if vals["rps"] <= 0:
-            raise ResultsError(f"{source}: {test} rps={vals['rps']:g}: no request completed, not a result")
-    get = doc.get("GET") or next(iter(doc.values()))
-    lat = [("p50", get["p50_latency_ms"])] + [
-        (c.split("_")[0], get[c]) for c in ("p95_latency_ms", "p99_latency_ms", "max_latency_ms") if c in get
-    ]
-    for (lo_name, lo), (hi_name, hi) in itertools.pairwise(lat):
+
+def _kv_value(raw: str):
+    """An int, else a float, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def parse_nckv(text: str, source: str) -> dict:
+    """nckv's key=value output: {"options": {...}, "results": {...}}; ResultsError naming the line."""
+    doc: dict[str, dict] = {}
+    section = None
+    for no, line in enumerate(text.splitlines(), 1):
+        where = f"{source}:{no}"
+        if not line.strip():
+            continue
+        if line.startswith("nckv: "):  # stderr merged into the file
+            raise ResultsError(f"{where}: the run failed: {line}")
+        if line.startswith("#"):
+            section = line[1:].strip()
+            if section not in ("options", "results") or section in doc:
+                raise ResultsError(f"{where}: section {line!r} (want '# options' then '# results', once each)")
+            doc[section] = {}
+            continue
+        key, eq, raw = line.partition("=")
+        if section is None or not eq or not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            raise ResultsError(f"{where}: {line[:80]!r} is not a key=value line of a section")
+        if key in doc[section]:
+            raise ResultsError(f"{where}: {key} given twice")
+        doc[section][key] = _kv_value(raw)
+    if "options" not in doc:
+        raise ResultsError(f"{source}: no '# options' line (not nckv output?)")
+    if "results" not in doc:
+        raise ResultsError(f"{source}: options and no results (the run failed or was killed?)")
+    for sec, keys in (("options", NCKV_OPTIONS), ("results", NCKV_RESULTS)):
+        missing = [k for k in keys if k not in doc[sec]]
+        bad = [f"{k}={doc[sec][k]!r}" for k in keys if k in doc[sec] and not isinstance(doc[sec][k], int | float)]
+        if missing or bad:
+            raise ResultsError(
+                f"{source}: {sec} {'without ' + ', '.join(missing) if missing else ''}"
+                f"{'; ' if missing and bad else ''}{'not numbers: ' + ', '.join(bad) if bad else ''}"
+            )
+    return doc
+
+
+def _nckv_metrics(doc: dict, source: str) -> dict:
+    """Figure 7's metrics from nckv: requests/s over the measured window, the latency of every
+    request whose reply came in it (GET and SET mixed, as the paper's load), the GET share."""
+    opt, res = doc["options"], doc["results"]
+    if res["requests"] <= 0 or res["requests_per_s"] <= 0:
+        raise ResultsError(f"{source}: requests={res['requests']}: no request completed in the window, not a result")
+    if opt["populate"] and res["get_misses"]:
+        raise ResultsError(
+            f"{source}: get_misses={res['get_misses']} with populate=1: GETs found no value on a filled key space"
+        )
+    if res["gets"] + res["sets"] != res["requests"] or res["latency_count"] != res["requests"]:
+        raise ResultsError(
+            f"{source}: gets={res['gets']} + sets={res['sets']}, latency_count={res['latency_count']}: "
+            f"do not add up to requests={res['requests']}"
+        )
+    lat = []
+    for k in NCKV_LATENCY:
+        v = res.get(f"latency_{k}_us")
+        if not isinstance(v, int | float):
+            raise ResultsError(f"{source}: latency_{k}_us={v!r}: want a number")
+        lat.append((k, v))
+    order = [p for p in lat if p[0] != "mean"]
+    for (lo_name, lo), (hi_name, hi) in itertools.pairwise(order):
         if lo > hi:
-            raise ResultsError(f"{source}: GET {lo_name}={lo:g} ms above {hi_name}={hi:g} ms: percentiles out of order")
-    out = {
-        "requests_per_s": len(doc) / sum(1 / v["rps"] for v in doc.values()),
-        "latency_mean_us": get["avg_latency_ms"] * 1000,
-        "latency_p50_us": get["p50_latency_ms"] * 1000,
-    }
-    for test, vals in doc.items():
-        out[re.sub(r"[^a-z0-9]+", "_", test.lower()).strip("_") + "_requests_per_s"] = vals["rps"]
-    for col, key in (("p95_latency_ms", "latency_p95_us"), ("p99_latency_ms", "latency_p99_us")):
-        if col in get:
-            out[key] = get[col] * 1000
+            raise ResultsError(f"{source}: latency_{lo_name}_us={lo:g} above latency_{hi_name}_us={hi:g}: out of order")
+    out = {"requests_per_s": res["requests_per_s"], "get_share": res["gets"] / res["requests"]}
+    out |= {f"latency_{k}_us": v for k, v in lat if k != "min"}
+    if isinstance(res.get("cpu_host_busy_cores"), int | float):
+        out["cores"] = res["cpu_host_busy_cores"]
     return out
 
 
@@ -545,11 +576,11 @@ def parse_output(kind: str, text: str, source: str):
             return ncbench.parse_text(text, source)
         except ncbench.NcbenchParseError as exc:
             raise ResultsError(str(exc)) from None
-    if kind == "redis-benchmark":
-        return parse_redis_csv(text, source)
+    if kind == "nckv":
+        return parse_nckv(text, source)
     if kind == "text":
         return None
-    raise ResultsError(f"{source}: kind={kind!r}, want ncbench, redis-benchmark or text")
+    raise ResultsError(f"{source}: kind={kind!r}, want ncbench, nckv or text")
 
 
 def metrics_of(kind: str, parsed, source: str) -> dict:
@@ -557,9 +588,9 @@ def metrics_of(kind: str, parsed, source: str) -> dict:
         if isinstance(parsed, dict):
             raise ResultsError(f"{source}: the measured output must be ncbench's key=value text, not its JSON record")
         return _ncbench_metrics(parsed, source)
-    if kind == "redis-benchmark":
-        return _redis_metrics(parsed, source)
-    raise ResultsError(f"{source}: kind={kind!r} has no metrics (the measured output must be ncbench or redis)")
+    if kind == "nckv":
+        return _nckv_metrics(parsed, source)
+    raise ResultsError(f"{source}: kind={kind!r} has no metrics (the measured output must be ncbench or nckv)")
 
 
 def _summary(kind: str, parsed):

@@ -15,7 +15,7 @@ description:
     under C(raw/<host>/<name>), the configuration used in C(config.json), the parsed record in
     C(record.json) and, last, the marker C(COMPLETE). Every file is written to a temporary name
     and renamed.
-  - Every output of kind C(ncbench) or C(redis-benchmark) is parsed; the I(primary) one gives the
+  - Every output of kind C(ncbench) or C(nckv) is parsed; the I(primary) one gives the
     record's metrics. If one does not parse, the module fails naming the file and the field; the
     raw outputs and C(error.txt) stay in the C(rep-N) directory, which has no marker, so the
     repetition counts as not done and runs again into a fresh C(rep-N).
@@ -62,7 +62,7 @@ options:
         description: How to parse it; C(text) is stored only.
         type: str
         default: text
-        choices: [ncbench, redis-benchmark, text]
+        choices: [ncbench, nckv, text]
       src:
         description: Path of the file on the controller (e.g. where M(ansible.builtin.fetch) put it).
         type: path
@@ -155,7 +155,7 @@ def main() -> None:
                 "options": {
                     "host": {"type": "str", "required": True},
                     "name": {"type": "str", "required": True},
-                    "kind": {"type": "str", "default": "text", "choices": ["ncbench", "redis-benchmark", "text"]},
+                    "kind": {"type": "str", "default": "text", "choices": ["ncbench", "nckv", "text"]},
                     "src": {"type": "path"},
                     "content": {"type": "str"},
                 },

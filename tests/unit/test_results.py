@@ -340,65 +340,91 @@ def test_primary_must_be_a_client_text_output(run):
             )
 
 
-def test_redis_sample_and_its_errors(run):
-    text = (DATA / "redis" / "depth-8.csv").read_text()
-    rows = list(csv.DictReader(io.StringIO(text)))
+def _nckv(name: str) -> str:
+    return (DATA / "nckv" / name).read_text()
+
+
+def test_nckv_sample_recorded_as_figure_7(run):
+    text = _nckv("depth-8.txt")
+    doc = res.parse_nckv(text, "x")
     got = res.record_rep(
         str(run),
         "r1",
         figure="7",
         variant="tcp",
         point="depth-8",
-        outputs=[{"host": "client", "name": "redis.csv", "kind": "redis-benchmark", "content": text}],
-        primary="client/redis.csv",
+        outputs=[{"host": "client", "name": "nckv.txt", "kind": "nckv", "content": text}],
+        primary="client/nckv.txt",
         config=CONFIG,
     )
-    get = next(r for r in rows if r["test"] == "GET")
-    # SET then GET, the same request count each: the run's rate is the harmonic mean, never the sum
-    rates = [float(r["rps"]) for r in rows]
-    assert got["metrics"]["requests_per_s"] == pytest.approx(len(rates) / sum(1 / r for r in rates))
-    assert min(rates) < got["metrics"]["requests_per_s"] < max(rates)
-    assert got["metrics"]["get_requests_per_s"] == pytest.approx(float(get["rps"]))
-    assert got["metrics"]["latency_p99_us"] == pytest.approx(float(get["p99_latency_ms"]) * 1000)
-    with pytest.raises(res.ResultsError, match=r"x.csv:3: rps='n/a' is not a number"):
-        res.parse_redis_csv(text.replace(get["rps"], "n/a"), "x.csv")
-    with pytest.raises(res.ResultsError, match=r"x.csv:1: header without .*p50_latency_ms"):
-        res.parse_redis_csv('"test","rps"\n"GET","1.0"\n', "x.csv")
-    with pytest.raises(res.ResultsError, match=r"x.csv: a header and no results"):
-        res.parse_redis_csv(text.splitlines()[0], "x.csv")
+    r = doc["results"]
+    assert doc["options"]["depth"] == 8
+    assert doc["options"]["get_ratio"] == 0.95
+    assert got["metrics"]["requests_per_s"] == r["requests_per_s"] > 0
+    assert got["metrics"]["get_share"] == pytest.approx(r["gets"] / r["requests"])
+    assert got["metrics"]["latency_p99_us"] == r["latency_p99_us"]
+    assert got["metrics"]["cores"] == r["cpu_host_busy_cores"]
+    rec = json.loads((Path(got["rep_dir"]) / "record.json").read_text())
+    assert rec["outputs"]["client/nckv.txt"]["parsed"]["options"]["keys"] == 1024
 
 
-@pytest.mark.parametrize("name", ["depth-1.csv", "depth-8.csv"])
-def test_redis_samples_give_plausible_figure_7_metrics(name):
-    # depth-1.csv: the role's command shape (-c 8 -P 1 -t set,get -d 4096 -n 4000 --csv) on this machine
-    text = (DATA / "redis" / name).read_text()
-    rows = {r["test"]: r for r in csv.DictReader(io.StringIO(text))}
-    assert set(rows) == {"SET", "GET"}
-    m = res.metrics_of("redis-benchmark", res.parse_redis_csv(text, name), name)
+@pytest.mark.parametrize("name", ["depth-1.txt", "depth-8.txt"])
+def test_nckv_samples_give_plausible_figure_7_metrics(name):
+    doc = res.parse_nckv(_nckv(name), name)
+    m = res.metrics_of("nckv", doc, name)
     assert m["requests_per_s"] > 0
-    assert m["latency_p50_us"] <= m["latency_p95_us"] <= m["latency_p99_us"]
-    assert m["latency_p99_us"] == pytest.approx(float(rows["GET"]["p99_latency_ms"]) * 1000)
-    assert m["set_requests_per_s"] == pytest.approx(float(rows["SET"]["rps"]))
+    assert 0.9 < m["get_share"] < 1  # 95 % drawn per request
+    assert m["latency_p50_us"] <= m["latency_p90_us"] <= m["latency_p99_us"] <= m["latency_p999_us"]
+    assert set(res.FIGURES["7"]["metrics"]) <= set(m)
 
 
-def test_redis_bad_runs_are_errors_naming_the_file():
-    text = (DATA / "redis" / "depth-1.csv").read_text()
-    header, set_row, get_row = text.splitlines()
-    # killed by its timeout before any test ended: redis-benchmark --csv printed nothing at all
-    with pytest.raises(res.ResultsError, match=r"client/redis-benchmark.csv: empty"):
-        res.parse_redis_csv("", "client/redis-benchmark.csv")
-    # killed during GET: SET only, still a result (the metrics of the test that ran)
-    m = res.metrics_of("redis-benchmark", res.parse_redis_csv(f"{header}\n{set_row}\n", "x.csv"), "x.csv")
-    assert m["requests_per_s"] == pytest.approx(float(next(csv.reader([set_row]))[1]))
-    # no request completed
-    cells = next(csv.reader([get_row]))
-    zero = ",".join(f'"{c}"' for c in [cells[0], "0.00", *cells[2:]])
-    with pytest.raises(res.ResultsError, match=r"x.csv: GET rps=0: no request completed"):
-        res.metrics_of("redis-benchmark", res.parse_redis_csv(f"{header}\n{set_row}\n{zero}\n", "x.csv"), "x.csv")
-    # percentiles out of order (p50 above p99) are not a result
-    swapped = ",".join(f'"{c}"' for c in [*cells[:4], "99.0", *cells[5:]])
-    with pytest.raises(res.ResultsError, match=r"x.csv: GET p50=99 ms above p95="):
-        res.metrics_of("redis-benchmark", res.parse_redis_csv(f"{header}\n{swapped}\n", "x.csv"), "x.csv")
+def test_nckv_bad_runs_are_errors_naming_the_file_and_field():
+    text = _nckv("depth-1.txt")
+    r = res.parse_nckv(text, "x")["results"]
+
+    def swap(key, value):
+        return text.replace(f"\n{key}={r[key]}\n", f"\n{key}={value}\n")
+
+    # the run failed: the error line of nckv itself, not "no results"
+    with pytest.raises(
+        res.ResultsError, match=r"client/nckv.txt:\d+: the run failed: nckv: error: connection 6: .*OOM"
+    ):
+        res.parse_nckv(_nckv("oom.txt"), "client/nckv.txt")
+    with pytest.raises(res.ResultsError, match=r"x: options and no results"):
+        res.parse_nckv(text.split("# results")[0], "x")
+    with pytest.raises(res.ResultsError, match=r"x: no '# options' line"):
+        res.parse_nckv("", "x")
+    with pytest.raises(res.ResultsError, match=r"x:1: 'requests_per_s=5' is not a key=value line of a section"):
+        res.parse_nckv("requests_per_s=5\n" + text, "x")
+    with pytest.raises(res.ResultsError, match=r"x: results without get_misses"):
+        res.parse_nckv(text.replace(f"get_misses={r['get_misses']}\n", ""), "x")
+    with pytest.raises(res.ResultsError, match=r"x: results not numbers: requests='many'"):
+        res.parse_nckv(swap("requests", "many"), "x")
+    with pytest.raises(res.ResultsError, match=r"x:\d+: depth given twice"):
+        res.parse_nckv(text.replace("depth=1\n", "depth=1\ndepth=2\n"), "x")
+    # parsed, but not a result
+    cases = [
+        (swap("requests", 0), r"requests=0: no request completed"),
+        (swap("get_misses", 3), r"get_misses=3 with populate=1"),
+        (swap("gets", r["gets"] - 1), r"do not add up to requests="),
+        (swap("latency_p50_us", 1e9), r"latency_p50_us=1e\+09 above latency_p90_us="),
+        (text.replace(f"latency_p999_us={r['latency_p999_us']}\n", ""), r"latency_p999_us=None: want a number"),
+    ]
+    for bad, want in cases:
+        with pytest.raises(res.ResultsError, match=want):
+            res.metrics_of("nckv", res.parse_nckv(bad, "x"), "x")
+    # without --no-populate a miss is an error; with it, misses are the expected answer
+    res.metrics_of("nckv", res.parse_nckv(swap("get_misses", 3).replace("populate=1", "populate=0"), "x"), "x")
+
+
+def test_figure_7_plan_carries_the_key_space():
+    for profile in ("smoke", "full"):
+        items = list(res.expand(profile, ["7"]))
+        assert items
+        assert all(i["tool"] == "nckv" for i in items)
+        assert {i["bench"]["keys"] for i in items} == {res.PROFILES[profile]["kv_keys"]}
+        assert {i["bench"]["get_ratio"] for i in items} == {0.95}
+    assert res.PROFILES["full"]["kv_keys"] == 196608  # the paper's key space
 
 
 # --------------------------------------------------------------------------- CSV, plots, report, queries

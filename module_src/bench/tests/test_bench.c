@@ -24,15 +24,23 @@ static int checks, failures;
 		}							\
 	} while (0)
 
-static int parse(struct nb_opts *o, char *err, const char *const *args)
+/* argv of prog and args (NULL-terminated); returns argc */
+static int make_argv(char **argv, const char *prog, const char *const *args)
 {
-	char *argv[64];
 	int argc = 0;
 
-	argv[argc++] = "ncbench";
+	argv[argc++] = (char *)prog;
 	while (*args && argc < 63)
 		argv[argc++] = (char *)*args++;
 	argv[argc] = NULL;
+	return argc;
+}
+
+static int parse(struct nb_opts *o, char *err, const char *const *args)
+{
+	char *argv[64];
+	int argc = make_argv(argv, "ncbench", args);
+
 	err[0] = '\0';
 	return nb_parse_args(argc, argv, o, err, NB_ERRLEN);
 }
@@ -423,6 +431,189 @@ static void test_flow_state(void)
 	CHECK(strlen(small) == sizeof(small) - 1);
 }
 
+/* ---- nckv: commands, replies, options ---------------------------------- */
+
+static void test_kv_cmds(void)
+{
+	char buf[128], key[NB_KV_KEYLEN + 1];
+	const char *get = "*2\r\n$3\r\nGET\r\n$14\r\nkey:0000000042\r\n";
+	const char *set = "*3\r\n$3\r\nSET\r\n$14\r\nkey:0000196607\r\n$5\r\nabcde\r\n";
+
+	CHECK(nb_kv_key(key, sizeof(key), 7) == NB_KV_KEYLEN && !strcmp(key, "key:0000000007"));
+	CHECK(nb_kv_key(key, NB_KV_KEYLEN, 7) == 0);	/* no room for the NUL */
+	CHECK(nb_kv_cmd(buf, sizeof(buf), 0, 42, NULL, 0) == strlen(get));
+	CHECK(!memcmp(buf, get, strlen(get)));
+	CHECK(nb_kv_cmd_len(0, 0) == strlen(get));
+	CHECK(nb_kv_cmd(buf, sizeof(buf), 1, 196607, "abcde", 5) == strlen(set));
+	CHECK(!memcmp(buf, set, strlen(set)));
+	CHECK(nb_kv_cmd_len(1, 5) == strlen(set));
+	CHECK(nb_kv_cmd_len(1, 4096) == strlen(set) - 5 - 1 + 4096 + 4);
+	/* one byte short: nothing written past the end, 0 returned */
+	memset(buf, 'Z', sizeof(buf));
+	CHECK(nb_kv_cmd(buf, strlen(set) - 1, 1, 196607, "abcde", 5) == 0);
+	CHECK(buf[strlen(set) - 1] == 'Z');
+}
+
+struct want_reply {
+	char type;
+	long long len;
+	const char *text;
+};
+
+/* feed text in pieces of at most step bytes; the replies must be want[] */
+static int feed_all(const char *text, size_t step, const struct want_reply *want, int nwant,
+		    char *err)
+{
+	struct nb_resp p;
+	size_t at = 0, n = strlen(text);
+	int got = 0;
+
+	nb_resp_init(&p);
+	err[0] = '\0';
+	while (at < n) {
+		size_t piece = n - at < step ? n - at : step;
+		struct nb_resp_reply r;
+		int done;
+		long used = nb_resp_feed(&p, text + at, piece, &r, &done, err, NB_ERRLEN);
+
+		if (used < 0)
+			return -1;
+		if (used == 0 || (size_t)used > piece)
+			return -2;
+		at += (size_t)used;
+		if (!done)
+			continue;
+		if (got >= nwant || r.type != want[got].type || r.len != want[got].len ||
+		    strcmp(r.text, want[got].text))
+			return -3;
+		got++;
+	}
+	return got == nwant && p.state == NB_RESP_TYPE ? 0 : -4;
+}
+
+static void bad_reply(const char *text, const char *want)
+{
+	char err[NB_ERRLEN];
+	size_t step;
+
+	for (step = 1; step <= strlen(text); step++) {
+		checks++;
+		if (feed_all(text, step, NULL, 0, err) != -1 || !strstr(err, want)) {
+			failures++;
+			fprintf(stderr, "  FAIL reply %.20s (step %zu): '%s' does not contain '%s'\n",
+				text, step, err, want);
+			return;
+		}
+	}
+}
+
+static void test_resp(void)
+{
+	static char big[9000];
+	const struct want_reply want[] = {
+		{ '+', 0, "OK" }, { '$', 5, "" }, { '$', -1, "" }, { ':', 42, "" },
+		{ '-', 0, "ERR wrong number of arguments" }, { '$', 0, "" }, { ':', -7, "" },
+		{ '$', 8000, "" },
+	};
+	char err[NB_ERRLEN];
+	size_t step, at;
+
+	at = (size_t)snprintf(big, sizeof(big), "+OK\r\n$5\r\nhe\r\no\r\n$-1\r\n:42\r\n"
+			      "-ERR wrong number of arguments\r\n$0\r\n\r\n:-7\r\n$8000\r\n");
+	memset(big + at, '\r', 8000);	/* a bulk may hold CR and LF */
+	memcpy(big + at + 8000, "\r\n", 3);
+	/* the same replies whatever the pieces the bytes come in */
+	for (step = 1; step <= strlen(big); step += step < 40 ? 1 : 997)
+		CHECK(feed_all(big, step, want, ARRAY_SIZE(want), err) == 0);
+
+	bad_reply("*1\r\n$2\r\nOK\r\n", "an array");
+	bad_reply("hello", "0x68");
+	bad_reply("+OK\n", "LF without CR");
+	bad_reply("+O\rK\r\n", "CR inside");
+	bad_reply("$5\r\nhelloXY", "not followed by CRLF");
+	bad_reply("$5\r\nhello\rX", "not followed by CRLF");
+	bad_reply("$abc\r\n", "not a number");
+	bad_reply(":\r\n", "no number");
+	bad_reply("$-2\r\n", "bulk reply of -2 bytes");
+	bad_reply("$+5\r\n", "not one");
+	bad_reply("$999999999999\r\n", "bulk reply of 999999999999 bytes");
+	memset(big, 'x', 300);
+	big[0] = '+';
+	memcpy(big + 300, "\r\n", 3);
+	bad_reply(big, "longer than 254 bytes");
+}
+
+static int kv_parse(struct nb_kv_opts *o, char *err, const char *const *args)
+{
+	char *argv[64];
+	int argc = make_argv(argv, "nckv", args);
+
+	err[0] = '\0';
+	return nb_kv_parse_args(argc, argv, o, err, NB_ERRLEN);
+}
+
+static void kv_bad(const char *const *args, const char *want)
+{
+	struct nb_kv_opts o;
+	char err[NB_ERRLEN];
+
+	checks++;
+	if (kv_parse(&o, err, args) != -1 || !strstr(err, want)) {
+		failures++;
+		fprintf(stderr, "  FAIL nckv error '%s' does not contain '%s'\n", err, want);
+	}
+}
+
+static void test_kv_args(void)
+{
+	struct nb_kv_opts o;
+	char err[NB_ERRLEN];
+	uint64_t s1 = 5, s2 = 5, s3 = 6;
+	int i, gets = 0;
+
+	CHECK(kv_parse(&o, err, ARGS("-H", "198.18.0.2")) == 0);
+	CHECK(!strcmp(o.host, "198.18.0.2") && o.port == 6379 && o.conns == 8 && o.depth == 1);
+	CHECK(o.keys == 196608 && o.value_size == 4096 && o.get_ratio == 0.95 && o.populate);
+	CHECK(kv_parse(&o, err, ARGS("--host", "h", "-p", "12879", "-c", "16", "-T", "2", "-D",
+				     "64", "-g", "0.5", "-k", "192K", "-d", "1K", "-l", "3", "-w",
+				     "0", "--seed", "9", "--no-populate", "--timeout", "2.5")) == 0);
+	CHECK(o.port == 12879 && o.conns == 16 && o.threads == 2 && o.depth == 64);
+	CHECK(o.get_ratio == 0.5 && o.keys == 196608 && o.value_size == 1024);
+	CHECK(o.duration == 3 && o.warmup == 0 && o.seed == 9 && !o.populate && o.timeout == 2.5);
+	CHECK(kv_parse(&o, err, ARGS("--version")) == 1 && strstr(err, NB_VERSION));
+	CHECK(kv_parse(&o, err, ARGS("--help")) == 1);
+
+	kv_bad(ARGS("-p", "1"), "--host is required");
+	kv_bad(ARGS("-H", "h", "-p", "0"), "--port '0'");
+	kv_bad(ARGS("-H", "h", "-c", "0"), "--conns '0'");
+	kv_bad(ARGS("-H", "h", "-c", "2", "-T", "3"), "--threads 3 > --conns 2");
+	kv_bad(ARGS("-H", "h", "-D", "2000"), "--depth '2000'");
+	kv_bad(ARGS("-H", "h", "-g", "1.5"), "--get-ratio '1.5'");
+	kv_bad(ARGS("-H", "h", "-g", "nan"), "--get-ratio 'nan'");
+	kv_bad(ARGS("-H", "h", "-k", "0"), "--keys '0'");
+	kv_bad(ARGS("-H", "h", "-k", "200M"), "populating more than");
+	kv_bad(ARGS("-H", "h", "-d", "65M"), "--value-size '65M'");
+	kv_bad(ARGS("-H", "h", "-l", "0"), "--length '0'");
+	kv_bad(ARGS("-H", "h", "--seed", "1K"), "--seed '1K'");
+	kv_bad(ARGS("-H", "h", "--timeout", "x"), "--timeout 'x'");
+	kv_bad(ARGS("-H", "h", "--bogus"), "unknown option '--bogus'");
+	kv_bad(ARGS("-H", "h", "-D"), "-D needs a value");
+	kv_bad(ARGS("-H", "h", "extra"), "unexpected argument 'extra'");
+	kv_bad(ARGS("-H", ""), "--host ''");
+
+	/* the sequence depends on the seed only; the GET share follows the ratio */
+	for (i = 0; i < 100; i++)
+		CHECK(nb_rng_next(&s1) == nb_rng_next(&s2));
+	CHECK(nb_rng_next(&s1) != nb_rng_next(&s3));
+	for (i = 0; i < 100000; i++) {
+		double u = nb_rng_unit(&s1);
+
+		CHECK(u >= 0 && u < 1);
+		gets += u < 0.95;
+	}
+	CHECK(gets > 94500 && gets < 95500);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -436,6 +627,9 @@ int main(int argc, char **argv)
 	test_json(argv[1]);
 	test_cpu();
 	test_flow_state();
+	test_kv_cmds();
+	test_resp();
+	test_kv_args();
 	printf("ncbench unit: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

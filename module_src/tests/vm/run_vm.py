@@ -822,6 +822,9 @@ def app_figures(text):
 LIBURING = ("/usr/include/liburing.h", "/usr/lib/x86_64-linux-gnu/liburing.a")
 
 
+NCKV_ONLY = ("nckv.c", "nb_kv.c")
+
+
 def bench_files(tmp):
     """ncbench (static, like nc_vmtest; with io_uring when liburing-dev is
     installed) and the script that runs it."""
@@ -832,7 +835,9 @@ def bench_files(tmp):
     if all(os.path.exists(p) for p in LIBURING):
         cmd.append("-DNB_HAVE_URING")
         libs = ["-luring", "-lm"]
-    subprocess.check_call(cmd + sorted(glob.glob(os.path.join(src, "*.c"))) + libs)
+    # ncbench's sources: every file but nckv's (another program, with its own main)
+    sources = [f for f in sorted(glob.glob(os.path.join(src, "*.c"))) if os.path.basename(f) not in NCKV_ONLY]
+    subprocess.check_call(cmd + sources + libs)
     return [("ncbench", binary), ("bench.sh", os.path.join(HERE, "bench.sh"))]
 
 

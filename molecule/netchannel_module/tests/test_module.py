@@ -478,9 +478,17 @@ def test_bench_tool_installed_and_measures_both_protocols():
     for vm in (cli, srv):
         assert vm.file("/usr/local/bin/ncbench").mode == 0o755
         assert vm.check_output("ncbench --version").startswith("ncbench ")
-        # how it was built and from which sources: a rerun with the same record copies nothing
+        # figure 7's load generator beside it; bad input is an error naming the value, exit 2
+        assert vm.file("/usr/local/bin/nckv").mode == 0o755
+        assert vm.check_output("nckv --version").startswith("nckv ")
+        bad = vm.run("nckv -H 198.18.0.1 --get-ratio 2")
+        assert bad.rc == 2, (bad.rc, bad.stderr)
+        assert "--get-ratio '2'" in bad.stderr
+        # how they were built and from which sources: a rerun with the same record copies nothing
         build = vm.file("/usr/local/lib/netchannel/bench/BUILD").content_string
-        assert re.fullmatch(r"gcc -std=gnu11 .* -o /usr/local/bin/ncbench .* sources [0-9a-f]{40}", build), build
+        assert re.fullmatch(
+            r"gcc -std=gnu11 .* -o /usr/local/bin/ncbench .* -o /usr/local/bin/nckv .* sources [0-9a-f]{40}", build
+        ), build
     srv.run("rm -f /tmp/ncbench.pid; nohup ncbench -s > /tmp/ncbench-server.out 2>&1 & echo $! > /tmp/ncbench.pid")
     try:
         for protocol in ("netchannel", "tcp"):

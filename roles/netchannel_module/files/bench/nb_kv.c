@@ -1,0 +1,1 @@
+../../../../module_src/bench/nb_kv.c

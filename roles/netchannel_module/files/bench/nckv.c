@@ -1,0 +1,1 @@
+../../../../module_src/bench/nckv.c
