@@ -211,6 +211,8 @@ enum nb_resp_state { NB_RESP_TYPE, NB_RESP_LINE_IN, NB_RESP_BULK_IN };
 struct nb_resp {
 	enum nb_resp_state state;
 	char type;
+	int cr;			/* the line's last byte was CR */
+	int trunc;		/* an error line longer than line[]: the rest dropped */
 	size_t llen;
 	char line[NB_RESP_LINE];
 	int64_t left;		/* bulk bytes + CRLF still to come */
@@ -220,7 +222,7 @@ struct nb_resp {
 struct nb_resp_reply {
 	char type;		/* '+', '-', ':' or '$' */
 	int64_t len;		/* '$': bulk length, -1 = nil; ':': the integer */
-	char text[NB_RESP_LINE];	/* '+', '-': the line without CRLF */
+	char text[NB_RESP_LINE];	/* '+', '-': the line without CRLF ("..." if cut) */
 };
 
 void nb_resp_init(struct nb_resp *p);
@@ -244,7 +246,7 @@ struct nb_kv_opts {
 	double duration;	/* measured window, seconds */
 	double warmup;
 	uint64_t seed;
-	int populate;		/* SET every key once before the warm-up */
+	int populate;		/* SET every key once before the warm-up (never with get_ratio 0) */
 	double timeout;		/* connect, and the longest wait for any reply */
 };
 

@@ -56,28 +56,27 @@ size_t nb_kv_cmd_len(int set, size_t vlen)
 
 size_t nb_kv_cmd(char *buf, size_t len, int set, uint64_t idx, const char *val, size_t vlen)
 {
-	char key[NB_KV_KEYLEN + 1];
-	size_t need = nb_kv_cmd_len(set, vlen);
-	int n;
+	char key[NB_KV_KEYLEN + 1], hdr[96];
+	size_t need = nb_kv_cmd_len(set, vlen), n;
+	int h;
 
 	if (need > len || nb_kv_key(key, sizeof(key), idx) != NB_KV_KEYLEN)
 		return 0;
-	n = snprintf(buf, len, "*%d\r\n$3\r\n%s\r\n$%d\r\n%s\r\n", set ? 3 : 2,
-		     set ? "SET" : "GET", NB_KV_KEYLEN, key);
-	if (n < 0 || (size_t)n >= len)
+	/* the header in a buffer of its own: an exact fit in buf has no room for a NUL */
+	if (set)
+		h = snprintf(hdr, sizeof(hdr), "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%zu\r\n",
+			     NB_KV_KEYLEN, key, vlen);
+	else
+		h = snprintf(hdr, sizeof(hdr), "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", NB_KV_KEYLEN, key);
+	if (h < 0 || (size_t)h >= sizeof(hdr) || (size_t)h + (set ? vlen + 2 : 0) != need)
 		return 0;
+	n = (size_t)h;
+	memcpy(buf, hdr, n);
 	if (set) {
-		int h = snprintf(buf + n, len - n, "$%zu\r\n", vlen);
-
-		if (h < 0 || (size_t)h >= len - n)
-			return 0;
-		n += h;
 		memcpy(buf + n, val, vlen);
-		n += vlen;
-		memcpy(buf + n, "\r\n", 2);
-		n += 2;
+		memcpy(buf + n + vlen, "\r\n", 2);
 	}
-	return (size_t)n == need ? (size_t)n : 0;
+	return need;
 }
 
 void nb_resp_init(struct nb_resp *p)
@@ -86,43 +85,57 @@ void nb_resp_init(struct nb_resp *p)
 	p->state = NB_RESP_TYPE;
 }
 
+/*
+ * The integer of a ':' or '$' line, as Redis writes it: an optional '-',
+ * then digits without a leading zero ("0" itself aside), no sign on zero,
+ * within int64.  0 on success.
+ */
+static int resp_int(const char *s, int64_t *out)
+{
+	int neg = *s == '-';
+	uint64_t v = 0, lim;
+
+	s += neg;
+	if (*s < '0' || *s > '9' || (*s == '0' && (s[1] || neg)))
+		return -1;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (lim - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
 /* a whole reply line is in p->line (CRLF stripped): finish it or start a bulk */
 static int resp_line(struct nb_resp *p, struct nb_resp_reply *r, int *done, char *err, size_t errlen)
 {
-	char *end;
-	long long v;
+	int64_t v;
 
+	r->type = p->type;
+	r->len = 0;
+	r->text[0] = '\0';
 	if (p->type == '+' || p->type == '-') {
-		r->type = p->type;
-		r->len = 0;
 		memcpy(r->text, p->line, p->llen + 1);
+		if (p->trunc)	/* an error line cut to what fits: mark it */
+			memcpy(r->text + p->llen - 3, "...", 4);
 		*done = 1;
 		return 0;
 	}
-	if (!p->llen || p->line[0] == '+' || p->line[0] == ' ')
-		return nb_errf(err, errlen, "reply '%c' with %s", p->type,
-				 p->llen ? "a number that is not one" : "no number");
-	v = strtoll(p->line, &end, 10);
-	if (*end)
+	if (!p->llen)
+		return nb_errf(err, errlen, "reply '%c' with no number", p->type);
+	if (resp_int(p->line, &v))
 		return nb_errf(err, errlen, "reply '%c%.40s': not a number", p->type, p->line);
-	if (p->type == ':') {
-		r->type = ':';
+	if (p->type == ':' || v == -1) {
 		r->len = v;
-		r->text[0] = '\0';
 		*done = 1;
 		return 0;
 	}
 	/* '$' */
-	if (v == -1) {
-		r->type = '$';
-		r->len = -1;
-		r->text[0] = '\0';
-		*done = 1;
-		return 0;
-	}
 	if (v < 0 || v > NB_RESP_BULK_MAX)
-		return nb_errf(err, errlen, "bulk reply of %lld bytes (want -1 to %lld)", v,
-				 (long long)NB_RESP_BULK_MAX);
+		return nb_errf(err, errlen, "bulk reply of %lld bytes (want -1 to %lld)", (long long)v,
+			       (long long)NB_RESP_BULK_MAX);
 	p->bulk = v;
 	p->left = v + 2;
 	p->state = NB_RESP_BULK_IN;
@@ -142,29 +155,42 @@ long nb_resp_feed(struct nb_resp *p, const char *buf, size_t n, struct nb_resp_r
 		case NB_RESP_TYPE:
 			if (c != '+' && c != '-' && c != ':' && c != '$')
 				return nb_errf(err, errlen, "byte 0x%02x where a reply starts %s", c,
-						 c == '*' ? "(an array: not a GET or SET reply)" :
-						 "(not a RESP reply)");
+					       c == '*' ? "(an array: not a GET or SET reply)" :
+					       "(not a RESP reply)");
 			p->type = (char)c;
 			p->llen = 0;
+			p->cr = 0;
+			p->trunc = 0;
 			p->state = NB_RESP_LINE_IN;
 			i++;
 			break;
 		case NB_RESP_LINE_IN:
 			i++;
 			if (c == '\n') {
-				if (!p->llen || p->line[p->llen - 1] != '\r')
+				if (!p->cr)
 					return nb_errf(err, errlen, "reply line ends in LF without CR");
-				p->line[--p->llen] = '\0';
+				p->line[p->llen] = '\0';
 				p->state = NB_RESP_TYPE;
 				if (resp_line(p, r, done, err, errlen))
 					return -1;
 				break;
 			}
-			if (p->llen >= NB_RESP_LINE - 1)
-				return nb_errf(err, errlen, "reply line longer than %d bytes",
-						 NB_RESP_LINE - 2);
-			if (p->llen && p->line[p->llen - 1] == '\r')
+			if (p->cr)
 				return nb_errf(err, errlen, "CR inside a reply line");
+			if (c == '\r') {
+				p->cr = 1;
+				break;
+			}
+			if (!c)
+				return nb_errf(err, errlen, "NUL inside a reply line");
+			if (p->llen >= NB_RESP_LINE - 2) {
+				/* an error's words are kept as far as they fit */
+				if (p->type != '-')
+					return nb_errf(err, errlen, "reply line longer than %d bytes",
+						       NB_RESP_LINE - 2);
+				p->trunc = 1;
+				break;
+			}
 			p->line[p->llen++] = (char)c;
 			break;
 		case NB_RESP_BULK_IN:
@@ -179,7 +205,7 @@ long nb_resp_feed(struct nb_resp *p, const char *buf, size_t n, struct nb_resp_r
 			}
 			if (c != (p->left == 2 ? '\r' : '\n'))
 				return nb_errf(err, errlen, "bulk reply of %lld bytes not followed by CRLF",
-						 (long long)p->bulk);
+					       (long long)p->bulk);
 			i++;
 			if (--p->left == 0) {
 				r->type = '$';
@@ -343,7 +369,9 @@ int nb_kv_parse_args(int argc, char **argv, struct nb_kv_opts *o, char *err, siz
 	if (o->threads > o->conns)
 		return nb_errf(err, len, "--threads %d > --conns %d: each thread needs a connection",
 				 o->threads, o->conns);
-	if (o->populate && o->get_ratio > 0 && o->keys > 100000000)
+	if (o->get_ratio == 0)	/* SETs only: nothing is read back, nothing to fill */
+		o->populate = 0;
+	if (o->populate && o->keys > 100000000)
 		return nb_errf(err, len, "--keys %llu: populating more than 100000000 keys "
 				 "(use --no-populate)", (unsigned long long)o->keys);
 	return 0;

@@ -112,7 +112,8 @@ static int open_conn(struct worker *w, struct conn *c, int ep)
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(c->fd, (struct sockaddr *)&server, server_len))
 		return wfail(w, "connection %d: connect to %s port %d: %s", c->id, opts.host,
-			     opts.port, strerror(errno));
+			     opts.port, errno == EINPROGRESS ? "no answer within --timeout" :
+			     strerror(errno));
 	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) && errno != EOPNOTSUPP &&
 	    errno != ENOPROTOOPT)
 		return wfail(w, "connection %d: TCP_NODELAY: %s", c->id, strerror(errno));

@@ -510,7 +510,7 @@ def parse_nckv(text: str, source: str) -> dict:
             raise ResultsError(f"{where}: the run failed: {line}")
         if line.startswith("#"):
             section = line[1:].strip()
-            if section not in ("options", "results") or section in doc:
+            if section != ("results" if "options" in doc else "options") or section in doc:
                 raise ResultsError(f"{where}: section {line!r} (want '# options' then '# results', once each)")
             doc[section] = {}
             continue
@@ -519,7 +519,10 @@ def parse_nckv(text: str, source: str) -> dict:
             raise ResultsError(f"{where}: {line[:80]!r} is not a key=value line of a section")
         if key in doc[section]:
             raise ResultsError(f"{where}: {key} given twice")
-        doc[section][key] = _kv_value(raw)
+        value = _kv_value(raw)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ResultsError(f"{where}: {key}={raw}: want a finite number")
+        doc[section][key] = value
     if "options" not in doc:
         raise ResultsError(f"{source}: no '# options' line (not nckv output?)")
     if "results" not in doc:
@@ -550,6 +553,10 @@ def _nckv_metrics(doc: dict, source: str) -> dict:
             f"{source}: gets={res['gets']} + sets={res['sets']}, latency_count={res['latency_count']}: "
             f"do not add up to requests={res['requests']}"
         )
+    if res["get_hits"] + res["get_misses"] != res["gets"]:
+        raise ResultsError(
+            f"{source}: get_hits={res['get_hits']} + get_misses={res['get_misses']} is not gets={res['gets']}"
+        )
     lat = []
     for k in NCKV_LATENCY:
         v = res.get(f"latency_{k}_us")
@@ -560,6 +567,9 @@ def _nckv_metrics(doc: dict, source: str) -> dict:
     for (lo_name, lo), (hi_name, hi) in itertools.pairwise(order):
         if lo > hi:
             raise ResultsError(f"{source}: latency_{lo_name}_us={lo:g} above latency_{hi_name}_us={hi:g}: out of order")
+    mean, lo, hi = (dict(lat)[k] for k in ("mean", "min", "max"))
+    if not lo <= mean <= hi:
+        raise ResultsError(f"{source}: latency_mean_us={mean:g} outside min {lo:g} .. max {hi:g}")
     out = {"requests_per_s": res["requests_per_s"], "get_share": res["gets"] / res["requests"]}
     out |= {f"latency_{k}_us": v for k, v in lat if k != "min"}
     if isinstance(res.get("cpu_host_busy_cores"), int | float):

@@ -134,6 +134,16 @@ def test_silent_server_times_out_naming_the_connection(nckv, tmp_path):
     assert "(--timeout)" in proc.stderr
 
 
+def test_connect_timeout_is_named(nckv, tmp_path):
+    # a listener that never accepts, its queue filled by the readiness probe: SYNs are dropped
+    code = f"import socket, time\ns = socket.create_server(('127.0.0.1', {PORT}), backlog=0)\ntime.sleep(30)\n"
+    proc = _in_netns(
+        tmp_path, f"python3 -c {shlex.quote(code)}", f"{nckv}/nckv -H 127.0.0.1 -p {PORT} -c 1 -l 0.5 --timeout 0.5"
+    )
+    assert proc.returncode == 1
+    assert f"connect to 127.0.0.1 port {PORT}: no answer within --timeout" in proc.stderr, proc.stderr
+
+
 def test_no_server_is_an_error_naming_the_address(nckv, tmp_path):
     proc = _in_netns(tmp_path, "true", f"{nckv}/nckv -H 127.0.0.1 -p {PORT} -c 1 -l 0.5", wait=False)
     assert proc.returncode == 1

@@ -400,6 +400,12 @@ def test_nckv_bad_runs_are_errors_naming_the_file_and_field():
         res.parse_nckv(text.replace(f"get_misses={r['get_misses']}\n", ""), "x")
     with pytest.raises(res.ResultsError, match=r"x: results not numbers: requests='many'"):
         res.parse_nckv(swap("requests", "many"), "x")
+    with pytest.raises(res.ResultsError, match=r"x:\d+: requests_per_s=nan: want a finite number"):
+        res.parse_nckv(swap("requests_per_s", "nan"), "x")
+    with pytest.raises(res.ResultsError, match=r"x:1: section '# results' \(want '# options' then"):
+        res.parse_nckv("# results\n" + text, "x")
+    with pytest.raises(res.ResultsError, match=r"x:\d+: section '# options'"):
+        res.parse_nckv(text + "# options\n", "x")
     with pytest.raises(res.ResultsError, match=r"x:\d+: depth given twice"):
         res.parse_nckv(text.replace("depth=1\n", "depth=1\ndepth=2\n"), "x")
     # parsed, but not a result
@@ -409,12 +415,15 @@ def test_nckv_bad_runs_are_errors_naming_the_file_and_field():
         (swap("gets", r["gets"] - 1), r"do not add up to requests="),
         (swap("latency_p50_us", 1e9), r"latency_p50_us=1e\+09 above latency_p90_us="),
         (text.replace(f"latency_p999_us={r['latency_p999_us']}\n", ""), r"latency_p999_us=None: want a number"),
+        (swap("get_hits", r["get_hits"] - 1), r"get_hits=\d+ \+ get_misses=0 is not gets="),
+        (swap("latency_mean_us", 1e9), r"latency_mean_us=1e\+09 outside min"),
     ]
     for bad, want in cases:
         with pytest.raises(res.ResultsError, match=want):
             res.metrics_of("nckv", res.parse_nckv(bad, "x"), "x")
     # without --no-populate a miss is an error; with it, misses are the expected answer
-    res.metrics_of("nckv", res.parse_nckv(swap("get_misses", 3).replace("populate=1", "populate=0"), "x"), "x")
+    missed = swap("get_misses", 3).replace(f"get_hits={r['get_hits']}\n", f"get_hits={r['get_hits'] - 3}\n")
+    res.metrics_of("nckv", res.parse_nckv(missed.replace("populate=1", "populate=0"), "x"), "x")
 
 
 def test_figure_7_plan_carries_the_key_space():

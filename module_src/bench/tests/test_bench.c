@@ -448,10 +448,16 @@ static void test_kv_cmds(void)
 	CHECK(!memcmp(buf, set, strlen(set)));
 	CHECK(nb_kv_cmd_len(1, 5) == strlen(set));
 	CHECK(nb_kv_cmd_len(1, 4096) == strlen(set) - 5 - 1 + 4096 + 4);
+	/* an exact fit is a fit (the out buffer's tail is often exactly one request) */
+	CHECK(nb_kv_cmd(buf, strlen(get), 0, 42, NULL, 0) == strlen(get));
+	CHECK(!memcmp(buf, get, strlen(get)));
+	CHECK(nb_kv_cmd(buf, strlen(set), 1, 196607, "abcde", 5) == strlen(set));
+	CHECK(!memcmp(buf, set, strlen(set)));
 	/* one byte short: nothing written past the end, 0 returned */
 	memset(buf, 'Z', sizeof(buf));
 	CHECK(nb_kv_cmd(buf, strlen(set) - 1, 1, 196607, "abcde", 5) == 0);
 	CHECK(buf[strlen(set) - 1] == 'Z');
+	CHECK(nb_kv_cmd(buf, strlen(get) - 1, 0, 42, NULL, 0) == 0);
 }
 
 struct want_reply {
@@ -460,12 +466,12 @@ struct want_reply {
 	const char *text;
 };
 
-/* feed text in pieces of at most step bytes; the replies must be want[] */
-static int feed_all(const char *text, size_t step, const struct want_reply *want, int nwant,
-		    char *err)
+/* feed n bytes of text in pieces of at most step bytes; the replies must be want[] */
+static int feed_all(const char *text, size_t n, size_t step, const struct want_reply *want,
+		    int nwant, char *err)
 {
 	struct nb_resp p;
-	size_t at = 0, n = strlen(text);
+	size_t at = 0;
 	int got = 0;
 
 	nb_resp_init(&p);
@@ -491,20 +497,27 @@ static int feed_all(const char *text, size_t step, const struct want_reply *want
 	return got == nwant && p.state == NB_RESP_TYPE ? 0 : -4;
 }
 
-static void bad_reply(const char *text, const char *want)
+/* n bytes of text (0: strlen) must fail, at every split, with an error naming want */
+static void bad_reply_n(const char *text, size_t n, const char *want)
 {
 	char err[NB_ERRLEN];
 	size_t step;
 
-	for (step = 1; step <= strlen(text); step++) {
+	n = n ? n : strlen(text);
+	for (step = 1; step <= n; step++) {
 		checks++;
-		if (feed_all(text, step, NULL, 0, err) != -1 || !strstr(err, want)) {
+		if (feed_all(text, n, step, NULL, 0, err) != -1 || !strstr(err, want)) {
 			failures++;
 			fprintf(stderr, "  FAIL reply %.20s (step %zu): '%s' does not contain '%s'\n",
 				text, step, err, want);
 			return;
 		}
 	}
+}
+
+static void bad_reply(const char *text, const char *want)
+{
+	bad_reply_n(text, 0, want);
 }
 
 static void test_resp(void)
@@ -524,7 +537,7 @@ static void test_resp(void)
 	memcpy(big + at + 8000, "\r\n", 3);
 	/* the same replies whatever the pieces the bytes come in */
 	for (step = 1; step <= strlen(big); step += step < 40 ? 1 : 997)
-		CHECK(feed_all(big, step, want, ARRAY_SIZE(want), err) == 0);
+		CHECK(feed_all(big, strlen(big), step, want, ARRAY_SIZE(want), err) == 0);
 
 	bad_reply("*1\r\n$2\r\nOK\r\n", "an array");
 	bad_reply("hello", "0x68");
@@ -532,15 +545,43 @@ static void test_resp(void)
 	bad_reply("+O\rK\r\n", "CR inside");
 	bad_reply("$5\r\nhelloXY", "not followed by CRLF");
 	bad_reply("$5\r\nhello\rX", "not followed by CRLF");
-	bad_reply("$abc\r\n", "not a number");
-	bad_reply(":\r\n", "no number");
+	bad_reply("$abc\r\n", "'$abc': not a number");
+	bad_reply(":\r\n", "reply ':' with no number");
 	bad_reply("$-2\r\n", "bulk reply of -2 bytes");
-	bad_reply("$+5\r\n", "not one");
 	bad_reply("$999999999999\r\n", "bulk reply of 999999999999 bytes");
+	/* numbers as Redis never writes them */
+	bad_reply("$+5\r\n", "'$+5': not a number");
+	bad_reply("$\t5\r\n", "not a number");
+	bad_reply("$ 5\r\n", "not a number");
+	bad_reply("$0005\r\n", "'$0005': not a number");
+	bad_reply("$-01\r\n", "'$-01': not a number");
+	bad_reply("$-0\r\n", "'$-0': not a number");
+	bad_reply("$5x\r\n", "'$5x': not a number");
+	bad_reply(":9223372036854775808\r\n", "not a number");
+	bad_reply(":-9223372036854775809\r\n", "not a number");
+	bad_reply_n("+OK\0junk\r\n", 10, "NUL inside a reply line");
+	bad_reply("+OK\r\r\n", "CR inside");
 	memset(big, 'x', 300);
 	big[0] = '+';
 	memcpy(big + 300, "\r\n", 3);
 	bad_reply(big, "longer than 254 bytes");
+	{
+		/* the integers at int64's ends; an error line too long keeps its start, marked */
+		const struct want_reply ends[] = {
+			{ ':', INT64_MAX, "" }, { ':', INT64_MIN, "" }, { ':', 0, "" },
+		};
+		const char *e = ":9223372036854775807\r\n:-9223372036854775808\r\n:0\r\n";
+		struct nb_resp p;
+		struct nb_resp_reply r;
+		int done;
+
+		CHECK(feed_all(e, strlen(e), 1, ends, ARRAY_SIZE(ends), err) == 0);
+		big[0] = '-';
+		nb_resp_init(&p);
+		CHECK(nb_resp_feed(&p, big, 302, &r, &done, err, NB_ERRLEN) == 302 && done);
+		CHECK(r.type == '-' && strlen(r.text) == 254);
+		CHECK(!strncmp(r.text, "xxx", 3) && !strcmp(r.text + 251, "..."));
+	}
 }
 
 static int kv_parse(struct nb_kv_opts *o, char *err, const char *const *args)
@@ -592,6 +633,8 @@ static void test_kv_args(void)
 	kv_bad(ARGS("-H", "h", "-g", "nan"), "--get-ratio 'nan'");
 	kv_bad(ARGS("-H", "h", "-k", "0"), "--keys '0'");
 	kv_bad(ARGS("-H", "h", "-k", "200M"), "populating more than");
+	/* SETs only: nothing to fill, so any key space */
+	CHECK(kv_parse(&o, err, ARGS("-H", "h", "-g", "0", "-k", "9G")) == 0 && !o.populate);
 	kv_bad(ARGS("-H", "h", "-d", "65M"), "--value-size '65M'");
 	kv_bad(ARGS("-H", "h", "-l", "0"), "--length '0'");
 	kv_bad(ARGS("-H", "h", "--seed", "1K"), "--seed '1K'");

@@ -130,7 +130,7 @@ def test_redis_rep_complete_with_raw_outputs(item):
     bench = rec["params"]["bench"]
     opts = out["options"]
     assert opts["depth"] == item["x"] == bench["depth"]
-    assert opts["conns"] == bench["threads"]
+    assert opts["conns"] == opts["threads"] == bench["threads"]
     assert opts["value_size"] == bench["value_size"]
     assert opts["get_ratio"] == bench["get_ratio"] == 0.95
     assert opts["keys"] == bench["keys"] == results.PROFILES["smoke"]["kv_keys"]
