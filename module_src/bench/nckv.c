@@ -52,7 +52,7 @@ struct worker {
 	struct conn *conns;
 	int nconns;
 	struct nb_hist hist;
-	uint64_t gets, sets, hits, misses, requests;
+	uint64_t gets, sets, misses;	/* replies in the window; hits = gets - misses */
 	char err[NB_ERRLEN];
 };
 
@@ -61,7 +61,7 @@ static struct sockaddr_storage server;
 static socklen_t server_len;
 static char *value;		/* the SET payload */
 static pthread_barrier_t barrier;
-static double t_start, t_warm, t_end;	/* written before the second barrier */
+static double t_warm, t_end;	/* written before the second barrier */
 static double populate_s;
 static atomic_int failed;
 
@@ -217,15 +217,11 @@ static int on_reply(struct worker *w, struct conn *c, const struct nb_resp_reply
 			     opts.populate ? "" : " or nil");
 	if (!measuring || t < t_warm || t >= t_end)
 		return 0;
-	w->requests++;
 	if (set) {
 		w->sets++;
 	} else {
 		w->gets++;
-		if (r->len < 0)
-			w->misses++;
-		else
-			w->hits++;
+		w->misses += r->len < 0;
 	}
 	nb_hist_add(&w->hist, (uint64_t)((t - sent) * 1e9));
 	return 0;
@@ -383,7 +379,7 @@ static void print_options(void)
 static void print_results(struct worker *ws, const struct nb_cpu_use *cpu)
 {
 	struct nb_hist h;
-	uint64_t gets = 0, sets = 0, hits = 0, misses = 0, req = 0, tx = 0, rx = 0;
+	uint64_t gets = 0, sets = 0, misses = 0, req, tx = 0, rx = 0;
 	double window = t_end - t_warm;
 	struct utsname u;
 	int i, j;
@@ -393,14 +389,13 @@ static void print_results(struct worker *ws, const struct nb_cpu_use *cpu)
 		nb_hist_merge(&h, &ws[i].hist);
 		gets += ws[i].gets;
 		sets += ws[i].sets;
-		hits += ws[i].hits;
 		misses += ws[i].misses;
-		req += ws[i].requests;
 		for (j = 0; j < ws[i].nconns; j++) {
 			tx += ws[i].conns[j].tx_bytes;
 			rx += ws[i].conns[j].rx_bytes;
 		}
 	}
+	req = gets + sets;
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
 	printf("# results\n");
@@ -409,7 +404,7 @@ static void print_results(struct worker *ws, const struct nb_cpu_use *cpu)
 	printf("populate_s=%.3f\nwindow_s=%.6f\n", populate_s, window);
 	printf("requests=%" PRIu64 "\nrequests_per_s=%.1f\n", req, req / window);
 	printf("gets=%" PRIu64 "\nsets=%" PRIu64 "\nget_hits=%" PRIu64 "\nget_misses=%" PRIu64
-	       "\n", gets, sets, hits, misses);
+	       "\n", gets, sets, gets - misses, misses);
 	printf("get_share=%.4f\n", req ? (double)gets / (double)req : 0.0);
 	printf("tx_bytes=%" PRIu64 "\nrx_bytes=%" PRIu64 "\n", tx, rx);
 	printf("latency_count=%" PRIu64 "\n", h.count);
@@ -467,6 +462,7 @@ int main(int argc, char **argv)
 	struct nb_cpu_use cpu;
 	struct worker *ws;
 	char err[NB_ERRLEN];
+	double t_start;
 	int rc = nb_kv_parse_args(argc, argv, &opts, err, sizeof(err));
 	int i;
 

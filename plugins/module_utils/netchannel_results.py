@@ -557,21 +557,20 @@ def _nckv_metrics(doc: dict, source: str) -> dict:
         raise ResultsError(
             f"{source}: get_hits={res['get_hits']} + get_misses={res['get_misses']} is not gets={res['gets']}"
         )
-    lat = []
-    for k in NCKV_LATENCY:
-        v = res.get(f"latency_{k}_us")
+    lat = {k: res.get(f"latency_{k}_us") for k in NCKV_LATENCY}
+    for k, v in lat.items():
         if not isinstance(v, int | float):
             raise ResultsError(f"{source}: latency_{k}_us={v!r}: want a number")
-        lat.append((k, v))
-    order = [p for p in lat if p[0] != "mean"]
+    order = [(k, v) for k, v in lat.items() if k != "mean"]
     for (lo_name, lo), (hi_name, hi) in itertools.pairwise(order):
         if lo > hi:
             raise ResultsError(f"{source}: latency_{lo_name}_us={lo:g} above latency_{hi_name}_us={hi:g}: out of order")
-    mean, lo, hi = (dict(lat)[k] for k in ("mean", "min", "max"))
-    if not lo <= mean <= hi:
-        raise ResultsError(f"{source}: latency_mean_us={mean:g} outside min {lo:g} .. max {hi:g}")
+    if not lat["min"] <= lat["mean"] <= lat["max"]:
+        raise ResultsError(
+            f"{source}: latency_mean_us={lat['mean']:g} outside min {lat['min']:g} .. max {lat['max']:g}"
+        )
     out = {"requests_per_s": res["requests_per_s"], "get_share": res["gets"] / res["requests"]}
-    out |= {f"latency_{k}_us": v for k, v in lat if k != "min"}
+    out |= {f"latency_{k}_us": v for k, v in lat.items() if k != "min"}
     if isinstance(res.get("cpu_host_busy_cores"), int | float):
         out["cores"] = res["cpu_host_busy_cores"]
     return out
