@@ -289,6 +289,7 @@ int nc_auth_connect(struct socket *sock, u16 idx, bool latency,
 		.dport = latency,
 		.conn_id = nc_cfg.local_ip,
 		.len = NC_AUTH_HELLO_LEN,
+		.credit = NC_CAPS_KNOWN,
 		.vmask = NC_DP_VMASK,
 	};
 	struct nc_auth_ctx ctx = {

@@ -105,6 +105,9 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 	if (!f)
 		return NULL;
 	f->truesize = (u32)kmalloc_size_roundup(size);
+	refcount_set(&f->ref, 1);
+	f->kept = false;
+	f->in_mem = false;
 	f->owner = NULL;
 	f->flow = NULL;
 	f->rst_reply = false;
@@ -630,6 +633,7 @@ static void nc_chan_conn_work(struct work_struct *work)
 		.sport = (u16)ch->idx,
 		.dport = ch->latency,
 		.conn_id = nc_cfg.local_ip,
+		.credit = NC_CAPS_KNOWN,
 		.vmask = NC_DP_VMASK,
 	};
 	struct sockaddr_in sin;
@@ -970,6 +974,8 @@ static int nc_rx_hello(struct nc_rxchan *rc, const struct nc_hdr *h)
 		}
 		/* every later header must be in the agreed version */
 		nc_parser_set_vmask(&rc->parser, NC_VBIT(version));
+		/* what the peer offers and this module knows (not in the MAC) */
+		rc->caps = h->credit & NC_CAPS_KNOWN;
 	}
 	if (rc->hello || rc->auth_wait || h->sport >= nch) {
 		pr_warn_ratelimited("netchannel: %s from %pI4h (index %u, a table allows %u), dropping channel\n",
@@ -1547,9 +1553,10 @@ void nc_chan_seq_show(struct seq_file *m)
 	}
 	spin_lock(&nc_rx_lock);
 	list_for_each_entry(rc, &nc_rx_list, list)
-		seq_printf(m, "rx id %llu from %pI4h chan %u %s frames %llu bytes %llu%s\n",
+		seq_printf(m, "rx id %llu from %pI4h chan %u %s frames %llu bytes %llu%s%s\n",
 			   rc->id, &rc->peer_ip, rc->hello_idx,
 			   rc->hello_latency ? "latency" : "bulk", rc->frames,
-			   rc->bytes, rc->dying ? " dying" : "");
+			   rc->bytes, rc->caps & NC_CAP_ACK ? " acks" : "",
+			   rc->dying ? " dying" : "");
 	spin_unlock(&nc_rx_lock);
 }

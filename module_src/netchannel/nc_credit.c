@@ -178,6 +178,30 @@ void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover)
 	nc_rxc_grant_within(c, cover);
 }
 
+bool nc_ack_due(u32 nxt, u32 ack, u32 win, u32 frames)
+{
+	u32 every = win / 4 < NC_ACK_BYTES ? win / 4 : NC_ACK_BYTES;
+
+	if (!every)
+		every = 1;
+	/* an ack ahead of nxt (it cannot be) counts as nothing due */
+	return nc_seq_before(ack, nxt) &&
+	       (nxt - ack >= every || frames >= NC_ACK_FRAMES);
+}
+
+/*
+ * Twice the send limit, for what sits in TCP and in flight, and two ACK
+ * intervals, for what came and is not acknowledged yet; within a window
+ * less two frames, so a frame always fits the retransmit list's range.
+ */
+u32 nc_rtx_cap(u32 sndlim)
+{
+	u64 cap = 2 * (u64)sndlim + 2 * (u64)NC_ACK_BYTES;
+	u32 most = NC_WIN_MAX - 2 * 65536u;	/* two NC_MAX_PAYLOAD frames */
+
+	return cap < most ? (u32)cap : most;
+}
+
 /*
  * Take a token if there is one: true if the reply may go.  Tokens come
  * back at rate a second (at most NC_BUCKET_RATE_MAX), and the bucket

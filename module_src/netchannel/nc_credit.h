@@ -52,6 +52,23 @@ int nc_rxc_grant_within(struct nc_rx_credit *c, u32 cover);
 void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover);
 
 /*
+ * Acknowledgements (wire ACK, with peers that announce NC_CAP_ACK).  The
+ * receiver acknowledges every NC_ACK_BYTES received in order, or every
+ * quarter window when that is less, and every NC_ACK_FRAMES DATA frames
+ * (small frames cost the sender far more memory than their bytes):
+ * nc_ack_due() says whether nxt (the next offset expected) has gone that
+ * far past ack (the last offset acknowledged), frames counting the DATA
+ * frames since.  The sender keeps what was not acknowledged; it may keep
+ * at most nc_rtx_cap() bytes of memory for it, from its send limit.
+ */
+#define NC_ACK_BYTES		262144u
+#define NC_ACK_FRAMES		128u
+/* bytes received and not acknowledged are, at the latest after this (ms) */
+#define NC_ACK_DELAY_MS		40u
+bool nc_ack_due(u32 nxt, u32 ack, u32 win, u32 frames);
+u32 nc_rtx_cap(u32 sndlim);
+
+/*
  * A token bucket for replies a peer can provoke (RESET to frames for no
  * connection): up to rate a second, in bursts of up to rate.  A zeroed
  * bucket is full at the first take.

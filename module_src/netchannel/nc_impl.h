@@ -10,6 +10,7 @@
 #include <linux/workqueue.h>
 #include <linux/wait.h>
 #include <linux/percpu.h>
+#include <linux/refcount.h>
 #include <linux/mutex.h>
 #include <net/sock.h>
 #include <net/inet_sock.h>
@@ -63,6 +64,10 @@ struct nc_stats {
 	u64 class_switches;	/* connections moved to another class's channels */
 	u64 reset_limited;	/* RESET replies not sent: rate, queue, channel */
 	u64 lookup_locked;	/* frame lookups asked again under the lock */
+	u64 ack_sent;		/* ACK frames sent (with NC_CAP_ACK peers) */
+	u64 ack_rcvd;		/* ACK frames that released DATA kept for them */
+	u64 ack_probes;		/* ACK|PROBE sent: a writer waits on its peer */
+	u64 rtx_capped;		/* writes that waited for an ACK (retention cap) */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -128,14 +133,26 @@ enum nc_chan_state {
  */
 #define NC_BULK_NOTSENT_LOWAT	131072
 
+/*
+ * A frame to send.  Control frames belong to the channel alone.  DATA of
+ * a connection whose peer acknowledges (nc_sock.rtx_on) has a second
+ * reference, the connection's retransmit list's, until the peer's ACK
+ * covers it; each reference holds the owner socket, and the last one
+ * returns the frame's memory to it (nc_txframe_put()).
+ */
 struct nc_txframe {
-	struct list_head list;
+	struct list_head list;		/* the channel's queue */
+	refcount_t ref;
+	struct nc_rtx_frame rtx;	/* on the owner's rtx list while kept */
 	struct sock *owner;		/* DATA: holds a reference; else NULL */
 	struct nc_drr_flow *flow;	/* DATA: its connection's on the channel */
 	u32 len;
 	u32 sent;
 	u32 truesize;			/* what kmalloc() gave */
 	bool rst_reply;			/* a RESET a peer provoked (rst_queued) */
+	/* under the owner's nsk->lock: on its rtx list; counted in rtx_mem */
+	bool kept;
+	bool in_mem;
 	u8 buf[];
 };
 
@@ -244,6 +261,7 @@ struct nc_rxchan {
 	u8 *rxbuf;
 
 	bool hello;
+	u32 caps;			/* the HELLO's NC_CAP_* known here */
 	u32 hello_idx;
 	bool hello_latency;
 	bool auth_wait;			/* challenge sent, proof not yet in */
@@ -345,6 +363,25 @@ struct nc_sock {
 	bool fin_sent;
 	struct nc_tx_credit txc;
 	struct nc_rx_credit rxc;
+	/*
+	 * Acknowledgements, with a peer that announced NC_CAP_ACK (rtx_on):
+	 * DATA sent and not yet acknowledged (the frames, whose memory stays
+	 * charged; rtx_mem bytes of it belong to frames the channels are
+	 * done with, which only the ACK frees), an ACK|PROBE outstanding for
+	 * the bytes before ack_asked_seq, and as receiver the offset last
+	 * acknowledged and the one a PROBE waits for.
+	 */
+	bool rtx_on;
+	bool ack_asked;
+	bool ack_want_on;
+	struct nc_rtx rtx;
+	u32 rtx_mem;
+	u32 ack_asked_seq;
+	u32 ack_sent;
+	u32 ack_frames;			/* DATA frames with new bytes since */
+	u32 ack_want;
+	unsigned long ack_rep_at;	/* a repeated answer to PROBE, not before */
+	struct delayed_work ack_work;	/* the delayed ACK (nc_incoming.c) */
 	struct list_head rxq;		/* struct nc_chunk */
 	u32 rxq_bytes;
 	atomic_t tx_queued;		/* bytes in channel queues, unsent */
@@ -459,6 +496,13 @@ bool nc_rx_consumed(struct nc_sock *nsk, u32 n, bool uncharge,
 u32 nc_rxq_purge(struct nc_sock *nsk, bool all);
 u32 nc_sock_window(const struct sock *sk);
 bool nc_tx_room(struct nc_sock *nsk);
+u32 nc_rtx_limit(struct nc_sock *nsk);
+bool nc_rtx_full(struct nc_sock *nsk);
+void nc_rtx_reset(struct nc_sock *nsk, bool on);
+void nc_rtx_drop_locked(struct nc_sock *nsk, struct list_head *frames);
+u32 nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames,
+			int *res);
+void nc_rtx_put_list(struct list_head *frames);
 extern int nc_wmem_min;
 void nc_tx_uncharge(struct nc_sock *nsk);
 void nc_release_cb(struct sock *sk);
@@ -474,6 +518,9 @@ int nc_send(struct nc_sock *nsk, u8 type, u32 credit);
 void nc_send_credit(struct nc_sock *nsk, const struct nc_ctl *d,
 		    u32 credit, u32 prev);
 void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev);
+bool nc_ack_now(struct nc_sock *nsk, u32 *seq);
+int nc_send_ack(const struct nc_ctl *d, u32 seq, bool probe, u32 want);
+void nc_tx_probe(struct nc_sock *nsk);
 void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen,
 		     u32 prio);
 void nc_tx_class(struct nc_sock *nsk);
@@ -481,6 +528,7 @@ struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len);
 
 /* nc_incoming.c */
 void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset);
+void nc_ack_work(struct work_struct *w);
 void nc_destroy_children(struct list_head *children);
 
 /* nc_plumbing.c: called from nc_main.c */
@@ -494,5 +542,6 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 void nc_conns_chan_down(struct nc_chan *ch, u32 gen);
 void nc_conns_rxchan_down(const struct nc_rxchan *rc);
 void nc_txframe_done(struct nc_txframe *f);
+void nc_txframe_put(struct nc_txframe *f);
 
 #endif /* _NC_IMPL_H */

@@ -43,6 +43,7 @@ static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
 {
 	struct sock *sk = nc_to_sk(nsk);
 	struct nc_ctl d;
+	LIST_HEAD(kept);
 	int old;
 
 	spin_lock(&nsk->lock);
@@ -54,9 +55,11 @@ static void __nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset,
 	}
 	nc_ctl_snap(nsk, &d);
 	WRITE_ONCE(sk->sk_err, err);
+	nc_rtx_drop_locked(nsk, &kept);
 	/* d read before a connect() that sees CLOSE rewrites it */
 	smp_store_release(&sk->sk_state, TCP_CLOSE);
 	spin_unlock(&nsk->lock);
+	nc_rtx_put_list(&kept);
 	if (send_reset)
 		nc_ctl_send(&d, NC_T_RESET, 0, 0);
 	nc_unhash_conn(nsk, d.conn_id);
@@ -277,6 +280,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	sk->sk_lingertime = READ_ONCE(lsk->sk_lingertime);
 	nsk = nc_sk(sk);
 	nc_sock_setup(nsk);
+	INIT_DELAYED_WORK(&nsk->ack_work, nc_ack_work);
 	nsk->inet.uc_ttl = -1;
 	/*
 	 * The peer's address: its table address, or 127.0.0.1 for this
@@ -301,6 +305,8 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk->txch = nc_peer_chan_up(peer, latency, nsk->lport, nsk->rport,
 				    &gen, 0);
 	nc_txc_init(&nsk->txc, 0, h->credit);
+	/* acknowledgements both ways if the peer's channel HELLO offered them */
+	nc_rtx_reset(nsk, rc->caps & NC_CAP_ACK);
 	spin_lock(&nsk->lock);
 	err = __nc_rx_reserve(nsk, nc_sock_window(sk));
 	spin_unlock(&nsk->lock);
@@ -351,8 +357,11 @@ refuse:
 
 struct nc_grant {
 	bool grant;
+	bool ack;
+	bool ack_later;
 	u32 credit;
 	u32 prev;
+	u32 ack_seq;
 };
 
 /*
@@ -434,7 +443,63 @@ static const char *nc_rx_drain(struct nc_sock *nsk, struct list_head *drop,
 		nsk->peer_fin = true;
 		*fin = true;
 	}
+	if (nc_ack_now(nsk, &g->ack_seq))
+		g->ack = true;
+	else if (*queued && nsk->rtx_on && nsk->ro.nxt != nsk->ack_sent)
+		g->ack_later = true;
 	return NULL;
+}
+
+/*
+ * The delayed ACK: bytes that came and were not acknowledged (less than
+ * an interval, the peer's last write, say) are, NC_ACK_DELAY_MS after the
+ * first of them, so a sender does not keep them for as long as the
+ * connection stays quiet.  Holds a socket reference while queued.
+ */
+void nc_ack_work(struct work_struct *w)
+{
+	struct nc_sock *nsk = container_of(to_delayed_work(w), struct nc_sock,
+					   ack_work);
+	struct sock *sk = nc_to_sk(nsk);
+	struct nc_ctl d;
+	bool go = false;
+	u32 seq = 0;
+
+	spin_lock(&nsk->lock);
+	if (sk->sk_state == TCP_ESTABLISHED && nsk->rtx_on &&
+	    nsk->ro.nxt != nsk->ack_sent) {
+		seq = nsk->ro.nxt;
+		nsk->ack_sent = seq;
+		nsk->ack_frames = 0;
+		nc_ctl_snap(nsk, &d);
+		go = true;
+	}
+	spin_unlock(&nsk->lock);
+	if (go)
+		nc_send_ack(&d, seq, false, 0);
+	sock_put(sk);
+}
+
+static void nc_ack_later(struct nc_sock *nsk)
+{
+	struct sock *sk = nc_to_sk(nsk);
+
+	sock_hold(sk);
+	if (!queue_delayed_work(nc_ctl_wq, &nsk->ack_work,
+				msecs_to_jiffies(NC_ACK_DELAY_MS)))
+		sock_put(sk);	/* queued already: that one covers these */
+}
+
+/* After nsk->lock: the CREDIT and the ACK nc_rx_drain() decided on. */
+static void nc_rx_grant_send(struct nc_sock *nsk, const struct nc_ctl *d,
+			     const struct nc_grant *g)
+{
+	if (g->grant)
+		nc_send_credit(nsk, d, g->credit, g->prev);
+	if (g->ack)
+		nc_send_ack(d, g->ack_seq, false, 0);
+	else if (g->ack_later)
+		nc_ack_later(nsk);
 }
 
 /*
@@ -507,6 +572,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 	} else if (t && t->cap - t->len >= c->len) {
 		r = nc_ro_extend(&nsk->ro, prev, c->len);
 		if (!r) {
+			nsk->ack_frames++;
 			memcpy(t->data + t->len, c->data, c->len);
 			t->len += c->len;
 			nc_mem_charge(nsk, c->len);
@@ -518,6 +584,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 	} else {
 		r = nc_ro_insert(&nsk->ro, &c->ro);
 		if (r == NC_RO_QUEUED) {
+			nsk->ack_frames++;
 			if (h->seq != nsk->ro.nxt)
 				NC_INC(rx_ooo);
 			nsk->ro_alloc += nc_chunk_alloc(c);
@@ -536,7 +603,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 		violation = "sent too many small frames ahead of a gap";
 	else if (r < 0)
 		violation = "sent data at a wrong offset";
-	if (g.grant)
+	if (g.grant || g.ack)
 		nc_ctl_snap(nsk, &d);
 	spin_unlock(&nsk->lock);
 
@@ -545,8 +612,7 @@ static void nc_rx_data(struct nc_sock *nsk, struct nc_chunk *c,
 		return;
 	if (queued || fin)
 		nc_wake(sk, EPOLLIN | EPOLLRDNORM | (fin ? EPOLLRDHUP : 0));
-	if (g.grant)
-		nc_send_credit(nsk, &d, g.credit, g.prev);
+	nc_rx_grant_send(nsk, &d, &g);
 }
 
 /* The connection is up; DATA that overtook the ACCEPT goes to the reader. */
@@ -565,6 +631,8 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 	if (sk->sk_state == TCP_SYN_SENT && nsk->conn_id == h->conn_id) {
 		nc_ctl_snap(nsk, &d);
 		nc_txc_init(&nsk->txc, 0, h->credit);
+		/* the acceptor acknowledges if its channel's HELLO said so */
+		nc_rtx_reset(nsk, rc->caps & NC_CAP_ACK);
 		nsk->rxchan_id = rc->id;
 		WRITE_ONCE(sk->sk_state, TCP_ESTABLISHED);
 		/* shutdown(SHUT_WR) came before the connection was up */
@@ -580,8 +648,50 @@ static void nc_rx_accept(struct nc_sock *nsk, struct nc_rxchan *rc,
 		return;
 	if (fin)
 		nc_ctl_send(&d, NC_T_CLOSE, 0, fin_seq);
-	if (g.grant)
-		nc_send_credit(nsk, &d, g.credit, g.prev);
+	nc_rx_grant_send(nsk, &d, &g);
+}
+
+/*
+ * ACK from a peer that acknowledges: release the DATA it covers and wake
+ * writers waiting for that memory; answer a PROBE.  An ACK beyond what
+ * was sent, or inside a frame, is a broken or lying peer.
+ */
+static void nc_rx_ack(struct nc_sock *nsk, const struct nc_hdr *h)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	bool answer = false;
+	struct nc_ctl d = { };
+	LIST_HEAD(freed);
+	u32 seq = 0;
+	int r = 0;
+
+	spin_lock(&nsk->lock);
+	if (nsk->conn_id != h->conn_id || !nsk->rtx_on ||
+	    sk->sk_state != TCP_ESTABLISHED) {
+		spin_unlock(&nsk->lock);
+		return;		/* an older incarnation's, or no ACKs here */
+	}
+	nc_rtx_acked_locked(nsk, h->seq, &freed, &r);
+	if (r > 0)
+		NC_INC(ack_rcvd);
+	if (r >= 0 && (h->flags & NC_F_PROBE)) {
+		nsk->ack_want = h->credit;
+		nsk->ack_want_on = true;
+		answer = nc_ack_now(nsk, &seq);
+		if (answer)
+			nc_ctl_snap(nsk, &d);
+	}
+	spin_unlock(&nsk->lock);
+	nc_rtx_put_list(&freed);
+	if (r < 0) {
+		pr_warn_ratelimited("netchannel: peer acknowledged data never sent on port %u\n",
+				    nsk->lport);
+		NC_INC(proto_errors);
+		__nc_conn_fail(nsk, ECONNRESET, true, &h->conn_id);
+		return;
+	}
+	if (answer)
+		nc_send_ack(&d, seq, false, 0);
 }
 
 void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
@@ -599,7 +709,13 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 	nsk = nc_lookup(rc->peer_ip, h->dport, h->sport);
 	if (!nsk || nsk->conn_id != h->conn_id) {
 		NC_INC(unknown_conn);
-		if (h->type == NC_T_DATA)
+		/*
+		 * DATA for no connection, or a PROBE asking whether it is
+		 * still there, gets RESET; a copy sent again (RTX) does not:
+		 * its connection may have ended after the first came.
+		 */
+		if ((h->type == NC_T_DATA && !(h->flags & NC_F_RTX)) ||
+		    (h->type == NC_T_ACK && (h->flags & NC_F_PROBE)))
 			nc_reply_reset(rc, h);
 		kvfree(chunk);
 		if (nsk)
@@ -670,6 +786,9 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		} else if (r > 0) {
 			nc_wake(sk, EPOLLOUT | EPOLLWRNORM);
 		}
+		break;
+	case NC_T_ACK:
+		nc_rx_ack(nsk, h);
 		break;
 	default:
 		break;

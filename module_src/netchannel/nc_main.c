@@ -353,6 +353,8 @@ static const struct {
 	NC_STAT(class_switches),
 	NC_STAT(reset_limited),
 	NC_STAT(lookup_locked),
+	NC_STAT(ack_sent), NC_STAT(ack_rcvd), NC_STAT(ack_probes),
+	NC_STAT(rtx_capped),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -452,10 +452,34 @@ static u32 nc_sock_sndlim(const struct sock *sk)
 			      READ_ONCE(nc_tun.default_window));
 }
 
+/*
+ * The connection keeps as much memory for DATA its channels have sent
+ * and the peer has not acknowledged as nc_rtx_cap() allows (only with a
+ * peer that acknowledges): a writer waits there for an ACK, not for
+ * credit.  Frames still queued count against the send limit instead.
+ * Counted in allocated bytes, so small writes reach it sooner than their
+ * payload would.
+ */
+u32 nc_rtx_limit(struct nc_sock *nsk)
+{
+	return nc_rtx_cap(nc_sock_sndlim(nc_to_sk(nsk)));
+}
+
+bool nc_rtx_full(struct nc_sock *nsk)
+{
+	/* only the writer moves nxt; an ACK moving una only makes room */
+	u32 kept = READ_ONCE(nsk->rtx.nxt) - READ_ONCE(nsk->rtx.una);
+
+	return READ_ONCE(nsk->rtx_on) &&
+	       (READ_ONCE(nsk->rtx_mem) >= nc_rtx_limit(nsk) ||
+		/* the list's range (a window): 1 GiB windows both ways */
+		kept > NC_WIN_MAX - 2 * NC_MAX_PAYLOAD);
+}
+
 bool nc_tx_room(struct nc_sock *nsk)
 {
 	return (u32)atomic_read(&nsk->tx_queued) <
-	       nc_sock_sndlim(nc_to_sk(nsk));
+	       nc_sock_sndlim(nc_to_sk(nsk)) && !nc_rtx_full(nsk);
 }
 
 /*
@@ -569,11 +593,16 @@ bool nc_tx_charge(struct nc_sock *nsk, u32 truesize)
 	return true;
 }
 
-/* A frame left the channel queue (sent or dropped): release it. */
-void nc_txframe_done(struct nc_txframe *f)
+/*
+ * Drop a reference to f; the last one returns its memory to the owner's
+ * charge and frees it.  True if that happened.
+ */
+static bool __nc_txframe_put(struct nc_txframe *f)
 {
 	struct sock *sk = f->owner;
 
+	if (!refcount_dec_and_test(&f->ref))
+		return false;
 	if (sk) {
 		struct nc_sock *nsk = nc_sk(sk);
 
@@ -586,14 +615,134 @@ void nc_txframe_done(struct nc_txframe *f)
 			set_bit(NC_TX_RECLAIM, &nsk->tx_flags);
 		bh_unlock_sock(sk);
 		local_bh_enable();
-		atomic_sub((int)(f->len - nc_hdr_len(f->buf[2], f->buf[3])),
-			   &nsk->tx_payload);
-		atomic_sub((int)f->len, &nsk->tx_queued);
-		smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
-		nc_write_space(sk);
-		sock_put(sk);
 	}
 	kfree(f);
+	return true;
+}
+
+/*
+ * The channel is done with f (sent, or dropped): its bytes leave the send
+ * queue, and the channel's reference goes.  Writers waiting for room are
+ * woken after both, so one waiting for memory sees it back.
+ */
+void nc_txframe_done(struct nc_txframe *f)
+{
+	struct sock *sk = f->owner;
+
+	if (!sk) {
+		kfree(f);	/* a control frame: the channel's alone */
+		return;
+	}
+	if (READ_ONCE(f->kept)) {
+		struct nc_sock *nsk = nc_sk(sk);
+
+		/* from now on only the peer's ACK frees it (nc_rtx_full()) */
+		spin_lock(&nsk->lock);
+		if (f->kept) {
+			f->in_mem = true;
+			WRITE_ONCE(nsk->rtx_mem, nsk->rtx_mem + f->truesize);
+		}
+		spin_unlock(&nsk->lock);
+	}
+	atomic_sub((int)(f->len - nc_hdr_len(f->buf[2], f->buf[3])),
+		   &nc_sk(sk)->tx_payload);
+	atomic_sub((int)f->len, &nc_sk(sk)->tx_queued);
+	__nc_txframe_put(f);
+	smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
+	nc_write_space(sk);
+	sock_put(sk);
+}
+
+/* The retransmit list's reference to f, after an ACK or a purge. */
+void nc_txframe_put(struct nc_txframe *f)
+{
+	struct sock *sk = f->owner;
+
+	__nc_txframe_put(f);
+	smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
+	nc_write_space(sk);
+	sock_put(sk);
+}
+
+/*
+ * ---- The retransmit list (with a peer that acknowledges) ----
+ *
+ * sendmsg() records each DATA frame on nsk->rtx with a second reference
+ * (nc_sock.c's lock rules: under nsk->lock); an ACK releases the frames
+ * it covers, an end of the connection all of them.  The references are
+ * put after nsk->lock is dropped (nc_rtx_put_list()): the last one takes
+ * the socket's spinlock and may free the frame.
+ */
+struct nc_rtx_rel {
+	struct list_head *frames;
+	u32 mem;
+};
+
+static void nc_rtx_collect(struct nc_rtx_frame *rf, void *arg)
+{
+	struct nc_txframe *f = container_of(rf, struct nc_txframe, rtx);
+	struct nc_rtx_rel *rel = arg;
+
+	if (f->in_mem)
+		rel->mem += f->truesize;
+	f->kept = false;
+	f->in_mem = false;
+	list_add_tail(&rf->node, rel->frames);
+}
+
+/*
+ * Start a connection's retransmit state: on if its peer acknowledges.
+ * lock_sock() or a socket nobody else sees yet; nothing may be kept.
+ */
+void nc_rtx_reset(struct nc_sock *nsk, bool on)
+{
+	WARN_ON_ONCE(nsk->rtx.count);
+	nc_rtx_init(&nsk->rtx, 0);
+	WRITE_ONCE(nsk->rtx_mem, 0);
+	WRITE_ONCE(nsk->rtx_on, on);
+	nsk->ack_asked = false;
+	nsk->ack_want_on = false;
+	nsk->ack_sent = 0;
+	nsk->ack_frames = 0;
+	nsk->ack_rep_at = jiffies;
+}
+
+/* Under nsk->lock: every kept frame onto frames (the connection ends). */
+void nc_rtx_drop_locked(struct nc_sock *nsk, struct list_head *frames)
+{
+	struct nc_rtx_rel rel = { .frames = frames };
+
+	nc_rtx_purge(&nsk->rtx, nc_rtx_collect, &rel);
+	WRITE_ONCE(nsk->rtx_mem, 0);
+	nsk->ack_asked = false;
+}
+
+/*
+ * Under nsk->lock: the peer has every byte before ack; the frames that
+ * covers onto frames.  The bytes of memory released; *res is
+ * nc_rtx_ack()'s answer (< 0: an ACK no honest peer sends).
+ */
+u32 nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames,
+			int *res)
+{
+	struct nc_rtx_rel rel = { .frames = frames };
+
+	*res = nc_rtx_ack(&nsk->rtx, ack, nc_rtx_collect, &rel);
+	WRITE_ONCE(nsk->rtx_mem, nsk->rtx_mem - rel.mem);
+	if (nsk->ack_asked && !nc_seq_lt(ack, nsk->ack_asked_seq))
+		nsk->ack_asked = false;
+	return rel.mem;
+}
+
+/* After nsk->lock: drop the references nc_rtx_*_locked() collected. */
+void nc_rtx_put_list(struct list_head *frames)
+{
+	struct nc_rtx_frame *rf, *tmp;
+
+	list_for_each_entry_safe(rf, tmp, frames, node) {
+		list_del(&rf->node);
+		nc_txframe_put(container_of(rf, struct nc_txframe, rtx));
+	}
 }
 
 int nc_mem_init(void)

@@ -113,6 +113,94 @@ void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev)
 }
 
 /*
+ * ---- Acknowledgements (a peer that announced NC_CAP_ACK) ----
+ *
+ * Under nsk->lock, as receiver: whether to acknowledge now, and what
+ * (*seq, the next offset expected: on a frame boundary).  Every
+ * nc_ack_due() interval (in bytes or in frames), once the peer's final offset has come, and when
+ * the offset a PROBE asked about is reached.  A PROBE that finds nothing
+ * new to acknowledge is answered again at most every 200 ms: the peer
+ * already has that ACK unless it was lost, and a peer that sends PROBEs
+ * and reads nothing cannot make us queue ACKs faster than that.
+ */
+bool nc_ack_now(struct nc_sock *nsk, u32 *seq)
+{
+	u32 nxt = nsk->ro.nxt;
+	bool want = nsk->ack_want_on && !nc_seq_lt(nxt, nsk->ack_want);
+
+	if (!nsk->rtx_on)
+		return false;
+	if (want)
+		nsk->ack_want_on = false;
+	if (nxt == nsk->ack_sent) {
+		if (!want || time_before(jiffies, nsk->ack_rep_at))
+			return false;
+		nsk->ack_rep_at = jiffies + HZ / 5;
+	} else if (!want && !nsk->peer_fin &&
+		   !nc_ack_due(nxt, nsk->ack_sent, nsk->rxc.win,
+			       nsk->ack_frames)) {
+		return false;
+	}
+	nsk->ack_sent = nxt;
+	nsk->ack_frames = 0;
+	*seq = nxt;
+	return true;
+}
+
+/*
+ * ACK seq to d's connection; with probe, ask for an ACK once every byte
+ * before want has come (want travels in the credit field).  An ACK that
+ * cannot be queued is not offered again: the next one covers it.
+ */
+int nc_send_ack(const struct nc_ctl *d, u32 seq, bool probe, u32 want)
+{
+	int err = nc_send_ctrl(d->ch, &d->gen, NC_T_ACK,
+			       d->flags | (probe ? NC_F_PROBE : 0), d->lport,
+			       d->rport, d->conn_id, probe ? want : 0, seq);
+
+	if (err)
+		return err;
+	if (probe)
+		NC_INC(ack_probes);
+	else
+		NC_INC(ack_sent);
+	return 0;
+}
+
+/*
+ * As sender, under lock_sock(): the frames kept for the peer's ACK are
+ * many, or a writer waits for them to go.  Ask the peer to acknowledge
+ * everything sent so far, unless such a question is out already.  The
+ * PROBE's own offset acknowledges what this side received.
+ */
+void nc_tx_probe(struct nc_sock *nsk)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	u32 seq = 0, want = 0;
+	struct nc_ctl d;
+	bool go;
+
+	spin_lock(&nsk->lock);
+	go = nsk->rtx_on && !nsk->ack_asked && nsk->rtx.count &&
+	     sk->sk_state == TCP_ESTABLISHED;
+	if (go) {
+		nsk->ack_asked = true;
+		want = nsk->rtx.nxt;
+		nsk->ack_asked_seq = want;
+		seq = nsk->ro.nxt;
+		nc_ctl_snap(nsk, &d);
+	}
+	spin_unlock(&nsk->lock);
+	if (!go || !nc_send_ack(&d, seq, true, want))
+		return;
+	/* not queued: the next write asks again */
+	spin_lock(&nsk->lock);
+	if (nsk->conn_id == d.conn_id)
+		nsk->ack_asked = false;
+	spin_unlock(&nsk->lock);
+}
+
+/*
  * DATA starts on the connection's first channel, ch of generation gen;
  * prio is the socket priority its class was chosen from.
  */

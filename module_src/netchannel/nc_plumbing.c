@@ -53,6 +53,7 @@ static int nc_sk_init(struct sock *sk)
 	if (!net_eq(sock_net(sk), &init_net))
 		return -EPROTONOSUPPORT;
 	nc_sock_setup(nc_sk(sk));
+	INIT_DELAYED_WORK(&nc_sk(sk)->ack_work, nc_ack_work);
 	percpu_counter_inc(&nc_sockets_allocated);
 	sk->sk_destruct = nc_sock_destruct;
 	return 0;
@@ -309,6 +310,7 @@ static int nc_connect(struct socket *sock, struct sockaddr *uaddr,
 	if (err)
 		goto undo;
 	nc_txc_init(&nsk->txc, 0, 0);
+	nc_rtx_reset(nsk, false);	/* on when the ACCEPT says (nc_rx_accept()) */
 	nc_set_key(nsk, peer->ip, rport);
 	nsk->inet.inet_daddr = sin->sin_addr.s_addr;
 	nsk->inet.inet_dport = sin->sin_port;
@@ -358,6 +360,7 @@ wait:
 			 * Give up: tell the peer and fail, unless the ACCEPT
 			 * (or a failure, whose worker tells the peer and
 			 * unhashes) came first: then that is the result.
+			 * Nothing was sent yet: nothing is kept.
 			 */
 			spin_lock(&nsk->lock);
 			gave_up = sk->sk_state == TCP_SYN_SENT;
@@ -450,8 +453,8 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		struct nc_hdr h = { };
 		u32 avail, n, seq, gen;
 		struct nc_chan *ch;
+		bool shut, keep;
 		int state;
-		bool shut;
 
 		spin_lock(&nsk->lock);
 		state = sk->sk_state;
@@ -470,6 +473,11 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		}
 		if (!avail || !nc_tx_room(nsk)) {
 			err = nc_tx_full(sock, timeo);
+			if (nc_rtx_full(nsk)) {
+				/* waiting for the peer's ACK: ask for it */
+				NC_INC(rtx_capped);
+				nc_tx_probe(nsk);
+			}
 			if (err)
 				break;
 			nc_wait(sk, &timeo,
@@ -501,6 +509,8 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			kfree(f);
 			/* out of memory: wait for a frame to leave, or a while */
 			err = nc_tx_full(sock, timeo);
+			/* memory kept for the peer's ACK may be what is missing */
+			nc_tx_probe(nsk);
 			if (err)
 				break;
 			nc_wait(sk, &left,
@@ -526,6 +536,22 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		ch = nc_tx_chan(nsk, &gen, n);
 		if (ch)
 			f->flow = &nsk->txfl[ch->idx];
+		/*
+		 * Kept until the peer acknowledges it, if it does: a second
+		 * reference, on the retransmit list, with the socket held
+		 * (nc_rtx_full() kept the list within its range).
+		 */
+		f->rtx.seq = seq;
+		f->rtx.len = n;
+		spin_lock(&nsk->lock);
+		keep = ch && nsk->rtx_on && sk->sk_state == TCP_ESTABLISHED &&
+		       !WARN_ON_ONCE(nc_rtx_sent(&nsk->rtx, &f->rtx, (int)ch->idx));
+		if (keep) {
+			refcount_inc(&f->ref);
+			sock_hold(sk);
+			f->kept = true;
+		}
+		spin_unlock(&nsk->lock);
 		atomic_add((int)n, &nsk->tx_payload);
 		atomic_add((int)f->len, &nsk->tx_queued);
 		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
@@ -778,6 +804,7 @@ static void nc_close(struct sock *sk, long timeout)
 {
 	struct nc_sock *nsk = nc_sk(sk);
 	LIST_HEAD(children);
+	LIST_HEAD(kept);
 	int state;
 
 	lock_sock(sk);
@@ -788,7 +815,16 @@ static void nc_close(struct sock *sk, long timeout)
 		WRITE_ONCE(nsk->acceptq_len, 0);
 	}
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
+	/*
+	 * DATA kept for the peer's ACK goes: nothing would send it again
+	 * once the socket is closed (the frames hold it).
+	 */
+	nc_rtx_drop_locked(nsk, &kept);
 	spin_unlock(&nsk->lock);
+	nc_rtx_put_list(&kept);
+	/* nor a delayed ACK: it would hold the socket (and rmmod) 40 ms more */
+	if (cancel_delayed_work(&nsk->ack_work))
+		sock_put(sk);	/* the work's reference; close() holds its own */
 
 	if (state == TCP_CLOSE) {
 		/* a failed connection's DATA waiting for a turn: nobody wants it */

@@ -322,6 +322,8 @@ void nc_sock_setup(struct nc_sock *nsk)
 	nsk->room_next = jiffies;
 	nsk->ahead_next = jiffies;
 	nc_ro_init(&nsk->ro, 0, 0);
+	nc_rtx_init(&nsk->rtx, 0);
+	nc_rtx_reset(nsk, false);
 }
 
 void nc_sock_destruct(struct sock *sk)
@@ -329,6 +331,8 @@ void nc_sock_destruct(struct sock *sk)
 	struct nc_sock *nsk = nc_sk(sk);
 	u32 i;
 
+	/* a frame kept for an ACK holds the socket: none can be left */
+	WARN_ON_ONCE(nsk->rtx.count);
 	nc_tx_uncharge(nsk);	/* every frame is gone: they held the socket */
 	/* so no channel's turns still name this memory */
 	for (i = 0; i < ARRAY_SIZE(nsk->txfl); i++)

@@ -165,6 +165,10 @@ static int nc_hdr_validate_fixed(const struct nc_hdr *h, u32 vmask)
 		return NC_WERR_FLAGS;
 	if ((h->flags & NC_F_LOOPBACK) && h->type != NC_T_CONNECT)
 		return NC_WERR_FLAGS;
+	if ((h->flags & NC_F_PROBE) && h->type != NC_T_ACK)
+		return NC_WERR_FLAGS;
+	if ((h->flags & NC_F_RTX) && h->type != NC_T_DATA)
+		return NC_WERR_FLAGS;
 	switch (h->type) {
 	case NC_T_DATA:
 		if (h->len == 0 || h->len > NC_MAX_PAYLOAD)

@@ -87,7 +87,27 @@ enum nc_frame_type {
  * to itself, so both ends are the same module.
  */
 #define NC_F_LOOPBACK		0x0004
-#define NC_F_KNOWN		(NC_F_LATENCY | NC_F_AUTH | NC_F_LOOPBACK)
+/*
+ * ACK only: answer with an ACK once every byte before the offset in this
+ * frame's credit field has come (at once if it has); RESET if the
+ * connection is unknown.  The answer never carries PROBE.
+ */
+#define NC_F_PROBE		0x0008
+/* DATA only: a copy sent again (its first may have come) */
+#define NC_F_RTX		0x0010
+#define NC_F_KNOWN		(NC_F_LATENCY | NC_F_AUTH | NC_F_LOOPBACK | \
+				 NC_F_PROBE | NC_F_RTX)
+
+/*
+ * Capabilities, in a v2 HELLO's credit field (which HELLO does not
+ * otherwise use, and which hosts that predate them send as 0 and never
+ * read).  NC_CAP_ACK: the sender acknowledges DATA with ACK frames and
+ * understands NC_F_PROBE and NC_F_RTX.  A host sends those flags, which
+ * an older peer refuses as unknown, and keeps DATA until acknowledged,
+ * only on connections set up over a channel whose HELLO had the bit.
+ */
+#define NC_CAP_ACK		0x00000001u
+#define NC_CAPS_KNOWN		NC_CAP_ACK
 
 /* payloads of the authentication frames (lengths checked by the codec) */
 #define NC_AUTH_ID_LEN		8	/* public tag of a cluster key */

@@ -243,7 +243,7 @@ _TX_RE = re.compile(
 )
 _RX_RE = re.compile(
     r"^rx id (?P<id>\d+) from (?P<ip>\S+) chan (?P<index>\d+) (?P<cls>bulk|latency) "
-    r"frames (?P<frames>\d+) bytes (?P<bytes>\d+)(?P<dying> dying)?$"
+    r"frames (?P<frames>\d+) bytes (?P<bytes>\d+)(?P<acks> acks)?(?P<dying> dying)?$"
 )
 _SOCK_RE = re.compile(r"^sockets hashed (?P<hashed>\d+) ports_in_use (?P<ports>\d+)$")
 # receive memory in pages, as net.netchannel.mem (min pressure max)
@@ -275,8 +275,10 @@ def parse_proc(text: str) -> dict:
             ch = {k: (v if k in ("cls", "state") else int(v)) for k, v in m.groupdict().items() if v is not None}
             peer["tx"].append(ch)
         elif m := _RX_RE.match(line):
-            rx = {k: (v if k in ("cls", "ip") else int(v)) for k, v in m.groupdict().items() if k != "dying"}
-            rx["dying"] = bool(m["dying"])
+            flags = ("acks", "dying")
+            rx = {k: (v if k in ("cls", "ip") else int(v)) for k, v in m.groupdict().items() if k not in flags}
+            # acks: the peer's HELLO offered acknowledgements (DATA is kept until acknowledged)
+            rx.update({k: bool(m[k]) for k in flags})
             out["rx"].append(rx)
         elif m := _SOCK_RE.match(line):
             out["sockets"] = {"hashed": int(m["hashed"]), "ports_in_use": int(m["ports"])}

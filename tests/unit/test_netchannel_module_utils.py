@@ -62,6 +62,7 @@ def test_parse_proc_reads_every_part():
         "cls": "bulk",
         "frames": 5123,
         "bytes": 268558408,
+        "acks": False,
         "dying": False,
     }
     assert p["rx"][4]["dying"] is True
@@ -446,7 +447,8 @@ def test_parse_proc_reads_what_the_module_prints():
     assert len(values) == ntx, f"the tx line has {ntx} fields; this test knows {len(values)}"
     text = head % (2, "198.18.0.1", 9000, 2, 1, 1) + "\npeer 198.18.0.2\n"
     text += tx % tuple(values) + "\n"
-    text += rx % (5, "198.18.0.2", 1, "latency", 3, 4, " dying") + "\n"
+    text += rx % (5, "198.18.0.2", 1, "latency", 3, 4, " acks", " dying") + "\n"
+    text += rx % (6, "198.18.0.2", 0, "bulk", 3, 4, "", "") + "\n"
     p = nm.parse_proc(text)
     ch = p["peers"]["198.18.0.2"]["tx"][0]
     assert ch["state"] == "backoff"
@@ -457,4 +459,6 @@ def test_parse_proc_reads_what_the_module_prints():
     assert ch["flows"] == 3
     assert ch["turns"] == 12
     assert p["rx"][0]["dying"] is True
+    assert p["rx"][0]["acks"] is True
+    assert (p["rx"][1]["acks"], p["rx"][1]["dying"]) == (False, False)
     assert p["rx"][0]["cls"] == "latency"

@@ -401,6 +401,48 @@ NC_TEST(bucket_limits)
 	CHECK_EQ(bucket_drain(&b, 600, 10), 1);
 }
 
+/*
+ * The receiver acknowledges every quarter window, at most every
+ * NC_ACK_BYTES, across the wrap, and every NC_ACK_FRAMES frames; an ack
+ * ahead of nxt is nothing due.
+ */
+NC_TEST(ack_due)
+{
+	/* 64 KiB window: every 16 KiB */
+	CHECK(!nc_ack_due(16383, 0, 65536, 1));
+	CHECK(nc_ack_due(16384, 0, 65536, 1));
+	/* 4 MiB window: capped at 256 KiB */
+	CHECK(!nc_ack_due(NC_ACK_BYTES - 1, 0, 4u << 20, 1));
+	CHECK(nc_ack_due(NC_ACK_BYTES, 0, 4u << 20, 1));
+	/* exactly 1 MiB: win / 4 == NC_ACK_BYTES */
+	CHECK(nc_ack_due(NC_ACK_BYTES, 0, 1u << 20, 1));
+	CHECK(!nc_ack_due(NC_ACK_BYTES - 1, 0, 1u << 20, 1));
+	/* across the wrap */
+	CHECK(nc_ack_due(0x1000u, 0xfffff000u, 16384, 1));
+	CHECK(!nc_ack_due(0x0fffu, 0xfffff000u, 32768, 1));
+	/* nothing new, or an ack ahead of nxt */
+	CHECK(!nc_ack_due(5000, 5000, 4096, 1));
+	CHECK(!nc_ack_due(5000, 900000, 4096, 1));
+	/* a window below 4 bytes still acknowledges */
+	CHECK(nc_ack_due(1, 0, 3, 1));
+	/* many small frames: after NC_ACK_FRAMES, whatever their bytes */
+	CHECK(!nc_ack_due(NC_ACK_FRAMES - 1, 0, 4u << 20, NC_ACK_FRAMES - 1));
+	CHECK(nc_ack_due(NC_ACK_FRAMES, 0, 4u << 20, NC_ACK_FRAMES));
+	CHECK(nc_ack_due(1, 0, 4u << 20, NC_ACK_FRAMES + 5));
+	/* frames that brought nothing in order: nothing to acknowledge */
+	CHECK(!nc_ack_due(5000, 5000, 4u << 20, NC_ACK_FRAMES));
+}
+
+/* Twice the send limit plus two ACK intervals, kept within a window. */
+NC_TEST(rtx_cap)
+{
+	CHECK_EQ(nc_rtx_cap(NC_SNDLIM_FLOOR), 2 * NC_SNDLIM_FLOOR + 2 * NC_ACK_BYTES);
+	CHECK_EQ(nc_rtx_cap(4u << 20), (8u << 20) + 2 * NC_ACK_BYTES);
+	CHECK_EQ(nc_rtx_cap(0), 2 * NC_ACK_BYTES);
+	CHECK_EQ(nc_rtx_cap(NC_WIN_MAX), NC_WIN_MAX - 2 * 65536u);
+	CHECK_EQ(nc_rtx_cap(0xffffffffu), NC_WIN_MAX - 2 * 65536u);
+}
+
 static const struct nc_test_case cases[] = {
 	NC_CASE(win_clamp),
 	NC_CASE(sndlim_auto),
@@ -420,6 +462,8 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(bucket_burst_then_rate),
 	NC_CASE(bucket_keeps_fractions),
 	NC_CASE(bucket_limits),
+	NC_CASE(ack_due),
+	NC_CASE(rtx_cap),
 };
 
 void suite_credit(void)

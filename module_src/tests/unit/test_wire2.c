@@ -269,7 +269,7 @@ NC_TEST(v2_loopback_flag)
 	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
 	h.flags = NC_F_LOOPBACK | NC_F_LATENCY;
 	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
-	h.flags = 0x0008;
+	h.flags = 0x0020;	/* no flag has this bit */
 	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
 	for (i = 0; i < sizeof(types); i++) {
 		h = mk2(types[i], types[i] == NC_T_DATA ? 10 : 0);
@@ -277,6 +277,48 @@ NC_TEST(v2_loopback_flag)
 		h.flags = NC_F_LOOPBACK;
 		CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
 	}
+}
+
+/*
+ * Retransmission's flags: PROBE only on ACK, RTX only on DATA, each with
+ * LATENCY too; either on any other type is refused (an older peer
+ * refuses both everywhere, so they go only to peers that announce
+ * NC_CAP_ACK).  A HELLO's credit field carries the capabilities: any
+ * value passes the codec, and it survives a round trip.
+ */
+NC_TEST(v2_ack_flags)
+{
+	static const u8 types[] = { NC_T_HELLO, NC_T_CONNECT, NC_T_ACCEPT,
+				    NC_T_RESET, NC_T_DATA, NC_T_CLOSE,
+				    NC_T_CREDIT, NC_T_ACK };
+	struct nc_hdr h, d;
+	u8 b[NC_HDR_MAX];
+	unsigned int i;
+
+	/* each flag, alone and with LATENCY, and the one type that takes it */
+	static const struct { u16 flags; u8 type; } ok[] = {
+		{ NC_F_PROBE, NC_T_ACK }, { NC_F_PROBE | NC_F_LATENCY, NC_T_ACK },
+		{ NC_F_RTX, NC_T_DATA }, { NC_F_RTX | NC_F_LATENCY, NC_T_DATA },
+	};
+	unsigned int j;
+
+	for (i = 0; i < sizeof(types); i++) {
+		for (j = 0; j < sizeof(ok) / sizeof(ok[0]); j++) {
+			h = mk2(types[i], types[i] == NC_T_DATA ? 10 : 0);
+			h.flags = ok[j].flags;
+			CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN),
+				 types[i] == ok[j].type ? NC_WERR_NONE : NC_WERR_FLAGS);
+		}
+	}
+	h = mk2(NC_T_DATA, 10);
+	h.flags = NC_F_RTX | NC_F_PROBE;
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_FLAGS);
+	h = mk2(NC_T_HELLO, 0);
+	h.credit = NC_CAP_ACK | 0x80000000u;	/* bits not known yet pass */
+	CHECK_EQ(nc_hdr_validate_v(&h, NC_VMASK_KNOWN), NC_WERR_NONE);
+	CHECK_EQ(nc_hdr_encode_v(&h, b, sizeof(b)), NC_HDR_LEN + NC_HDR_EXT_LEN);
+	CHECK_EQ(nc_hdr_parse(b, sizeof(b), NC_VMASK_KNOWN, &d), (int)(NC_HDR_LEN + NC_HDR_EXT_LEN));
+	CHECK_EQ(d.credit, NC_CAP_ACK | 0x80000000u);
 }
 
 /*
@@ -658,6 +700,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(v2_field_checks),
 	NC_CASE(v2_auth_frames),
 	NC_CASE(v2_loopback_flag),
+	NC_CASE(v2_ack_flags),
 	NC_CASE(neg_hello_init),
 	NC_CASE(neg_results),
 	NC_CASE(neg_symmetric),

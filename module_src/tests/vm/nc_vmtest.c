@@ -1677,11 +1677,27 @@ static size_t frame(unsigned char *h, int type, unsigned int sport, unsigned int
 	return hdr_len(2, type);
 }
 
-/* The fake peer's HELLO for channel index idx: its length. */
+/*
+ * The fake peer's HELLO for channel index idx: its length.  caps goes in
+ * the credit field (NC_CAP_ACK: the fake acknowledges DATA); the module
+ * before acknowledgements sent 0 there.
+ */
+static size_t hello_frame_caps(unsigned char *h, unsigned int idx, const char *ip, uint32_t caps)
+{
+	return frame(h, 1, idx, 0, ntohl(addr(ip, 0).sin_addr.s_addr), caps, W2_VMASK);
+}
+
 static size_t hello_frame(unsigned char *h, unsigned int idx, const char *ip)
 {
-	return frame(h, 1, idx, 0, ntohl(addr(ip, 0).sin_addr.s_addr), 0, W2_VMASK);
+	return hello_frame_caps(h, idx, ip, 0);
 }
+
+#define CAP_ACK 1u		/* NC_CAP_ACK */
+#define F_PROBE 0x0008u		/* NC_F_PROBE: ACK only */
+#define F_RTX 0x0010u		/* NC_F_RTX: DATA only */
+
+/* The credit field of the last CONNECT fake_connecting() saw. */
+static uint32_t fake_connect_credit;
 
 /*
  * Accept new channels and read frames for up to ms; return 1 as soon as a
@@ -1872,6 +1888,7 @@ static int fake_connecting(const char *name, struct fake_peer *fp, const struct 
 	}
 	*conn_id = rd32(hdr + 12);
 	*lport = rd16(hdr + 8);
+	fake_connect_credit = rd32(hdr + 20);
 	return cfd;
 }
 
@@ -1904,8 +1921,9 @@ static int fake_accept_on(int afd, int cfd, unsigned int dport, unsigned int lpo
  * answer more connections on the one returned).  The channel's socket,
  * or -1.
  */
-static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsigned int dport,
-		       unsigned int lport, uint32_t conn_id, uint32_t credit)
+static int fake_accept_caps(const char *name, const struct fake_cfg *c, int cfd,
+			    unsigned int dport, unsigned int lport, uint32_t conn_id,
+			    uint32_t credit, uint32_t caps)
 {
 	unsigned char hello[HDR_MAX];
 	struct sockaddr_in a = addr(c->ip, 0);
@@ -1920,7 +1938,7 @@ static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsi
 		FAIL(name, "fake peer's own channel to %s:%d: %s", c->local, c->port, strerror(errno));
 		goto fail;
 	}
-	write_all(afd, hello, hello_frame(hello, 0, c->ip));
+	write_all(afd, hello, hello_frame_caps(hello, 0, c->ip, caps));
 	if (fake_accept_on(afd, cfd, dport, lport, conn_id, credit))
 		return afd;
 	FAIL(name, "connection to the fake peer never came up: %s", strerror(errno));
@@ -1928,6 +1946,12 @@ fail:
 	if (afd >= 0)
 		close(afd);
 	return -1;
+}
+
+static int fake_accept(const char *name, const struct fake_cfg *c, int cfd, unsigned int dport,
+		       unsigned int lport, uint32_t conn_id, uint32_t credit)
+{
+	return fake_accept_caps(name, c, cfd, dport, lport, conn_id, credit, 0);
 }
 
 /* The bulk channel that nc_stripe_home() gives (lport, dport) among bulk. */
@@ -2884,6 +2908,25 @@ static int stray_flood(const char *name, struct fake_peer *fp, const struct fake
 	return fd;
 }
 
+/* Read what poll() found on the fake's channels into their buffers: 1 if anything came. */
+static int fake_read_ready(struct fake_peer *fp, const struct pollfd *p)
+{
+	int i, got = 0;
+
+	for (i = 0; i < fp->n; i++) {
+		ssize_t r;
+
+		if (!(p[i].revents & POLLIN))
+			continue;
+		r = read(fp->fd[i], fp->buf[i] + fp->fill[i], sizeof(fp->buf[i]) - fp->fill[i]);
+		if (r > 0) {
+			fp->fill[i] += (size_t)r;
+			got = 1;
+		}
+	}
+	return got;
+}
+
 /*
  * Count the frames on the module's channels to the fake, by type, into
  * by_type[16], until none at all came for quiet_ms or the deadline end;
@@ -2918,19 +2961,8 @@ static void fake_count(struct fake_peer *fp, unsigned int *by_type, int quiet_ms
 		}
 		if (now() - last > quiet_ms / 1000.0 || now() > end)
 			return;
-		if (poll(p, fp->n, 50) <= 0)
-			continue;
-		for (i = 0; i < fp->n; i++) {
-			ssize_t r;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			r = read(fp->fd[i], fp->buf[i] + fp->fill[i], sizeof(fp->buf[i]) - fp->fill[i]);
-			if (r > 0) {
-				fp->fill[i] += r;
-				last = now();
-			}
-		}
+		if (poll(p, fp->n, 50) > 0 && fake_read_ready(fp, p))
+			last = now();
 	}
 }
 
@@ -5513,7 +5545,8 @@ static int kasan_on(void)
 static void test_small_frames(void)
 {
 	const char *name = "small_frames";
-	int lfd = nc_listener(7354, 2), c, a, q, bad = 0;
+	unsigned long long acks_s, acks_r;
+	int lfd = nc_listener(7354, 2), c, a, q, bad = 0, waits = 0;
 	size_t sent = 0, got = 0, want = SMALL_BYTES;
 	long kb0, kb1;
 	uint8_t b[997];
@@ -5529,19 +5562,40 @@ static void test_small_frames(void)
 	fcntl(a, F_SETFL, O_NONBLOCK);
 	usleep(200000);
 	kb0 = meminfo_kb("SUnreclaim");
+	acks_s = nc_counter("ack_sent");
+	acks_r = nc_counter("ack_rcvd");
 	if (kasan_on())	/* 1-byte frames cost KASAN and lockdep dearly */
 		want = SMALL_BYTES / 8;
 	while (sent < want) {
 		uint8_t x = (uint8_t)(sent * 13 + sent / 256);
 
-		if (send(c, &x, 1, MSG_NOSIGNAL) != 1)
+		if (send(c, &x, 1, MSG_NOSIGNAL) == 1) {
+			sent++;
+			continue;
+		}
+		/*
+		 * The sender keeps each frame (about 128 bytes for 1 byte)
+		 * until the receiver's ACK, within a cap: a writer that gets
+		 * ahead of the ACKs waits for POLLOUT, as any writer must.
+		 */
+		if (errno != EAGAIN || !wait_fd(c, POLLOUT, 3000))
 			break;
-		sent++;
+		waits++;
 	}
 	q = inq_reaches(a, (int)sent);
+	/*
+	 * The sender keeps each frame until the receiver's ACK (one per
+	 * 128 frames here): measure once the ACKs sent have all come back,
+	 * what stays for the frames the receiver holds.
+	 */
 	kb1 = meminfo_kb("SUnreclaim");
-	printf("NCTEST INFO %s %zu 1-byte frames unread: FIONREAD %d, SUnreclaim %ld -> %ld KiB\n",
-	       name, sent, q, kb0, kb1);
+	for (t0 = now(); now() - t0 < 5 &&
+	     nc_counter("ack_rcvd") - acks_r < nc_counter("ack_sent") - acks_s;)
+		usleep(20000);
+	printf("NCTEST INFO %s %zu 1-byte frames unread: FIONREAD %d, SUnreclaim %ld -> %ld KiB (%ld before the sender had the receiver's %llu ACKs); the writer waited for POLLOUT %d times\n",
+	       name, sent, q, kb0, meminfo_kb("SUnreclaim"), kb1, nc_counter("ack_sent") - acks_s,
+	       waits);
+	kb1 = meminfo_kb("SUnreclaim");
 	if (kasan_on()) {
 		printf("NCTEST INFO %s KASAN: the sender's 65536 freed frames sit in its quarantine, so the slab growth is not checked\n",
 		       name);
@@ -7139,6 +7193,433 @@ static void t_stripe(void *a) { (void)a; test_stripe(); }
 static void t_stripe_chan_loss(void *a) { (void)a; test_stripe_chan_loss(); }
 static void t_stripe_small_ooo(void *a) { (void)a; test_stripe_small_ooo(); }
 static void t_ro_resend_dups(void *a) { (void)a; test_ro_resend_dups(); }
+
+/* ---- acknowledgements (issue 12: DATA kept until the peer has it) ---- */
+
+/*
+ * What the module sends the fake peer, read frame by frame from every
+ * channel with the payloads skipped: the ACK frames of one connection
+ * (plain ones' offsets in order, PROBEs' offsets asked about) and
+ * whether a RESET for another conn id came.
+ */
+struct ack_scan {
+	size_t skip[FP_MAX];
+	uint32_t conn_id;
+	uint32_t reset_conn;	/* a RESET for this conn id is looked for */
+	int got_reset;
+	unsigned int acks, probes, bad;
+	uint32_t credit;	/* the highest CREDIT's limit */
+	uint32_t ack_seq[64];
+	uint32_t probe_want;	/* the last PROBE's */
+	unsigned long long data;	/* DATA payload bytes */
+};
+
+static void ack_scan_frame(struct ack_scan *a, const unsigned char *h)
+{
+	unsigned int type = h[3], flags = rd16(h + 4);
+	uint32_t id = rd32(h + 12);
+
+	if (type == 4 && a->reset_conn && id == a->reset_conn)
+		a->got_reset = 1;
+	if (id != a->conn_id)
+		return;
+	if (type == 7 && rd32(h + 20) > a->credit)
+		a->credit = rd32(h + 20);
+	if (type == 5) {
+		a->data += rd32(h + 16);
+		if (flags & F_RTX)
+			a->bad++;	/* nothing is sent again in this stage */
+	}
+	if (type != 8)
+		return;
+	if (flags & ~(F_PROBE | 1u))
+		a->bad++;
+	if (flags & F_PROBE) {
+		a->probes++;
+		a->probe_want = rd32(h + 20);
+	} else {
+		if (a->acks < 64)
+			a->ack_seq[a->acks] = rd32(h + 24);
+		a->acks++;
+	}
+}
+
+/*
+ * Read the fake's channels for ms, or until stop(a) says so; take the
+ * module's channels that connect meanwhile (striped DATA goes on every
+ * bulk channel: one nobody reads would hold its share).
+ */
+static void ack_scan_run(struct fake_peer *fp, struct ack_scan *a, int ms,
+			 int (*stop)(const struct ack_scan *a))
+{
+	double end = now() + ms / 1000.0;
+	int i;
+
+	for (;;) {
+		struct pollfd p[FP_MAX + 1];
+
+		for (i = 0; i < fp->n; i++) {
+			unsigned char *b = fp->buf[i];
+
+			for (;;) {
+				size_t hl, take;
+
+				if (a->skip[i]) {
+					take = a->skip[i] < fp->fill[i] ? a->skip[i] : fp->fill[i];
+					if (!take)
+						break;
+					memmove(b, b + take, fp->fill[i] - take);
+					fp->fill[i] -= take;
+					a->skip[i] -= take;
+					continue;
+				}
+				if (fp->fill[i] < 24 || fp->fill[i] < (hl = hdr_len(b[2], b[3])))
+					break;
+				ack_scan_frame(a, b);
+				a->skip[i] = rd32(b + 16);
+				memmove(b, b + hl, fp->fill[i] - hl);
+				fp->fill[i] -= hl;
+			}
+			p[i].fd = fp->fd[i];
+			p[i].events = POLLIN;
+		}
+		p[fp->n].fd = fp->lfd;
+		p[fp->n].events = POLLIN;
+		if ((stop && stop(a)) || now() > end)
+			return;
+		if (poll(p, fp->n + 1, 50) <= 0)
+			continue;
+		fake_read_ready(fp, p);
+		if ((p[fp->n].revents & POLLIN) && fp->n < FP_MAX) {
+			int c = accept(fp->lfd, NULL, NULL);
+
+			if (c >= 0) {
+				fp->idx[fp->n] = -1;
+				fp->fill[fp->n] = 0;
+				a->skip[fp->n] = 0;
+				fp->fd[fp->n++] = c;
+			}
+		}
+	}
+}
+
+/* A DATA frame of the fake of any length: the stripe_byte() pattern at seq. */
+static int fake_data_pattern(int fd, unsigned int sport, unsigned int dport,
+			     uint32_t conn_id, uint32_t seq, uint32_t len)
+{
+	static unsigned char pay[65536];
+	unsigned char h[HDR_MAX];
+	size_t n = frame(h, 5, sport, dport, conn_id, 0, seq);
+	uint32_t k;
+
+	if (len > sizeof(pay))
+		return -1;
+	for (k = 0; k < len; k++)
+		pay[k] = stripe_byte((uint64_t)seq + k);
+	be32(h + 16, len);
+	return write_all(fd, h, n) || write_all(fd, pay, len) ? -1 : 0;
+}
+
+/* An ACK of the fake (flags: F_PROBE to ask), want in its credit field. */
+static int fake_ack(int fd, unsigned int sport, unsigned int dport, uint32_t conn_id,
+		    unsigned int flags, uint32_t seq, uint32_t want)
+{
+	unsigned char h[HDR_MAX];
+	size_t n = frame(h, 8, sport, dport, conn_id, want, seq);
+
+	be16(h + 4, flags);
+	return write_all(fd, h, n);
+}
+
+static int ack_credit_1m(const struct ack_scan *a)
+{
+	return a->credit >= (1u << 20);
+}
+
+static unsigned int ack_count_at;	/* ack_more(): the ACKs seen before */
+
+static int ack_more(const struct ack_scan *a)
+{
+	return a->acks > ack_count_at;
+}
+
+/*
+ * A peer that announces NC_CAP_ACK in its HELLO gets ACKs: the fake
+ * sends the first grant (64 KiB), the reader reads it, and with the
+ * window's CREDIT the fake sends on to 1 MiB in 16 KiB frames.  The
+ * module, its reader asleep, acknowledges every quarter window (at most
+ * every 256 KiB), each time at the first frame's end past the interval,
+ * and what is left 40 ms after it came (the delayed ACK): 1000 bytes
+ * more get one ACK of their own; an ACK|PROBE asking about everything is answered with an
+ * ACK of everything, a PROBE for a conn id the module does not know
+ * with RESET, and DATA marked RTX (sent again) for one it does not know
+ * with nothing (its connection may have ended after the first copy).  A peer whose HELLO has no capability (every module before
+ * this one) never gets an ACK, whose unknown flags or type it could not
+ * take.  Both readers then get every byte in order.
+ */
+static void test_ack_peer(int caps)
+{
+	const char *name = caps ? "ack_to_capable_peer" : "no_ack_to_old_peer";
+	unsigned int dport = caps ? 5312 : 5313, lport, k, acks_before;
+	uint32_t conn_id, total, every, off, ack, first, most, win = 0;
+	double t0, delayed_ms = 0;
+	struct ack_scan a = { 0 };
+	char why[200] = "";
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	int cfd = -1, afd = -1, got;
+
+	if (!fp)
+		return;
+	cfd = fake_connecting(name, fp, &c, dport, &conn_id, &lport);
+	if (cfd < 0)
+		goto out;
+	afd = fake_accept_caps(name, &c, cfd, dport, lport, conn_id, 1u << 20, caps ? CAP_ACK : 0);
+	if (afd < 0)
+		goto out;
+	a.conn_id = conn_id;
+	/* the first grant, read: the whole window comes in a CREDIT */
+	first = fake_connect_credit - fake_connect_credit % 16384;
+	for (off = 0; off < first; off += 16384)
+		fake_data_pattern(afd, dport, lport, conn_id, off, 16384);
+	got = read_pattern(cfd, 0, (int)first);
+	ack_scan_run(fp, &a, 3000, ack_credit_1m);
+	if (!first || got != (int)first || a.credit < (1u << 20)) {
+		FAIL(name, "first grant %u, read %d of it, then a CREDIT to %u (want 1 MiB or more)",
+		     first, got, a.credit);
+		goto out;
+	}
+	total = 1u << 20;
+	win = a.credit - first;
+	every = win / 4 < 262144 ? win / 4 : 262144;
+	/* at most this far apart: the first frame end an interval or more on */
+	most = (every + 16383) / 16384 * 16384;
+	for (off = first; off < total; off += 16384)
+		if (fake_data_pattern(afd, dport, lport, conn_id, off, 16384)) {
+			FAIL(name, "the fake could not send at %u: %s", off, strerror(errno));
+			goto out;
+		}
+	ack_scan_run(fp, &a, 2000, NULL);
+	if (!caps) {
+		if (a.acks || a.probes)
+			snprintf(why, sizeof(why), "%u ACKs and %u PROBEs to a peer without the capability",
+				 a.acks, a.probes);
+	} else if (!a.acks || a.acks > 64 || a.ack_seq[a.acks - 1] != total) {
+		snprintf(why, sizeof(why), "%u ACKs for %u bytes, the last at %u (window %u: one each %u bytes)",
+			 a.acks, total, a.acks && a.acks <= 64 ? a.ack_seq[a.acks - 1] : 0, win, every);
+	} else {
+		/*
+		 * Each at a frame's end, none further than an interval from the
+		 * last (a delayed ACK may come between: then the next interval
+		 * counts from it).
+		 */
+		for (k = 0, ack = 0; k < a.acks; ack = a.ack_seq[k++])
+			if (a.ack_seq[k] % 16384 || a.ack_seq[k] <= ack || a.ack_seq[k] - ack > most) {
+				snprintf(why, sizeof(why), "ACK %u at %u after one at %u (frames of 16384, at most %u apart)",
+					 k, a.ack_seq[k], ack, most);
+				break;
+			}
+	}
+	if (caps && !why[0]) {
+		/* everything came: a PROBE about all of it gets an ACK of all of it */
+		acks_before = a.acks;
+		a.reset_conn = conn_id ^ 0x5a5a;
+		fake_ack(afd, dport, lport, conn_id, F_PROBE, 0, total);
+		fake_ack(afd, dport, lport, conn_id ^ 0x5a5a, F_PROBE, 0, total);
+		ack_scan_run(fp, &a, 2000, NULL);
+		if (a.acks != acks_before + 1 || a.ack_seq[acks_before] != total)
+			snprintf(why, sizeof(why), "a PROBE got %u ACKs (want 1 of %u), at %u",
+				 a.acks - acks_before, total,
+				 a.acks > acks_before ? a.ack_seq[acks_before] : 0);
+		else if (!a.got_reset)
+			snprintf(why, sizeof(why), "a PROBE for an unknown conn id got no RESET");
+	}
+	if (caps && !why[0]) {
+		/* a copy sent again (RTX) for a connection gone: dropped, no RESET */
+		unsigned char d[HDR_MAX + 1];
+		size_t n = frame(d, 5, dport, lport, conn_id ^ 0xa5a5, 0, 0);
+
+		be16(d + 4, F_RTX);
+		be32(d + 16, 1);
+		d[n] = 'r';
+		a.reset_conn = conn_id ^ 0xa5a5;
+		a.got_reset = 0;
+		write_all(afd, d, n + 1);
+		ack_scan_run(fp, &a, 1000, NULL);
+		if (a.got_reset)
+			snprintf(why, sizeof(why), "DATA sent again (RTX) for an unknown conn id got RESET");
+	}
+	if (caps && !why[0]) {
+		/* 1000 bytes more, far below an interval: the delayed ACK takes them */
+		acks_before = a.acks;
+		fake_data_pattern(afd, dport, lport, conn_id, total, 1000);
+		total += 1000;
+		t0 = now();
+		ack_count_at = a.acks;
+		ack_scan_run(fp, &a, 2000, ack_more);
+		ack_scan_run(fp, &a, 300, NULL);	/* and no second one */
+		if (a.acks != acks_before + 1 || a.ack_seq[acks_before] != total)
+			snprintf(why, sizeof(why), "1000 bytes more got %u ACKs (want 1, at %u), at %u",
+				 a.acks - acks_before, total,
+				 a.acks > acks_before ? a.ack_seq[acks_before] : 0);
+		else
+			delayed_ms = (now() - t0) * 1000;
+	}
+	if (!why[0] && a.bad)
+		snprintf(why, sizeof(why), "%u frames with flags they cannot carry here", a.bad);
+	got = read_pattern(cfd, first, (int)(total - first));
+	if (!why[0] && got != (int)(total - first))
+		snprintf(why, sizeof(why), "the reader got %d of %u bytes in order", got, total - first);
+	if (!why[0] && caps)
+		PASS(name, "%u bytes in 16 KiB frames, window %u: %u ACKs, each at a frame end within an interval (%u) of the last; a PROBE answered, an unknown one reset, an unknown RTX dropped; 1000 bytes more acknowledged after %.0f ms",
+		     total, win, a.acks, every, delayed_ms);
+	else if (!why[0])
+		PASS(name, "%u bytes in 16 KiB frames, window %u: no ACK", total, win);
+	else
+		FAIL(name, "%s", why);
+out:
+	fake_done(fp, cfd, afd);
+}
+
+static void t_ack_capable(void *x) { (void)x; test_ack_peer(1); }
+static void t_ack_old_peer(void *x) { (void)x; test_ack_peer(0); }
+
+/*
+ * The module keeps what it sent to a peer that acknowledges until that
+ * peer's ACK, within a cap on the memory kept (twice the send limit plus
+ * two ACK intervals).  The fake reads everything and acknowledges
+ * nothing, with 64 MiB of credit: the writer stops (EAGAIN) far below
+ * the credit and asks once with ACK|PROBE; the fake's ACK of the offset
+ * asked about wakes it (POLLOUT) and lets it go on, until it stops and
+ * asks again further on.
+ * Before frames were kept, the writer went on to the whole 64 MiB.
+ */
+static void test_rtx_cap(void)
+{
+	const char *name = "rtx_cap_blocks_writer";
+	unsigned long long capped = nc_counter("rtx_capped"), probes = nc_counter("ack_probes");
+	static char buf[65536];
+	struct ack_scan a = { 0 };
+	unsigned int lport, stalled_probes;
+	uint32_t conn_id, want;
+	size_t total = 0, more = 0;
+	struct fake_cfg c;
+	struct fake_peer *fp = fake_open(name, &c, 0, 0);
+	int cfd = -1, afd = -1, pollout;
+	double last, t0;
+
+	if (!fp)
+		return;
+	cfd = fake_connecting(name, fp, &c, 5314, &conn_id, &lport);
+	if (cfd < 0)
+		goto out;
+	afd = fake_accept_caps(name, &c, cfd, 5314, lport, conn_id, 64u << 20, CAP_ACK);
+	if (afd < 0)
+		goto out;
+	if (!fake_wait_up(fp, &c, 15)) {	/* DATA goes on every bulk channel */
+		FAIL(name, "%d of the module's %u channels to the fake came up", fp->n, c.bulk + c.lat);
+		goto out;
+	}
+	a.conn_id = conn_id;
+	memset(buf, 'k', sizeof(buf));
+	/* write until nothing went for 1 s while the fake reads all */
+	for (last = now(); now() - last < 1.0 && total < (64u << 20);) {
+		ssize_t w = send(cfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (w > 0) {
+			total += (size_t)w;
+			last = now();
+		} else if (w < 0 && errno != EAGAIN) {
+			FAIL(name, "send after %zu bytes: %s", total, strerror(errno));
+			goto out;
+		} else {
+			ack_scan_run(fp, &a, 50, NULL);
+		}
+	}
+	ack_scan_run(fp, &a, 300, NULL);
+	stalled_probes = a.probes;
+	want = a.probe_want;
+	if (!stalled_probes || total >= (16u << 20) || a.data != total) {
+		FAIL(name, "the writer stopped after %zu bytes of 64 MiB of credit (want < 16 MiB), the fake read %llu, %u PROBEs (want 1)",
+		     total, a.data, stalled_probes);
+		goto out;
+	}
+	pollout = wait_fd(cfd, POLLOUT, 0);
+	fake_ack(afd, 5314, lport, conn_id, 0, want, 0);
+	/* the ACK's release wakes a writer waiting in poll() */
+	pollout = !pollout && wait_fd(cfd, POLLOUT, 3000);
+	for (t0 = now(); now() - t0 < 20 && (!more || a.probes < 2);) {
+		ssize_t w = send(cfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (w > 0)
+			more += (size_t)w;
+		else
+			ack_scan_run(fp, &a, 50, NULL);
+	}
+	if (stalled_probes == 1 && want > 0 && want <= total && pollout && more > 0 && a.probes >= 2 &&
+	    a.probe_want > want && !a.bad && nc_counter("rtx_capped") > capped &&
+	    nc_counter("ack_probes") >= probes + 2)
+		PASS(name, "stopped at %zu bytes of 64 MiB credit with one PROBE (about %u), went on for %zu after its ACK, asked again (about %u); rtx_capped +%llu",
+		     total, want, more, a.probe_want, nc_counter("rtx_capped") - capped);
+	else
+		FAIL(name, "stopped at %zu bytes, %u PROBEs while stopped (want 1, about %u), POLLOUT %s after the ACK, %zu bytes after it, %u PROBEs in all (last about %u), %u bad frames, rtx_capped +%llu, ack_probes +%llu",
+		     total, stalled_probes, want, pollout ? "came" : "did not come (or was there before)",
+		     more, a.probes, a.probe_want, a.bad,
+		     nc_counter("rtx_capped") - capped, nc_counter("ack_probes") - probes);
+out:
+	fake_done(fp, cfd, afd);
+}
+
+static void t_rtx_cap(void *x) { (void)x; test_rtx_cap(); }
+
+/*
+ * Two sockets of this module, over loopback: both ends announce the
+ * capability, so 8 MiB one way are acknowledged (ack_sent and ack_rcvd
+ * grow by one per 256 KiB and a frame at most, 26 for 65280-byte frames)
+ * and every byte arrives; after close
+ * nothing stays kept (the frames hold the sockets: the module's reference
+ * count comes back).
+ */
+static void test_ack_loopback(void)
+{
+	const char *name = "ack_loopback";
+	unsigned long long s0 = nc_counter("ack_sent"), r0 = nc_counter("ack_rcvd");
+	int lfd = nc_listener(5315, 4), cfd = -1, sfd = -1, refs = module_refs();
+	struct stripe_xfer w = { 0 }, rd = { 0 };
+
+	if (lfd < 0 || stripe_pair(lfd, 5315, 0, &cfd, &sfd)) {
+		FAIL(name, "connection: %s", strerror(errno));
+		goto out;
+	}
+	if (stripe_start(&rd, sfd, 0, 8u << 20, 0) || stripe_start(&w, cfd, 1, 8u << 20, 0)) {
+		FAIL(name, "threads: %s", strerror(errno));
+		goto out;
+	}
+	pthread_join(w.th, NULL);
+	pthread_join(rd.th, NULL);
+	close(cfd);
+	close(sfd);
+	cfd = sfd = -1;
+	usleep(300000);
+	if (stripe_ok(&w, &rd) && nc_counter("ack_sent") - s0 >= 20 &&
+	    nc_counter("ack_rcvd") - r0 >= 20 && module_refs() == refs)
+		PASS(name, "8 MiB in order; ack_sent +%llu, ack_rcvd +%llu; module references back to %d",
+		     nc_counter("ack_sent") - s0, nc_counter("ack_rcvd") - r0, refs);
+	else
+		FAIL(name, "wrote %llu, read %llu (err %d/%d, bad at %llu); ack_sent +%llu, ack_rcvd +%llu (want >= 20); module references %d, before %d",
+		     (unsigned long long)w.done, (unsigned long long)rd.done, w.err, rd.err,
+		     (unsigned long long)rd.bad_at, nc_counter("ack_sent") - s0,
+		     nc_counter("ack_rcvd") - r0, module_refs(), refs);
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (lfd >= 0)
+		close(lfd);
+}
+
+static void t_ack_loopback(void *x) { (void)x; test_ack_loopback(); }
 static void t_priority_after_connect(void *a) { (void)a; test_priority_after_connect(); }
 static void t_priority_no_channel(void *a) { (void)a; test_priority_no_channel(); }
 static void t_bulk_notsent_lowat(void *a) { (void)a; test_bulk_notsent_lowat(); }
@@ -7291,6 +7772,10 @@ int main(int argc, char **argv)
 		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
 		run_test("ro_resend_dups", t_ro_resend_dups, NULL, 90);
+		run_test("ack_to_capable_peer", t_ack_capable, NULL, 90);
+		run_test("no_ack_to_old_peer", t_ack_old_peer, NULL, 90);
+		run_test("rtx_cap_blocks_writer", t_rtx_cap, NULL, 90);
+		run_test("ack_loopback", t_ack_loopback, NULL, 120);
 		run_test("priority_after_connect", t_priority_after_connect, NULL, 120);
 		run_test("priority_no_channel", t_priority_no_channel, NULL, 90);
 		run_test("bulk_notsent_lowat", t_bulk_notsent_lowat, NULL, 90);

@@ -108,8 +108,13 @@ while [ $run -lt "$RUNS" ]; do
 				;;
 			esac
 		done
-		echo "NCVM SBCOUNT run=$run bulk=$ch stripe_switches=$(counter stripe_switches) rx_ooo=$(counter rx_ooo)"
-		rmmod netchannel
+		echo "NCVM SBCOUNT run=$run bulk=$ch stripe_switches=$(counter stripe_switches) rx_ooo=$(counter rx_ooo)" \
+			"ack_sent=$(counter ack_sent) ack_probes=$(counter ack_probes) rtx_capped=$(counter rtx_capped)"
+		# a socket closed a moment ago may still hold the module (frames on their way)
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			rmmod netchannel 2>/dev/null && break
+			sleep 0.3
+		done
 	done
 done
 # what the init script checks next (unload, load loops) wants it loaded
