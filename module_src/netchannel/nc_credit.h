@@ -65,6 +65,8 @@ void nc_rxc_init_within(struct nc_rx_credit *c, u32 isn, u32 win, u32 cover);
 #define NC_ACK_FRAMES		128u
 /* bytes received and not acknowledged are, at the latest after this (ms) */
 #define NC_ACK_DELAY_MS		40u
+/* a PROBE not answered in this time (ms) is sent again while a writer waits */
+#define NC_PROBE_AGAIN_MS	1000u
 bool nc_ack_due(u32 nxt, u32 ack, u32 win, u32 frames);
 u32 nc_rtx_cap(u32 sndlim);
 

@@ -381,6 +381,7 @@ struct nc_sock {
 	u32 ack_frames;			/* DATA frames with new bytes since */
 	u32 ack_want;
 	unsigned long ack_rep_at;	/* a repeated answer to PROBE, not before */
+	unsigned long ack_asked_at;	/* when the PROBE out went */
 	struct delayed_work ack_work;	/* the delayed ACK (nc_incoming.c) */
 	struct list_head rxq;		/* struct nc_chunk */
 	u32 rxq_bytes;

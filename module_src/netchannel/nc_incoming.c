@@ -666,10 +666,24 @@ static void nc_rx_ack(struct nc_sock *nsk, const struct nc_hdr *h)
 	int r = 0;
 
 	spin_lock(&nsk->lock);
-	if (nsk->conn_id != h->conn_id || !nsk->rtx_on ||
-	    sk->sk_state != TCP_ESTABLISHED) {
+	if (nsk->conn_id != h->conn_id || sk->sk_state != TCP_ESTABLISHED) {
 		spin_unlock(&nsk->lock);
-		return;		/* an older incarnation's, or no ACKs here */
+		return;		/* an older incarnation's */
+	}
+	if (!nsk->rtx_on) {
+		spin_unlock(&nsk->lock);
+		if (!(h->flags & NC_F_PROBE))
+			return;	/* ACKs for what this end does not keep */
+		/*
+		 * The peer keeps DATA for ACKs this connection was set up
+		 * without (a HELLO's capability lost on the way): its writer
+		 * would wait for ever.  End it as a protocol error.
+		 */
+		pr_warn_ratelimited("netchannel: peer waits for acknowledgements on port %u, which its HELLO did not offer\n",
+				    nsk->lport);
+		NC_INC(proto_errors);
+		__nc_conn_fail(nsk, ECONNRESET, true, &h->conn_id);
+		return;
 	}
 	nc_rtx_acked_locked(nsk, h->seq, &freed, &r);
 	if (r > 0)
@@ -698,8 +712,10 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		 struct nc_chunk *chunk)
 {
 	struct nc_sock *nsk;
+	struct nc_ctl d;
 	struct sock *sk;
-	bool fin;
+	bool fin, ack;
+	u32 aseq = 0;
 	int r;
 
 	if (h->type == NC_T_CONNECT) {
@@ -708,7 +724,9 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 	}
 	nsk = nc_lookup(rc->peer_ip, h->dport, h->sport);
 	if (!nsk || nsk->conn_id != h->conn_id) {
-		NC_INC(unknown_conn);
+		/* a plain ACK to a connection closed meanwhile is no news */
+		if (h->type != NC_T_ACK || (h->flags & NC_F_PROBE))
+			NC_INC(unknown_conn);
 		/*
 		 * DATA for no connection, or a PROBE asking whether it is
 		 * still there, gets RESET; a copy sent again (RTX) does not:
@@ -763,7 +781,14 @@ void nc_rx_frame(struct nc_rxchan *rc, const struct nc_hdr *h,
 		}
 		if (fin)
 			nsk->peer_fin = true;
+		/* all came: acknowledge the final offset now */
+		ack = fin && sk->sk_state == TCP_ESTABLISHED &&
+		      nc_ack_now(nsk, &aseq);
+		if (ack)
+			nc_ctl_snap(nsk, &d);
 		spin_unlock(&nsk->lock);
+		if (ack)
+			nc_send_ack(&d, aseq, false, 0);
 		if (fin) {
 			nc_wake(sk, EPOLLIN | EPOLLRDNORM | EPOLLRDHUP);
 			break;

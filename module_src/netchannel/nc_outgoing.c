@@ -117,11 +117,11 @@ void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev)
  *
  * Under nsk->lock, as receiver: whether to acknowledge now, and what
  * (*seq, the next offset expected: on a frame boundary).  Every
- * nc_ack_due() interval (in bytes or in frames), once the peer's final offset has come, and when
- * the offset a PROBE asked about is reached.  A PROBE that finds nothing
- * new to acknowledge is answered again at most every 200 ms: the peer
- * already has that ACK unless it was lost, and a peer that sends PROBEs
- * and reads nothing cannot make us queue ACKs faster than that.
+ * nc_ack_due() interval (in bytes or in frames), once the peer's final
+ * offset has come, and when the offset a PROBE asked about is reached.
+ * Answers to PROBEs that nothing else made due go at most every 200 ms:
+ * a peer that sends a PROBE after each byte and reads nothing cannot
+ * make us queue ACKs faster than that.
  */
 bool nc_ack_now(struct nc_sock *nsk, u32 *seq)
 {
@@ -130,17 +130,20 @@ bool nc_ack_now(struct nc_sock *nsk, u32 *seq)
 
 	if (!nsk->rtx_on)
 		return false;
+	if (nxt != nsk->ack_sent &&
+	    (nsk->peer_fin || nc_ack_due(nxt, nsk->ack_sent, nsk->rxc.win,
+					 nsk->ack_frames)))
+		goto ack;	/* due anyway: it answers a PROBE too */
+	/*
+	 * Only a PROBE's answer: at most one each 200 ms.  One held back
+	 * stays asked for; bytes not acknowledged yet have the delayed ACK.
+	 */
+	if (!want || time_before(jiffies, nsk->ack_rep_at))
+		return false;
+	nsk->ack_rep_at = jiffies + HZ / 5;
+ack:
 	if (want)
 		nsk->ack_want_on = false;
-	if (nxt == nsk->ack_sent) {
-		if (!want || time_before(jiffies, nsk->ack_rep_at))
-			return false;
-		nsk->ack_rep_at = jiffies + HZ / 5;
-	} else if (!want && !nsk->peer_fin &&
-		   !nc_ack_due(nxt, nsk->ack_sent, nsk->rxc.win,
-			       nsk->ack_frames)) {
-		return false;
-	}
 	nsk->ack_sent = nxt;
 	nsk->ack_frames = 0;
 	*seq = nxt;
@@ -168,10 +171,12 @@ int nc_send_ack(const struct nc_ctl *d, u32 seq, bool probe, u32 want)
 }
 
 /*
- * As sender, under lock_sock(): the frames kept for the peer's ACK are
- * many, or a writer waits for them to go.  Ask the peer to acknowledge
- * everything sent so far, unless such a question is out already.  The
- * PROBE's own offset acknowledges what this side received.
+ * As sender, under lock_sock(): a writer waits for the frames kept for
+ * the peer's ACK to go.  Ask the peer to acknowledge everything sent so
+ * far, unless such a question went out less than NC_PROBE_AGAIN_MS ago
+ * (its answer may have been lost: the writer asks again each time it
+ * wakes after that).  The PROBE's own offset acknowledges what this side
+ * received.
  */
 void nc_tx_probe(struct nc_sock *nsk)
 {
@@ -181,10 +186,13 @@ void nc_tx_probe(struct nc_sock *nsk)
 	bool go;
 
 	spin_lock(&nsk->lock);
-	go = nsk->rtx_on && !nsk->ack_asked && nsk->rtx.count &&
-	     sk->sk_state == TCP_ESTABLISHED;
+	go = nsk->rtx_on && nsk->rtx.count && sk->sk_state == TCP_ESTABLISHED &&
+	     (!nsk->ack_asked ||
+	      time_after(jiffies, nsk->ack_asked_at +
+				  msecs_to_jiffies(NC_PROBE_AGAIN_MS)));
 	if (go) {
 		nsk->ack_asked = true;
+		nsk->ack_asked_at = jiffies;
 		want = nsk->rtx.nxt;
 		nsk->ack_asked_seq = want;
 		seq = nsk->ro.nxt;

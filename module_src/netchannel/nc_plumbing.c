@@ -472,19 +472,28 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			break;
 		}
 		if (!avail || !nc_tx_room(nsk)) {
+			bool capped = nc_rtx_full(nsk);
+			long slice = timeo, left;
+
 			err = nc_tx_full(sock, timeo);
-			if (nc_rtx_full(nsk)) {
+			if (capped) {
 				/* waiting for the peer's ACK: ask for it */
 				NC_INC(rtx_capped);
 				nc_tx_probe(nsk);
+				/* and again, if no answer comes (nc_tx_probe()) */
+				slice = min_t(long, timeo,
+					      msecs_to_jiffies(NC_PROBE_AGAIN_MS) + 1);
 			}
 			if (err)
 				break;
-			nc_wait(sk, &timeo,
+			left = slice;
+			nc_wait(sk, &left,
 				(nc_txc_avail(&nsk->txc) && nc_tx_room(nsk)) ||
 				READ_ONCE(sk->sk_err) ||
 				READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
 				(READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN));
+			if (timeo != MAX_SCHEDULE_TIMEOUT)
+				timeo -= slice - left;
 			continue;
 		}
 		n = (u32)min_t(size_t, len - copied, avail);
@@ -805,7 +814,9 @@ static void nc_close(struct sock *sk, long timeout)
 	struct nc_sock *nsk = nc_sk(sk);
 	LIST_HEAD(children);
 	LIST_HEAD(kept);
+	u32 aseq;
 	int state;
+	bool ack;
 
 	lock_sock(sk);
 	spin_lock(&nsk->lock);
@@ -820,11 +831,21 @@ static void nc_close(struct sock *sk, long timeout)
 	 * once the socket is closed (the frames hold it).
 	 */
 	nc_rtx_drop_locked(nsk, &kept);
+	/* what came and is not acknowledged: now, not by the delayed ACK */
+	ack = state == TCP_ESTABLISHED && nsk->rtx_on &&
+	      nsk->ro.nxt != nsk->ack_sent;
+	aseq = nsk->ro.nxt;
 	spin_unlock(&nsk->lock);
 	nc_rtx_put_list(&kept);
-	/* nor a delayed ACK: it would hold the socket (and rmmod) 40 ms more */
+	/* which would hold the socket (and rmmod) 40 ms more */
 	if (cancel_delayed_work(&nsk->ack_work))
 		sock_put(sk);	/* the work's reference; close() holds its own */
+	if (ack) {
+		struct nc_ctl d;
+
+		nc_ctl_snap(nsk, &d);
+		nc_send_ack(&d, aseq, false, 0);
+	}
 
 	if (state == TCP_CLOSE) {
 		/* a failed connection's DATA waiting for a turn: nobody wants it */

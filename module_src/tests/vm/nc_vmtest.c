@@ -5545,12 +5545,12 @@ static int kasan_on(void)
 static void test_small_frames(void)
 {
 	const char *name = "small_frames";
-	unsigned long long acks_s, acks_r;
+	unsigned long long acks_s, seen;
 	int lfd = nc_listener(7354, 2), c, a, q, bad = 0, waits = 0;
 	size_t sent = 0, got = 0, want = SMALL_BYTES;
 	long kb0, kb1;
 	uint8_t b[997];
-	double t0;
+	double t0, t1;
 
 	c = lfd < 0 ? -1 : nc_connect("127.0.0.1", 7354);
 	a = c < 0 ? -1 : accept(lfd, NULL, NULL);
@@ -5563,7 +5563,6 @@ static void test_small_frames(void)
 	usleep(200000);
 	kb0 = meminfo_kb("SUnreclaim");
 	acks_s = nc_counter("ack_sent");
-	acks_r = nc_counter("ack_rcvd");
 	if (kasan_on())	/* 1-byte frames cost KASAN and lockdep dearly */
 		want = SMALL_BYTES / 8;
 	while (sent < want) {
@@ -5585,13 +5584,17 @@ static void test_small_frames(void)
 	q = inq_reaches(a, (int)sent);
 	/*
 	 * The sender keeps each frame until the receiver's ACK (one per
-	 * 128 frames here): measure once the ACKs sent have all come back,
+	 * 128 frames here): measure once no more ACKs come back (0.3 s),
 	 * what stays for the frames the receiver holds.
 	 */
 	kb1 = meminfo_kb("SUnreclaim");
-	for (t0 = now(); now() - t0 < 5 &&
-	     nc_counter("ack_rcvd") - acks_r < nc_counter("ack_sent") - acks_s;)
+	for (t0 = now(), seen = nc_counter("ack_rcvd"), t1 = now(); now() - t0 < 5 && now() - t1 < 0.3;) {
 		usleep(20000);
+		if (nc_counter("ack_rcvd") != seen) {
+			seen = nc_counter("ack_rcvd");
+			t1 = now();
+		}
+	}
 	printf("NCTEST INFO %s %zu 1-byte frames unread: FIONREAD %d, SUnreclaim %ld -> %ld KiB (%ld before the sender had the receiver's %llu ACKs); the writer waited for POLLOUT %d times\n",
 	       name, sent, q, kb0, meminfo_kb("SUnreclaim"), kb1, nc_counter("ack_sent") - acks_s,
 	       waits);
@@ -7331,6 +7334,24 @@ static int fake_ack(int fd, unsigned int sport, unsigned int dport, uint32_t con
 	return write_all(fd, h, n);
 }
 
+/* An ACK the fake sends from a thread after delay_ms (the writer then sleeps in poll()). */
+struct late_ack {
+	int fd;
+	unsigned int sport, dport;
+	uint32_t conn_id, seq;
+	int delay_ms;
+	pthread_t th;
+};
+
+static void *late_ack_run(void *arg)
+{
+	struct late_ack *l = arg;
+
+	usleep((useconds_t)l->delay_ms * 1000);
+	fake_ack(l->fd, l->sport, l->dport, l->conn_id, 0, l->seq, 0);
+	return NULL;
+}
+
 static int ack_credit_1m(const struct ack_scan *a)
 {
 	return a->credit >= (1u << 20);
@@ -7355,7 +7376,7 @@ static int ack_more(const struct ack_scan *a)
  * with RESET, and DATA marked RTX (sent again) for one it does not know
  * with nothing (its connection may have ended after the first copy).  A peer whose HELLO has no capability (every module before
  * this one) never gets an ACK, whose unknown flags or type it could not
- * take.  Both readers then get every byte in order.
+ * take; should it send a PROBE all the same, the connection is reset.  Both readers then get every byte in order.
  */
 static void test_ack_peer(int caps)
 {
@@ -7470,11 +7491,28 @@ static void test_ack_peer(int caps)
 	got = read_pattern(cfd, first, (int)(total - first));
 	if (!why[0] && got != (int)(total - first))
 		snprintf(why, sizeof(why), "the reader got %d of %u bytes in order", got, total - first);
+	if (!caps && !why[0]) {
+		/*
+		 * A PROBE on a connection set up without acknowledgements
+		 * (the capability lost on the way): its writer would wait
+		 * for ever, so the module resets it.
+		 */
+		char x;
+
+		a.reset_conn = conn_id;
+		fake_ack(afd, dport, lport, conn_id, F_PROBE, 0, total);
+		ack_scan_run(fp, &a, 2000, NULL);
+		if (!a.got_reset || !wait_fd(cfd, POLLIN, 2000) || recv(cfd, &x, 1, MSG_DONTWAIT) >= 0 ||
+		    errno != ECONNRESET)
+			snprintf(why, sizeof(why), "a PROBE on it: RESET %s, the reader %s", a.got_reset ? "sent" : "not sent",
+				 errno == ECONNRESET ? "got ECONNRESET" : strerror(errno));
+	}
 	if (!why[0] && caps)
 		PASS(name, "%u bytes in 16 KiB frames, window %u: %u ACKs, each at a frame end within an interval (%u) of the last; a PROBE answered, an unknown one reset, an unknown RTX dropped; 1000 bytes more acknowledged after %.0f ms",
 		     total, win, a.acks, every, delayed_ms);
 	else if (!why[0])
-		PASS(name, "%u bytes in 16 KiB frames, window %u: no ACK", total, win);
+		PASS(name, "%u bytes in 16 KiB frames, window %u: no ACK; a PROBE, which the peer may not send, reset the connection",
+		     total, win);
 	else
 		FAIL(name, "%s", why);
 out:
@@ -7489,9 +7527,10 @@ static void t_ack_old_peer(void *x) { (void)x; test_ack_peer(0); }
  * peer's ACK, within a cap on the memory kept (twice the send limit plus
  * two ACK intervals).  The fake reads everything and acknowledges
  * nothing, with 64 MiB of credit: the writer stops (EAGAIN) far below
- * the credit and asks once with ACK|PROBE; the fake's ACK of the offset
- * asked about wakes it (POLLOUT) and lets it go on, until it stops and
- * asks again further on.
+ * the credit and asks once with ACK|PROBE, and a blocking send asks
+ * again each second while no answer comes; the fake's ACK of the offset
+ * asked about, sent while the writer sleeps in poll(), wakes it (POLLOUT)
+ * and lets it go on, until it stops and asks again further on.
  * Before frames were kept, the writer went on to the whole 64 MiB.
  */
 static void test_rtx_cap(void)
@@ -7506,7 +7545,10 @@ static void test_rtx_cap(void)
 	struct fake_cfg c;
 	struct fake_peer *fp = fake_open(name, &c, 0, 0);
 	int cfd = -1, afd = -1, pollout;
-	double last, t0;
+	double last, t0, woke_ms = 0;
+	struct late_ack late;
+	unsigned int reprobes = 0;
+	ssize_t blocked;
 
 	if (!fp)
 		return;
@@ -7544,11 +7586,44 @@ static void test_rtx_cap(void)
 		     total, a.data, stalled_probes);
 		goto out;
 	}
+	/*
+	 * A blocking writer asks again while no answer comes (the first
+	 * may have been lost): a 3 s send timeout sees a PROBE each second.
+	 */
+	{
+		struct timeval tv = { .tv_sec = 3 };
+		int fl = fcntl(cfd, F_GETFL);
+
+		setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		fcntl(cfd, F_SETFL, fl & ~O_NONBLOCK);
+		blocked = send(cfd, buf, sizeof(buf), 0);
+		fcntl(cfd, F_SETFL, fl);
+		ack_scan_run(fp, &a, 300, NULL);
+		reprobes = a.probes - stalled_probes;
+		if (blocked >= 0 || errno != EAGAIN || !reprobes || a.probe_want != want) {
+			FAIL(name, "a blocking send with a 3 s timeout: %zd (%s), %u PROBEs more (want 1 or more, about %u: %u)",
+			     blocked, blocked < 0 ? strerror(errno) : "sent", reprobes, want, a.probe_want);
+			goto out;
+		}
+	}
+	/* the ACK's release wakes a writer asleep in poll() */
+	late.fd = afd;
+	late.sport = 5314;
+	late.dport = lport;
+	late.conn_id = conn_id;
+	late.seq = want;
+	late.delay_ms = 500;
 	pollout = wait_fd(cfd, POLLOUT, 0);
-	fake_ack(afd, 5314, lport, conn_id, 0, want, 0);
-	/* the ACK's release wakes a writer waiting in poll() */
-	pollout = !pollout && wait_fd(cfd, POLLOUT, 3000);
-	for (t0 = now(); now() - t0 < 20 && (!more || a.probes < 2);) {
+	if (pthread_create(&late.th, NULL, late_ack_run, &late)) {
+		FAIL(name, "thread: %s", strerror(errno));
+		goto out;
+	}
+	t0 = now();
+	pollout = !pollout && wait_fd(cfd, POLLOUT, 5000);
+	woke_ms = (now() - t0) * 1000;
+	pthread_join(late.th, NULL);
+	pollout = pollout && woke_ms >= 400;
+	for (t0 = now(); now() - t0 < 20 && (!more || a.probes < stalled_probes + reprobes + 1);) {
 		ssize_t w = send(cfd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (w > 0)
@@ -7556,14 +7631,16 @@ static void test_rtx_cap(void)
 		else
 			ack_scan_run(fp, &a, 50, NULL);
 	}
-	if (stalled_probes == 1 && want > 0 && want <= total && pollout && more > 0 && a.probes >= 2 &&
+	if (stalled_probes == 1 && want > 0 && want <= total && pollout && more > 0 &&
+	    a.probes >= stalled_probes + reprobes + 1 &&
 	    a.probe_want > want && !a.bad && nc_counter("rtx_capped") > capped &&
 	    nc_counter("ack_probes") >= probes + 2)
-		PASS(name, "stopped at %zu bytes of 64 MiB credit with one PROBE (about %u), went on for %zu after its ACK, asked again (about %u); rtx_capped +%llu",
-		     total, want, more, a.probe_want, nc_counter("rtx_capped") - capped);
+		PASS(name, "stopped at %zu bytes of 64 MiB credit with one PROBE (about %u); a blocking send asked %u times more in its 3 s; poll() woke %.0f ms after it began, with the ACK sent at 500; went on for %zu, asked again (about %u); rtx_capped +%llu",
+		     total, want, reprobes, woke_ms, more, a.probe_want, nc_counter("rtx_capped") - capped);
 	else
-		FAIL(name, "stopped at %zu bytes, %u PROBEs while stopped (want 1, about %u), POLLOUT %s after the ACK, %zu bytes after it, %u PROBEs in all (last about %u), %u bad frames, rtx_capped +%llu, ack_probes +%llu",
-		     total, stalled_probes, want, pollout ? "came" : "did not come (or was there before)",
+		FAIL(name, "stopped at %zu bytes, %u PROBEs while stopped (want 1, about %u), POLLOUT %s (%.0f ms; the ACK went at 500), %zu bytes after it, %u PROBEs in all (last about %u), %u bad frames, rtx_capped +%llu, ack_probes +%llu",
+		     total, stalled_probes, want, pollout ? "came" : "did not come in time (or was there before)",
+		     woke_ms,
 		     more, a.probes, a.probe_want, a.bad,
 		     nc_counter("rtx_capped") - capped, nc_counter("ack_probes") - probes);
 out:
