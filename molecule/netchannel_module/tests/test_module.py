@@ -85,7 +85,8 @@ def test_loaded_with_its_own_address_and_table(host, me, lab_hosts):
 
 def _mesh_problems(text: str, lab_hosts: dict) -> list[str]:
     """What keeps this host's mesh from being whole: every peer's 2 bulk + 1 latency channels up
-    outbound, and exactly that many inbound from it (no stale duplicates)."""
+    outbound, and exactly that many inbound from it (no stale duplicates), each offering
+    acknowledgements."""
     problems = []
     for name, peer in lab_hosts.items():
         ip = peer["netchannel_data_ip"]
@@ -96,9 +97,14 @@ def _mesh_problems(text: str, lab_hosts: dict) -> list[str]:
         states = re.findall(r"^  tx +\d+ (\w+) +(\w+) ", block.group(2), re.M)
         if sorted(states) != sorted([("bulk", "up"), ("bulk", "up"), ("latency", "up")]):
             problems.append(f"outbound to {name}: {states}")
-        inbound = re.findall(rf"^rx id \d+ from {re.escape(ip)} chan \d+ (\w+) frames \d+ bytes \d+$", text, re.M)
+        # " dying" lines (being torn down) do not count; " acks": the peer's HELLO offered
+        # acknowledgements, which every module of this version does
+        found = re.findall(rf"^rx id \d+ from {re.escape(ip)} chan \d+ (\w+) frames \d+ bytes \d+( acks)?$", text, re.M)
+        inbound = [cls for cls, _ in found]
         if sorted(inbound) != ["bulk", "bulk", "latency"]:
             problems.append(f"inbound from {name}: {inbound}")
+        elif not all(acks for _, acks in found):
+            problems.append(f"inbound from {name}: a HELLO without acknowledgements: {found}")
     return problems
 
 
