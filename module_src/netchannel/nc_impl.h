@@ -501,8 +501,7 @@ u32 nc_rtx_limit(struct nc_sock *nsk);
 bool nc_rtx_full(struct nc_sock *nsk);
 void nc_rtx_reset(struct nc_sock *nsk, bool on);
 void nc_rtx_drop_locked(struct nc_sock *nsk, struct list_head *frames);
-u32 nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames,
-			int *res);
+int nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames);
 void nc_rtx_put_list(struct list_head *frames);
 extern int nc_wmem_min;
 void nc_tx_uncharge(struct nc_sock *nsk);
@@ -520,6 +519,7 @@ void nc_send_credit(struct nc_sock *nsk, const struct nc_ctl *d,
 		    u32 credit, u32 prev);
 void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev);
 bool nc_ack_now(struct nc_sock *nsk, u32 *seq);
+bool nc_ack_pending(struct nc_sock *nsk, u32 *seq);
 int nc_send_ack(const struct nc_ctl *d, u32 seq, bool probe, u32 want);
 void nc_tx_probe(struct nc_sock *nsk);
 void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen,

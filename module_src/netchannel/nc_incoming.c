@@ -466,14 +466,9 @@ void nc_ack_work(struct work_struct *w)
 	u32 seq = 0;
 
 	spin_lock(&nsk->lock);
-	if (sk->sk_state == TCP_ESTABLISHED && nsk->rtx_on &&
-	    nsk->ro.nxt != nsk->ack_sent) {
-		seq = nsk->ro.nxt;
-		nsk->ack_sent = seq;
-		nsk->ack_frames = 0;
+	go = sk->sk_state == TCP_ESTABLISHED && nc_ack_pending(nsk, &seq);
+	if (go)
 		nc_ctl_snap(nsk, &d);
-		go = true;
-	}
 	spin_unlock(&nsk->lock);
 	if (go)
 		nc_send_ack(&d, seq, false, 0);
@@ -685,7 +680,7 @@ static void nc_rx_ack(struct nc_sock *nsk, const struct nc_hdr *h)
 		__nc_conn_fail(nsk, ECONNRESET, true, &h->conn_id);
 		return;
 	}
-	nc_rtx_acked_locked(nsk, h->seq, &freed, &r);
+	r = nc_rtx_acked_locked(nsk, h->seq, &freed);
 	if (r > 0)
 		NC_INC(ack_rcvd);
 	if (r >= 0 && (h->flags & NC_F_PROBE)) {

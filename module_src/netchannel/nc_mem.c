@@ -647,13 +647,14 @@ void nc_txframe_done(struct nc_txframe *f)
 	atomic_sub((int)(f->len - nc_hdr_len(f->buf[2], f->buf[3])),
 		   &nc_sk(sk)->tx_payload);
 	atomic_sub((int)f->len, &nc_sk(sk)->tx_queued);
-	__nc_txframe_put(f);
-	smp_mb__after_atomic();	/* pairs with sendmsg's and poll's */
-	nc_write_space(sk);
-	sock_put(sk);
+	nc_txframe_put(f);
 }
 
-/* The retransmit list's reference to f, after an ACK or a purge. */
+/*
+ * A DATA frame's reference (the channel's, or the retransmit list's after
+ * an ACK or a purge) and the socket it holds; writers waiting for room or
+ * memory are woken after it.
+ */
 void nc_txframe_put(struct nc_txframe *f)
 {
 	struct sock *sk = f->owner;
@@ -719,19 +720,18 @@ void nc_rtx_drop_locked(struct nc_sock *nsk, struct list_head *frames)
 
 /*
  * Under nsk->lock: the peer has every byte before ack; the frames that
- * covers onto frames.  The bytes of memory released; *res is
- * nc_rtx_ack()'s answer (< 0: an ACK no honest peer sends).
+ * covers onto frames.  nc_rtx_ack()'s answer: the frames released, or
+ * < 0 for an ACK no honest peer sends.
  */
-u32 nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames,
-			int *res)
+int nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames)
 {
 	struct nc_rtx_rel rel = { .frames = frames };
+	int r = nc_rtx_ack(&nsk->rtx, ack, nc_rtx_collect, &rel);
 
-	*res = nc_rtx_ack(&nsk->rtx, ack, nc_rtx_collect, &rel);
 	WRITE_ONCE(nsk->rtx_mem, nsk->rtx_mem - rel.mem);
 	if (nsk->ack_asked && !nc_seq_lt(ack, nsk->ack_asked_seq))
 		nsk->ack_asked = false;
-	return rel.mem;
+	return r;
 }
 
 /* After nsk->lock: drop the references nc_rtx_*_locked() collected. */

@@ -144,10 +144,23 @@ bool nc_ack_now(struct nc_sock *nsk, u32 *seq)
 ack:
 	if (want)
 		nsk->ack_want_on = false;
-	nsk->ack_sent = nxt;
-	nsk->ack_frames = 0;
-	*seq = nxt;
+	nc_ack_pending(nsk, seq);	/* a PROBE's answer may repeat the last */
 	return true;
+}
+
+/*
+ * Under nsk->lock: acknowledge whatever came since the last ACK (the
+ * delayed ACK, close()); false if nothing did.  *seq is the offset
+ * either way, and it counts as sent.
+ */
+bool nc_ack_pending(struct nc_sock *nsk, u32 *seq)
+{
+	bool news = nsk->rtx_on && nsk->ro.nxt != nsk->ack_sent;
+
+	*seq = nsk->ro.nxt;
+	nsk->ack_sent = *seq;
+	nsk->ack_frames = 0;
+	return news;
 }
 
 /*

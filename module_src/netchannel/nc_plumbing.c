@@ -832,9 +832,7 @@ static void nc_close(struct sock *sk, long timeout)
 	 */
 	nc_rtx_drop_locked(nsk, &kept);
 	/* what came and is not acknowledged: now, not by the delayed ACK */
-	ack = state == TCP_ESTABLISHED && nsk->rtx_on &&
-	      nsk->ro.nxt != nsk->ack_sent;
-	aseq = nsk->ro.nxt;
+	ack = state == TCP_ESTABLISHED && nc_ack_pending(nsk, &aseq);
 	spin_unlock(&nsk->lock);
 	nc_rtx_put_list(&kept);
 	/* which would hold the socket (and rmmod) 40 ms more */
