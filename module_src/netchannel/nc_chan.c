@@ -85,22 +85,12 @@ struct nc_chan *nc_peer_pick_chan(struct nc_peer *peer, bool latency,
 	return &peer->chans[base + nc_stripe_home(lport, rport, n)];
 }
 
-/*
- * A frame in the data path's wire version: the header written, room for
- * h->len payload bytes after it (at f->buf + f->len - h->len).
- */
-struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
+/* A frame of len bytes (buf left to the caller): one reference, no owner. */
+static struct nc_txframe *nc_txframe_new(u32 len, bool charged, gfp_t gfp)
 {
-	struct nc_hdr v = *h;
 	struct nc_txframe *f;
-	size_t size;
-	u32 hlen;
+	size_t size = struct_size(f, buf, len);
 
-	v.version = NC_DP_VERSION;
-	hlen = nc_hdr_len(v.version, v.type);
-	if (WARN_ON_ONCE(!hlen))
-		return NULL;
-	size = struct_size(f, buf, hlen + h->len);
 	f = kmalloc(size, gfp);
 	if (!f)
 		return NULL;
@@ -111,10 +101,48 @@ struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
 	f->owner = NULL;
 	f->flow = NULL;
 	f->rst_reply = false;
-	f->len = hlen + h->len;
+	f->charged = charged;
+	f->len = len;
 	f->sent = 0;
-	nc_hdr_encode_v(&v, f->buf, hlen);
 	return f;
+}
+
+/*
+ * A frame in the data path's wire version: the header written, room for
+ * h->len payload bytes after it (at f->buf + f->len - h->len).
+ */
+struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp)
+{
+	struct nc_hdr v = *h;
+	struct nc_txframe *f;
+	u32 hlen;
+
+	v.version = NC_DP_VERSION;
+	hlen = nc_hdr_len(v.version, v.type);
+	if (WARN_ON_ONCE(!hlen))
+		return NULL;
+	f = nc_txframe_new(hlen + h->len, true, gfp);
+	if (f)
+		nc_hdr_encode_v(&v, f->buf, hlen);
+	return f;
+}
+
+/*
+ * A copy of a DATA frame to send again (the original stays on its
+ * retransmit list, and a dead channel's worker may still read it): the
+ * same bytes with NC_F_RTX set, no owner, not charged, one reference.
+ */
+struct nc_txframe *nc_txframe_copy(const struct nc_txframe *f, gfp_t gfp)
+{
+	struct nc_txframe *c = nc_txframe_new(f->len, false, gfp);
+
+	if (!c)
+		return NULL;
+	memcpy(c->buf, f->buf, f->len);
+	/* flags: big-endian at byte 4 (nc_wire.h); RTX is in the low byte */
+	BUILD_BUG_ON(NC_F_RTX > 0xff);
+	c->buf[5] |= NC_F_RTX;
+	return c;
 }
 
 static u32 nc_txframe_qlen(const struct list_head *item)
@@ -365,6 +393,27 @@ static u32 nc_tcp_notsent(const struct sock *sk)
 	const struct tcp_sock *tp = tcp_sk(sk);
 
 	return READ_ONCE(tp->write_seq) - READ_ONCE(tp->snd_nxt);
+}
+
+/*
+ * Every channel of the peer as it is now (up, incarnation, bytes queued
+ * here and in TCP), indexed as peer->chans, at most max; how many.
+ */
+u32 nc_peer_load(struct nc_peer *peer, struct nc_stripe_load *ld, u32 max)
+{
+	u32 i, n = min(peer->nchans, max);
+
+	for (i = 0; i < n; i++) {
+		struct nc_chan *ch = &peer->chans[i];
+
+		spin_lock(&ch->lock);
+		ld[i].up = ch->state == NC_CH_UP && ch->sock;
+		ld[i].gen = ch->gen;
+		ld[i].queued = ch->txq_bytes;
+		ld[i].notsent = ld[i].up ? nc_tcp_notsent(ch->sock->sk) : 0;
+		spin_unlock(&ch->lock);
+	}
+	return n;
 }
 
 /*
@@ -904,6 +953,7 @@ static int nc_rx_hello_accept(struct nc_rxchan *rc, u16 idx, bool latency,
 			      u32 announced, bool authed)
 {
 	struct nc_rxchan *old;
+	struct nc_peer *peer;
 	u64 replaced = 0;
 
 	spin_lock(&nc_rx_lock);
@@ -930,6 +980,14 @@ static int nc_rx_hello_accept(struct nc_rxchan *rc, u16 idx, bool latency,
 		replaced = old->id;
 	}
 	spin_unlock(&nc_rx_lock);
+	/*
+	 * What the peer's module does now: one reloaded as an older build
+	 * no longer acknowledges, and would drop a channel that brings it
+	 * a resent copy or a PROBE (nc_rtx_work() checks this first).
+	 */
+	peer = nc_peer_find(rc->peer_ip);
+	if (peer)
+		WRITE_ONCE(peer->caps, rc->caps);
 	if (replaced)
 		pr_info_ratelimited("netchannel: inbound channel %llu from %pI4h (%s %u) replaced by %llu\n",
 				    replaced, &rc->peer_ip,

@@ -68,6 +68,12 @@ struct nc_stats {
 	u64 ack_rcvd;		/* ACK frames that released DATA kept for them */
 	u64 ack_probes;		/* ACK|PROBE sent: a writer waits on its peer */
 	u64 rtx_capped;		/* writes that waited for an ACK (retention cap) */
+	u64 rtx_frames;		/* DATA frames sent again after a channel loss */
+	u64 rtx_bytes;		/* their payload */
+	u64 ctl_rehomed;	/* connections whose control channel moved */
+	u64 conn_kept;		/* lost channels' connections kept (resent) */
+	u64 peer_timeouts;	/* connections failed: no channel to the peer */
+	u64 credit_deferred;	/* CREDITs not queued, sent again by rtx_work */
 };
 
 DECLARE_PER_CPU(struct nc_stats, nc_stats);
@@ -134,6 +140,16 @@ enum nc_chan_state {
 #define NC_BULK_NOTSENT_LOWAT	131072
 
 /*
+ * A connection that kept its frames for resending (nc_sock.rtx_on) and
+ * finds no channel to its peer up waits this long for one, trying again
+ * every NC_RTX_RETRY_MS, before it fails with ETIMEDOUT.  Longer than
+ * retry_max_ms (5 s) and a connect, so one lost round of channels is
+ * ridden out.
+ */
+#define NC_PEER_TIMEOUT_MS	30000
+#define NC_RTX_RETRY_MS		100
+
+/*
  * A frame to send.  Control frames belong to the channel alone.  DATA of
  * a connection whose peer acknowledges (nc_sock.rtx_on) has a second
  * reference, the connection's retransmit list's, until the peer's ACK
@@ -150,6 +166,11 @@ struct nc_txframe {
 	u32 sent;
 	u32 truesize;			/* what kmalloc() gave */
 	bool rst_reply;			/* a RESET a peer provoked (rst_queued) */
+	bool charged;			/* truesize in the owner's tx_truesize (not a copy) */
+	/* nc_rtx_work()'s batch to send again, and where to */
+	struct list_head rs_node;
+	u32 rs_chan;
+	u32 rs_gen;
 	/* under the owner's nsk->lock: on its rtx list; counted in rtx_mem */
 	bool kept;
 	bool in_mem;
@@ -203,6 +224,7 @@ struct nc_peer {
 	u32 ip;				/* host byte order */
 	u32 nchans;			/* bulk + lat */
 	struct nc_chan *chans;		/* [0, bulk) bulk, [bulk, n) latency */
+	u32 caps;			/* NC_CAP_* of its latest inbound channel */
 	spinlock_t rst_lock;		/* guards rst_bucket */
 	struct nc_bucket rst_bucket;	/* RESETs the peer made us send */
 };
@@ -302,6 +324,8 @@ struct nc_chan *nc_peer_stripe(struct nc_peer *peer, bool latency,
 void nc_chan_drop_flows(struct nc_drr_flow *fl, u32 n);
 int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
+struct nc_txframe *nc_txframe_copy(const struct nc_txframe *f, gfp_t gfp);
+u32 nc_peer_load(struct nc_peer *peer, struct nc_stripe_load *ld, u32 max);
 /* ext: the v2 extension (CONNECT's destination, CLOSE's final offset), see nc_hdr_ext_set() */
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,
 		 u16 dport, u32 conn_id, u32 credit, u32 ext);
@@ -383,6 +407,18 @@ struct nc_sock {
 	unsigned long ack_rep_at;	/* a repeated answer to PROBE, not before */
 	unsigned long ack_asked_at;	/* when the PROBE out went */
 	struct delayed_work ack_work;	/* the delayed ACK (nc_incoming.c) */
+	/*
+	 * Sending again after a channel loss (nc_rtx_work(), the only
+	 * resender): kicked by the loss, by a send that found its channel
+	 * gone; rtx_probe asks the peer whether it still has the connection
+	 * (the channel it arrived on is gone), rtx_wait_at is when it began
+	 * to wait for a channel to the peer (rtx_waiting).
+	 */
+	struct delayed_work rtx_work;
+	bool rtx_probe;
+	bool rtx_resync;		/* CREDIT (and CLOSE) to send again */
+	bool rtx_waiting;
+	unsigned long rtx_wait_at;
 	struct list_head rxq;		/* struct nc_chunk */
 	u32 rxq_bytes;
 	atomic_t tx_queued;		/* bytes in channel queues, unsent */
@@ -472,6 +508,7 @@ void nc_sock_destruct(struct sock *sk);
 /* pred runs under nc_tbl_lock (a spinlock): it must not sleep nor take that lock */
 struct nc_sock *nc_socktab_find(bool (*pred)(struct nc_sock *, const void *),
 				const void *arg, u32 *conn_id);
+void nc_socktab_each(void (*fn)(struct nc_sock *, void *), void *arg);
 void nc_socktab_init(void);
 void nc_socktab_exit(void);
 void nc_socktab_seq_show(struct seq_file *m);
@@ -503,6 +540,7 @@ void nc_rtx_reset(struct nc_sock *nsk, bool on);
 void nc_rtx_drop_locked(struct nc_sock *nsk, struct list_head *frames);
 int nc_rtx_acked_locked(struct nc_sock *nsk, u32 ack, struct list_head *frames);
 void nc_rtx_put_list(struct list_head *frames);
+void nc_rtx_orphan(struct nc_sock *nsk, struct nc_txframe *f);
 extern int nc_wmem_min;
 void nc_tx_uncharge(struct nc_sock *nsk);
 void nc_release_cb(struct sock *sk);
@@ -526,10 +564,12 @@ void nc_stripe_start(struct nc_sock *nsk, struct nc_chan *ch, u32 gen,
 		     u32 prio);
 void nc_tx_class(struct nc_sock *nsk);
 struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len);
+void nc_rtx_kick(struct nc_sock *nsk, unsigned long delay);
 
 /* nc_incoming.c */
 void nc_conn_fail(struct nc_sock *nsk, int err, bool send_reset);
 void nc_ack_work(struct work_struct *w);
+void nc_rtx_work(struct work_struct *w);
 void nc_destroy_children(struct list_head *children);
 
 /* nc_plumbing.c: called from nc_main.c */

@@ -6,7 +6,9 @@
  * listener, ACCEPT completes a connect(), DATA goes through the reorder
  * queue to the reader, CREDIT opens the send window, CLOSE and RESET end
  * the connection.  A lost channel fails the connections that used it
- * (nc_conns_chan_down(), nc_conns_rxchan_down()).
+ * (nc_conns_chan_down(), nc_conns_rxchan_down()), unless they keep their
+ * DATA until the peer acknowledges it: those send it again over the
+ * channels that are up (nc_rtx_work()).
  */
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -138,16 +140,305 @@ static bool nc_match_rxchan(struct nc_sock *nsk, const void *arg)
 	return nsk->rxchan_id == rc->id;
 }
 
+/*
+ * Under nsk->lock (which nests inside nc_tbl_lock, where these run): an
+ * established connection that keeps its DATA for the peer's ACK, and
+ * whether pred matches it, read with the control channel and its
+ * generation as one pair (nc_rtx_work() moves them under this lock).
+ */
+static bool nc_match_keeps(struct nc_sock *nsk, const void *arg,
+			   bool (*pred)(struct nc_sock *, const void *),
+			   bool *keeps)
+{
+	bool m;
+
+	spin_lock(&nsk->lock);
+	*keeps = nsk->rtx_on && nc_to_sk(nsk)->sk_state == TCP_ESTABLISHED;
+	m = pred(nsk, arg);
+	spin_unlock(&nsk->lock);
+	return m;
+}
+
+static bool nc_match_chan_fail(struct nc_sock *nsk, const void *arg)
+{
+	bool keeps;
+
+	return nc_match_keeps(nsk, arg, nc_match_chan, &keeps) && !keeps;
+}
+
+static bool nc_match_rxchan_fail(struct nc_sock *nsk, const void *arg)
+{
+	bool keeps;
+
+	return nc_match_keeps(nsk, arg, nc_match_rxchan, &keeps) && !keeps;
+}
+
+/* nc_socktab_each(): the connections that stay send again (rtx_work) */
+static void nc_kick_chan(struct nc_sock *nsk, void *arg)
+{
+	bool keeps;
+
+	if (nc_match_keeps(nsk, arg, nc_match_chan, &keeps) && keeps) {
+		nc_rtx_kick(nsk, 0);
+		NC_INC(conn_kept);
+	}
+}
+
+static void nc_kick_rxchan(struct nc_sock *nsk, void *arg)
+{
+	bool keeps;
+
+	if (nc_match_keeps(nsk, arg, nc_match_rxchan, &keeps) && keeps) {
+		spin_lock(&nsk->lock);
+		nsk->rtx_probe = true;
+		spin_unlock(&nsk->lock);
+		nc_rtx_kick(nsk, 0);
+		NC_INC(conn_kept);
+	}
+}
+
+/*
+ * The connections fail first, then the rest are kicked: one that
+ * completed its connect() (and so became one that keeps) between the two
+ * passes is kicked, not missed.
+ */
 void nc_conns_chan_down(struct nc_chan *ch, u32 gen)
 {
 	struct nc_chan_match m = { .ch = ch, .gen = gen };
 
-	nc_conns_fail_matching(nc_match_chan, &m, ECONNRESET);
+	nc_conns_fail_matching(nc_match_chan_fail, &m, ECONNRESET);
+	nc_socktab_each(nc_kick_chan, &m);
 }
 
+/*
+ * The channel a connection was opened on is gone.  One that keeps goes
+ * on, and asks the peer (ACK|PROBE) whether it still has the connection:
+ * a peer that reloaded answers RESET; one that lost only this channel
+ * sends again what went down with it.
+ */
 void nc_conns_rxchan_down(const struct nc_rxchan *rc)
 {
-	nc_conns_fail_matching(nc_match_rxchan, rc, ECONNRESET);
+	nc_conns_fail_matching(nc_match_rxchan_fail, rc, ECONNRESET);
+	nc_socktab_each(nc_kick_rxchan, (void *)rc);
+}
+
+/* ---- sending again what lost channels took (nc_rtx_work()) ---- */
+
+static void nc_rtx_batch(struct nc_rtx_frame *rf, void *arg)
+{
+	struct nc_txframe *f = container_of(rf, struct nc_txframe, rtx);
+
+	/* the batch's reference, until sent; each holds the socket */
+	refcount_inc(&f->ref);
+	sock_hold(f->owner);
+	f->rs_chan = (u32)rf->chan;
+	f->rs_gen = rf->gen;
+	list_add_tail(&f->rs_node, arg);
+}
+
+/* A copy of each batched frame onto its channel; false if one failed. */
+static bool nc_rtx_send_batch(struct nc_sock *nsk, struct nc_peer *peer,
+			      struct list_head *batch)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	struct nc_txframe *f, *tmp;
+	bool ok = true;
+
+	list_for_each_entry_safe(f, tmp, batch, rs_node) {
+		struct nc_txframe *c = nc_txframe_copy(f, GFP_KERNEL);
+		u32 pay = f->rtx.len;
+
+		list_del(&f->rs_node);
+		if (c) {
+			sock_hold(sk);
+			c->owner = sk;
+			atomic_add((int)pay, &nsk->tx_payload);
+			atomic_add((int)c->len, &nsk->tx_queued);
+			if (nc_chan_xmit(&peer->chans[f->rs_chan], &f->rs_gen, c)) {
+				nc_txframe_done(c);
+				c = NULL;
+			} else {
+				NC_INC(rtx_frames);
+				NC_ADD(rtx_bytes, pay);
+			}
+		}
+		if (!c) {
+			nc_rtx_orphan(nsk, f);	/* the next run tries again */
+			ok = false;
+		}
+		nc_txframe_put(f);
+	}
+	return ok;
+}
+
+/*
+ * The only sender of DATA again, per connection that keeps its frames
+ * (workqueue non-reentrancy serialises it), for the connection's current
+ * incarnation.  Frames whose channel is down or came back as a new
+ * incarnation go, as copies marked NC_F_RTX, to the least-loaded channel
+ * of their class that is up (any channel of the peer if none is): the
+ * receiver drops what it already had.  A control channel that went down
+ * is replaced, and the peer gets what may have gone down with it: the
+ * receive limit, an ACK|PROBE (its answer releases what it has), and the
+ * CLOSE if one was sent.  With no channel up the connection waits,
+ * looking again every NC_RTX_RETRY_MS, and fails with ETIMEDOUT after
+ * NC_PEER_TIMEOUT_MS.
+ */
+void nc_rtx_work(struct work_struct *w)
+{
+	struct nc_sock *nsk = container_of(to_delayed_work(w), struct nc_sock,
+					   rtx_work);
+	const u32 max = 2 * NC_MAX_CLASS_CHANNELS;
+	struct nc_stripe_load *now, *pick;
+	struct sock *sk = nc_to_sk(nsk);
+	struct nc_chan *ctl = NULL, *txch;
+	struct nc_txframe *f;
+	bool lat, ctl_lat, resync = false, probe = false, wait = false;
+	bool fail = false, again = false, fin = false, gone;
+	u32 n, i, base, cls, up = 0, conn_id, txgen, cgen = 0;
+	u32 lim = 0, aseq = 0, want = 0, fin_seq = 0;
+	struct nc_peer *peer;
+	LIST_HEAD(batch);
+	struct nc_ctl d;
+	int k;
+
+	spin_lock(&nsk->lock);
+	if (sk->sk_state != TCP_ESTABLISHED || !nsk->rtx_on) {
+		spin_unlock(&nsk->lock);
+		goto out;
+	}
+	peer = nsk->peer;
+	lat = nsk->tx_latency;
+	ctl_lat = nsk->latency;
+	conn_id = nsk->conn_id;
+	txch = nsk->txch;
+	txgen = nsk->txgen;
+	spin_unlock(&nsk->lock);
+
+	/*
+	 * The peer's module was replaced by one that does not acknowledge
+	 * (its channels' HELLO): it has forgotten the connection, and a
+	 * resent copy or a PROBE would make it drop the channel.
+	 */
+	if (!(READ_ONCE(peer->caps) & NC_CAP_ACK)) {
+		__nc_conn_fail(nsk, ECONNRESET, true, &conn_id);
+		goto out;
+	}
+
+	/* two tables of every channel: too large for the stack */
+	now = kmalloc_array(2 * max, sizeof(*now), GFP_KERNEL);
+	if (!now) {
+		nc_rtx_kick(nsk, msecs_to_jiffies(NC_RTX_RETRY_MS));
+		goto out;
+	}
+	pick = now + max;
+	n = nc_peer_load(peer, now, max);
+	/* resend within DATA's class; with none of it up, on any channel */
+	cls = nc_peer_class(lat, &base);
+	for (i = 0; i < n; i++) {
+		pick[i] = now[i];
+		pick[i].up = now[i].up && i >= base && i < base + cls;
+		up += pick[i].up;
+	}
+	if (!up)
+		memcpy(pick, now, n * sizeof(now[0]));
+	if (!txch || txch->idx >= n || !now[txch->idx].up ||
+	    now[txch->idx].gen != txgen) {
+		for (k = 0; k < 2 && !ctl; k++, ctl_lat = !ctl_lat) {
+			ctl = nc_peer_chan_up(peer, ctl_lat, nsk->lport,
+					      nsk->rport, &cgen, 0);
+			if (IS_ERR(ctl))
+				ctl = NULL;
+		}
+		wait = !ctl;
+	}
+
+	spin_lock(&nsk->lock);
+	if (sk->sk_state != TCP_ESTABLISHED || nsk->conn_id != conn_id) {
+		spin_unlock(&nsk->lock);
+		kfree(now);
+		goto out;
+	}
+	if (nc_rtx_revalidate(&nsk->rtx, now, n) &&
+	    nc_rtx_requeue(&nsk->rtx, pick, n, nc_rtx_batch, &batch) < 0)
+		wait = true;
+	/* a later loss of the channels they go on finds the connection */
+	list_for_each_entry(f, &batch, rs_node) {
+		if (f->rs_chan >= ARRAY_SIZE(nsk->st_gen))
+			continue;
+		WRITE_ONCE(nsk->st_gen[f->rs_chan], f->rs_gen);
+		/* the generation before the bit (nc_match_chan()) */
+		smp_store_release(&nsk->st_used, nsk->st_used | BIT(f->rs_chan));
+	}
+	/*
+	 * The control channel moves; the peer gets again what may have gone
+	 * down with the old one (the limit, the CLOSE) and a PROBE.  Each
+	 * stays asked for until it is queued (rtx_resync, rtx_probe).
+	 */
+	if (ctl && nsk->txch == txch && nsk->txgen == txgen) {
+		nsk->txch = ctl;
+		nsk->txgen = cgen;
+		nsk->rtx_resync = true;
+		nsk->rtx_probe = true;
+		NC_INC(ctl_rehomed);
+	}
+	if (!wait) {
+		resync = nsk->rtx_resync;
+		probe = nsk->rtx_probe && (nsk->rtx.count || !nsk->peer_fin);
+		nsk->rtx_resync = false;
+		nsk->rtx_probe = false;
+	}
+	if (resync || probe) {
+		nc_ctl_snap(nsk, &d);
+		lim = nsk->rxc.lim;
+		aseq = nsk->ro.nxt;
+		/* answered at once, unless a writer asks about more */
+		want = nsk->ack_asked ? nsk->ack_asked_seq : nsk->rtx.una;
+		fin = nsk->fin_sent;
+		fin_seq = nsk->txc.nxt;
+	}
+	if (!wait) {
+		nsk->rtx_waiting = false;
+	} else if (!nsk->rtx_waiting) {
+		nsk->rtx_waiting = true;
+		nsk->rtx_wait_at = jiffies;
+	} else if (time_after(jiffies, nsk->rtx_wait_at +
+			      msecs_to_jiffies(NC_PEER_TIMEOUT_MS))) {
+		fail = true;
+	}
+	spin_unlock(&nsk->lock);
+	kfree(now);
+
+	again = !nc_rtx_send_batch(nsk, peer, &batch);
+	if (resync || probe) {
+		bool rs = resync &&
+			  (nc_ctl_send(&d, NC_T_CREDIT, lim, 0) ||
+			   (fin && nc_ctl_send(&d, NC_T_CLOSE, 0, fin_seq)));
+		bool pr = probe && nc_send_ack(&d, aseq, true, want);
+
+		/* not queued (the new channel went too): ask again */
+		if (rs || pr) {
+			spin_lock(&nsk->lock);
+			gone = nsk->conn_id != conn_id;
+			if (!gone) {
+				nsk->rtx_resync |= rs;
+				nsk->rtx_probe |= pr;
+			}
+			spin_unlock(&nsk->lock);
+			again |= !gone;
+		}
+	}
+	if (fail) {
+		pr_info_ratelimited("netchannel: no channel to %pI4h for %u ms: connection on port %u timed out\n",
+				    &peer->ip, NC_PEER_TIMEOUT_MS, nsk->lport);
+		NC_INC(peer_timeouts);
+		__nc_conn_fail(nsk, READ_ONCE(nsk->peer_fin) ? EPIPE : ETIMEDOUT,
+			       true, &conn_id);
+	} else if (wait || again) {
+		nc_rtx_kick(nsk, msecs_to_jiffies(NC_RTX_RETRY_MS));
+	}
+out:
+	sock_put(sk);
 }
 
 /* ---- receive path (called from channel workers) ---- */
@@ -281,6 +572,7 @@ static void nc_rx_connect(struct nc_rxchan *rc, const struct nc_hdr *h)
 	nsk = nc_sk(sk);
 	nc_sock_setup(nsk);
 	INIT_DELAYED_WORK(&nsk->ack_work, nc_ack_work);
+	INIT_DELAYED_WORK(&nsk->rtx_work, nc_rtx_work);
 	nsk->inet.uc_ttl = -1;
 	/*
 	 * The peer's address: its table address, or 127.0.0.1 for this

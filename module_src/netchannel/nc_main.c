@@ -354,7 +354,9 @@ static const struct {
 	NC_STAT(reset_limited),
 	NC_STAT(lookup_locked),
 	NC_STAT(ack_sent), NC_STAT(ack_rcvd), NC_STAT(ack_probes),
-	NC_STAT(rtx_capped),
+	NC_STAT(rtx_capped), NC_STAT(rtx_frames), NC_STAT(rtx_bytes),
+	NC_STAT(ctl_rehomed), NC_STAT(conn_kept), NC_STAT(peer_timeouts),
+	NC_STAT(credit_deferred),
 };
 
 static int nc_proc_show(struct seq_file *m, void *v)

@@ -603,7 +603,7 @@ static bool __nc_txframe_put(struct nc_txframe *f)
 
 	if (!refcount_dec_and_test(&f->ref))
 		return false;
-	if (sk) {
+	if (sk && f->charged) {	/* a copy sent again never was */
 		struct nc_sock *nsk = nc_sk(sk);
 
 		atomic_sub((int)f->truesize, &nsk->tx_truesize);
@@ -706,6 +706,24 @@ void nc_rtx_reset(struct nc_sock *nsk, bool on)
 	nsk->ack_sent = 0;
 	nsk->ack_frames = 0;
 	nsk->ack_rep_at = jiffies;
+	nsk->rtx_probe = false;
+	nsk->rtx_resync = false;
+	nsk->rtx_waiting = false;
+}
+
+/*
+ * A kept frame did not reach its channel (it went down, or no copy could
+ * be made): an orphan again, for nc_rtx_work() to send, unless an ACK or
+ * the connection's end took it off the list meanwhile.
+ */
+void nc_rtx_orphan(struct nc_sock *nsk, struct nc_txframe *f)
+{
+	spin_lock(&nsk->lock);
+	if (f->kept && f->rtx.chan != NC_CHAN_NONE) {
+		f->rtx.chan = NC_CHAN_NONE;
+		nsk->rtx.orphans++;
+	}
+	spin_unlock(&nsk->lock);
 }
 
 /* Under nsk->lock: every kept frame onto frames (the connection ends). */

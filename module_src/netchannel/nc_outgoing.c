@@ -50,10 +50,38 @@ void nc_ctl_snap(const struct nc_sock *nsk, struct nc_ctl *d)
 	d->rport = nsk->rport;
 }
 
+/*
+ * A control frame to d's connection.  If d's channel went down (or came
+ * back as a new incarnation) since d was read, another channel of the
+ * class that is up takes it, or one of the other class: the peer looks
+ * a control frame up by its ports, whatever channel brought it.  Not a
+ * CONNECT, whose channel connect() chose and waits on.
+ */
+static int nc_ctl_send_flags(const struct nc_ctl *d, u8 type, u16 flags,
+			     u32 credit, u32 ext)
+{
+	bool lat = d->flags & NC_F_LATENCY;
+	struct nc_chan *ch;
+	int err, k;
+	u32 gen;
+
+	err = nc_send_ctrl(d->ch, &d->gen, type, flags, d->lport, d->rport,
+			   d->conn_id, credit, ext);
+	if (err != -ECONNRESET || type == NC_T_CONNECT)
+		return err;
+	for (k = 0; k < 2 && err == -ECONNRESET; k++, lat = !lat) {
+		ch = nc_peer_chan_up(d->ch->peer, lat, d->lport, d->rport,
+				     &gen, 0);
+		if (!IS_ERR(ch))
+			err = nc_send_ctrl(ch, &gen, type, flags, d->lport,
+					   d->rport, d->conn_id, credit, ext);
+	}
+	return err;
+}
+
 int nc_ctl_send(const struct nc_ctl *d, u8 type, u32 credit, u32 ext)
 {
-	return nc_send_ctrl(d->ch, &d->gen, type, d->flags, d->lport,
-			    d->rport, d->conn_id, credit, ext);
+	return nc_ctl_send_flags(d, type, d->flags, credit, ext);
 }
 
 /*
@@ -71,7 +99,9 @@ int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 		ext = ntohl(nsk->inet.inet_daddr);
 	else if (type == NC_T_CLOSE)
 		ext = READ_ONCE(nsk->txc.nxt);
+	spin_lock(&nsk->lock);	/* nc_rtx_work() may move the channel */
 	nc_ctl_snap(nsk, &d);
+	spin_unlock(&nsk->lock);
 	/* to this host from a loopback address: the acceptor's peer is that */
 	if (type == NC_T_CONNECT && nsk->peer->ip == nc_cfg.local_ip &&
 	    ipv4_is_loopback(nsk->inet.inet_saddr))
@@ -89,16 +119,33 @@ int nc_send(struct nc_sock *nsk, u8 type, u32 credit)
 void nc_send_credit(struct nc_sock *nsk, const struct nc_ctl *d,
 		    u32 credit, u32 prev)
 {
+	bool resync = false;
 	int err = nc_ctl_send(d, NC_T_CREDIT, credit, 0);
 
 	if (!err) {
 		NC_INC(credit_sent);
 		return;
 	}
+	/*
+	 * A connection that keeps its DATA rides out a lost channel: its
+	 * nc_rtx_work() sends the limit once a channel is up (a reader that
+	 * read everything would offer nothing again).  Others take the
+	 * grant back for the next read.
+	 */
 	spin_lock(&nsk->lock);
-	if (READ_ONCE(nsk->conn_id) == d->conn_id)
-		nc_rxc_ungrant(&nsk->rxc, credit, prev);
+	if (READ_ONCE(nsk->conn_id) == d->conn_id) {
+		resync = nsk->rtx_on &&
+			 nc_to_sk(nsk)->sk_state == TCP_ESTABLISHED;
+		if (resync)
+			nsk->rtx_resync = true;
+		else
+			nc_rxc_ungrant(&nsk->rxc, credit, prev);
+	}
 	spin_unlock(&nsk->lock);
+	if (resync) {
+		NC_INC(credit_deferred);
+		nc_rtx_kick(nsk, 0);
+	}
 	nc_dbg("CREDIT %u on port %u not sent (%d), offered again\n", credit,
 	       d->lport, err);
 }
@@ -108,7 +155,9 @@ void nc_send_credit_owner(struct nc_sock *nsk, u32 credit, u32 prev)
 {
 	struct nc_ctl d;
 
+	spin_lock(&nsk->lock);
 	nc_ctl_snap(nsk, &d);
+	spin_unlock(&nsk->lock);
 	nc_send_credit(nsk, &d, credit, prev);
 }
 
@@ -170,9 +219,9 @@ bool nc_ack_pending(struct nc_sock *nsk, u32 *seq)
  */
 int nc_send_ack(const struct nc_ctl *d, u32 seq, bool probe, u32 want)
 {
-	int err = nc_send_ctrl(d->ch, &d->gen, NC_T_ACK,
-			       d->flags | (probe ? NC_F_PROBE : 0), d->lport,
-			       d->rport, d->conn_id, probe ? want : 0, seq);
+	int err = nc_ctl_send_flags(d, NC_T_ACK,
+				    d->flags | (probe ? NC_F_PROBE : 0),
+				    probe ? want : 0, seq);
 
 	if (err)
 		return err;
@@ -219,6 +268,26 @@ void nc_tx_probe(struct nc_sock *nsk)
 	if (nsk->conn_id == d.conn_id)
 		nsk->ack_asked = false;
 	spin_unlock(&nsk->lock);
+}
+
+/*
+ * Have nc_rtx_work() look at the connection after delay (jiffies): a
+ * channel it used went down, or it waits for one to come up.  The work
+ * holds a socket reference while queued.  Any context.
+ */
+void nc_rtx_kick(struct nc_sock *nsk, unsigned long delay)
+{
+	struct sock *sk = nc_to_sk(nsk);
+	bool pending;
+
+	sock_hold(sk);
+	/* now: sooner than a retry queued for later; later: not later still */
+	if (delay)
+		pending = !queue_delayed_work(nc_ctl_wq, &nsk->rtx_work, delay);
+	else
+		pending = mod_delayed_work(nc_ctl_wq, &nsk->rtx_work, 0);
+	if (pending)
+		sock_put(sk);	/* the queued work holds one already */
 }
 
 /*
@@ -286,7 +355,8 @@ void nc_tx_class(struct nc_sock *nsk)
  * connection wait to be sent, each new one joins the least-loaded channel
  * of the class.  A channel that went down after DATA went on it lost that
  * DATA: NULL, the connection fails (nc_match_chan() does the same from
- * the other side).  Under lock_sock().
+ * the other side), unless the connection keeps its frames for the peer's
+ * ACK: they are sent again.  Under lock_sock().
  */
 struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len)
 {
@@ -303,8 +373,11 @@ struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len)
 
 	/* without striping, DATA keeps to one channel of its class */
 	if (!stripe && nsk->tx_latency == nsk->latency) {
+		spin_lock(&nsk->lock);	/* nc_rtx_work() may move it */
 		*gen = nsk->txgen;
-		return nsk->txch;
+		ch = nsk->txch;
+		spin_unlock(&nsk->lock);
+		return ch;
 	}
 	ch = nc_peer_stripe(nsk->peer, nsk->tx_latency, &nsk->st, frames, gen);
 	if (!ch)
@@ -316,7 +389,16 @@ struct nc_chan *nc_tx_chan(struct nc_sock *nsk, u32 *gen, u32 len)
 		/* the generation before the bit (nc_match_chan()) */
 		smp_store_release(&nsk->st_used, nsk->st_used | BIT(i));
 	} else if (nsk->st_gen[i] != *gen) {
-		ok = false;
+		/*
+		 * The channel went down and came back since DATA went on it:
+		 * a connection that keeps its frames sends that DATA again
+		 * (nc_rtx_work()) and goes on here; others lost it.
+		 */
+		ok = nsk->rtx_on;
+		if (ok) {
+			WRITE_ONCE(nsk->st_gen[i], *gen);
+			nc_rtx_kick(nsk, 0);
+		}
 	}
 	spin_unlock(&nsk->lock);
 	if (nsk->st.cur != prev)

@@ -54,6 +54,7 @@ static int nc_sk_init(struct sock *sk)
 		return -EPROTONOSUPPORT;
 	nc_sock_setup(nc_sk(sk));
 	INIT_DELAYED_WORK(&nc_sk(sk)->ack_work, nc_ack_work);
+	INIT_DELAYED_WORK(&nc_sk(sk)->rtx_work, nc_rtx_work);
 	percpu_counter_inc(&nc_sockets_allocated);
 	sk->sk_destruct = nc_sock_destruct;
 	return 0;
@@ -451,7 +452,7 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	while (!err && copied < len) {
 		struct nc_txframe *f;
 		struct nc_hdr h = { };
-		u32 avail, n, seq, gen;
+		u32 avail, n, seq, gen = 0;
 		struct nc_chan *ch;
 		bool shut, keep;
 		int state;
@@ -548,13 +549,16 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		/*
 		 * Kept until the peer acknowledges it, if it does: a second
 		 * reference, on the retransmit list, with the socket held
-		 * (nc_rtx_full() kept the list within its range).
+		 * (nc_rtx_full() kept the list within its range).  With no
+		 * channel up it is kept as an orphan, for nc_rtx_work().
 		 */
 		f->rtx.seq = seq;
 		f->rtx.len = n;
+		f->rtx.gen = gen;
 		spin_lock(&nsk->lock);
-		keep = ch && nsk->rtx_on && sk->sk_state == TCP_ESTABLISHED &&
-		       !WARN_ON_ONCE(nc_rtx_sent(&nsk->rtx, &f->rtx, (int)ch->idx));
+		keep = nsk->rtx_on && sk->sk_state == TCP_ESTABLISHED &&
+		       !WARN_ON_ONCE(nc_rtx_sent(&nsk->rtx, &f->rtx,
+						 ch ? (int)ch->idx : NC_CHAN_NONE));
 		if (keep) {
 			refcount_inc(&f->ref);
 			sock_hold(sk);
@@ -564,7 +568,13 @@ static int nc_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		atomic_add((int)n, &nsk->tx_payload);
 		atomic_add((int)f->len, &nsk->tx_queued);
 		err = ch ? nc_chan_xmit(ch, &gen, f) : -ECONNRESET;
-		if (err) {
+		if (err && keep) {
+			/* the channel went: sent again over one that is up */
+			nc_rtx_orphan(nsk, f);
+			nc_txframe_done(f);
+			nc_rtx_kick(nsk, 0);
+			err = 0;
+		} else if (err) {
 			nc_txframe_done(f);
 			/* the peer may wait for DATA on a lost channel */
 			nc_conn_fail(nsk, ECONNRESET, true);
@@ -814,9 +824,10 @@ static void nc_close(struct sock *sk, long timeout)
 	struct nc_sock *nsk = nc_sk(sk);
 	LIST_HEAD(children);
 	LIST_HEAD(kept);
+	struct nc_ctl d;
+	bool ack, lost;
 	u32 aseq;
 	int state;
-	bool ack;
 
 	lock_sock(sk);
 	spin_lock(&nsk->lock);
@@ -827,23 +838,30 @@ static void nc_close(struct sock *sk, long timeout)
 	}
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
 	/*
+	 * DATA that a lost channel took and that waits to be sent again
+	 * (or a limit or CLOSE to send again) would be missing at the peer
+	 * behind a clean CLOSE, and its reader would wait for ever: abort.
+	 */
+	lost = state == TCP_ESTABLISHED && nsk->rtx_on &&
+	       (nsk->rtx.orphans || nsk->rtx_waiting || nsk->rtx_resync ||
+		delayed_work_pending(&nsk->rtx_work));
+	/*
 	 * DATA kept for the peer's ACK goes: nothing would send it again
 	 * once the socket is closed (the frames hold it).
 	 */
 	nc_rtx_drop_locked(nsk, &kept);
 	/* what came and is not acknowledged: now, not by the delayed ACK */
 	ack = state == TCP_ESTABLISHED && nc_ack_pending(nsk, &aseq);
+	nc_ctl_snap(nsk, &d);
 	spin_unlock(&nsk->lock);
 	nc_rtx_put_list(&kept);
 	/* which would hold the socket (and rmmod) 40 ms more */
 	if (cancel_delayed_work(&nsk->ack_work))
 		sock_put(sk);	/* the work's reference; close() holds its own */
-	if (ack) {
-		struct nc_ctl d;
-
-		nc_ctl_snap(nsk, &d);
+	if (cancel_delayed_work(&nsk->rtx_work))
+		sock_put(sk);	/* nothing is kept to send again */
+	if (ack)
 		nc_send_ack(&d, aseq, false, 0);
-	}
 
 	if (state == TCP_CLOSE) {
 		/* a failed connection's DATA waiting for a turn: nobody wants it */
@@ -863,7 +881,7 @@ static void nc_close(struct sock *sk, long timeout)
 			       !(nsk->fin_sent && READ_ONCE(nsk->peer_fin));
 
 		if (READ_ONCE(nsk->rxq_bytes) || READ_ONCE(nsk->ro.bytes) ||
-		    linger0) {
+		    linger0 || lost) {
 			nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
 			nc_send(nsk, NC_T_RESET, 0);
 		} else if (!nsk->fin_sent) {

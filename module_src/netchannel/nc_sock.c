@@ -373,6 +373,23 @@ struct nc_sock *nc_socktab_find(bool (*pred)(struct nc_sock *, const void *),
 	return found;
 }
 
+/*
+ * fn for every connection in the table, in one pass under nc_tbl_lock:
+ * it must not sleep, send, or take that lock (nsk->lock nests inside).
+ */
+void nc_socktab_each(void (*fn)(struct nc_sock *, void *), void *arg)
+{
+	struct nc_dnode *n;
+	u32 b = 0;
+
+	spin_lock(&nc_tbl_lock);
+	for (n = nc_demux_next(&nc_tbl, &b, NULL); n;
+	     n = nc_demux_next(&nc_tbl, &b, n))
+		if (n->key.peer)
+			fn(container_of(n, struct nc_sock, node), arg);
+	spin_unlock(&nc_tbl_lock);
+}
+
 void nc_socktab_init(void)
 {
 	nc_demux_init(&nc_tbl, nc_tbl_buckets, NC_TBL_BUCKETS,

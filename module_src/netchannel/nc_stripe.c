@@ -160,6 +160,7 @@ int nc_rtx_requeue(struct nc_rtx *r, struct nc_stripe_load *ld,
 		if (c < 0)
 			return -ENOLINK;
 		f->chan = c;
+		f->gen = ld[c].gen;
 		f->sends++;
 		ld[c].queued += f->len;
 		r->orphans--;
@@ -168,6 +169,23 @@ int nc_rtx_requeue(struct nc_rtx *r, struct nc_stripe_load *ld,
 		resend(f, arg);
 	}
 	return done;
+}
+
+u32 nc_rtx_revalidate(struct nc_rtx *r, const struct nc_stripe_load *now,
+		      unsigned int n)
+{
+	struct nc_rtx_frame *f;
+
+	list_for_each_entry(f, &r->frames, node) {
+		if (f->chan == NC_CHAN_NONE)
+			continue;
+		if ((unsigned int)f->chan < n && now[f->chan].up &&
+		    now[f->chan].gen == f->gen)
+			continue;
+		f->chan = NC_CHAN_NONE;
+		r->orphans++;
+	}
+	return r->orphans;
 }
 
 int nc_rtx_chan_lost(struct nc_rtx *r, int chan, struct nc_stripe_load *ld,

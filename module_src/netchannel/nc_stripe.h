@@ -30,6 +30,7 @@
 struct nc_stripe_load {
 	u64 queued;	/* bytes queued in NetChannel for this channel */
 	u64 notsent;	/* bytes in TCP's send queue not yet sent */
+	u32 gen;	/* the channel's incarnation (nc_rtx_revalidate()) */
 	bool up;
 };
 
@@ -65,6 +66,7 @@ struct nc_rtx_frame {
 	u32 seq;	/* offset of the first byte */
 	u32 len;
 	int chan;	/* channel it was (re)sent on, NC_CHAN_NONE if orphan */
+	u32 gen;	/* that channel's incarnation then (the caller's) */
 	u32 sends;	/* 1 + retransmissions */
 };
 
@@ -80,7 +82,8 @@ struct nc_rtx {
 
 void nc_rtx_init(struct nc_rtx *r, u32 isn);
 /*
- * Record a frame just queued on chan.  It must start at r->nxt and have
+ * Record a frame just queued on chan (f->gen set by the caller), or an
+ * orphan with NC_CHAN_NONE.  It must start at r->nxt and have
  * 1..NC_MAX_PAYLOAD bytes (-EINVAL otherwise, nothing recorded).
  */
 int nc_rtx_sent(struct nc_rtx *r, struct nc_rtx_frame *f, int chan);
@@ -101,8 +104,15 @@ int nc_rtx_chan_lost(struct nc_rtx *r, int chan, struct nc_stripe_load *ld,
 		     void (*resend)(struct nc_rtx_frame *f, void *arg),
 		     void *arg);
 /*
+ * Orphan every frame whose channel is no longer what carried it: down in
+ * now[], a new incarnation (gen), or beyond n.  Returns the orphans.
+ */
+u32 nc_rtx_revalidate(struct nc_rtx *r, const struct nc_stripe_load *now,
+		      unsigned int n);
+/*
  * Give every orphan, in offset order, to the least-loaded channel that is
- * up (f->chan set, its bytes added to ld[f->chan].queued, then resend()).
+ * up (f->chan and f->gen set, its bytes added to ld[f->chan].queued, then
+ * resend()).
  * Returns the number requeued; -ENOLINK if orphans remain and no channel
  * is up (they stay orphans).
  */

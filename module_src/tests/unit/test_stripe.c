@@ -396,6 +396,68 @@ NC_TEST(rtx_channel_loss)
 	CHECK(list_empty(&r.frames));
 }
 
+/*
+ * A channel that comes back keeps its index with a new generation: the
+ * frames its old incarnation carried are lost with it and go again, in
+ * offset order; frames the new incarnation took, and those on channels
+ * that stayed, stay.  Before generations, a frame on index 1 looked
+ * alive once index 1 was up again.
+ */
+NC_TEST(rtx_revalidate_generations)
+{
+	static const int chans[6] = { 1, 0, 1, 2, 1, 0 };
+	struct nc_stripe_load now[3] = {
+		{ .gen = 3, .up = true },
+		{ .gen = 5, .up = true },
+		{ .gen = 8, .up = true },
+	};
+	struct nc_stripe_load pick[3];
+	struct tframe t[6];
+	struct nc_rtx r;
+	int n = 0, i;
+
+	nc_rtx_init(&r, 0);
+	mkframes(&r, t, 6, 0, chans);
+	for (i = 0; i < 6; i++)
+		t[i].f.gen = now[chans[i]].gen;
+	/* nothing changed: nothing to send again */
+	CHECK_EQ(nc_rtx_revalidate(&r, now, 3), 0);
+	CHECK_EQ(r.orphans, 0);
+	/* channel 1 went down and came back (gen 7); t[4] went on the new one */
+	now[1].gen = 7;
+	t[4].f.gen = 7;
+	CHECK_EQ(nc_rtx_revalidate(&r, now, 3), 2);
+	CHECK_EQ(t[0].f.chan, NC_CHAN_NONE);
+	CHECK_EQ(t[2].f.chan, NC_CHAN_NONE);
+	CHECK_EQ(t[4].f.chan, 1);
+	CHECK_EQ(t[1].f.chan, 0);
+	CHECK_EQ(t[3].f.chan, 2);
+	/* a second look orphans nothing twice */
+	CHECK_EQ(nc_rtx_revalidate(&r, now, 3), 2);
+	/* resent on the only channel the caller allows, with its generation */
+	memset(pick, 0, sizeof(pick));
+	pick[2] = now[2];
+	CHECK_EQ(nc_rtx_requeue(&r, pick, 3, rsnd, &n), 2);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(t[0].f.chan, 2);
+	CHECK_EQ(t[0].f.gen, 8);
+	CHECK_EQ(t[2].f.chan, 2);
+	CHECK_EQ(t[0].resent, 1);
+	CHECK_EQ(t[2].resent, 1);
+	CHECK_EQ(t[4].resent, 0);
+	CHECK_EQ(pick[2].queued, 100 + 102);
+	CHECK_EQ(r.orphans, 0);
+	CHECK_EQ(r.resent, 2);
+	/* a channel down, or an index beyond the table, orphans its frames */
+	now[0].up = false;
+	CHECK_EQ(nc_rtx_revalidate(&r, now, 3), 2);
+	CHECK_EQ(t[1].f.chan, NC_CHAN_NONE);
+	CHECK_EQ(t[5].f.chan, NC_CHAN_NONE);
+	CHECK_EQ(nc_rtx_revalidate(&r, now, 2), 2 + 3);	/* t[0], t[2], t[3] on 2 */
+	CHECK_EQ(r.orphans, 5);
+	CHECK_EQ(t[4].f.chan, 1);
+}
+
 /* ---- a striped connection over lossy channels (model) ---- */
 
 #define MCH 3
@@ -614,6 +676,7 @@ static const struct nc_test_case cases[] = {
 	NC_CASE(rtx_sent_and_ack),
 	NC_CASE(rtx_wraparound),
 	NC_CASE(rtx_channel_loss),
+	NC_CASE(rtx_revalidate_generations),
 	NC_CASE(stripe_model_channel_loss),
 };
 
