@@ -485,7 +485,8 @@ def molecule_scenarios(t: Tier, keep_lab: bool) -> None:
         subprocess.run(["molecule", "reset", "-s", "default"], cwd=ROOT, env=te, check=False, capture_output=True)
     # --all runs the scenarios in name order: lab (back to Debian's kernel), netchannel_kernel (the
     # last VM on our kernel), netchannel_module (on both kernels), netchannel_nic, netchannel_preflight,
-    # workloads (the experiments role, on the module and NIC the earlier scenarios set up).
+    # workloads (every VM back on Debian's kernel, then site.yml end to end: kernel, module, NIC and a
+    # tiny smoke run of the experiments).
     cmd = ["molecule", "test", "--all", "--exclude", "default"]
     if keep_lab:
         cmd += ["--destroy", "never"]

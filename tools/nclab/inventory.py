@@ -72,6 +72,9 @@ def build_inventory(hosts: list[dict], key: Path, control_dir: Path, data_prefix
             "children": {
                 "netchannel": {
                     "hosts": hostvars,
+                    # what site.yml's NIC stage applies: the long-flow profile (the paper's NetChannel
+                    # set-up); a figure that needs another names it (netchannel_experiments)
+                    "vars": {"netchannel_nic_profile": "long_flows"},
                     "children": {
                         "netchannel_servers": {"hosts": {n: {} for n in servers}},
                         "netchannel_clients": {"hosts": {n: {} for n in names if n not in servers}},

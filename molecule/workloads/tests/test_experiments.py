@@ -1,4 +1,5 @@
-"""netchannel_experiments: the tiny smoke run of converge.yml, read back from the controller's results
+"""netchannel_experiments: the tiny smoke run that converge.yml makes through site.yml (its
+experiments stage with the vars of experiments.yml), read back from the controller's results
 tree (records, raw outputs, CSV, PNG, report), the hosts (configuration recorded, nothing left running),
 and the role driven again (the same run id resumes and runs nothing; bad input stops it first)."""
 
@@ -6,14 +7,17 @@ import csv
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
+import testinfra
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-CONVERGE = REPO / "molecule" / "workloads" / "converge.yml"
-WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
+EXPERIMENTS = REPO / "molecule" / "workloads" / "experiments.yml"
+WANTED = yaml.safe_load(EXPERIMENTS.read_text())[2]["vars"]
+INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory" / "lab" / "hosts.yml")
 RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
 RUN = RESULTS / WANTED["netchannel_experiments_run_id"]
 FIGURES = WANTED["netchannel_experiments_figures"]
@@ -42,7 +46,7 @@ def _record(item) -> dict:
 
 
 def _env() -> dict:
-    """The converge's playbook run again on the same results (it would otherwise start afresh)."""
+    """The experiments playbook run again on the same results (it would otherwise start afresh)."""
     return {
         "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(REPO / "collections"),
         "NETCHANNEL_EXPERIMENTS_TEST_RESULTS": str(RESULTS),
@@ -145,6 +149,20 @@ def test_redis_rep_complete_with_raw_outputs(item):
 
 
 @pytest.mark.parametrize("item", REDIS, ids=lambda i: f"{i['variant']}-{i['point']}")
+def test_redis_server_ran_on_the_servers_last_cpu(item):
+    """netchannel_experiments_redis_cpu's default, 'last': one core, as the paper's server."""
+    rec = _record(item)
+    server = rec["config"]["server"]
+    assert rec["config"]["redis_cpu"] == "last"
+    vm = testinfra.get_host(f"ansible://{server}?ansible_inventory={INVENTORY}")
+    online = vm.file("/sys/devices/system/cpu/online").content_string.strip()
+    last = re.split("[-,]", online)[-1]
+    assert online != last, f"{server} has one CPU ({online}): pinning cannot be told from none"
+    text = (_rep_dir(item) / "raw" / server / "redis-affinity.txt").read_text()
+    assert text.splitlines() == [f"wanted: {last}", f"Cpus_allowed_list:\t{last}"]
+
+
+@pytest.mark.parametrize("item", REDIS, ids=lambda i: f"{i['variant']}-{i['point']}")
 def test_redis_numbers_plausible(item):
     m = _record(item)["metrics"]
     assert m["requests_per_s"] > 0
@@ -203,7 +221,7 @@ def test_nothing_left_running(host):
 
 def test_same_run_id_resumes(ansible):
     before = sorted(p.relative_to(RUN) for p in RUN.rglob("rep-*"))
-    proc = ansible("ansible-playbook", str(CONVERGE), env=_env())
+    proc = ansible("ansible-playbook", str(EXPERIMENTS), env=_env())
     assert proc.returncode == 0, proc.output[-3000:]
     assert f"{len(PLANNED)} of {len(PLANNED)} done, 0 left" in proc.output
     assert "Run the ncbench client" not in proc.output
@@ -212,19 +230,37 @@ def test_same_run_id_resumes(ansible):
     assert f"report: {RUN}/report/report.md" in proc.output
 
 
-def test_bad_group_fails_before_anything_runs(ansible):
+def test_bad_input_fails_before_anything_runs(ansible):
+    """A group with no server and a CPU that is not a number: each named, nothing measured or stored."""
     before = sorted(p.relative_to(RUN) for p in RUN.rglob("*"))
     proc = ansible(
         "ansible-playbook",
-        str(CONVERGE),
+        str(EXPERIMENTS),
         "-e",
-        "netchannel_experiments_server_group=nosuchgroup netchannel_experiments_run_id=molecule-bad",
+        "netchannel_experiments_server_group=nosuchgroup netchannel_experiments_run_id=molecule-bad"
+        " netchannel_experiments_redis_cpu=two",
         env=_env(),
     )
     assert proc.returncode != 0
     assert "netchannel_experiments_server_group='nosuchgroup'" in proc.output
+    assert "netchannel_experiments_redis_cpu='two': want 'last', a CPU number or ''" in proc.output
     assert not (RESULTS / "molecule-bad").exists()
     assert sorted(p.relative_to(RUN) for p in RUN.rglob("*")) == before
+
+
+def test_a_cpu_the_server_lacks_fails_each_redis_rep_naming_it(ansible):
+    """Every figure 7 repetition fails with the check's own words (the variable, the CPU, the server's
+    online CPUs), in the list the run ends with too; nothing is stored as complete."""
+    run = "molecule-no-such-cpu"
+    server = _record(REDIS[0])["config"]["server"]
+    extra = {"netchannel_experiments_run_id": run, "netchannel_experiments_figures": ["7"]}
+    extra["netchannel_experiments_redis_cpu"] = "4095"
+    proc = ansible("ansible-playbook", str(EXPERIMENTS), "-e", json.dumps(extra), env=_env())
+    assert proc.returncode != 0
+    why = f"netchannel_experiments_redis_cpu=4095: CPU 4095 is not one {server} can run redis-server on (online: "
+    for i in REDIS:
+        assert f"{i['figure']} {i['variant']} {i['point']} rep {i['rep']}: {why}" in proc.output, proc.output[-3000:]
+    assert not list((RESULTS / run).rglob("COMPLETE"))
 
 
 @pytest.mark.parametrize(

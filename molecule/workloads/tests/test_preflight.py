@@ -2,7 +2,8 @@
 far from the controller's or with a data NIC that lost the values the NIC stage applied stops the
 run before anything is measured, naming host and check.
 
-Each test runs converge.yml again under a run id of its own, with one thing made wrong.
+Each test runs experiments.yml (the converge's experiments stage alone) again under a run id of its
+own, with one thing made wrong.
 """
 
 import base64
@@ -15,8 +16,8 @@ import yaml
 from nclab.inventory import read_lab_hosts
 
 REPO = Path(__file__).resolve().parents[3]
-CONVERGE = REPO / "molecule" / "workloads" / "converge.yml"
-WANTED = yaml.safe_load(CONVERGE.read_text())[2]["vars"]
+EXPERIMENTS = REPO / "molecule" / "workloads" / "experiments.yml"
+WANTED = yaml.safe_load(EXPERIMENTS.read_text())[2]["vars"]
 RESULTS = Path(os.environ.get("NETCHANNEL_EXPERIMENTS_TEST_RESULTS") or "/tmp/netchannel-experiments-molecule")
 RUN_ID = "molecule-preflight"
 LAB_INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory/lab/hosts.yml")
@@ -41,7 +42,7 @@ def fixture_pair() -> tuple[str, str]:
 
 def _run(ansible, extra: str):
     proc = ansible(
-        "ansible-playbook", str(CONVERGE), "-e", f"netchannel_experiments_run_id={RUN_ID} {extra}", env=_env()
+        "ansible-playbook", str(EXPERIMENTS), "-e", f"netchannel_experiments_run_id={RUN_ID} {extra}", env=_env()
     )
     assert proc.returncode != 0, proc.output[-3000:]
     assert "Run the ncbench client" not in proc.output
