@@ -73,7 +73,7 @@ def build_inventory(hosts: list[dict], key: Path, control_dir: Path, data_prefix
                 "netchannel": {
                     "hosts": hostvars,
                     # what site.yml's NIC stage applies: the long-flow profile (the paper's NetChannel
-                    # set-up); a figure that needs another names it (netchannel_experiments)
+                    # set-up); every figure runs on it (no figure switches profiles yet)
                     "vars": {"netchannel_nic_profile": "long_flows"},
                     "children": {
                         "netchannel_servers": {"hosts": {n: {} for n in servers}},

@@ -30,7 +30,7 @@ testinfra_hosts = ["netchannel"]
 
 @pytest.fixture(name="start", scope="module")
 def fixture_start() -> dict:
-    """Each VM's [kernel release, boot id] just before the converge's site.yml."""
+    """Each VM's [kernel release, boot id, what was left of NetChannel...] just before site.yml."""
     return json.loads(START.read_text())
 
 
@@ -46,10 +46,12 @@ def test_site_gets_the_experiments_vars_of_experiments_yml():
     assert site["vars"] == experiments["vars"]
 
 
-def test_every_vm_started_on_debians_kernel(start, lab_hosts):
+def test_every_vm_started_bare_on_debians_kernel(start, lab_hosts):
+    """No NetChannel kernel installed, no module (DKMS, files, unit, loaded), no NIC record."""
     assert sorted(start) == sorted(lab_hosts)
-    for name, (release, _) in start.items():
+    for name, (release, _, *left) in start.items():
         assert DEBIAN_RELEASE.match(release), f"{name} started on {release}"
+        assert left == [], f"{name} started with {left}"
 
 
 def test_ends_on_the_netchannel_kernel_booted_through_grub(host, start):
@@ -93,13 +95,16 @@ def test_module_loaded_with_its_own_address_and_every_channel_up(host, lab_hosts
             break
         time.sleep(2)
     assert problems == [], f"{me}:\n{text}"
-    conf = host.file("/etc/modprobe.d/netchannel.conf").content_string
-    assert lab_hosts[me]["netchannel_data_ip"] in conf
+    table = host.file("/sys/module/netchannel/parameters/hosts").content_string
+    assert table.startswith(f"local={lab_hosts[me]['netchannel_data_ip']};"), table
 
 
 def test_every_nic_still_has_the_values_the_nic_stage_recorded(ansible, lab_hosts):
+    """The lab inventory's profile, long_flows (MTU 9000, TSO on), recorded and still applied."""
     for name, hv in lab_hosts.items():
         record = f"/var/lib/netchannel-nic/{hv['netchannel_data_interface']}.json"
+        wanted = json.loads(testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}").file(record).content)
+        assert (wanted["mtu"], wanted["features"]["tso"]) == (9000, True), f"{name}: {wanted}"
         proc = ansible("ansible", name, "-m", "netchannel.deploy.netchannel_nic", "-a", f"compare_with={record}", "-o")
         assert proc.returncode == 0, proc.output[-3000:]
         # "HOST | SUCCESS => {...}" on one line (-o); Ansible's warnings may follow it
@@ -109,12 +114,9 @@ def test_every_nic_still_has_the_values_the_nic_stage_recorded(ansible, lab_host
 
 
 def test_site_again_changes_nothing_and_reboots_nothing(ansible, lab_hosts):
-    """Also the no-change rerun's wall time, for docs/experiments.md (printed, not judged)."""
     vms = {n: testinfra.get_host(f"ansible://{n}?ansible_inventory={INVENTORY}") for n in lab_hosts}
     before = {n: _boot(h) for n, h in vms.items()}
-    t0 = time.monotonic()
     proc = ansible("ansible-playbook", str(REPO / "site.yml"), "--tags", "kernel,module,nic")
-    print(f"site.yml --tags kernel,module,nic again: {time.monotonic() - t0:.1f} s")
     assert proc.returncode == 0, proc.output[-3000:]
     recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+(changed=\d+)", proc.output, re.M))
     assert sorted(n for n in recap if n != "localhost") == sorted(lab_hosts), proc.output[-3000:]
