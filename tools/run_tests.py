@@ -440,16 +440,42 @@ def run_vm():
 STEP_LINE = re.compile(r"^(?:INFO|WARNING|ERROR)\s+\[(\S+) > (\S+)\] (?:\x1b\[[\d;]*m)?(Executing|Executed: \w+)")
 
 
+# Ansible's own lines that start a task, and those that end the one before without starting one
+TASK_LINE = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \*+\s*$")
+TASK_END_LINE = re.compile(r"^PLAY(?: RECAP)? ")
+SLOW_TASK = 30.0  # seconds: a task that took longer gets a line of its own
+
+
 class StepClock:
-    """Times molecule's steps from its own "INFO [scenario > step] Executing/Executed" lines, so
-    that a log cut short (CI's time limit) still tells where the minutes went."""
+    """Times molecule's steps from its own "INFO [scenario > step] Executing/Executed" lines, and
+    within them every Ansible task that took SLOW_TASK seconds or more (from one task's header to
+    the next), so that a log cut short (CI's time limit) still tells where the minutes went."""
 
     def __init__(self, now=time.monotonic):
         self.now = now
         self.t0 = now()
         self.started: dict[tuple[str, str], float] = {}
+        self.step = ""
+        self.task: tuple[str, float] | None = None
+
+    def _end_task(self, at: float) -> list[str]:
+        if self.task is None:
+            return []
+        name, began = self.task
+        self.task = None
+        took = at - began
+        if took < SLOW_TASK:
+            return []
+        return [f"[time]   task {name}: {took:.0f} s ({self.step})"]
 
     def see(self, line: str) -> str | None:
+        task = TASK_LINE.match(line)
+        if task or TASK_END_LINE.match(line):
+            at = self.now()
+            out = self._end_task(at)
+            if task:
+                self.task = (task.group(1), at)
+            return "\n".join(out) or None
         m = STEP_LINE.match(line)
         if not m:
             return None
@@ -457,11 +483,14 @@ class StepClock:
         if what == "Executing" and not line.rstrip().endswith("Executing"):
             return None  # "Executing Testinfra tests found in ...": not a step's start
         at = self.now()
+        out = self._end_task(at)
         if what == "Executing":
             self.started[key] = at
-            return None
+            self.step = f"{key[0]} > {key[1]}"
+            return "\n".join(out) or None
         took = at - self.started.pop(key, at)
-        return f"[time] molecule {key[0]} > {key[1]}: {took:.0f} s (at {at - self.t0:.0f} s)"
+        out.append(f"[time] molecule {key[0]} > {key[1]}: {took:.0f} s (at {at - self.t0:.0f} s)")
+        return "\n".join(out)
 
 
 def molecule(t: Tier, keep_lab: bool) -> None:

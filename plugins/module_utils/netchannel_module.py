@@ -391,6 +391,33 @@ def dkms_plan(entries: list[dict], name: str, version: str, kernel: str) -> dict
     return {"remove": others, "add": not added, "install": not installed}
 
 
+def compiler_id(module) -> str:
+    """The compiler a DKMS build on this host uses, as `gcc -v` names it ("gcc version 12.2.0
+    (Debian 12.2.0-14)"); "" without gcc. `module` is the running AnsibleModule."""
+    gcc = module.get_bin_path("gcc")
+    if gcc is None:
+        return ""
+    _rc, out, err = module.run_command([gcc, "-v"])
+    return next((line.strip() for line in (err + out).splitlines() if line.startswith("gcc version")), "")
+
+
+def kernel_build_id(release: str, compiler: str, root: str = "/") -> str:
+    """What a module built for kernel `release` depends on besides its own sources: the kernel's
+    configuration and exported symbols with their CRCs (both in its headers), and the compiler.
+    A kept build of the module is installed only on a host where this matches. "" when the
+    headers are not there (nothing can be matched then)."""
+    build = os.path.join(root, "lib", "modules", release, "build")
+    digest = hashlib.sha256(f"{release}\0{compiler}\0".encode())
+    for part in (".config", "Module.symvers"):
+        try:
+            with open(os.path.join(build, part), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return ""
+        digest.update(part.encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()[:20]
+
+
 # ---- channel authentication (module_src/netchannel/nc_auth.h) ----
 AUTH_STAGES = ("old_first", "new_first", "final")
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -16,6 +16,11 @@ description:
   - Fails with a clear message when the kernel has no headers, and with the end of DKMS's
     C(make.log) when the build fails.
   - With I(state=absent), removes every version of I(name) from DKMS and their source trees.
+  - A build can be kept and reused. With I(save_binaries), a version this module built is also
+    written as a DKMS binaries-only tarball (C(dkms mktarball --binaries-only)). With I(binaries), such
+    a tarball is installed (C(dkms ldtarball), C(dkms install)) instead of compiling, but only when
+    I(binaries_kernel_id) equals this host's I(kernel_id) (the kernel's C(.config), C(Module.symvers),
+    release and the compiler); otherwise, or when loading it fails, the module is built as usual.
 options:
   name:
     description: DKMS package name.
@@ -26,6 +31,20 @@ options:
     type: str
   kernel:
     description: Kernel release to build for; the running kernel when empty.
+    type: str
+    default: ""
+  binaries:
+    description:
+      - Path on the host of a binaries-only DKMS tarball of I(version) for I(kernel) to install instead
+        of building. Empty or a missing file means build.
+    type: str
+    default: ""
+  binaries_kernel_id:
+    description: The I(kernel_id) of the host that built I(binaries); they are used only where it matches.
+    type: str
+    default: ""
+  save_binaries:
+    description: Path on the host to write a binaries-only tarball to after building I(version). Empty means none.
     type: str
     default: ""
   state:
@@ -68,6 +87,24 @@ build_seconds:
   description: Wall-clock seconds of C(dkms install).
   returned: always
   type: float
+kernel_id:
+  description:
+    - Digest of what a build for I(kernel) depends on besides the module's sources (the kernel's C(.config)
+      and C(Module.symvers), its release, the compiler); empty without the kernel's headers.
+  returned: always
+  type: str
+from_binaries:
+  description: Whether I(version) was installed from I(binaries) rather than built.
+  returned: always
+  type: bool
+binaries_refused:
+  description: Why I(binaries) was given but not used (empty when it was used or not given).
+  returned: always
+  type: str
+saved:
+  description: The path of the tarball written for I(save_binaries), empty when none was written.
+  returned: always
+  type: str
 """
 
 import os
@@ -76,7 +113,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
+    compiler_id,
     dkms_plan,
+    kernel_build_id,
     parse_dkms_status,
 )
 
@@ -100,12 +139,64 @@ def installed_fast(name: str, version: str, kernel: str) -> bool:
     )
 
 
+def install_binaries(module: AnsibleModule, run, dkms: str, result: dict) -> bool:
+    """Install `version` from a binaries-only tarball built on a host with the same kernel id; True
+    when that worked. Otherwise say why in binaries_refused, undo any half-load, and return False so
+    that the caller builds as it would have."""
+    name, version, kernel = module.params["name"], module.params["version"], result["kernel"]
+    tarball, their_id = module.params["binaries"], module.params["binaries_kernel_id"]
+    if not result["kernel_id"]:
+        result["binaries_refused"] = f"no kernel headers for {kernel}, so no kernel id to match"
+    elif their_id != result["kernel_id"]:
+        result["binaries_refused"] = (
+            f"built for kernel id {their_id or '(none given)'}, this host's {kernel} is {result['kernel_id']}"
+        )
+    elif not os.path.isfile(tarball):
+        result["binaries_refused"] = f"{tarball} does not exist"
+    if result["binaries_refused"]:
+        return False
+    start = time.monotonic()
+    steps = (["ldtarball", tarball], ["install", "-m", name, "-v", version, "-k", kernel])
+    for args in steps:
+        rc, out, err = module.run_command([dkms, *args])
+        if rc != 0:
+            result["binaries_refused"] = f"dkms {args[0]} failed (exit {rc}): {(err or out).strip()[-500:]}"
+            run("remove", "-m", name, "-v", version, "--all")
+            return False
+    entries = parse_dkms_status(run("status", "-m", name, "-v", version, "-k", kernel))
+    if dkms_plan(entries, name, version, kernel)["install"]:
+        result["binaries_refused"] = f"dkms install from {tarball} left {name}/{version} not installed for {kernel}"
+        run("remove", "-m", name, "-v", version, "--all")
+        return False
+    result["build_seconds"] = round(time.monotonic() - start, 1)
+    return True
+
+
+def save_binaries(module: AnsibleModule, dkms: str, result: dict, path: str) -> None:
+    """Write the build just made as a binaries-only tarball (only its modules for this kernel)."""
+    name, version, kernel = module.params["name"], module.params["version"], result["kernel"]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if os.path.exists(path):
+        os.unlink(path)
+    rc, out, err = module.run_command(
+        [dkms, "mktarball", "-m", name, "-v", version, "-k", kernel, "--binaries-only", "--archive", path]
+    )
+    if rc != 0 or not os.path.isfile(path):
+        module.warn(f"could not keep the build of {name}/{version}: dkms mktarball (exit {rc}): {(err or out).strip()}")
+        return
+    os.chmod(path, 0o600)
+    result["saved"] = path
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "name": {"type": "str", "default": "netchannel"},
             "version": {"type": "str"},
             "kernel": {"type": "str", "default": ""},
+            "binaries": {"type": "str", "default": ""},
+            "binaries_kernel_id": {"type": "str", "default": ""},
+            "save_binaries": {"type": "str", "default": ""},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
         required_if=[("state", "present", ["version"])],
@@ -115,7 +206,17 @@ def main() -> None:
     name, version = p["name"], p["version"]
     kernel = p["kernel"] or os.uname().release
     dkms = module.get_bin_path("dkms")
-    result = {"changed": False, "kernel": kernel, "removed": [], "built": False, "build_seconds": 0.0}
+    result = {
+        "changed": False,
+        "kernel": kernel,
+        "removed": [],
+        "built": False,
+        "build_seconds": 0.0,
+        "kernel_id": "",
+        "from_binaries": False,
+        "binaries_refused": "",
+        "saved": "",
+    }
     if dkms is None:
         if p["state"] == "absent":
             module.exit_json(**result)
@@ -169,6 +270,11 @@ def main() -> None:
         old = f"/usr/src/{name}-{v}"
         if os.path.isdir(old):
             shutil.rmtree(old)
+    result["kernel_id"] = kernel_build_id(kernel, compiler_id(module))
+    if plan["add"] and plan["install"] and p["binaries"]:
+        result["from_binaries"] = install_binaries(module, run, dkms, result)
+    if result["from_binaries"]:
+        module.exit_json(**result)
     if plan["add"]:
         run("add", "-m", name, "-v", version)
     if plan["install"]:
@@ -186,6 +292,8 @@ def main() -> None:
                 + (f"\n--- end of {log} ---\n{tail}" if tail else ""),
                 **result,
             )
+        if p["save_binaries"]:
+            save_binaries(module, dkms, result, p["save_binaries"])
     module.exit_json(**result)
 
 

@@ -105,6 +105,12 @@ tools:
   description: Whether C(dkms), C(gcc) and C(make) are installed.
   returned: always
   type: dict
+kernel_id:
+  description:
+    - Digest of the running kernel's C(.config), C(Module.symvers), release and the compiler (what a module
+      build depends on besides its sources; see M(netchannel.deploy.netchannel_dkms)). Empty without headers.
+  returned: always
+  type: str
 dkms_versions:
   description: Versions of the module registered with DKMS.
   returned: always
@@ -137,6 +143,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netchannel.deploy.plugins.module_utils.netchannel_module import (
+    compiler_id,
+    kernel_build_id,
     mesh_state,
     mesh_table,
     open_sockets,
@@ -207,6 +215,7 @@ def main() -> None:
         "changed": False,
         "kernel": kernel,
         "headers": os.path.isfile(f"/lib/modules/{kernel}/build/Makefile"),
+        "kernel_id": "",
         "cpu_count": _cpu_count(),
         "interface_exists": exists,
         "addresses": addrs,
@@ -214,6 +223,9 @@ def main() -> None:
         "tools": {tool: module.get_bin_path(tool) is not None for tool in ("dkms", "gcc", "make")},
         "waited": 0.0,
     }
+
+    if result["headers"]:
+        result["kernel_id"] = kernel_build_id(kernel, compiler_id(module))
 
     def snapshot() -> None:
         loaded = os.path.isdir(sysmod)

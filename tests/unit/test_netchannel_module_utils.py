@@ -462,3 +462,33 @@ def test_parse_proc_reads_what_the_module_prints():
     assert p["rx"][0]["acks"] is True
     assert (p["rx"][1]["acks"], p["rx"][1]["dying"]) == (False, False)
     assert p["rx"][0]["cls"] == "latency"
+
+
+def _headers(root: Path, release: str, config: str, symvers: str) -> None:
+    build = root / "lib" / "modules" / release / "build"
+    build.mkdir(parents=True)
+    (build / ".config").write_text(config)
+    (build / "Module.symvers").write_text(symvers)
+
+
+def test_kernel_build_id_follows_config_symbols_compiler_and_release(tmp_path):
+    _headers(tmp_path / "a", "6.1.0-1-amd64", "CONFIG_NET=y\n", "0x1234\tsk_free\tvmlinux\tEXPORT_SYMBOL\n")
+    base = nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path / "a"))
+    assert re.fullmatch(r"[0-9a-f]{20}", base)
+    assert nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path / "a")) == base
+    # any of the four changes it: a module kept for one must not be installed on the other
+    _headers(
+        tmp_path / "b", "6.1.0-1-amd64", "CONFIG_NET=y\nCONFIG_KASAN=y\n", "0x1234\tsk_free\tvmlinux\tEXPORT_SYMBOL\n"
+    )
+    _headers(tmp_path / "c", "6.1.0-1-amd64", "CONFIG_NET=y\n", "0x9999\tsk_free\tvmlinux\tEXPORT_SYMBOL\n")
+    others = {
+        nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path / "b")),
+        nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path / "c")),
+        nm.kernel_build_id("6.1.0-1-amd64", "gcc 13.2.0", root=str(tmp_path / "a")),
+    }
+    assert len(others) == 3
+    assert base not in others
+    # no headers (or half of them): no id, so nothing kept can match
+    assert nm.kernel_build_id("6.1.0-2-amd64", "gcc 12.2.0", root=str(tmp_path / "a")) == ""
+    (tmp_path / "a" / "lib" / "modules" / "6.1.0-1-amd64" / "build" / "Module.symvers").unlink()
+    assert nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path / "a")) == ""

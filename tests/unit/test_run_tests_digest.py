@@ -74,12 +74,12 @@ def test_failed_check_keeps_its_last_lines(capsys):
 
 def test_step_clock_times_each_molecule_step():
     rt = load()
-    now = iter([0.0, 10.0, 70.0, 75.0, 200.0]).__next__
+    now = iter([0.0, 10.0, 12.0, 70.0, 75.0, 200.0]).__next__
     clock = rt.StepClock(now=now)
     assert clock.see("INFO     [lab > converge] Executing") is None
-    assert clock.see("TASK [something] ***") is None
-    assert (
-        clock.see("INFO     [lab > converge] Executed: Successful") == "[time] molecule lab > converge: 60 s (at 70 s)"
+    assert clock.see("TASK [something] ***") is None  # its time shows when the next line ends it
+    assert clock.see("INFO     [lab > converge] Executed: Successful") == (
+        "[time]   task something: 58 s (lab > converge)\n[time] molecule lab > converge: 60 s (at 70 s)"
     )
     assert clock.see("INFO     [lab > verify] Executing") is None
     assert clock.see("INFO     [lab > verify] Executed: Failed") == "[time] molecule lab > verify: 125 s (at 200 s)"
@@ -93,6 +93,27 @@ def test_step_clock_times_a_failed_step_logged_as_a_coloured_error():
     assert clock.see("INFO     [nic > verify] Executing") is None
     line = "ERROR    [nic > verify] \x1b[31mExecuted: Failed\x1b[0m"
     assert clock.see(line) == "[time] molecule nic > verify: 42 s (at 47 s)"
+
+
+def test_step_clock_names_each_task_that_took_long():
+    rt = load()
+    now = iter([0.0, 1.0, 2.0, 2.5, 3.0, 101.0, 191.0, 195.0]).__next__
+    clock = rt.StepClock(now=now)
+    assert clock.see("INFO     [workloads > converge] Executing") is None
+    assert clock.see("PLAY [Build] ****") is None
+    assert clock.see("TASK [quick one] *****") is None
+    # a task under SLOW_TASK gets no line; one over it is named with its step when the next starts
+    assert clock.see("TASK [netchannel.deploy.netchannel_kernel_install : Reboot into x] ***") is None
+    assert clock.see("RUNNING HANDLER [netchannel.deploy.netchannel_module : reload] ***") == (
+        "[time]   task netchannel.deploy.netchannel_kernel_install : Reboot into x: 98 s (workloads > converge)"
+    )
+    assert clock.see("ok: [nctest1]") is None  # host lines neither start nor end a task
+    assert clock.see("PLAY RECAP *****") == (
+        "[time]   task netchannel.deploy.netchannel_module : reload: 90 s (workloads > converge)"
+    )
+    assert clock.see("INFO     [workloads > converge] Executed: Successful") == (
+        "[time] molecule workloads > converge: 194 s (at 195 s)"
+    )
 
 
 def _state(pid: int) -> str:

@@ -20,6 +20,8 @@ INVENTORY = Path(os.environ.get("NCLAB_INVENTORY") or REPO / "inventory" / "lab"
 PLAYBOOK = str(REPO / "playbooks" / "module.yml")
 # the role's default cluster key file on the controller (group netchannel)
 KEY_FILE = Path.home() / ".config" / "netchannel" / "netchannel.key"
+# the role's default directory of kept builds on the controller (netchannel_module_build_cache)
+KEPT = Path.home() / ".cache" / "netchannel" / "modules"
 testinfra_hosts = ["netchannel"]
 
 HEADER_PROGRAM = r"""
@@ -527,7 +529,8 @@ def test_bad_input_fails_before_any_change(ansible, tmp_path):
     a, b = names[0], names[1]
     bad = tmp_path / "bad.yml"
     bad.write_text(
-        f"netchannel:\n  hosts:\n    {a}:\n      netchannel_data_ip: 'fe80::1'\n"
+        "netchannel:\n  vars:\n    netchannel_module_build_cache: kept/builds\n"
+        f"  hosts:\n    {a}:\n      netchannel_data_ip: 'fe80::1'\n"
         f"    {b}:\n      netchannel_data_interface: nope0\n      netchannel_module_cpus: 0-63\n"
     )
     before = {n: _state(_vm(n)) for n in names}
@@ -537,6 +540,7 @@ def test_bad_input_fails_before_any_change(ansible, tmp_path):
         f"{a}: netchannel_module_data_ip='fe80::1' is not a dotted-quad IPv4 address",
         f"{b}: netchannel_module_data_interface='nope0' does not exist on the host",
         f"{b}: netchannel_module_cpus='0-63' names CPU ",
+        "netchannel_module_build_cache='kept/builds' is not an absolute path on the controller",
     ):
         assert expected in proc.output, proc.output[-3000:]
     assert "Traceback" not in proc.output
@@ -705,8 +709,7 @@ def test_a_plain_modprobe_gets_the_cluster_key_and_the_sysctls(lab_hosts):
 
 
 def test_a_changed_channel_count_rebuilds_and_reloads_only_that_host(ansible, lab_hosts, tmp_path):
-    # The last test: it leaves the last host with one bulk channel (netchannel_nic after it only
-    # compares the first host's table across a reboot), which saves CI a second DKMS build.
+    # The next test puts the last host back on the converge's table.
     names = sorted(lab_hosts)
     last = names[-1]
     loads = "journalctl -k -b --no-pager | grep -c 'netchannel: loaded' || true"
@@ -734,3 +737,39 @@ def test_a_changed_channel_count_rebuilds_and_reloads_only_that_host(ansible, la
         assert sorted(inbound) == ["bulk", "latency"], (n, text)
     first = _proc(_vm(last)).splitlines()[0]
     assert " bulk 1 lat 1 " in first, first
+
+
+def test_a_kept_build_is_installed_instead_of_compiled(ansible, lab_hosts):
+    """The last test: the last host goes back from one bulk channel (the test before) to the
+    converge's table. That version was built and kept on the controller by the converge (or by an
+    earlier run), so DKMS loads the kept binaries (dkms ldtarball) and compiles nothing: no
+    make.log. The first host is left alone."""
+    names = sorted(lab_hosts)
+    last = names[-1]
+    vm = _vm(last)
+    proc = _run(ansible)
+    assert proc.returncode == 0, proc.output[-3000:]
+    for n in names:
+        copied = _task_result(proc.output, "Copy the kept build to the host", n)
+        build = _task_result(proc.output, "Build and install the module with DKMS", n)
+        if n == last:
+            # "ok" where the file is still next to the sources from an earlier build
+            assert copied in {"ok", "changed"}, (n, copied)
+            assert build == "changed", (n, build)
+        else:
+            assert (copied, build) == ("skipping", "ok"), n
+    # DKMS's version directories (kernel-* entries are symbolic links)
+    version = vm.check_output("find /var/lib/dkms/netchannel -mindepth 1 -maxdepth 1 -type d -printf '%f'")
+    release = vm.check_output("uname -r")
+    assert "bulk=2;" in _state(vm)[0]
+    assert f"netchannel/{version}, {release}, x86_64: installed" in vm.check_output("dkms status -m netchannel")
+    assert not vm.file(f"/var/lib/dkms/netchannel/{version}/build/make.log").exists, (
+        "compiled, not taken from the kept build"
+    )
+    # kept where the role says, private: what is there is loaded into the hosts' kernels
+    kept = sorted((KEPT / f"netchannel-{version}").glob(f"{release}-*.tar.gz"))
+    assert len(kept) == 1, kept
+    assert stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept[0].parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(KEPT.stat().st_mode) == 0o700
+    assert not list(kept[0].parent.glob("*.part"))

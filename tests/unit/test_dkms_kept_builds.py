@@ -1,0 +1,93 @@
+"""netchannel_dkms: a kept build (binaries-only DKMS tarball) is installed only where the kernel
+id matches, and any failure on the way falls back to compiling with nothing half-loaded left."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from pathload import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "collections"))  # the collection, as bootstrap installs it
+dkms_mod = load_file("netchannel_dkms_kept", ROOT / "plugins" / "modules" / "netchannel_dkms.py")
+
+VERSION = "0.1.0-gabc"
+KERNEL = "6.1.0-57-amd64"
+
+
+class FakeModule:
+    def __init__(self, binaries: str, their_id: str, answers: dict[str, tuple[int, str, str]]):
+        self.params = {"name": "netchannel", "version": VERSION, "binaries": binaries, "binaries_kernel_id": their_id}
+        self.answers = answers
+        self.calls: list[list[str]] = []
+
+    def run_command(self, args):
+        self.calls.append(args[1:])
+        return self.answers.get(args[1], (0, "", ""))
+
+
+def _run(module):
+    def run(*args):
+        rc, out, _err = module.run_command(["dkms", *args])
+        assert rc == 0
+        return out
+
+    return run
+
+
+def _result(kernel_id="1234"):
+    return {"kernel": KERNEL, "kernel_id": kernel_id, "binaries_refused": "", "build_seconds": 0.0}
+
+
+INSTALLED = (0, f"netchannel/{VERSION}, {KERNEL}, x86_64: installed\n", "")
+
+
+def test_a_matching_kept_build_is_loaded_and_installed(tmp_path):
+    tarball = tmp_path / "kept.tar.gz"
+    tarball.write_bytes(b"x")
+    module = FakeModule(str(tarball), "1234", {"status": INSTALLED})
+    result = _result()
+    assert dkms_mod.install_binaries(module, _run(module), "dkms", result) is True
+    assert [c[0] for c in module.calls] == ["ldtarball", "install", "status"]
+    assert module.calls[1] == ["install", "-m", "netchannel", "-v", VERSION, "-k", KERNEL]
+    assert result["binaries_refused"] == ""
+
+
+@pytest.mark.parametrize(
+    ("their_id", "kernel_id", "exists", "why"),
+    [
+        ("9999", "1234", True, f"built for kernel id 9999, this host's {KERNEL} is 1234"),
+        ("", "1234", True, "built for kernel id (none given)"),
+        ("1234", "", True, f"no kernel headers for {KERNEL}"),
+        ("1234", "1234", False, "does not exist"),
+    ],
+)
+def test_a_kept_build_for_another_kernel_is_refused_before_dkms_runs(tmp_path, their_id, kernel_id, exists, why):
+    tarball = tmp_path / "kept.tar.gz"
+    if exists:
+        tarball.write_bytes(b"x")
+    module = FakeModule(str(tarball), their_id, {})
+    result = _result(kernel_id)
+    assert dkms_mod.install_binaries(module, _run(module), "dkms", result) is False
+    assert why in result["binaries_refused"]
+    assert module.calls == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "why"),
+    [
+        ({"ldtarball": (1, "", "bad tarball")}, "dkms ldtarball failed (exit 1): bad tarball"),
+        ({"install": (6, "", "no such module")}, "dkms install failed (exit 6): no such module"),
+        ({"status": (0, f"netchannel/{VERSION}, {KERNEL}, x86_64: built\n", "")}, "left netchannel/"),
+    ],
+)
+def test_a_failed_load_is_undone_so_the_caller_compiles(tmp_path, answers, why):
+    tarball = tmp_path / "kept.tar.gz"
+    tarball.write_bytes(b"x")
+    module = FakeModule(str(tarball), "1234", {"status": INSTALLED, **answers})
+    result = _result()
+    assert dkms_mod.install_binaries(module, _run(module), "dkms", result) is False
+    assert why in result["binaries_refused"]
+    assert module.calls[-1] == ["remove", "-m", "netchannel", "-v", VERSION, "--all"]
