@@ -401,20 +401,38 @@ def compiler_id(module) -> str:
     return next((line.strip() for line in (err + out).splitlines() if line.startswith("gcc version")), "")
 
 
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def signatures_enforced(root: str = "/") -> bool:
+    """Whether the running kernel loads only signed modules: module.sig_enforce, or a lockdown
+    (Secure Boot turns it on) other than "[none]"."""
+    enforce = _read_bytes(os.path.join(root, "sys", "module", "module", "parameters", "sig_enforce")) or b""
+    lockdown = _read_bytes(os.path.join(root, "sys", "kernel", "security", "lockdown")) or b"[none]"
+    return enforce.strip() == b"Y" or b"[none]" not in lockdown
+
+
 def kernel_build_id(release: str, compiler: str, root: str = "/") -> str:
     """What a module built for kernel `release` depends on besides its own sources: the kernel's
-    configuration and exported symbols with their CRCs (both in its headers), and the compiler.
-    A kept build of the module is installed only on a host where this matches. "" when the
-    headers are not there (nothing can be matched then)."""
+    configuration and exported symbols with their CRCs (both in its headers), the compiler, and,
+    where the kernel loads only signed modules, the certificate DKMS signs with (a reinstalled host
+    has a new one). A kept build of the module is installed only on a host where this matches.
+    "" when the headers are not there (nothing can be matched then)."""
     build = os.path.join(root, "lib", "modules", release, "build")
     digest = hashlib.sha256(f"{release}\0{compiler}\0".encode())
     for part in (".config", "Module.symvers"):
-        try:
-            with open(os.path.join(build, part), "rb") as fh:
-                data = fh.read()
-        except OSError:
+        data = _read_bytes(os.path.join(build, part))
+        if data is None:
             return ""
         digest.update(part.encode() + b"\0" + data + b"\0")
+    if signatures_enforced(root):
+        cert = _read_bytes(os.path.join(root, "var", "lib", "dkms", "mok.pub")) or b"(no DKMS certificate)"
+        digest.update(b"mok.pub\0" + cert + b"\0")
     return digest.hexdigest()[:20]
 
 

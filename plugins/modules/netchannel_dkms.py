@@ -90,7 +90,8 @@ build_seconds:
 kernel_id:
   description:
     - Digest of what a build for I(kernel) depends on besides the module's sources (the kernel's C(.config)
-      and C(Module.symvers), its release, the compiler); empty without the kernel's headers.
+      and C(Module.symvers), its release, the compiler, and DKMS's signing certificate where the kernel only
+      loads signed modules). Empty without the kernel's headers, in check mode, and when nothing was done.
   returned: always
   type: str
 from_binaries:
@@ -155,18 +156,23 @@ def install_binaries(module: AnsibleModule, run, dkms: str, result: dict) -> boo
         result["binaries_refused"] = f"{tarball} does not exist"
     if result["binaries_refused"]:
         return False
+
+    def forget() -> None:
+        # undo a half-load; DKMS refuses (exit 3) when the tarball never got the version registered
+        module.run_command([dkms, "remove", "-m", name, "-v", version, "--all"])
+
     start = time.monotonic()
     steps = (["ldtarball", tarball], ["install", "-m", name, "-v", version, "-k", kernel])
     for args in steps:
         rc, out, err = module.run_command([dkms, *args])
         if rc != 0:
             result["binaries_refused"] = f"dkms {args[0]} failed (exit {rc}): {(err or out).strip()[-500:]}"
-            run("remove", "-m", name, "-v", version, "--all")
+            forget()
             return False
     entries = parse_dkms_status(run("status", "-m", name, "-v", version, "-k", kernel))
     if dkms_plan(entries, name, version, kernel)["install"]:
         result["binaries_refused"] = f"dkms install from {tarball} left {name}/{version} not installed for {kernel}"
-        run("remove", "-m", name, "-v", version, "--all")
+        forget()
         return False
     result["build_seconds"] = round(time.monotonic() - start, 1)
     return True

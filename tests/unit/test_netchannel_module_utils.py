@@ -492,3 +492,30 @@ def test_kernel_build_id_follows_config_symbols_compiler_and_release(tmp_path):
     assert nm.kernel_build_id("6.1.0-2-amd64", "gcc 12.2.0", root=str(tmp_path / "a")) == ""
     (tmp_path / "a" / "lib" / "modules" / "6.1.0-1-amd64" / "build" / "Module.symvers").unlink()
     assert nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path / "a")) == ""
+
+
+def test_kernel_build_id_takes_the_signing_certificate_where_signatures_are_enforced(tmp_path):
+    _headers(tmp_path, "6.1.0-1-amd64", "CONFIG_NET=y\n", "0x1234\tsk_free\tvmlinux\tEXPORT_SYMBOL\n")
+    (tmp_path / "var" / "lib" / "dkms").mkdir(parents=True)
+    (tmp_path / "var" / "lib" / "dkms" / "mok.pub").write_bytes(b"cert A")
+    lockdown = tmp_path / "sys" / "kernel" / "security" / "lockdown"
+    lockdown.parent.mkdir(parents=True)
+
+    def ident():
+        return nm.kernel_build_id("6.1.0-1-amd64", "gcc 12.2.0", root=str(tmp_path))
+
+    lockdown.write_text("[none] integrity confidentiality\n")
+    unsigned = ident()
+    (tmp_path / "var" / "lib" / "dkms" / "mok.pub").write_bytes(b"cert B")
+    assert ident() == unsigned  # no enforcement: a new certificate (a reinstalled host) changes nothing
+    lockdown.write_text("none [integrity] confidentiality\n")  # Secure Boot
+    signed_b = ident()
+    assert signed_b != unsigned
+    (tmp_path / "var" / "lib" / "dkms" / "mok.pub").write_bytes(b"cert A")
+    assert ident() not in {signed_b, unsigned}  # another host's signature would be refused
+    lockdown.write_text("[none] integrity confidentiality\n")
+    sig = tmp_path / "sys" / "module" / "module" / "parameters" / "sig_enforce"
+    sig.parent.mkdir(parents=True)
+    sig.write_text("Y\n")
+    assert nm.signatures_enforced(str(tmp_path))
+    assert ident() != unsigned
