@@ -45,6 +45,56 @@ LIMITS = {
 }
 SETTING_ORDER = ("mtu", "channels", "rings", "features", "coalesce", "sysctl", "qdisc", "rfs", "rps", "xps", "irq")
 
+# Named profiles, after the upstream setup scripts (network_setup, enable_arfs, run_single_flow_set_up*,
+# run_np*, run_mix_flow*): the values a profile gives, each overridden by an explicit value (sysctls
+# key by key; resolve()). The NIC role applies one per host; the experiments role switches between
+# them per figure. Values above a NIC's maximum are clamped with a warning.
+_COMMON_SYSCTLS = {
+    "net.core.default_qdisc": "pfifo_fast",
+    "kernel.sched_autogroup_enabled": "0",
+    "net.ipv4.tcp_rmem": "4096 131072 6291456",
+}
+# Long flows (Fig. 2, 6a/b, 6d, 8a/b/d): offloads on, jumbo frames, large rings, aRFS where the NIC has it.
+_LONG_FLOWS = {
+    "mtu": 9000,
+    "rings": {"rx": 1024},
+    "channels": {"combined": 32},
+    "features": {"tso": True, "gso": True, "gro": True, "lro": False},
+    "root_qdisc": "mq",
+    "sysctls": _COMMON_SYSCTLS,
+    "arfs": True,
+    "rfs_entries": 32768,
+}
+PROFILES: dict[str, dict] = {
+    "long_flows": _LONG_FLOWS,
+    # Short flows (Fig. 3, 6c, 7, 8c): the same with offloads off and the standard MTU.
+    "short_flows": {
+        **_LONG_FLOWS,
+        "mtu": 1500,
+        "features": {"tso": False, "gso": False, "gro": False, "lro": False},
+    },
+    # IRQ-pinned TCP baseline (Fig. 2 irq-tcp, 6a/b tcp, 8b tcp): long flows without aRFS or RFS, every
+    # queue interrupt on one CPU (upstream: core 4; set irq_cpus on smaller hosts).
+    "tcp_irq_baseline": {**_LONG_FLOWS, "arfs": False, "rfs_entries": 0, "irq_cpus": [4], "irq_mode": "single"},
+}
+
+
+def resolve(profile: str, explicit: dict) -> dict:
+    """The wanted values: the named profile's ('' for none), each overridden by a value of `explicit`
+    that is not None; sysctls merged key by key. Raises NicError for a profile that does not exist."""
+    if profile and profile not in PROFILES:
+        raise NicError(f"profile={profile!r} is not one of {', '.join(PROFILES)} (or empty for none)")
+    base = PROFILES.get(profile, {}) if profile else {}
+    out = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in base.items()}
+    for key, value in explicit.items():
+        if value is None:
+            continue
+        if key == "sysctls":
+            out["sysctls"] = {**out.get("sysctls", {}), **value}
+        else:
+            out[key] = value
+    return out
+
 
 class NicError(Exception):
     """Bad input or a host that cannot be handled: the message names host, interface and value."""

@@ -65,7 +65,9 @@ class ResultsError(ValueError):
 #
 # A figure: the workload ncbench runs, the variants (protocol and per-socket options) and the
 # points (one sweep parameter); `setup` says what the host profile must be for a point (applied by
-# the roles before it runs, recorded in config.json).  `metrics` are the panels of the plot.
+# the roles before it runs, recorded in config.json): `nic.profile`, the NIC role's profile the figure
+# runs on (the upstream setup scripts': offloads and jumbo frames for long flows, neither for short
+# ones), and `module`, the module's settings.  `metrics` are the panels of the plot.
 # Sweeps and durations differ between the profiles.
 
 NC, TCP = "netchannel", "tcp"
@@ -79,6 +81,7 @@ FIGURES: dict[str, dict] = {
         "uring_variants": True,
         "sweep": "flows",
         "points": {"smoke": [1], "full": [1]},
+        "setup": {"nic": {"profile": "long_flows"}},
         "metrics": ["throughput_gbps", "cores"],
     },
     "6c": {
@@ -90,7 +93,7 @@ FIGURES: dict[str, dict] = {
         "sweep": "channels",
         # TCP has no channels: its one point is the "without NetChannel" reference.
         "points": {"smoke": {NC: [1, 4], TCP: [1]}, "full": {NC: [1, 2, 3, 4], TCP: [1]}},
-        "setup": {"module": {"channels": "{value}"}},
+        "setup": {"nic": {"profile": "short_flows"}, "module": {"channels": "{value}"}},
         "metrics": ["throughput_gbps", "transactions_per_s"],
     },
     "6d": {
@@ -105,6 +108,7 @@ FIGURES: dict[str, dict] = {
         "sweep": "scenario",
         "points": {"smoke": ["isolated", "interference"], "full": ["isolated", "interference"]},
         "background": {"interference": {"workload": "stream", "threads": 8, "flows": 8, "write_size": "1M"}},
+        "setup": {"nic": {"profile": "long_flows"}},
         "metrics": ["latency_mean_us", "latency_p50_us", "latency_p99_us", "latency_p999_us"],
     },
     "7": {
@@ -116,6 +120,7 @@ FIGURES: dict[str, dict] = {
         "variants": {NC: {"protocol": NC}, TCP: {"protocol": TCP}},
         "sweep": "depth",
         "points": {"smoke": [1, 8], "full": [1, 2, 4, 8, 16, 32, 64]},
+        "setup": {"nic": {"profile": "short_flows"}},
         "metrics": ["requests_per_s", "latency_p99_us"],
     },
     "8a": {
@@ -125,7 +130,7 @@ FIGURES: dict[str, dict] = {
         "variants": {NC: {"protocol": NC}, TCP: {"protocol": TCP}},
         "sweep": "flows",
         "points": {"smoke": [1], "full": [1]},
-        "setup": {"module": {"channels": 1, "copy_workers": 0}},
+        "setup": {"nic": {"profile": "long_flows"}, "module": {"channels": 1, "copy_workers": 0}},
         "metrics": ["throughput_per_core_gbps", "throughput_gbps", "cores"],
     },
     "8b": {
@@ -135,7 +140,7 @@ FIGURES: dict[str, dict] = {
         "variants": {NC: {"protocol": NC}, TCP: {"protocol": TCP}},
         "sweep": "flows",
         "points": {"smoke": [1], "full": [1]},
-        "setup": {"module": {"channels": 1, "copy_workers": 1}},
+        "setup": {"nic": {"profile": "long_flows"}, "module": {"channels": 1, "copy_workers": 1}},
         "metrics": ["throughput_per_core_gbps", "throughput_gbps", "cores"],
     },
     "8c": {
@@ -145,7 +150,7 @@ FIGURES: dict[str, dict] = {
         "variants": {NC: {"protocol": NC}, TCP: {"protocol": TCP}},
         "sweep": "channels",
         "points": {"smoke": {NC: [1, 4], TCP: [1]}, "full": {NC: [1, 2, 3, 4], TCP: [1]}},
-        "setup": {"module": {"channels": "{value}"}},
+        "setup": {"nic": {"profile": "short_flows"}, "module": {"channels": "{value}"}},
         "metrics": ["throughput_per_core_gbps", "throughput_gbps", "cores"],
     },
     "8d": {
@@ -156,6 +161,7 @@ FIGURES: dict[str, dict] = {
         "sweep": "scenario",
         "points": {"smoke": ["isolated"], "full": ["isolated", "interference"]},
         "background": {"interference": {"workload": "rr", "threads": 1, "flows": 1, "request_size": "4K"}},
+        "setup": {"nic": {"profile": "long_flows"}},
         "metrics": ["throughput_per_core_gbps", "throughput_gbps", "cores"],
     },
 }
@@ -224,7 +230,10 @@ def x_of(point: str):
 def _setup_for(fig: dict, value) -> dict:
     out = {}
     for part, settings in fig.get("setup", {}).items():
-        out[part] = {k: (type(value)(v.format(value=value)) if isinstance(v, str) else v) for k, v in settings.items()}
+        out[part] = {
+            k: (type(value)(v.format(value=value)) if isinstance(v, str) and "{value}" in v else v)
+            for k, v in settings.items()
+        }
     return out
 
 
@@ -368,6 +377,7 @@ def open_run(results_dir: str, run_id: str, profile: str, *, figures=None, seed=
 # its reason, and left out of the time estimate.
 RUNNABLE_TOOLS = ("ncbench", "nckv")
 MODULE_KEYS = ("channels",)
+NIC_KEYS = ("profile",)
 
 
 def skip_reason(item: dict) -> str:
@@ -378,6 +388,10 @@ def skip_reason(item: dict) -> str:
     missing = sorted(k for k in mod if k not in MODULE_KEYS)
     if missing:
         return f"needs module settings {', '.join(missing)} ({mod}) that the module does not have yet"
+    nic = (item.get("setup") or {}).get("nic") or {}
+    missing = sorted(k for k in nic if k not in NIC_KEYS)
+    if missing:
+        return f"needs NIC settings {', '.join(missing)} ({nic}) that the role does not apply"
     return ""
 
 

@@ -87,10 +87,25 @@ options:
   irq_mode:
     description:
       - C(spread) (one queue per CPU of I(irq_cpus)), C(single) (all to the first CPU of I(irq_cpus)),
-        C(hint) (the driver's affinity hint).
+        C(hint) (the driver's affinity hint). Unset, the profile's, else C(spread).
     type: str
     choices: [spread, single, hint]
-    default: spread
+  profile:
+    description:
+      - A named profile whose values are wanted unless an option above gives its own (I(sysctls) merged key by
+        key). C(long_flows) (offloads on, MTU 9000, rx ring 1024, 32 combined channels, aRFS and RFS),
+        C(short_flows) (the same with offloads off and MTU 1500), C(tcp_irq_baseline) (C(long_flows) without
+        aRFS or RFS, every queue interrupt on CPU 4). Empty or unset, no profile (with I(base), the record's).
+      - I(record) keeps the profile's name and the options given, so that I(base) can switch profiles later.
+    type: str
+  base:
+    description:
+      - Path of a file written by I(record). Its interface and the options that were given when it was written
+        are used again, with I(profile) in place of the recorded profile (unset, the recorded one). This is how
+        the netchannel_experiments role gives a figure its profile and then puts the NIC stage's values back.
+      - A record written without a profile, or before records kept the profile, fails naming the path.
+      - Mutually exclusive with the tuning options and I(compare_with).
+    type: path
   required:
     description:
       - Settings that must be supported (C(arfs), C(rings), C(rings.rx), C(features.tso), C(rfs), C(irq), ...).
@@ -355,14 +370,16 @@ def persistence(module: AnsibleModule, wanted: dict) -> list[str]:
     return changed
 
 
-def record(module: AnsibleModule, wanted: dict, unmet: list) -> str:
+def record(module: AnsibleModule, wanted: dict, unmet: list, profile: str, explicit: dict) -> str:
     """Write the wanted values to the `record` path if they differ from what it holds; the path if so.
     `unmet`: the rows (setting names) that still differ after applying, so a later check-mode
-    comparison does not take what the NIC never accepted for a change since."""
+    comparison does not take what the NIC never accepted for a change since. `profile` and `explicit`
+    (the options given) let `base` give the same NIC another profile later."""
     path = module.params["record"]
     if not path:
         return ""
-    text = json.dumps({**wanted, "unmet": unmet}, indent=2, sort_keys=True) + "\n"
+    doc = {**wanted, "unmet": unmet, "profile": profile, "overrides": explicit}
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     if _read(path) == text:
         return ""
     if not module.check_mode:
@@ -389,16 +406,57 @@ SPEC = {
     "rps_cpus": {"type": "list", "elements": "int"},
     "xps_cpus": {"type": "list", "elements": "int"},
     "irq_cpus": {"type": "list", "elements": "int"},
-    "irq_mode": {"type": "str", "default": "spread", "choices": ["spread", "single", "hint"]},
+    "irq_mode": {"type": "str", "choices": ["spread", "single", "hint"]},
     "required": {"type": "list", "elements": "str", "default": []},
     "persist": {"type": "bool"},
     "record": {"type": "path"},
     "compare_with": {"type": "path"},
     "warn": {"type": "bool", "default": True},
+    "profile": {"type": "str"},
+    "base": {"type": "path"},
 }
-# what a record may hold besides the tuning options
-RECORD_EXTRA = ("host", "interface", "unmet")
-TUNING = [k for k in SPEC if k not in ("interface", "host", "persist", "record", "compare_with", "warn")]
+# what a record may hold besides the tuning options: `profile` and `overrides` (the options given) let
+# `base` switch its profile
+RECORD_EXTRA = ("host", "interface", "unmet", "profile", "overrides")
+NOT_TUNING = ("interface", "host", "persist", "record", "compare_with", "warn", "profile", "base")
+TUNING = [k for k in SPEC if k not in NOT_TUNING]
+
+
+def _checked(values: dict, what: str, fail) -> dict:
+    """`values` (tuning options read from a file) after the checks the options get (types, choices)."""
+    checked = ArgumentSpecValidator({k: SPEC[k] for k in TUNING}).validate(
+        {k: values[k] for k in TUNING if values.get(k) is not None}
+    )
+    if checked.error_messages:
+        fail(f"{what}: not a NIC record: {'; '.join(checked.error_messages)}")
+    return {k: v for k, v in checked.validated_parameters.items() if v is not None}
+
+
+def load_record(path: str, option: str, interface: str | None, fail) -> tuple[dict, str, dict]:
+    """Read a file written by `record`: (the record, its interface, its wanted values checked).
+    Raises FileNotFoundError when there is none; anything else wrong calls fail(reason)."""
+    what = f"{option}={path}"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        fail(f"{what}: cannot read it as a NIC record: {exc}")
+    if not isinstance(rec, dict):
+        fail(f"{what}: not a NIC record (a JSON object)")
+    unknown = sorted(k for k in rec if k not in TUNING and k not in RECORD_EXTRA)
+    if unknown:
+        fail(f"{what}: not a NIC record, unknown keys: {', '.join(unknown)}")
+    ifname = interface or rec.get("interface")
+    if not isinstance(ifname, str) or not ifname:
+        fail(f"{what}: the record names no interface")
+    if rec.get("interface") not in (None, ifname):
+        fail(f"{what} records interface {rec['interface']}, not interface={ifname}")
+    unmet = rec.get("unmet") or []
+    if not isinstance(unmet, list) or not all(isinstance(u, str) for u in unmet):
+        fail(f"{what}: not a NIC record, unmet is not a list of settings: {unmet!r}")
+    return rec, ifname, _checked(rec, what, fail)
 
 
 def compare(module: AnsibleModule) -> None:
@@ -412,8 +470,7 @@ def compare(module: AnsibleModule) -> None:
         module.fail_json(msg=f"{host}: {reason}", reason=reason, changed=False)
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            rec = json.load(fh)
+        rec, ifname, wanted = load_record(path, "compare_with", p["interface"], fail)
     except FileNotFoundError:
         module.exit_json(
             changed=False,
@@ -424,28 +481,7 @@ def compare(module: AnsibleModule) -> None:
             compared_with=path,
             msg=f"no record at {path}",
         )
-    except (OSError, ValueError) as exc:
-        fail(f"compare_with={path}: cannot read it as a NIC record: {exc}")
-    if not isinstance(rec, dict):
-        fail(f"compare_with={path}: not a NIC record (a JSON object)")
-    unknown = sorted(k for k in rec if k not in TUNING and k not in RECORD_EXTRA)
-    if unknown:
-        fail(f"compare_with={path}: not a NIC record, unknown keys: {', '.join(unknown)}")
-    ifname = p["interface"] or rec.get("interface")
-    if not isinstance(ifname, str) or not ifname:
-        fail(f"compare_with={path}: the record names no interface")
-    if rec.get("interface") not in (None, ifname):
-        fail(f"compare_with={path} records interface {rec['interface']}, not interface={ifname}")
     unmet = rec.get("unmet") or []
-    if not isinstance(unmet, list) or not all(isinstance(u, str) for u in unmet):
-        fail(f"compare_with={path}: not a NIC record, unmet is not a list of settings: {unmet!r}")
-    # the record's values get the checks the options get (types, choices)
-    checked = ArgumentSpecValidator({k: SPEC[k] for k in TUNING}).validate(
-        {k: rec[k] for k in TUNING if rec.get(k) is not None}
-    )
-    if checked.error_messages:
-        fail(f"compare_with={path}: not a NIC record: {'; '.join(checked.error_messages)}")
-    wanted = {k: v for k, v in checked.validated_parameters.items() if v is not None}
     wanted.update(interface=ifname, host=host)
     try:
         result = engine.run(engine.LocalSystem(), wanted, host, True)
@@ -463,10 +499,51 @@ def compare(module: AnsibleModule) -> None:
         drift=drift,
         interface=ifname,
         compared_with=path,
+        profile=rec.get("profile"),
         rows=result["rows"],
         unsupported=result["unsupported"],
         table=engine.format_table(host, ifname, result["rows"]),
     )
+
+
+def wanted_values(module: AnsibleModule) -> tuple[dict, str, dict]:
+    """(the wanted values with interface and host, the profile's name, the options given): from the
+    options, or from the `base` record with `profile` in place of the recorded one."""
+    p = module.params
+    host = p["host"]
+
+    def fail(reason: str) -> None:
+        module.fail_json(msg=f"{host}: {reason}", reason=reason, changed=False)
+
+    interface = p["interface"]
+    if p["base"]:
+        path = p["base"]
+        try:
+            rec, interface, _ = load_record(path, "base", interface, fail)
+        except FileNotFoundError:
+            fail(
+                f"base={path}: no NIC record there (the netchannel_nic role writes it under netchannel_nic_record_dir)"
+            )
+        if not isinstance(rec.get("profile"), str) or not isinstance(rec.get("overrides"), dict):
+            fail(
+                f"base={path}: the record does not keep its profile and the options given (written by an older "
+                "collection): apply the NIC stage again (ansible-playbook site.yml --tags nic)"
+            )
+        if not rec["profile"]:
+            fail(f"base={path}: the record was written without a profile, so there is no profile to switch")
+        explicit = _checked(rec["overrides"], f"base={path} (overrides)", fail)
+        profile = rec["profile"] if p["profile"] is None else p["profile"]
+    else:
+        if not interface:
+            # required_one_of sees an option given as null or "" as given
+            fail("interface is required (unless compare_with or base is given)")
+        explicit = {k: p[k] for k in TUNING if p[k] is not None}
+        profile = p["profile"] or ""
+    try:
+        values = engine.resolve(profile or "", explicit)
+    except engine.NicError as exc:
+        fail(f"{'base=' + p['base'] + ', ' if p['base'] else ''}interface {interface}: {exc}")
+    return {**values, "interface": interface, "host": host}, profile or "", explicit
 
 
 def main() -> None:
@@ -474,24 +551,17 @@ def main() -> None:
         argument_spec=SPEC,
         supports_check_mode=True,
         # before the defaults are filled in: an option given at its default is refused too
-        mutually_exclusive=[["compare_with", k] for k in [*TUNING, "persist", "record"]],
-        required_one_of=[["interface", "compare_with"]],
+        mutually_exclusive=[["compare_with", k] for k in [*TUNING, "persist", "record", "profile", "base"]]
+        + [["base", k] for k in TUNING if k != "required"],
+        required_one_of=[["interface", "compare_with", "base"]],
     )
     if engine is None:
         module.fail_json(msg="netchannel_nic needs the netchannel.deploy collection's module_utils")
     if module.params["compare_with"]:
         compare(module)
-    # required_one_of sees an option given as null or "" as given
-    if not module.params["interface"]:
-        module.fail_json(msg=f"{module.params['host']}: interface is required (unless compare_with is given)")
-    params = dict(module.params)
-    host = params.pop("host")
-    params.pop("persist")
-    params.pop("record")
-    params.pop("compare_with")
-    warn = params.pop("warn")
-    wanted = {k: v for k, v in params.items() if v is not None}
-    wanted["host"] = host
+    host = module.params["host"]
+    warn = module.params["warn"]
+    wanted, profile, explicit = wanted_values(module)
     try:
         result = engine.run(engine.LocalSystem(), wanted, host, module.check_mode)
     except engine.NicError as exc:
@@ -513,7 +583,9 @@ def main() -> None:
             + "; ".join(f"{c['setting']} ({c.get('error')})" for c in result["failed_changes"]),
             **result,
         )
-    result["recorded"] = record(module, wanted, result.get("unmet", []))
+    result["recorded"] = record(module, wanted, result.get("unmet", []), profile, explicit)
+    result["profile"] = profile
+    result["wanted"] = {k: v for k, v in wanted.items() if k != "host"}
     result["changed"] = result["changed"] or bool(result["recorded"])
     module.exit_json(**result)
 

@@ -10,14 +10,12 @@ import types
 from pathlib import Path
 
 import pytest
+from nic_fake import engine as real_engine
 from pathload import load_file
 from test_results_modules import Done, fake_module
 
 MODULES = Path(__file__).resolve().parents[2] / "plugins" / "modules"
-
-
-class NicError(Exception):
-    pass
+NicError = real_engine.NicError
 
 
 def _engine(changes=(), failed=(), unmet=(), rows=(), seen=None):
@@ -35,7 +33,9 @@ def _engine(changes=(), failed=(), unmet=(), rows=(), seen=None):
             "state": {},
         }
 
-    return types.SimpleNamespace(LocalSystem=lambda: None, run=run, format_table=lambda *a: "", NicError=NicError)
+    return types.SimpleNamespace(
+        LocalSystem=lambda: None, run=run, format_table=lambda *a: "", NicError=NicError, resolve=real_engine.resolve
+    )
 
 
 def call(params: dict, check_mode=False, **engine) -> Done:
@@ -43,6 +43,8 @@ def call(params: dict, check_mode=False, **engine) -> Done:
     mod.engine = _engine(**engine)
     # a None in params takes the option out (not given), as a task that leaves it out
     given = {k: v for k, v in {"host": "h1", "interface": "eth1", **params}.items() if v is not None}
+    if "base" in given and "interface" not in params:
+        del given["interface"]
     mod.AnsibleModule = fake_module(given, check_mode)
     with pytest.raises(Done) as got:
         mod.main()
@@ -134,7 +136,6 @@ def test_compare_with_reads_the_record_and_names_each_drifted_setting(tmp_path):
         "host": "h2",
         "mtu": 9000,
         "rings": {"rx": 512},
-        "irq_mode": "spread",
         "required": [],
     }
     got = call({"compare_with": str(path)}, rows=[_row("mtu", 9000, 9000, "ok")])
@@ -204,7 +205,7 @@ def test_an_empty_interface_is_refused_by_name(interface):
     with pytest.raises(Done) as got:
         mod.main()
     assert got.value.failed
-    assert got.value.result["msg"] == "h1: interface is required (unless compare_with is given)"
+    assert got.value.result["msg"] == "h1: interface is required (unless compare_with or base is given)"
 
 
 @pytest.mark.parametrize(
@@ -258,3 +259,105 @@ def test_persisted_files_are_written_whole(tmp_path, monkeypatch):
     assert f"h1: persist: cannot write {values}: EROFS" in got.value.result["msg"]
     assert values.read_text() == before
     assert not list((tmp_path / "lib").glob("*.tmp"))
+
+
+def test_a_profile_is_resolved_and_recorded_with_the_options_given(tmp_path):
+    """The role passes the profile's name and only the variables that are set: each overrides the
+    profile's value (sysctls key by key), and the record keeps both for a later switch."""
+    path = tmp_path / "eth1.json"
+    seen = []
+    got = call(
+        {"profile": "long_flows", "mtu": 1500, "sysctls": {"net.core.somaxconn": 4096}, "record": str(path)},
+        changes=[{"setting": "mtu"}],
+        seen=seen,
+    )
+    assert not got.failed, got.result
+    wanted = seen[0][0]
+    assert wanted["mtu"] == 1500
+    assert wanted["features"] == {"tso": True, "gso": True, "gro": True, "lro": False}
+    assert wanted["sysctls"]["net.core.somaxconn"] == 4096
+    assert wanted["sysctls"]["net.core.default_qdisc"] == "pfifo_fast"
+    rec = json.loads(path.read_text())
+    assert rec["profile"] == "long_flows"
+    assert rec["overrides"] == {"mtu": 1500, "sysctls": {"net.core.somaxconn": 4096}, "required": []}
+    assert rec["mtu"] == 1500
+    assert got.result["profile"] == "long_flows"
+    assert got.result["wanted"]["features"]["tso"] is True
+
+
+def test_base_switches_the_recorded_profile_and_keeps_the_options_given(tmp_path):
+    """What the experiments do per figure: the NIC stage's record with another profile, then the
+    record's own profile again. Neither call writes the record."""
+    path = tmp_path / "eth1.json"
+    call({"profile": "long_flows", "mtu": 8000, "record": str(path)}, changes=[{"setting": "mtu"}])
+    before = path.read_text()
+    seen = []
+    got = call({"base": str(path), "profile": "short_flows"}, changes=[{"setting": "features"}], seen=seen)
+    assert not got.failed, got.result
+    wanted = seen[0][0]
+    assert wanted["interface"] == "eth1"
+    assert wanted["mtu"] == 8000  # the inventory's value wins over either profile
+    assert wanted["features"]["tso"] is False
+    assert got.result["profile"] == "short_flows"
+    assert got.result["recorded"] == ""
+    got = call({"base": str(path)}, changes=[{"setting": "features"}], seen=seen)
+    assert not got.failed, got.result
+    assert seen[1][0]["features"]["tso"] is True
+    assert seen[1][0]["mtu"] == 8000
+    assert got.result["profile"] == "long_flows"
+    assert path.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("record", "params", "words"),
+    [
+        (None, {}, "no NIC record there"),
+        ({"interface": "eth1", "mtu": 9000, "unmet": []}, {}, "older collection"),
+        (
+            {"interface": "eth1", "mtu": 9000, "unmet": [], "profile": "", "overrides": {"mtu": 9000}},
+            {},
+            "without a profile",
+        ),
+        ({"interface": "eth1", "unmet": [], "profile": "long_flows", "overrides": {"mtu": "big"}}, {}, "mtu"),
+        ({"interface": "eth1", "unmet": [], "profile": "long_flows", "overrides": {}}, {"profile": "fast"}, "'fast'"),
+        ({"interface": "eth1", "unmet": [], "profile": "long_flows", "overrides": {}}, {"mtu": 1500}, "base"),
+    ],
+)
+def test_base_refuses_what_it_cannot_switch_naming_the_file(tmp_path, record, params, words):
+    path = tmp_path / "eth1.json"
+    if record is not None:
+        path.write_text(json.dumps(record))
+    seen = []
+    got = call({"base": str(path), **params}, seen=seen)
+    assert got.failed
+    assert words in got.result["msg"]
+    assert seen == []
+    if "mtu" not in params:
+        assert str(path) in got.result["msg"]
+
+
+def test_an_unknown_profile_is_refused_by_name():
+    got = call({"profile": "fast_flows", "mtu": 1500})
+    assert got.failed
+    assert "profile='fast_flows'" in got.result["msg"]
+
+
+def test_the_role_offers_exactly_the_engines_profiles():
+    """The role's argument spec lists the profiles; the engine holds them: one source, checked."""
+    import yaml
+
+    spec = yaml.safe_load((MODULES.parents[1] / "roles/netchannel_nic/meta/argument_specs.yml").read_text())
+    choices = spec["argument_specs"]["main"]["options"]["netchannel_nic_profile"]["choices"]
+    assert sorted(choices) == sorted(["", *real_engine.PROFILES])
+
+
+def test_the_profiles_differ_where_the_upstream_setups_do_and_resolving_changes_none():
+    long, short, irq = (real_engine.PROFILES[n] for n in ("long_flows", "short_flows", "tcp_irq_baseline"))
+    assert {k for k in long if long[k] != short.get(k)} == {"mtu", "features"}
+    assert (short["mtu"], short["features"]["tso"], long["mtu"], long["features"]["tso"]) == (1500, False, 9000, True)
+    assert {k for k in irq if irq[k] != long.get(k)} == {"arfs", "rfs_entries", "irq_cpus", "irq_mode"}
+    got = real_engine.resolve("short_flows", {"sysctls": {"net.core.somaxconn": 1}, "rings": {"rx": 128}})
+    got["sysctls"]["net.core.rmem_max"] = 2
+    assert "net.core.somaxconn" not in short["sysctls"]
+    assert "net.core.rmem_max" not in long["sysctls"]
+    assert long["rings"] == {"rx": 1024}

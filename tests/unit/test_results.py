@@ -99,7 +99,7 @@ def test_profiles_expand_to_the_figures():
     assert all((i["background"] or {}).get("flows") == (8 if i["x"] == "interference" else None) for i in d)
     # a point's host setup carries its sweep value
     c4 = next(i for i in full if i["figure"] == "6c" and i["point"] == "channels-4")
-    assert c4["setup"] == {"module": {"channels": 4}}
+    assert c4["setup"] == {"nic": {"profile": "short_flows"}, "module": {"channels": 4}}
 
 
 def test_shuffle_is_seeded_and_keeps_every_item():
@@ -618,7 +618,28 @@ def test_skipped_points_are_named_and_left_out_of_the_estimate(tmp_path):
             {"figure": "8b", "tool": "ncbench", "setup": {"module": {"channels": 1, "copy_workers": 1}}},
             "needs module settings copy_workers ({'channels': 1, 'copy_workers': 1}) that the module does not have yet",
         ),
+        ({"figure": "7", "tool": "nckv", "setup": {"nic": {"profile": "short_flows"}}}, ""),
+        (
+            {"figure": "7", "tool": "nckv", "setup": {"nic": {"profile": "short_flows", "mtu": 1500}}},
+            "needs NIC settings mtu ({'profile': 'short_flows', 'mtu': 1500}) that the role does not apply",
+        ),
     ],
 )
 def test_skip_reason(item, reason):
     assert res.skip_reason(item) == reason
+
+
+def test_every_figure_names_a_nic_profile_the_nic_module_has():
+    """Each figure runs on a NIC profile of the netchannel_nic engine (the experiments role switches the
+    NICs to it): short flows for 6c, 7 and 8c, long flows for the others. The name reaches every plan
+    item as it is (a sweep value is substituted only where the setting says {value})."""
+    from nic_fake import engine
+
+    short = {"6c", "7", "8c"}
+    for profile in ("smoke", "full"):
+        for item in res.expand(profile, list(res.FIGURES)):
+            want = "short_flows" if item["figure"] in short else "long_flows"
+            assert item["setup"]["nic"] == {"profile": want}, item
+            assert want in engine.PROFILES
+            if item["figure"] == "6c" and item["variant"] == "netchannel":
+                assert item["setup"]["module"]["channels"] == res.x_of(item["point"])

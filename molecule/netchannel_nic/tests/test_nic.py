@@ -99,6 +99,10 @@ def test_the_applied_values_are_recorded(host, lab_hosts):
     sysctls = {k: str(v) for k, v in got["sysctls"].items()}
     assert sysctls == {**sysctls, **{k: str(v) for k, v in WANTED["netchannel_nic_sysctls"].items()}}
     assert got["irq_cpus"] == WANTED["netchannel_nic_irq_cpus"]
+    # the profile's name and the variables set, apart: what the experiments switch profiles with
+    assert got["profile"] == "long_flows"
+    assert got["overrides"]["irq_cpus"] == WANTED["netchannel_nic_irq_cpus"]
+    assert "mtu" not in got["overrides"]  # the profile's value, not one the play set
 
 
 def test_mq_root_with_default_qdisc_children(view):

@@ -248,9 +248,10 @@ def test_bad_input_fails_before_anything_runs(ansible):
     assert sorted(p.relative_to(RUN) for p in RUN.rglob("*")) == before
 
 
-def test_a_cpu_the_server_lacks_fails_each_redis_rep_naming_it(ansible):
+def test_a_cpu_the_server_lacks_fails_each_redis_rep_naming_it(ansible, lab_hosts):
     """Every figure 7 repetition fails with the check's own words (the variable, the CPU, the server's
-    online CPUs), in the list the run ends with too; nothing is stored as complete."""
+    online CPUs), in the list the run ends with too; nothing is stored as complete. The NICs, given
+    figure 7's profile, have the NIC stage's values again after the failed run."""
     run = "molecule-no-such-cpu"
     server = _record(REDIS[0])["config"]["server"]
     extra = {"netchannel_experiments_run_id": run, "netchannel_experiments_figures": ["7"]}
@@ -261,6 +262,35 @@ def test_a_cpu_the_server_lacks_fails_each_redis_rep_naming_it(ansible):
     for i in REDIS:
         assert f"{i['figure']} {i['variant']} {i['point']} rep {i['rep']}: {why}" in proc.output, proc.output[-3000:]
     assert not list((RESULTS / run).rglob("COMPLETE"))
+    # figure 7 gave the NICs short_flows; the failed run still put the NIC stage's long_flows back
+    assert "Give the data NICs of the client and the server the NIC profile short_flows" in proc.output
+    assert "Give the data NICs of the client and the server the NIC profile restore" in proc.output
+    for name, hv in lab_hosts.items():
+        record = f"/var/lib/netchannel-nic/{hv['netchannel_data_interface']}.json"
+        cmp = ansible("ansible", name, "-m", "netchannel.deploy.netchannel_nic", "-a", f"compare_with={record}", "-o")
+        assert cmp.returncode == 0, cmp.output[-3000:]
+        result, _ = json.JSONDecoder().raw_decode(cmp.output.split("=>", 1)[1].lstrip())
+        assert (result["drift"], result["profile"]) == ([], "long_flows"), f"{name}: {result}"
+
+
+# what each profile sets that the lab's virtio NIC shows (MTU, TSO)
+NIC_SHOWS = {
+    "long_flows": ("mtu 9000", "tcp-segmentation-offload: on"),
+    "short_flows": ("mtu 1500", "tcp-segmentation-offload: off"),
+}
+
+
+@pytest.mark.parametrize("item", PLANNED, ids=lambda i: f"{i['figure']}-{i['variant']}-{i['point']}")
+def test_each_figure_ran_on_its_nic_profile(item):
+    """Both NICs had the figure's NIC profile when its repetition ran: the profile named in config.json,
+    and the NIC as read after it was applied (6c and 7 short flows, 6ab and 6d long flows)."""
+    want = item["setup"]["nic"]["profile"]
+    config = _record(item)["config"]
+    for name in (config["client"], config["server"]):
+        mine = config["hosts"][name]
+        assert mine["nic_profile"] == want, name
+        for words in NIC_SHOWS[want]:
+            assert words in mine["nic"], f"{name}: {words!r} not in {mine['nic']}"
 
 
 @pytest.mark.parametrize(
