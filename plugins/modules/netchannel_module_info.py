@@ -43,6 +43,12 @@ options:
     description: Seconds to wait for I(wait_peers).
     type: int
     default: 120
+  kernel_id:
+    description:
+      - Compute C(kernel_id) (runs C(gcc -v) and reads about 2 MB of headers). Off, C(kernel_id) is empty; the
+        module role asks for it only where it picks a kept build, not when it waits for channels.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -108,7 +114,8 @@ tools:
 kernel_id:
   description:
     - Digest of the running kernel's C(.config), C(Module.symvers), release and the compiler (what a module
-      build depends on besides its sources; see M(netchannel.deploy.netchannel_dkms)). Empty without headers.
+      build depends on besides its sources; see M(netchannel.deploy.netchannel_dkms)). Empty without headers,
+      or unless I(kernel_id) is true.
   returned: always
   type: str
 dkms_versions:
@@ -197,6 +204,7 @@ def main() -> None:
             "wait_peers": {"type": "list", "elements": "str", "default": []},
             "inbound": {"type": "dict", "default": {}},
             "timeout": {"type": "int", "default": 120},
+            "kernel_id": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -224,7 +232,7 @@ def main() -> None:
         "waited": 0.0,
     }
 
-    if result["headers"]:
+    if result["headers"] and p["kernel_id"]:
         result["kernel_id"] = kernel_build_id(kernel, compiler_id(module))
 
     def snapshot() -> None:

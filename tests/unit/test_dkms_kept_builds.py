@@ -92,3 +92,34 @@ def test_a_failed_load_is_undone_so_the_caller_compiles(tmp_path, answers, why):
     assert dkms_mod.install_binaries(module, _run(module), "dkms", result) is False
     assert why in result["binaries_refused"]
     assert module.calls[-1] == ["remove", "-m", "netchannel", "-v", VERSION, "--all"]
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_module_info_computes_the_kernel_id_only_when_asked(monkeypatch, asked):
+    """The kernel id costs a `gcc -v` and a read of the headers: the role asks for it where it picks a
+    kept build, and every other call (the channel waits, the experiments) leaves it out."""
+    from test_results_modules import Done, fake_module
+
+    info = load_file("netchannel_module_info_kid", ROOT / "plugins" / "modules" / "netchannel_module_info.py")
+    calls = []
+    monkeypatch.setattr(info, "compiler_id", lambda module: calls.append("gcc -v") or "gcc 12")
+    monkeypatch.setattr(info, "kernel_build_id", lambda release, compiler: f"id-of-{release}-{compiler}")
+    real_isfile = info.os.path.isfile
+    monkeypatch.setattr(info.os.path, "isfile", lambda p: p.endswith("/build/Makefile") or real_isfile(p))
+    base = fake_module({"name": "nosuchmodule", "kernel_id": asked}, True)
+
+    class Module(base):
+        def get_bin_path(self, tool):
+            return None
+
+    info.AnsibleModule = Module
+    with pytest.raises(Done) as got:
+        info.main()
+    assert not got.value.failed, got.value.result
+    assert got.value.result["headers"] is True
+    if asked:
+        assert calls == ["gcc -v"]
+        assert got.value.result["kernel_id"].startswith("id-of-")
+    else:
+        assert calls == []
+        assert got.value.result["kernel_id"] == ""
