@@ -532,7 +532,7 @@ def wanted_values(module: AnsibleModule) -> tuple[dict, str, dict]:
         if not rec["profile"]:
             fail(f"base={path}: the record was written without a profile, so there is no profile to switch")
         explicit = _checked(rec["overrides"], f"base={path} (overrides)", fail)
-        profile = rec["profile"] if p["profile"] is None else p["profile"]
+        profile = (rec["profile"] if p["profile"] is None else p["profile"]) or ""
     else:
         if not interface:
             # required_one_of sees an option given as null or "" as given
@@ -540,10 +540,10 @@ def wanted_values(module: AnsibleModule) -> tuple[dict, str, dict]:
         explicit = {k: p[k] for k in TUNING if p[k] is not None}
         profile = p["profile"] or ""
     try:
-        values = engine.resolve(profile or "", explicit)
+        values = engine.resolve(profile, explicit)
     except engine.NicError as exc:
         fail(f"{'base=' + p['base'] + ', ' if p['base'] else ''}interface {interface}: {exc}")
-    return {**values, "interface": interface, "host": host}, profile or "", explicit
+    return {**values, "interface": interface, "host": host}, profile, explicit
 
 
 def main() -> None:
