@@ -107,3 +107,28 @@ def test_a_second_nclab_command_on_a_busy_lab_is_refused(tmp_path):
             lab.up()
         with pytest.raises(LabError, match="another nclab command"):
             lab.down()
+
+
+def test_a_pinned_caller_does_not_pin_the_vms(monkeypatch, tmp_path):
+    """Mitogen pins Ansible's workers, and what they start, to one CPU of two: nclab widens its own
+    affinity to every online CPU before starting QEMU, so the VMs do not share one core."""
+    from nclab import util
+
+    online = tmp_path / "online"
+    online.write_text("0-1\n")
+    mask = {"now": {1}}
+    monkeypatch.setattr(util.os, "sched_getaffinity", lambda pid: set(mask["now"]))
+    monkeypatch.setattr(util.os, "sched_setaffinity", lambda pid, cpus: mask.update(now=set(cpus)))
+    assert util.widen_cpu_affinity(online) == "CPU affinity [1] -> [0, 1]"
+    assert mask["now"] == {0, 1}
+    assert util.widen_cpu_affinity(online) == ""  # already every CPU: nothing to do
+
+    def refused(pid, cpus):
+        raise OSError(22, "Invalid argument")
+
+    mask["now"] = {1}
+    monkeypatch.setattr(util.os, "sched_setaffinity", refused)
+    assert util.widen_cpu_affinity(online) == ""  # a cpuset that forbids it: left as it is
+    online.write_text("garbage")
+    assert util.widen_cpu_affinity(online) == ""
+    assert util.parse_cpu_list("0-3,6") == {0, 1, 2, 3, 6}

@@ -19,7 +19,7 @@ from .image import Image, make_recipe
 from .inventory import build_inventory, down_inventory, ssh_options, write_inventory
 from .ports import allocate_ports, port_is_free
 from .qemu import base_args, choose_accel
-from .util import require_tool, say, tail
+from .util import require_tool, say, tail, widen_cpu_affinity
 
 
 def mac(prefix: str, index: int) -> str:
@@ -171,6 +171,9 @@ class Lab:
                 return
             say("some lab VMs are not running; restarting those")
         self._check_socket_paths()
+        widened = widen_cpu_affinity()
+        if widened:
+            say(f"{widened} (the VMs may use every CPU, whatever pinned the caller)")
         require_tool("qemu-img", "qemu-utils")
         require_tool("ssh", "openssh-client")
         self.state.mkdir(parents=True, exist_ok=True)
