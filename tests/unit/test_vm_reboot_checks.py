@@ -58,3 +58,21 @@ def test_good_guest_has_no_problems():
 def test_load_loop_under_readers_is_checked(bad):
     text = GOOD.replace("NCVM HAMMERLOOP 3 ok 0 failed", bad)
     assert any("readers" in p for p in guest("vm", lines=text.splitlines()).problems())
+
+
+def test_the_verdict_names_the_failed_tests_and_the_first_kernel_report():
+    """CI shows a run's last lines only: the verdict line has to say which test failed and what the
+    kernel reported, or a failure that does not recur cannot be looked into."""
+    text = GOOD.replace(
+        "NCTEST SUMMARY 3 passed, 0 failed", "NCTEST FAIL hello_race timed out\nNCTEST SUMMARY 2 passed, 1 failed"
+    )
+    text = text.replace(
+        "NCVM DMESG_ISSUES 0",
+        "NCVM ISSUE [   29.8] WARNING: CPU: 1 PID: 7 at net/core/sock.c:1 x\nNCVM ISSUE [   29.8] Call Trace:\n"
+        "NCVM DMESG_ISSUES 2",
+    )
+    problems = guest("vm", lines=text.splitlines()).problems()
+    assert "1 in-guest tests failed: hello_race (timed out)" in problems, problems
+    assert (
+        "kernel log has warnings/oopses, the first: [   29.8] WARNING: CPU: 1 PID: 7 at net/core/sock.c:1 x" in problems
+    )

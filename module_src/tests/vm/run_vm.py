@@ -163,6 +163,9 @@ tail -n +$((bootlines + 1)) /dmesg.txt > /run-dmesg.txt
 [ "$(head -1 /dmesg.txt)" = "$(head -1 /boot-dmesg.txt)" ] || cp /dmesg.txt /run-dmesg.txt
 issues=$(grep -cE "$PAT" /run-dmesg.txt)
 bootissues=$(grep -cE "$PAT" /boot-dmesg.txt)
+# each report first, with what follows it (the list below is capped and
+# would cut off a report late in the run)
+grep -E -A 16 "$PAT" /run-dmesg.txt | sed 's/^/NCVM ISSUE /' | head -120
 grep -E "netchannel|$PAT|RIP:" /run-dmesg.txt | sed 's/^/NCVM DMESG /' | head -80
 grep -E "$PAT" /boot-dmesg.txt | sed 's/^/NCVM BOOTDMESG /' | head -10
 echo "NCVM BOOT_ISSUES $bootissues (before the module was loaded)"
@@ -1087,7 +1090,8 @@ class Guest:
         if not m:
             out.append("test program did not finish")
         elif int(m.group(2)) or not int(m.group(1)):
-            out.append(f"{m.group(2)} in-guest tests failed")
+            names = [f"{n} ({why[:160]})" for n, why in re.findall(r"^NCTEST FAIL (\S+) ?(.*)$", text, re.M)]
+            out.append(f"{m.group(2)} in-guest tests failed" + (": " + ", ".join(names) if names else ""))
         if "NCVM RMMOD OK" not in text:
             out.append("rmmod failed")
         if "NCVM AUTHKEY set" in text:
@@ -1108,7 +1112,8 @@ class Guest:
             out.append("load/unload loop under /proc and sysctl readers failed")
         m3 = re.search(r"NCVM DMESG_ISSUES (\d+)", text)
         if not m3 or int(m3.group(1)):
-            out.append("kernel log has warnings/oopses")
+            first = re.search(r"^NCVM ISSUE (.*)$", text, re.M)
+            out.append("kernel log has warnings/oopses" + (f", the first: {first.group(1)[:200]}" if first else ""))
         if "NCVM DONE" not in text:
             out.append("guest did not finish in time")
         for case, want in PRELOAD_EXPECT.items():
