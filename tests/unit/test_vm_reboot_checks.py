@@ -76,3 +76,18 @@ def test_the_verdict_names_the_failed_tests_and_the_first_kernel_report():
     assert (
         "kernel log has warnings/oopses, the first: [   29.8] WARNING: CPU: 1 PID: 7 at net/core/sock.c:1 x" in problems
     )
+
+
+def test_the_guest_patches_the_memcg_keys_at_boot_and_keeps_them():
+    """Under TCG a vCPU once met the breakpoint of a static key being patched (an int3 oops in kfree()
+    as the memory cgroup test made the first memory cgroup): /init makes that cgroup before the
+    module loads, alone, and nothing removes it, so no test patches those keys again."""
+    keys = ("loops", "hammer_loops", "timeout_scale", "hosts_arg", "extra_setup", "after_load", "role_cmd")
+    keys += ("apps_args", "app_requests", "bench_args", "bench_dump", "bench_uring")
+    init = run_vm.INIT.format_map(dict.fromkeys(keys, ""))
+    warm = init.index("mkdir /sys/fs/cgroup/ncwarm")
+    assert warm < init.index("insmod /netchannel.ko"), "the memory cgroup comes after the module loads"
+    assert init.index("mount -t cgroup2 none /sys/fs/cgroup") < warm
+    tests = (Path(run_vm.__file__).parent / "nc_vmtest.c").read_text()
+    assert "ncwarm" not in tests
+    assert "rmdir /sys/fs/cgroup/ncwarm" not in init

@@ -68,6 +68,11 @@ ip link set lo up
 # A boot's first TCP connect patches a static key (net_get_random_once in inet_ehashfn); under TCG
 # another vCPU once met that patch's int3 and oopsed (docs/testing.md). Take it here, alone.
 nc -w 1 127.0.0.1 9 </dev/null >/dev/null 2>&1
+# Likewise the first memory cgroup: it patches the memcg keys kfree() and the socket paths test (once
+# an int3 oops in kfree() on an idle vCPU as the memory cgroup test made its cgroup, under host load).
+# The cgroup stays, so its last removal does not patch them back; the tests' cgroups are beside it.
+mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null && echo +memory > /sys/fs/cgroup/cgroup.subtree_control \
+  && mkdir /sys/fs/cgroup/ncwarm 2>/dev/null
 {extra_setup}
 export NC_VMTEST_TIMEOUT_SCALE={timeout_scale}
 echo "NCVM BOOTED $(uname -r)"
