@@ -437,9 +437,7 @@ u32 nc_peer_load(struct nc_peer *peer, struct nc_stripe_load *ld, u32 max)
 		struct nc_chan *ch = &peer->chans[i];
 
 		spin_lock(&ch->lock);
-		/* a channel whose TCP went is down before its work hears it */
-		ld[i].up = ch->state == NC_CH_UP && ch->sock &&
-			   READ_ONCE(ch->sock->sk->sk_state) == TCP_ESTABLISHED;
+		ld[i].up = ch->state == NC_CH_UP && ch->sock;
 		ld[i].gen = ch->gen;
 		ld[i].queued = ch->txq_bytes;
 		ld[i].notsent = ld[i].up ? nc_tcp_notsent(ch->sock->sk) : 0;
@@ -470,9 +468,7 @@ struct nc_chan *nc_peer_stripe(struct nc_peer *peer, bool latency,
 		for (i = 0; i < n; i++) {
 			ch = &peer->chans[base + i];
 			spin_lock(&ch->lock);
-			/* a channel whose TCP went is down before its work hears it */
-		ld[i].up = ch->state == NC_CH_UP && ch->sock &&
-			   READ_ONCE(ch->sock->sk->sk_state) == TCP_ESTABLISHED;
+			ld[i].up = ch->state == NC_CH_UP && ch->sock;
 			ld[i].queued = ch->txq_bytes;
 			if (ld[i].up)
 				ld[i].notsent = nc_tcp_notsent(ch->sock->sk);

@@ -824,11 +824,9 @@ static void nc_close(struct sock *sk, long timeout)
 	struct nc_sock *nsk = nc_sk(sk);
 	LIST_HEAD(children);
 	LIST_HEAD(kept);
-	const u32 max = 2 * NC_MAX_CLASS_CHANNELS;
-	struct nc_stripe_load *ld = NULL;
 	struct nc_ctl d;
-	bool ack, lost, reclose = false;
-	u32 aseq, n = 0;
+	bool ack, lost;
+	u32 aseq;
 	int state;
 
 	lock_sock(sk);
@@ -839,34 +837,14 @@ static void nc_close(struct sock *sk, long timeout)
 		WRITE_ONCE(nsk->acceptq_len, 0);
 	}
 	WRITE_ONCE(sk->sk_state, TCP_CLOSE);
-	spin_unlock(&nsk->lock);
 	/*
-	 * No resender run begins now (TCP_CLOSE); one under way finishes,
-	 * and what it could not send again stays counted in rtx.orphans
-	 * (the frames are still kept).  Resender runs never take lock_sock.
-	 */
-	if (cancel_delayed_work_sync(&nsk->rtx_work))
-		sock_put(sk);	/* the queued run's reference */
-	if (state == TCP_ESTABLISHED && nsk->rtx_on && nsk->peer) {
-		ld = kmalloc_array(max, sizeof(*ld), GFP_KERNEL);
-		if (ld)
-			n = nc_peer_load(nsk->peer, ld, max);
-	}
-	spin_lock(&nsk->lock);
-	/*
-	 * DATA that a lost channel took, not sent again, would be missing at
-	 * the peer behind a clean CLOSE, and its reader would wait for ever:
-	 * abort.  The channels are looked at now, so a loss the resender has
-	 * not heard of yet counts too.  Without that look (no memory), any
-	 * sign of a loss counts.  A limit still to send again does not: the
-	 * peer needs none from a closed socket, only a CLOSE that went down
-	 * with the old control channel, which is sent again below.
+	 * DATA that a lost channel took and that waits to be sent again
+	 * (or a limit or CLOSE to send again) would be missing at the peer
+	 * behind a clean CLOSE, and its reader would wait for ever: abort.
 	 */
 	lost = state == TCP_ESTABLISHED && nsk->rtx_on &&
-	       (ld ? nc_rtx_revalidate(&nsk->rtx, ld, n) :
-		nsk->rtx.orphans || nsk->rtx_waiting || nsk->rtx_resync);
-	reclose = state == TCP_ESTABLISHED && nsk->rtx_on && nsk->rtx_resync &&
-		  nsk->fin_sent;
+	       (nsk->rtx.orphans || nsk->rtx_waiting || nsk->rtx_resync ||
+		delayed_work_pending(&nsk->rtx_work));
 	/*
 	 * DATA kept for the peer's ACK goes: nothing would send it again
 	 * once the socket is closed (the frames hold it).
@@ -876,13 +854,12 @@ static void nc_close(struct sock *sk, long timeout)
 	ack = state == TCP_ESTABLISHED && nc_ack_pending(nsk, &aseq);
 	nc_ctl_snap(nsk, &d);
 	spin_unlock(&nsk->lock);
-	kfree(ld);
 	nc_rtx_put_list(&kept);
 	/* which would hold the socket (and rmmod) 40 ms more */
 	if (cancel_delayed_work(&nsk->ack_work))
 		sock_put(sk);	/* the work's reference; close() holds its own */
 	if (cancel_delayed_work(&nsk->rtx_work))
-		sock_put(sk);	/* queued since (a kick): it would find TCP_CLOSE */
+		sock_put(sk);	/* nothing is kept to send again */
 	if (ack)
 		nc_send_ack(&d, aseq, false, 0);
 
@@ -907,8 +884,7 @@ static void nc_close(struct sock *sk, long timeout)
 		    linger0 || lost) {
 			nc_chan_drop_flows(nsk->txfl, ARRAY_SIZE(nsk->txfl));
 			nc_send(nsk, NC_T_RESET, 0);
-		} else if (!nsk->fin_sent || reclose) {
-			/* again: the receiver takes a second one with the same end */
+		} else if (!nsk->fin_sent) {
 			nc_send(nsk, NC_T_CLOSE, 0);
 		}
 	}

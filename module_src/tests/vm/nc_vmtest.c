@@ -6474,25 +6474,6 @@ static int self_latency_up(void)
 	return 0;
 }
 
-/* 1 as soon as any channel to this host is up (polled every 2 ms, 10 s at most), else 0 */
-static int self_any_up_now(void)
-{
-	char text[16384], *self, *end, *up;
-	double t0 = now();
-
-	do {
-		if (!read_text("/proc/net/netchannel", text, sizeof(text)) &&
-		    (self = strstr(text, "(self)\n"))) {
-			end = strstr(self, "\npeer ");
-			up = strstr(self, " up ");
-			if (up && (!end || up < end))
-				return 1;
-		}
-		usleep(2000);
-	} while (now() - t0 < 10 * timeout_scale);
-	return 0;
-}
-
 #define PRIO_A	(1u << 20)	/* at priority 0: bulk channels */
 #define PRIO_B	(4u << 20)	/* after SO_PRIORITY latency_priority */
 #define PRIO_C	(2u << 20)	/* after SO_PRIORITY 0 again */
@@ -8178,94 +8159,6 @@ out:
 static void t_rtx_caps_one_stripped(void *x) { (void)x; test_rtx_caps_one_stripped(); }
 
 /*
- * A reader that read everything while every channel was down owes the
- * writer a CREDIT, to be sent again once a channel is up.  If it closes
- * as the channels come back, before that CREDIT went, the writer must see
- * a clean end (EOF), not a reset: nothing it sent is lost, and a closed
- * socket needs no limit.  Before, the pending CREDIT (or the resender's
- * pending run) counted as lost data, and close() sent a RESET.
- */
-static void test_close_during_credit_resync(void)
-{
-	const char *name = "close_during_credit_resync";
-	unsigned long long def0 = nc_counter("credit_deferred");
-	int lfd = nc_listener(5012, 4), cfd = -1, sfd = -1, up, err = 0;
-	uint64_t sent = 0, got = 0;
-	static uint8_t io[65536];
-	double t0, idle;
-	ssize_t r = -1;
-
-	cfd = nc_connect("127.0.0.1", 5012);
-	sfd = accept(lfd, NULL, NULL);
-	if (cfd < 0 || sfd < 0) {
-		FAIL(name, "setup: %s", strerror(errno));
-		goto out;
-	}
-	fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) | O_NONBLOCK);
-	memset(io, 'r', sizeof(io));
-	for (idle = now(); now() - idle < 0.5;) {
-		ssize_t w = send(cfd, io, sizeof(io), 0);
-
-		if (w > 0) {
-			sent += (uint64_t)w;
-			idle = now();
-		} else {
-			usleep(20000);
-		}
-	}
-	for (t0 = now(); now() - t0 < 10; usleep(20000)) {
-		int inq = 0;
-
-		if (!ioctl(sfd, FIONREAD, &inq) && (uint64_t)inq >= sent)
-			break;
-	}
-	if (write_param("auth_required", "1") || write_sysctl("reset_channels", 1)) {
-		FAIL(name, "cannot take the channels down: %s", strerror(errno));
-		goto restore;
-	}
-	usleep(300000);
-	while (wait_fd(sfd, POLLIN, 500)) {
-		ssize_t k = recv(sfd, io, sizeof(io), MSG_DONTWAIT);
-
-		if (k <= 0)
-			break;
-		got += (uint64_t)k;
-	}
-	if (write_param("auth_required", "0")) {
-		FAIL(name, "cannot clear auth_required: %s", strerror(errno));
-		goto out;
-	}
-	/* the reader closes the moment a channel is back */
-	up = self_any_up_now();
-	close(sfd);
-	sfd = -1;
-	if (wait_fd(cfd, POLLIN, (int)(10000 * timeout_scale)))
-		r = recv(cfd, io, 1, MSG_DONTWAIT);
-	if (r < 0)
-		err = errno;
-	if (up && got >= sent && nc_counter("credit_deferred") > def0 && r == 0)
-		PASS(name, "%llu bytes read while the channels were down (credit_deferred +%llu); the reader closed as a channel came back: the writer saw EOF",
-		     (unsigned long long)got, nc_counter("credit_deferred") - def0);
-	else
-		FAIL(name, "read %llu of %llu while the channels were down (credit_deferred +%llu, want > 0), a channel back %d; the writer's recv after the reader's close: %zd (%s; want 0, EOF)",
-		     (unsigned long long)got, (unsigned long long)sent,
-		     nc_counter("credit_deferred") - def0, up, r, r < 0 ? strerror(err) : "");
-	goto out;
-restore:
-	write_param("auth_required", "0");
-out:
-	if (cfd >= 0)
-		close(cfd);
-	if (sfd >= 0)
-		close(sfd);
-	close(lfd);
-	if (!self_echo_within(5097, 20))
-		FAIL(name, "own channels did not come back after auth_required was cleared");
-}
-
-static void t_close_during_credit_resync(void *x) { (void)x; test_close_during_credit_resync(); }
-
-/*
  * Every channel of the module down and kept down (auth_required without a
  * key) while a loopback reader takes everything that came: the CREDIT its
  * reads grant cannot be sent.  Once the channels are back the writer must
@@ -8590,7 +8483,6 @@ int main(int argc, char **argv)
 		run_test("stripe_chan_loss_resend", t_stripe_chan_loss_resend, NULL, 150);
 		run_test("rtx_old_peer_back", t_rtx_old_peer_back, NULL, 90);
 		run_test("rtx_caps_one_stripped", t_rtx_caps_one_stripped, NULL, 90);
-		run_test("close_during_credit_resync", t_close_during_credit_resync, NULL, 90);
 		run_test("credit_after_channels_down", t_credit_after_channels_down, NULL, 150);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
 		run_test("ro_resend_dups", t_ro_resend_dups, NULL, 90);
