@@ -399,36 +399,6 @@ static u32 nc_tcp_notsent(const struct sock *sk)
  * Every channel of the peer as it is now (up, incarnation, bytes queued
  * here and in TCP), indexed as peer->chans, at most max; how many.
  */
-/*
- * What the peer's module does now, from the HELLOs of its inbound channels
- * that are past HELLO and not going: the NC_CAP_* any of them announced,
- * or NC_CAPS_UNKNOWN while it has none.  A module reloaded as an older
- * build no longer acknowledges, and drops a channel that brings it a
- * resent copy or a PROBE: its channels replace the old incarnation's, so
- * none announces NC_CAP_ACK any more.  One HELLO that offers less than the
- * others (its credit field is outside the cluster key's MAC: stripped on
- * the way, or sent by anyone on that host) takes nothing from them: the
- * latest HELLO alone decided before, and such a channel reset every kept
- * connection to the peer at its next resend.
- */
-u32 nc_peer_caps(const struct nc_peer *peer)
-{
-	struct nc_rxchan *rc;
-	u32 caps = 0;
-	bool any = false;
-
-	spin_lock(&nc_rx_lock);
-	list_for_each_entry(rc, &nc_rx_list, list) {
-		if (rc->peer_ip != peer->ip || !rc->hello ||
-		    rc->teardown_queued || READ_ONCE(rc->dying))
-			continue;
-		caps |= rc->caps;
-		any = true;
-	}
-	spin_unlock(&nc_rx_lock);
-	return any ? caps : NC_CAPS_UNKNOWN;
-}
-
 u32 nc_peer_load(struct nc_peer *peer, struct nc_stripe_load *ld, u32 max)
 {
 	u32 i, n = min(peer->nchans, max);
@@ -983,6 +953,7 @@ static int nc_rx_hello_accept(struct nc_rxchan *rc, u16 idx, bool latency,
 			      u32 announced, bool authed)
 {
 	struct nc_rxchan *old;
+	struct nc_peer *peer;
 	u64 replaced = 0;
 
 	spin_lock(&nc_rx_lock);
@@ -1009,6 +980,14 @@ static int nc_rx_hello_accept(struct nc_rxchan *rc, u16 idx, bool latency,
 		replaced = old->id;
 	}
 	spin_unlock(&nc_rx_lock);
+	/*
+	 * What the peer's module does now: one reloaded as an older build
+	 * no longer acknowledges, and would drop a channel that brings it
+	 * a resent copy or a PROBE (nc_rtx_work() checks this first).
+	 */
+	peer = nc_peer_find(rc->peer_ip);
+	if (peer)
+		WRITE_ONCE(peer->caps, rc->caps);
 	if (replaced)
 		pr_info_ratelimited("netchannel: inbound channel %llu from %pI4h (%s %u) replaced by %llu\n",
 				    replaced, &rc->peer_ip,

@@ -224,6 +224,7 @@ struct nc_peer {
 	u32 ip;				/* host byte order */
 	u32 nchans;			/* bulk + lat */
 	struct nc_chan *chans;		/* [0, bulk) bulk, [bulk, n) latency */
+	u32 caps;			/* NC_CAP_* of its latest inbound channel */
 	spinlock_t rst_lock;		/* guards rst_bucket */
 	struct nc_bucket rst_bucket;	/* RESETs the peer made us send */
 };
@@ -325,9 +326,6 @@ int nc_chan_xmit(struct nc_chan *ch, const u32 *gen, struct nc_txframe *f);
 struct nc_txframe *nc_txframe_alloc(const struct nc_hdr *h, gfp_t gfp);
 struct nc_txframe *nc_txframe_copy(const struct nc_txframe *f, gfp_t gfp);
 u32 nc_peer_load(struct nc_peer *peer, struct nc_stripe_load *ld, u32 max);
-/* NC_CAP_* of the peer's live inbound channels; NC_CAPS_UNKNOWN: none */
-#define NC_CAPS_UNKNOWN		0x80000000u
-u32 nc_peer_caps(const struct nc_peer *peer);
 /* ext: the v2 extension (CONNECT's destination, CLOSE's final offset), see nc_hdr_ext_set() */
 int nc_send_ctrl(struct nc_chan *ch, const u32 *gen, u8 type, u16 flags, u16 sport,
 		 u16 dport, u32 conn_id, u32 credit, u32 ext);

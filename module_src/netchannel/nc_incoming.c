@@ -294,8 +294,8 @@ void nc_rtx_work(struct work_struct *w)
 	struct nc_chan *ctl = NULL, *txch;
 	struct nc_txframe *f;
 	bool lat, ctl_lat, resync = false, probe = false, wait = false;
-	bool fail = false, again = false, fin = false, unknown = false, gone;
-	u32 n, i, base, cls, up = 0, conn_id, txgen, cgen = 0, caps;
+	bool fail = false, again = false, fin = false, gone;
+	u32 n, i, base, cls, up = 0, conn_id, txgen, cgen = 0;
 	u32 lim = 0, aseq = 0, want = 0, fin_seq = 0;
 	struct nc_peer *peer;
 	LIST_HEAD(batch);
@@ -318,14 +318,9 @@ void nc_rtx_work(struct work_struct *w)
 	/*
 	 * The peer's module was replaced by one that does not acknowledge
 	 * (its channels' HELLO): it has forgotten the connection, and a
-	 * resent copy or a PROBE would make it drop the channel.  With no
-	 * inbound channel from it yet (it is coming back), nothing is sent
-	 * and the connection waits as with no channel up.
+	 * resent copy or a PROBE would make it drop the channel.
 	 */
-	caps = nc_peer_caps(peer);
-	if (caps == NC_CAPS_UNKNOWN) {
-		unknown = true;
-	} else if (!(caps & NC_CAP_ACK)) {
+	if (!(READ_ONCE(peer->caps) & NC_CAP_ACK)) {
 		__nc_conn_fail(nsk, ECONNRESET, true, &conn_id);
 		goto out;
 	}
@@ -347,10 +342,8 @@ void nc_rtx_work(struct work_struct *w)
 	}
 	if (!up)
 		memcpy(pick, now, n * sizeof(now[0]));
-	if (unknown) {
-		wait = true;
-	} else if (!txch || txch->idx >= n || !now[txch->idx].up ||
-		   now[txch->idx].gen != txgen) {
+	if (!txch || txch->idx >= n || !now[txch->idx].up ||
+	    now[txch->idx].gen != txgen) {
 		for (k = 0; k < 2 && !ctl; k++, ctl_lat = !ctl_lat) {
 			ctl = nc_peer_chan_up(peer, ctl_lat, nsk->lport,
 					      nsk->rport, &cgen, 0);
@@ -366,7 +359,7 @@ void nc_rtx_work(struct work_struct *w)
 		kfree(now);
 		goto out;
 	}
-	if (!unknown && nc_rtx_revalidate(&nsk->rtx, now, n) &&
+	if (nc_rtx_revalidate(&nsk->rtx, now, n) &&
 	    nc_rtx_requeue(&nsk->rtx, pick, n, nc_rtx_batch, &batch) < 0)
 		wait = true;
 	/* a later loss of the channels they go on finds the connection */

@@ -8079,86 +8079,6 @@ out:
 static void t_rtx_old_peer_back(void *x) { (void)x; test_rtx_old_peer_back(); }
 
 /*
- * One HELLO from the peer offers no acknowledgements while its other
- * channel does: the credit field is outside the cluster key's MAC, so it
- * may have been stripped on the way, or any process on that host sent it.
- * What the peer does is what its channels announce together: when the
- * module's channels to it go, the DATA kept for it is sent again and the
- * connection goes on.  Before, the latest HELLO alone counted, and that
- * one channel reset every kept connection to the peer.
- */
-static void test_rtx_caps_one_stripped(void)
-{
-	const char *name = "rtx_caps_one_stripped";
-	static char buf[65536];
-	unsigned char h[HDR_MAX];
-	struct ack_scan a = { 0 };
-	struct fake_cfg c;
-	struct fake_peer *fp = fake_open(name, &c, 8192, 0);
-	unsigned long long rtx0 = nc_counter("rtx_frames");
-	int cfd = -1, afd = -1, extra = -1, i, err = 0;
-	size_t sent = 0;
-	unsigned int lport;
-	uint32_t conn_id;
-	double t0;
-	char x;
-
-	if (!fp)
-		return;
-	cfd = fake_connecting(name, fp, &c, 5317, &conn_id, &lport);
-	if (cfd < 0)
-		goto out;
-	afd = fake_accept_caps(name, &c, cfd, 5317, lport, conn_id, 64u << 20, CAP_ACK);
-	if (afd < 0 || fake_wait_hellos(name, fp, &c))
-		goto out;
-	memset(buf, 's', sizeof(buf));
-	/* DATA backs up on the module's channels (the fake reads nothing) */
-	for (t0 = now(); now() - t0 < 1;) {
-		ssize_t w = send(cfd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (w > 0) {
-			sent += (size_t)w;
-			t0 = now();
-		} else {
-			usleep(20000);
-		}
-	}
-	/* a second channel from the peer, index 1, its HELLO without NC_CAP_ACK */
-	extra = raw_channel(&c, c.ip);
-	if (extra < 0 || write_all(extra, h, hello_frame(h, 1, c.ip))) {
-		FAIL(name, "the fake's second channel: %s", strerror(errno));
-		goto out;
-	}
-	usleep(300000);
-	for (i = 0; i < fp->n; i++) {
-		if (fp->fd[i] >= 0)
-			close(fp->fd[i]);
-		fp->fd[i] = -1;
-		fp->fill[i] = 0;
-	}
-	a.conn_id = conn_id;
-	/* the module's channels come back with the kept DATA: 3 s */
-	for (t0 = now(); now() - t0 < 3;) {
-		ack_scan_run(fp, &a, 100, NULL);
-		if (!err && wait_fd(cfd, POLLIN, 0) && recv(cfd, &x, 1, MSG_DONTWAIT) < 0 &&
-		    errno != EAGAIN)
-			err = errno;
-	}
-	if (!err && nc_counter("rtx_frames") > rtx0 && a.data)
-		PASS(name, "%zu bytes kept, one of the peer's two channels announced no acknowledgements: no error, %llu frames sent again (%llu bytes of DATA came)",
-		     sent, nc_counter("rtx_frames") - rtx0, a.data);
-	else
-		FAIL(name, "%zu bytes kept, one of the peer's two channels announced no acknowledgements: local error %s (want none), rtx_frames +%llu, %llu bytes of DATA came (want both > 0)",
-		     sent, err ? strerror(err) : "none", nc_counter("rtx_frames") - rtx0, a.data);
-out:
-	if (extra >= 0)
-		close(extra);
-	fake_done(fp, cfd, afd);
-}
-
-static void t_rtx_caps_one_stripped(void *x) { (void)x; test_rtx_caps_one_stripped(); }
-
-/*
  * Every channel of the module down and kept down (auth_required without a
  * key) while a loopback reader takes everything that came: the CREDIT its
  * reads grant cannot be sent.  Once the channels are back the writer must
@@ -8482,7 +8402,6 @@ int main(int argc, char **argv)
 		run_test("stripe_chan_loss_reset", t_stripe_chan_loss, NULL, 90);
 		run_test("stripe_chan_loss_resend", t_stripe_chan_loss_resend, NULL, 150);
 		run_test("rtx_old_peer_back", t_rtx_old_peer_back, NULL, 90);
-		run_test("rtx_caps_one_stripped", t_rtx_caps_one_stripped, NULL, 90);
 		run_test("credit_after_channels_down", t_credit_after_channels_down, NULL, 150);
 		run_test("stripe_small_ooo", t_stripe_small_ooo, NULL, 90);
 		run_test("ro_resend_dups", t_ro_resend_dups, NULL, 90);
