@@ -30,7 +30,11 @@ def _cmd(tasks_file: str, name_start: str, **variables) -> str:
     assert len(found) == 1, f"{tasks_file}: {len(found)} tasks named '{name_start}...'"
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 (shell text, not HTML)
     env.filters["quote"] = shlex.quote
-    return env.from_string(found[0]["ansible.builtin.shell"]["cmd"]).render(**variables)
+    role_vars = yaml.safe_load((TASKS.parent / "vars" / "main.yml").read_text())
+    widen = role_vars["__netchannel_kernel_build_widen"]
+    return env.from_string(found[0]["ansible.builtin.shell"]["cmd"]).render(
+        __netchannel_kernel_build_widen=widen, **variables
+    )
 
 
 def _pinned(cmd: str, cwd: Path, path: str) -> subprocess.CompletedProcess:
